@@ -1,0 +1,222 @@
+"""The `sentinelle` command: serve, migrate, administer, import/export, demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from api.settings import Settings
+from incidents.db import Database, create_engine
+from incidents.model import Role
+
+T = TypeVar("T")
+
+# Command groups added by other areas (each module defines `register(main)`).
+EXTENSIONS = ("api.cli_zones", "api.cli_alerts", "api.cli_interop", "api.cli_sharing")
+
+
+def run(coro_fn: Callable[[Database], Awaitable[T]], settings: Settings) -> T:
+    async def runner() -> T:
+        db = Database(create_engine(settings.database_url))
+        try:
+            return await coro_fn(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(runner())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def migrate(db: Database) -> None:
+    from api.migrate import upgrade
+
+    await upgrade(db.engine)
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def parse_uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        fail(f"{what} {value!r} is not an id; `sentinelle admin create-org NAME` prints one.")
+        raise
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Sentinelle: security incidents and access risk for NGOs and CSOs in Mali and the Sahel."""
+    try:
+        ctx.obj = Settings.from_env()
+    except ValueError as exc:
+        fail(str(exc))
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default 8000).")
+@click.pass_obj
+def serve(settings: Settings, host: str | None, port: int | None) -> None:
+    """Apply migrations and start the API (docs at /schema)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    run(migrate, settings)
+    host = host or settings.host
+    port = port or settings.port
+    click.echo(f"Sentinelle on http://{host}:{port} — API docs at http://{host}:{port}/schema", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(settings: Settings) -> None:
+    """Apply every migration (creates the embedded database under ./var/ if needed)."""
+    run(migrate, settings)
+    click.echo("Database is up to date.", err=True)
+
+
+@main.group()
+def admin() -> None:
+    """Organisations, users and tokens."""
+
+
+@admin.command("create-org")
+@click.argument("name")
+@click.pass_obj
+def create_org(settings: Settings, name: str) -> None:
+    """Create an organisation and print its id."""
+    from incidents.errors import DomainError
+    from incidents.identity import create_organisation
+
+    async def go(db: Database) -> uuid.UUID:
+        await migrate(db)
+        async with db.transaction() as session:
+            return await create_organisation(session, name, now=now())
+
+    try:
+        click.echo(str(run(go, settings)))
+    except DomainError as exc:
+        fail(exc.detail)
+
+
+@admin.command("create-token")
+@click.option("--org", "org", required=True, help="Organisation id (from create-org).")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", default=None, help="Who the token is for (a person or a device).")
+@click.pass_obj
+def create_token(settings: Settings, org: str, role: str, name: str | None) -> None:
+    """Create a user with ROLE in ORG and print only its token (shown once: store it now)."""
+    from incidents.errors import DomainError
+    from incidents.identity import create_user_with_token
+
+    org_id = parse_uuid(org, "--org")
+
+    async def go(db: Database) -> str:
+        await migrate(db)
+        async with db.transaction() as session:
+            _, _, token = await create_user_with_token(
+                session, org_id, role=Role(role), now=now(), name=name
+            )
+            return token
+
+    try:
+        click.echo(run(go, settings))
+    except DomainError as exc:
+        fail(exc.detail)
+
+
+@admin.command("revoke-token")
+@click.argument("token_or_id")
+@click.pass_obj
+def revoke_token_cmd(settings: Settings, token_or_id: str) -> None:
+    """Revoke a token (give the token itself or its id)."""
+    from incidents.identity import revoke_token
+
+    async def go(db: Database) -> bool:
+        async with db.transaction() as session:
+            return await revoke_token(session, token_or_id, now=now())
+
+    if not run(go, settings):
+        fail("No live token matches; it may already be revoked.")
+    click.echo("Token revoked.", err=True)
+
+
+@main.command()
+@click.option("--count", default=400, show_default=True, help="How many synthetic incidents.")
+@click.pass_obj
+def demo(settings: Settings, count: int) -> None:
+    """Load a clearly labelled SYNTHETIC demo dataset (organisation and texts say DEMO)."""
+    from incidents.demo import DEMO_ORGANISATION, demo_rows
+    from incidents.identity import create_organisation
+    from incidents.importer import import_rows
+    from incidents.tables import OrganisationRow
+
+    async def go(db: Database) -> Any:
+        from sqlalchemy import select
+
+        await migrate(db)
+        async with db.transaction() as session:
+            org_id = (await session.execute(
+                select(OrganisationRow.id).where(OrganisationRow.name == DEMO_ORGANISATION)
+            )).scalar_one_or_none()
+            if org_id is None:
+                org_id = await create_organisation(session, DEMO_ORGANISATION, now=now())
+        observers = await demo_observers(db, settings)
+        return await import_rows(
+            db, demo_rows(now=now(), count=count), org_id=org_id, user_id=None, now=now(),
+            is_demo=True, observers=observers,
+        )
+
+    report = run(go, settings)
+    click.echo(
+        f"Demo data: {report.created} synthetic incidents added, {report.already_present} already "
+        f"there. They are marked DEMO and belong to the organisation {DEMO_ORGANISATION!r}.",
+        err=True,
+    )
+
+
+async def demo_observers(db: Database, settings: Settings) -> list[Any]:
+    """The observers create_app would install (zones, risk, alerts), for offline writes."""
+    from api.app import create_app
+
+    app = create_app(settings, db=db)
+    service = app.state.incidents
+    return list(service.observers)
+
+
+def _load_extensions() -> None:
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(main)
+
+
+_load_extensions()
+
+__all__ = ["main", "run", "now", "migrate", "fail", "parse_uuid", "Path"]

@@ -1,0 +1,122 @@
+"""RFC 9457 problem+json for every error: the field at fault and what to do, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from incidents.errors import DomainError
+
+log = logging.getLogger("sentinelle.api")
+
+PROBLEM = "application/problem+json"
+_KEY_RE = re.compile(r"at `\$\.?([^`]*)`")
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid field",
+    428: "Precondition required",
+    429: "Too many requests",
+}
+
+
+def problem(
+    status: int, detail: str, *, field: str | None = None, instance: str | None = None, **extra: Any
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"https://sentinelle.example.org/problems/{status}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if field is not None:
+        body["field"] = field
+        body["invalid_params"] = [{"name": field, "reason": detail}]
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": 'Bearer realm="sentinelle"'} if status == 401 else None
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _validation_field(exc: ValidationException) -> tuple[str | None, str]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", exc.detail))
+        key = item.get("key")
+        match = _KEY_RE.search(message)
+        if match and match.group(1):
+            key = f"{key}.{match.group(1)}" if key and key != match.group(1).split(".")[0] else match.group(1)
+        source = item.get("source")
+        if key is None and source == "body":
+            key = "body"
+        message = _KEY_RE.sub("", message).rstrip(" -")
+        return (str(key) if key is not None else None), message
+    return None, exc.detail
+
+
+def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    field, message = _validation_field(exc)
+    lowered = message.lower()
+    if "malformed" in lowered or "json is malformed" in lowered or "invalid json" in lowered:
+        return problem(400, "The body is not valid JSON: check quotes, commas and brackets.",
+                       field="body", instance=request.url.path)
+    detail = f"{field}: {message}" if field else message
+    return problem(422, detail, field=field, instance=request.url.path)
+
+
+def on_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return problem(exc.status, exc.detail, field=exc.field, instance=request.url.path, **exc.extra)
+
+
+def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    detail = exc.detail
+    if isinstance(exc, NotAuthorizedException):
+        detail = detail or "Send `Authorization: Bearer <token>` with a valid token."
+    elif isinstance(exc, PermissionDeniedException):
+        detail = detail or "Your role may not do this."
+    if status == 413:
+        detail = "The request body is too large (limit 1 MB): send less data per request."
+    if status >= 500:
+        log.error("HTTP %s on %s", status, request.url.path)
+        detail = "Something went wrong on our side; try again, and tell an administrator if it lasts."
+    return problem(status, detail, instance=request.url.path)
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Log the type only: messages may carry SQL, secrets or personal data.
+    log.error("Unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side; nothing was changed. Try again, and tell an "
+        "administrator if it lasts.",
+        instance=request.url.path,
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ValidationException: on_validation,
+    DomainError: on_domain,
+    HTTPException: on_http,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,104 @@
+"""Configuration: one Settings object built by the CLI from the environment and passed everywhere."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/sentinelle.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting has a safe default for the embedded deployment; override with SENTINELLE_* vars."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    # Encryption key(s) for narratives and channel secrets (Fernet, comma-separated: first encrypts,
+    # all decrypt — that is how keys are rotated). Empty: a key is generated once under var/.
+    secret_keys: str = ""
+    var_dir: str = "var"
+    max_body_bytes: int = 1_000_000
+    max_json_depth: int = 32
+    clock_skew_seconds: int = 300
+    token_cache_seconds: float = 5.0
+    cors_origins: tuple[str, ...] = ()
+    rate_limit_per_minute: int = 600
+    # Zones
+    town_radius_km: float = 20.0
+    mauritania_belt_km: float = 175.0
+    border_belt_km: float = 100.0
+    tri_border_km: float = 150.0
+    # Risk
+    risk_half_life_days: float = 30.0
+    risk_window_days: int = 365
+    risk_thresholds: tuple[float, float, float, float] = ()  # empty: the model's defaults
+    risk_hysteresis: float = 0.1
+    risk_recompute_seconds: int = 900
+    data_retention_days: int = 3650
+    # Alerts
+    dispatch_in_process: bool = True
+    dispatch_poll_seconds: float = 0.5
+    dispatch_batch: int = 100
+    dispatch_lease_seconds: int = 60
+    dispatch_max_attempts: int = 6
+    dispatch_backoff_base_seconds: float = 5.0
+    dispatch_backoff_cap_seconds: float = 600.0
+    channel_rate_per_minute: int = 60
+    ack_timeout_minutes: int = 15
+    # Sharing
+    mask_grid_degrees: float = 0.25
+    audit_retention_days: int = 365
+    # Intake
+    kobo_max_accuracy_m: float = 500.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read SENTINELLE_<FIELD> variables (upper case); unknown or malformed values fail loudly."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"SENTINELLE_{f.name.upper()}")
+            if raw is None:
+                continue
+            default = getattr(cls, f.name, None)
+            try:
+                values[f.name] = _parse(raw, default)
+            except ValueError as exc:
+                raise ValueError(
+                    f"SENTINELLE_{f.name.upper()}={raw!r} is not valid: {exc}. "
+                    f"Fix or unset the variable."
+                ) from exc
+        return cls(**values)
+
+    @property
+    def var_path(self) -> Path:
+        return Path(self.var_dir)
+
+
+def _parse(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true or false")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, tuple):
+        parts = [p.strip() for p in raw.split(",") if p.strip()]
+        try:
+            return tuple(float(p) for p in parts)
+        except ValueError:
+            return tuple(parts)
+    return raw

@@ -1,0 +1,153 @@
+"""The incident's JSON shapes, one struct per direction: what clients send and what they get back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from incidents.model import (
+    LocationPrecision,
+    Perpetrator,
+    Reliability,
+    SharingLevel,
+    SourceType,
+    Status,
+    TimePrecision,
+)
+
+Count = Annotated[int, Meta(ge=0, le=100_000, description="A number of people, 0 or more.")]
+Severity = Annotated[int, Meta(ge=1, le=5, description="1 minor … 5 critical.")]
+Credibility = Annotated[
+    int, Meta(ge=1, le=6, description="Admiralty information credibility, 1 confirmed … 6 unknown.")
+]
+ShortText = Annotated[str, Meta(max_length=200)]
+LongText = Annotated[str, Meta(max_length=20_000)]
+
+
+class ImpactIn(Struct, forbid_unknown_fields=True):
+    killed: Count = 0
+    injured: Count = 0
+    abducted: Count = 0
+    detained: Count = 0
+    missing: Count = 0
+    aid_workers_affected: bool = False
+
+
+class IncidentIn(Struct, forbid_unknown_fields=True):
+    """A new incident. Give `geometry` (GeoJSON, [lon, lat]) or `lat` and `lon`."""
+
+    type: Annotated[str, Meta(description="A type code from the taxonomy, e.g. `kidnapping`.")]
+    occurred_at: Annotated[
+        datetime, Meta(description="When it happened, ISO 8601; without an offset it is read as UTC.")
+    ]
+    time_precision: TimePrecision = TimePrecision.EXACT
+    geometry: dict[str, Any] | None = None
+    lat: float | None = None
+    lon: float | None = None
+    location_precision: LocationPrecision = LocationPrecision.EXACT
+    place_name: ShortText | None = None
+    severity: Severity | None = None
+    impact: ImpactIn | None = None
+    perpetrator: Perpetrator = Perpetrator.UNKNOWN
+    actor: ShortText | None = None
+    description: LongText | None = None
+    source_type: SourceType = SourceType.OTHER
+    reliability: Reliability = Reliability.F
+    credibility: Credibility = 6
+    status: Status = Status.REPORTED
+    sharing_level: SharingLevel = SharingLevel.AMBER
+    hide_organisation: bool = False
+    external_id: ShortText | None = None
+
+
+class IncidentPatch(Struct, forbid_unknown_fields=True):
+    """Fields to change; absent fields stay as they are. Send `If-Match` with the version."""
+
+    type: str | UnsetType = UNSET
+    occurred_at: datetime | UnsetType = UNSET
+    time_precision: TimePrecision | UnsetType = UNSET
+    geometry: dict[str, Any] | UnsetType = UNSET
+    lat: float | UnsetType = UNSET
+    lon: float | UnsetType = UNSET
+    location_precision: LocationPrecision | UnsetType = UNSET
+    place_name: ShortText | None | UnsetType = UNSET
+    severity: Severity | UnsetType = UNSET
+    impact: ImpactIn | UnsetType = UNSET
+    perpetrator: Perpetrator | UnsetType = UNSET
+    actor: ShortText | None | UnsetType = UNSET
+    description: LongText | None | UnsetType = UNSET
+    source_type: SourceType | UnsetType = UNSET
+    reliability: Reliability | UnsetType = UNSET
+    credibility: Credibility | UnsetType = UNSET
+    status: Status | UnsetType = UNSET
+    sharing_level: SharingLevel | UnsetType = UNSET
+    hide_organisation: bool | UnsetType = UNSET
+
+
+class RetractIn(Struct, forbid_unknown_fields=True):
+    reason: LongText | None = None
+
+
+class ImpactOut(Struct):
+    killed: int
+    injured: int
+    abducted: int
+    detained: int
+    missing: int
+    aid_workers_affected: bool
+
+
+class ZoneRef(Struct):
+    id: str
+    code: str
+    name: str
+    kind: str
+
+
+class IncidentProperties(Struct, omit_defaults=True):
+    """Every field but id and geometry. In a masked view only category, coarse time and place remain."""
+
+    category: str
+    occurred_at: datetime
+    time_precision: str
+    location_precision: str
+    masked: bool = False
+    type: str | None = None
+    type_label: str | None = None
+    reported_at: datetime | None = None
+    place_name: str | None = None
+    severity: int | None = None
+    impact: ImpactOut | None = None
+    perpetrator: str | None = None
+    actor: str | None = None
+    description: str | None = None
+    source_type: str | None = None
+    reliability: str | None = None
+    credibility: int | None = None
+    status: str | None = None
+    sharing_level: str | None = None
+    organisation_id: uuid.UUID | None = None
+    organisation: str | None = None
+    reported_by: uuid.UUID | None = None
+    version: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    zones: list[ZoneRef] = msgspec.field(default_factory=list)
+    demo: bool = False
+
+
+class IncidentFeature(Struct):
+    type: Literal["Feature"]
+    id: uuid.UUID
+    geometry: dict[str, Any]
+    properties: IncidentProperties
+
+
+class IncidentCollection(Struct):
+    type: Literal["FeatureCollection"]
+    features: list[IncidentFeature]
+    next_cursor: str | None = None

@@ -1,0 +1,393 @@
+"""Incident persistence: rows in and out, the bounding-box/grid prefilter, cursors and idempotency."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import Select, and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.geometry import from_wkb, to_geojson, to_wkb
+from geo.measure import bbox_around, buffer_km, geodesic_distance_km
+from incidents import taxonomy
+from incidents.errors import InvalidField
+from incidents.model import (
+    Impact,
+    Incident,
+    LocationPrecision,
+    Perpetrator,
+    Reliability,
+    SharingLevel,
+    SourceType,
+    Status,
+    TimePrecision,
+)
+from incidents.tables import IdempotencyRow, IncidentRow
+
+CELL_DEG = 0.5
+_COLS = int(360 / CELL_DEG)
+BIG = -1  # geometries whose bounding box spans several cells
+MAX_CELLS = 400  # above this many cells the grid no longer narrows a query
+
+
+def cell_of(lon: float, lat: float) -> int:
+    row = min(int((lat + 90.0) // CELL_DEG), int(180 / CELL_DEG) - 1)
+    col = min(int((lon + 180.0) // CELL_DEG), _COLS - 1)
+    return row * _COLS + col
+
+
+def grid_cell(bounds: Sequence[float]) -> int:
+    """The grid cell holding a bounding box, or BIG when it spans more than one."""
+    minx, miny, maxx, maxy = bounds
+    first, last = cell_of(minx, miny), cell_of(maxx, maxy)
+    return first if first == last else BIG
+
+
+def cells_covering(bounds: Sequence[float]) -> list[int] | None:
+    """Every cell a bounding box touches, plus BIG; None when there are too many to help."""
+    minx, miny, maxx, maxy = bounds
+    r0, r1 = int((miny + 90.0) // CELL_DEG), int((maxy + 90.0) // CELL_DEG)
+    c0, c1 = int((minx + 180.0) // CELL_DEG), int((maxx + 180.0) // CELL_DEG)
+    if (r1 - r0 + 1) * (c1 - c0 + 1) > MAX_CELLS:
+        return None
+    cells = [r * _COLS + c for r in range(r0, r1 + 1) for c in range(c0, min(c1, _COLS - 1) + 1)]
+    return [*cells, BIG]
+
+
+def row_values(incident: Incident, geom: shapely.Geometry, *, is_demo: bool = False) -> dict[str, Any]:
+    """Column values for an incident row."""
+    bounds = shapely.bounds(geom).tolist()
+    point = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
+    impact = incident.impact
+    return {
+        "id": incident.id,
+        "type": incident.type,
+        "category": taxonomy.get_type(incident.type).category,
+        "occurred_at": incident.occurred_at,
+        "time_precision": incident.time_precision.value,
+        "reported_at": incident.reported_at,
+        "geometry_wkb": to_wkb(geom),
+        "geometry_type": geom.geom_type,
+        "min_lon": bounds[0],
+        "min_lat": bounds[1],
+        "max_lon": bounds[2],
+        "max_lat": bounds[3],
+        "lon": point.x,
+        "lat": point.y,
+        "cell": grid_cell(bounds),
+        "location_precision": incident.location_precision.value,
+        "place_name": incident.place_name,
+        "severity": incident.severity,
+        "killed": impact.killed,
+        "injured": impact.injured,
+        "abducted": impact.abducted,
+        "detained": impact.detained,
+        "missing": impact.missing,
+        "aid_workers_affected": impact.aid_workers_affected,
+        "perpetrator": incident.perpetrator.value,
+        "actor": incident.actor,
+        "description": incident.description,
+        "source_type": incident.source_type.value,
+        "reliability": incident.reliability.value,
+        "credibility": incident.credibility,
+        "status": incident.status.value,
+        "sharing_level": incident.sharing_level.value,
+        "hide_organisation": incident.hide_organisation,
+        "org_id": incident.org_id,
+        "user_id": incident.user_id,
+        "external_id": incident.external_id,
+        "is_demo": is_demo,
+        "version": incident.version,
+        "created_at": incident.created_at or incident.reported_at,
+        "updated_at": incident.updated_at or incident.reported_at,
+    }
+
+
+def incident_from_row(row: IncidentRow) -> Incident:
+    return Incident(
+        id=row.id,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        reported_at=row.reported_at,
+        geometry=to_geojson(from_wkb(row.geometry_wkb)),
+        org_id=row.org_id,
+        user_id=row.user_id,
+        time_precision=TimePrecision(row.time_precision),
+        location_precision=LocationPrecision(row.location_precision),
+        place_name=row.place_name,
+        severity=row.severity,
+        impact=Impact(
+            killed=row.killed,
+            injured=row.injured,
+            abducted=row.abducted,
+            detained=row.detained,
+            missing=row.missing,
+            aid_workers_affected=row.aid_workers_affected,
+        ),
+        perpetrator=Perpetrator(row.perpetrator),
+        actor=row.actor,
+        description=row.description,
+        source_type=SourceType(row.source_type),
+        reliability=Reliability(row.reliability),
+        credibility=row.credibility,
+        status=Status(row.status),
+        sharing_level=SharingLevel(row.sharing_level),
+        hide_organisation=row.hide_organisation,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        external_id=row.external_id,
+    )
+
+
+# --- queries -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class IncidentQuery:
+    """Filters of GET /incidents; all optional."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    types: frozenset[str] | None = None
+    min_severity: int | None = None
+    statuses: frozenset[str] | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    near: tuple[float, float] | None = None  # (lat, lon)
+    radius_km: float | None = None
+    zone_incident_ids: Any = None  # a SQL subquery of incident ids, set by the zones module
+    extra_conditions: list[Any] = field(default_factory=list)
+    limit: int = 100
+    cursor: str | None = None
+
+
+def encode_cursor(occurred_at: datetime, incident_id: uuid.UUID) -> str:
+    raw = json.dumps([occurred_at.isoformat(), str(incident_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, ident = json.loads(raw)
+        return datetime.fromisoformat(when), uuid.UUID(ident)
+    except (ValueError, TypeError) as exc:
+        raise InvalidField(
+            "cursor", "This cursor is not valid: use the `next_cursor` of the previous page."
+        ) from exc
+
+
+def _spatial_window(query: IncidentQuery) -> tuple[float, float, float, float] | None:
+    if query.near is not None:
+        lat, lon = query.near
+        return bbox_around(lat, lon, query.radius_km or 0.0)
+    return query.bbox
+
+
+def _select(query: IncidentQuery) -> Select[tuple[IncidentRow]]:
+    stmt = select(IncidentRow)
+    conds: list[Any] = []
+    if query.since is not None:
+        conds.append(IncidentRow.occurred_at >= query.since)
+    if query.until is not None:
+        conds.append(IncidentRow.occurred_at <= query.until)
+    if query.types:
+        conds.append(IncidentRow.type.in_(sorted(query.types)))
+    if query.min_severity is not None:
+        conds.append(IncidentRow.severity >= query.min_severity)
+    if query.statuses:
+        conds.append(IncidentRow.status.in_(sorted(query.statuses)))
+    else:
+        conds.append(IncidentRow.status != Status.RETRACTED.value)
+    window = _spatial_window(query)
+    if window is not None:
+        minx, miny, maxx, maxy = window
+        cells = cells_covering(window)
+        if cells is not None:
+            conds.append(IncidentRow.cell.in_(cells))
+        conds += [
+            IncidentRow.max_lon >= minx,
+            IncidentRow.min_lon <= maxx,
+            IncidentRow.max_lat >= miny,
+            IncidentRow.min_lat <= maxy,
+        ]
+    if query.zone_incident_ids is not None:
+        conds.append(IncidentRow.id.in_(query.zone_incident_ids))
+    conds += query.extra_conditions
+    if query.cursor:
+        when, ident = decode_cursor(query.cursor)
+        conds.append(
+            or_(
+                IncidentRow.occurred_at < when,
+                and_(IncidentRow.occurred_at == when, IncidentRow.id < ident),
+            )
+        )
+    return stmt.where(*conds).order_by(IncidentRow.occurred_at.desc(), IncidentRow.id.desc())
+
+
+def _exact_filter(rows: list[IncidentRow], query: IncidentQuery) -> list[IncidentRow]:
+    """Drop prefilter candidates that the exact geometry test rejects."""
+    if not rows or (query.near is None and query.bbox is None):
+        return rows
+    keep = np.ones(len(rows), dtype=bool)
+    is_point = np.array([r.geometry_type == "Point" for r in rows])
+    if query.near is not None:
+        lat, lon = query.near
+        radius = float(query.radius_km or 0.0)
+        if is_point.any():
+            lons = np.array([r.lon for r in rows])[is_point]
+            lats = np.array([r.lat for r in rows])[is_point]
+            keep[is_point] = geodesic_distance_km(lon, lat, lons, lats) <= radius
+        if (~is_point).any():
+            circle = buffer_km(shapely.Point(lon, lat), radius, quad_segs=32)
+            others = [from_wkb(r.geometry_wkb) for r, p in zip(rows, is_point, strict=True) if not p]
+            keep[~is_point] = shapely.intersects(circle, np.array(others, dtype=object))
+    if query.bbox is not None:
+        box = shapely.box(*query.bbox)
+        geoms = np.array([from_wkb(r.geometry_wkb) for r in rows], dtype=object)
+        keep &= shapely.intersects(box, geoms)
+    return [r for r, k in zip(rows, keep, strict=True) if k]
+
+
+class IncidentStore:
+    """Domain-named reads and writes of incidents over one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, incident: Incident, geom: shapely.Geometry, *, is_demo: bool = False) -> None:
+        await self.session.execute(insert(IncidentRow).values(row_values(incident, geom, is_demo=is_demo)))
+
+    async def add_many(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(IncidentRow), rows)
+
+    async def get_row(self, incident_id: uuid.UUID) -> IncidentRow | None:
+        return await self.session.get(IncidentRow, incident_id)
+
+    async def get(self, incident_id: uuid.UUID) -> Incident | None:
+        row = await self.get_row(incident_id)
+        return None if row is None else incident_from_row(row)
+
+    async def replace_if_version(
+        self, incident: Incident, geom: shapely.Geometry, expected_version: int
+    ) -> bool:
+        """Write the new state only if the stored version is still `expected_version`."""
+        values = row_values(incident, geom)
+        for key in ("id", "org_id", "user_id", "created_at", "reported_at", "is_demo", "external_id"):
+            values.pop(key)
+        result = await self.session.execute(
+            update(IncidentRow)
+            .where(IncidentRow.id == incident.id, IncidentRow.version == expected_version)
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def query_rows(self, query: IncidentQuery) -> tuple[list[IncidentRow], str | None]:
+        """One page of rows, newest first, and the cursor of the next page (None at the end)."""
+        stmt = _select(query)
+        wanted = query.limit + 1
+        exact = query.near is not None or query.bbox is not None
+        batch = max(wanted * 2, 200) if exact else wanted
+        found: list[IncidentRow] = []
+        offset = 0
+        while len(found) < wanted:
+            rows = list((await self.session.scalars(stmt.limit(batch).offset(offset))).all())
+            found += _exact_filter(rows, query)
+            if len(rows) < batch:
+                break
+            offset += batch
+        page = found[: query.limit]
+        next_cursor = None
+        if len(found) > query.limit:
+            last = page[-1]
+            next_cursor = encode_cursor(last.occurred_at, last.id)
+        return page, next_cursor
+
+    async def existing_external_ids(self, org_id: uuid.UUID, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        if not ids:
+            return set()
+        result = await self.session.scalars(
+            select(IncidentRow.external_id).where(
+                IncidentRow.org_id == org_id, IncidentRow.external_id.in_(ids)
+            )
+        )
+        return {x for x in result.all() if x is not None}
+
+
+# --- idempotency ---------------------------------------------------------------------------------
+
+PENDING_TIMEOUT = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyState:
+    state: str  # "new" | "pending" | "done"
+    request_hash: str | None = None
+    resource_id: uuid.UUID | None = None
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, org_id: uuid.UUID, key: str, request_hash: str, *, now: datetime
+) -> IdempotencyState:
+    """Record `key` as in progress, or tell what an earlier request with it became."""
+    row = (
+        await session.execute(
+            select(IdempotencyRow).where(IdempotencyRow.org_id == org_id, IdempotencyRow.key == key)
+        )
+    ).scalar_one_or_none()
+    if row is not None:
+        stale = row.state == "pending" and row.created_at < now - PENDING_TIMEOUT
+        if not stale:
+            return IdempotencyState(row.state, row.request_hash, row.resource_id)
+        await session.execute(delete(IdempotencyRow).where(IdempotencyRow.id == row.id))
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                insert(IdempotencyRow).values(
+                    org_id=org_id, key=key, request_hash=request_hash, state="pending", created_at=now
+                )
+            )
+    except IntegrityError:
+        return IdempotencyState("pending", None, None)
+    return IdempotencyState("new")
+
+
+async def complete_idempotency_key(
+    session: AsyncSession, org_id: uuid.UUID, key: str, resource_id: uuid.UUID, status_code: int
+) -> None:
+    await session.execute(
+        update(IdempotencyRow)
+        .where(IdempotencyRow.org_id == org_id, IdempotencyRow.key == key)
+        .values(state="done", resource_id=resource_id, status_code=status_code)
+    )
+
+
+async def release_idempotency_key(session: AsyncSession, org_id: uuid.UUID, key: str) -> None:
+    await session.execute(
+        delete(IdempotencyRow).where(
+            IdempotencyRow.org_id == org_id,
+            IdempotencyRow.key == key,
+            IdempotencyRow.state == "pending",
+        )
+    )
+
+
+def radius_ok(radius_km: float | None) -> float:
+    if radius_km is None:
+        raise InvalidField("radius_km", "Give `radius_km` with `near` (0 < radius_km ≤ 500).")
+    if not (0 < radius_km <= 500) or math.isnan(radius_km):
+        raise InvalidField("radius_km", "radius_km must be more than 0 and at most 500 km.")
+    return radius_km
