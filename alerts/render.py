@@ -17,6 +17,7 @@ from incidents.model import IMPACT_FIELDS
 from incidents.taxonomy import CATEGORIES, TYPES
 
 SMS_MAX = 160
+PLACE_MIN = 24  # characters of a place name worth keeping before dropping other facts
 
 # GSM 03.38 default alphabet (127 characters; 0x1B is the escape to the extension table).
 # Note: 0x09 is the capital Ç; the lowercase ç is not in the set and is transliterated.
@@ -94,6 +95,15 @@ def _fit(text: str, budget: int) -> str:
     while text and gsm7_length(text) > budget:
         text = text[:-1]
     return text.rstrip(" ,.-")
+
+
+def _fit_words(text: str, budget: int) -> str:
+    """Like `_fit`, but cut at a word boundary when that keeps most of the budget."""
+    if gsm7_length(text) <= budget:
+        return text
+    cut = _fit(text, budget)
+    boundary = max(cut.rfind(" "), cut.rfind(","))
+    return cut[:boundary].rstrip(" ,.-") if boundary >= budget * 0.6 else cut
 
 
 # --- codes -------------------------------------------------------------------------------------
@@ -425,26 +435,25 @@ def _incident_sms(
         facts = ", ".join(p for p in (severity, status, impact) if p)
         return ". ".join(p for p in (head, facts, reply) if p)
 
-    # Shed the least useful parts first, then shorten the place, then the type label.
+    # Shorten the place (down to PLACE_MIN) before shedding parts, least useful parts first;
+    # the type label is cut only as a last resort.
     for prefix, keep_status, keep_impact in (
         ("Sentinelle: ", True, True),
-        ("Sentinelle: ", True, False),
+        ("", True, True),
         ("", True, False),
         ("", False, False),
     ):
-        text = build(prefix, label, place, status if keep_status else None,
-                     impact if keep_impact else None)
+        parts = (status if keep_status else None, impact if keep_impact else None)
+        text = build(prefix, label, place, *parts)
         if gsm7_length(text) <= SMS_MAX:
             return text
-    if place:
-        over = gsm7_length(build("", label, place, None, None)) - SMS_MAX
-        place = _fit(place, max(12, gsm7_length(place) - over))
-    text = build("", label, place, None, None)
-    if gsm7_length(text) > SMS_MAX:
-        over = gsm7_length(text) - SMS_MAX
-        label = _fit(label, max(12, gsm7_length(label) - over))
-        text = build("", label, place, None, None)
-    return _fit(text, SMS_MAX)
+        if place:
+            budget = SMS_MAX - gsm7_length(build(prefix, label, None, *parts)) - 3
+            if budget >= PLACE_MIN:
+                return build(prefix, label, _fit_words(place, budget), *parts)
+    place = None if place is None else _fit_words(place, PLACE_MIN)
+    budget = SMS_MAX - gsm7_length(build("", "", place, None, None))
+    return build("", _fit_words(label, budget), place, None, None)
 
 
 # --- zone risk level changes -------------------------------------------------------------------

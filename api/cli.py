@@ -219,4 +219,4 @@ def _load_extensions() -> None:
 
 _load_extensions()
 
-__all__ = ["main", "run", "now", "migrate", "fail", "parse_uuid", "Path"]
+__all__ = ["Path", "fail", "main", "migrate", "now", "parse_uuid", "run"]

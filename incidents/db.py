@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -44,13 +45,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg), configured the same way."""
+def create_engine(url: str, *, echo: bool = False, pooled: bool = True) -> AsyncEngine:
+    """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg), configured the same way.
+
+    `pooled=False` opens a connection per session: needed when one engine serves several event
+    loops (the test client runs the app in its own loop).
+    """
+    pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    if pooled:
+        pool = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
+    return create_async_engine(url, echo=echo, **pool)
 
 
 class Database:

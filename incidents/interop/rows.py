@@ -10,7 +10,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import IO, Any
+from functools import cache
+from typing import IO, Any, Protocol
 
 from incidents.model import IMPACT_FIELDS
 
@@ -61,6 +62,30 @@ class ImportFormatError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+# ---------------------------------------------------------------------------- places
+
+
+class Place(Protocol):
+    name: str
+    lat: float
+    lon: float
+
+
+class PlaceFinder(Protocol):
+    """What the parser needs from a gazetteer (geo.gazetteer.Gazetteer fits)."""
+
+    def lookup(self, name: str) -> Place | None: ...
+
+    def search_in_text(self, words: Sequence[str]) -> Place | None: ...
+
+
+@cache
+def default_gazetteer() -> PlaceFinder:
+    from geo.gazetteer import Gazetteer
+
+    return Gazetteer.load()
 
 
 # ---------------------------------------------------------------------------- text

@@ -14,36 +14,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Literal, Protocol
+from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from incidents.interop.rows import IncidentInput, empty_impact, iso_utc, severity_for
+from incidents.interop.rows import (
+    IncidentInput,
+    PlaceFinder,
+    default_gazetteer,
+    empty_impact,
+    iso_utc,
+    severity_for,
+)
 from incidents.taxonomy import TYPES, normalize_text
 
 Language = Literal["fr", "en"]
 SMS_LENGTH = 160
-
-
-class Place(Protocol):
-    name: str
-    lat: float
-    lon: float
-
-
-class PlaceFinder(Protocol):
-    """What the parser needs from a gazetteer (geo.gazetteer.Gazetteer fits)."""
-
-    def lookup(self, name: str) -> Place | None: ...
-
-    def search_in_text(self, words: Sequence[str]) -> Place | None: ...
-
-
-@cache
-def _default_gazetteer() -> PlaceFinder:
-    from geo.gazetteer import Gazetteer
-
-    return Gazetteer.load()
 
 
 # ---------------------------------------------------------------------------- vocabulary
@@ -461,7 +447,7 @@ class _Votes:
 def parse_sms(text: str, *, now: datetime, gazetteer: PlaceFinder | None = None) -> SmsParse:
     """Read one SMS. `now` is when it was received (aware datetime); it dates the incident
     unless the message says "hier" / "yesterday", a day (12/03) or a time (14h30)."""
-    places = gazetteer if gazetteer is not None else _default_gazetteer()
+    places = gazetteer if gazetteer is not None else default_gazetteer()
     stripped = " ".join(text.split())
     ack = _ACK.match(normalize_text(stripped))
     if ack:
