@@ -71,7 +71,7 @@ def mask_channel_url(url: str) -> str:
     plugin = _instantiate(url.strip()) if isinstance(url, str) else None
     if plugin is None:
         return f"{_scheme(url) or 'invalid'}://****" if isinstance(url, str) else "invalid://****"
-    private = urlsplit(plugin.url(privacy=True))
+    private = urlsplit(str(plugin.url(privacy=True)))  # type: ignore[no-untyped-call]
     given = {k.lower() for k, _ in parse_qsl(urlsplit(url.strip()).query, keep_blank_values=True)}
     query = "&".join(
         part for part in private.query.split("&") if part.split("=", 1)[0].lower() in given

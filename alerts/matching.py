@@ -106,16 +106,21 @@ class SubscriptionIndex:
         return np.fromiter((self._status_column.get(str(s), -1) for s in statuses), np.intp)
 
     def _incident_filter(
-        self, rows: IntArray, type_idx: IntArray, severity: IntArray, status_idx: IntArray
+        self,
+        rows: IntArray,
+        type_idx: IntArray | np.intp,
+        severity: npt.NDArray[np.int16] | int,
+        status_idx: IntArray | np.intp,
     ) -> BoolArray:
         """Element-wise over (subscription row, incident attribute) pairs."""
         type_ok = self._all_types[rows] | self._type_mask[rows, type_idx]
-        return (
+        keep: BoolArray = (
             ~self._paused[rows]
             & type_ok
             & (self._min_severity[rows] <= severity)
             & self._status_mask[rows, status_idx]
         )
+        return keep
 
     def match_incident(
         self, incident_geometry: BaseGeometry, type_code: str, severity: int, status: str
@@ -125,7 +130,7 @@ class SubscriptionIndex:
         keep = self._incident_filter(
             rows,
             self._type_index([type_code])[0],
-            np.int8(severity),  # type: ignore[arg-type]
+            severity,
             self._status_index([status])[0],
         )
         return list(self._ids[np.sort(rows[keep])])
@@ -147,7 +152,7 @@ class SubscriptionIndex:
         keep = self._incident_filter(
             sub_rows,
             self._type_index(type_codes)[incident_rows],
-            np.asarray(severities, dtype=np.int16)[incident_rows],  # type: ignore[arg-type]
+            np.asarray(severities, dtype=np.int16)[incident_rows],
             self._status_index(statuses)[incident_rows],
         )
         incident_rows, sub_rows = incident_rows[keep], sub_rows[keep]

@@ -278,7 +278,7 @@ def _place(view: Mapping[str, Any], lang: str) -> str | None:
     place = view.get("place_name")
     if not place:
         zones = view.get("zones") or []
-        names = [z.get("name") for z in zones if isinstance(z, Mapping) and z.get("name")]
+        names = [str(z["name"]) for z in zones if isinstance(z, Mapping) and z.get("name")]
         place = ", ".join(names[:2]) if names else None
     if place and _value(view.get("location_precision", "")) == "near":
         place = f"{_WORDS[lang]['near']} {place}"

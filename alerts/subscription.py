@@ -326,7 +326,7 @@ def parse_statuses(values: Iterable[Any], field: str = "statuses") -> frozenset[
 def _level(value: Any, field: str, allowed: range) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
         raise SubscriptionError(field, f"give a whole number from {allowed[0]} to {allowed[-1]}")
-    return value
+    return int(value)
 
 
 def _choice(value: Any, field: str, allowed: Sequence[str]) -> Any:
@@ -369,7 +369,7 @@ def subscription_from_json(
         min_level=_level(obj.get("min_level", 4), "min_level", LEVELS),
         language=_choice(obj.get("language", "fr"), "language", LANGUAGES),
         format=_choice(obj.get("format", "full"), "format", FORMATS),
-        quiet_hours=None if quiet in (None, "") else parse_quiet_hours(quiet),
+        quiet_hours=None if quiet in (None, "") else parse_quiet_hours(str(quiet)),
         paused=_flag(obj.get("paused", False), "paused"),
     )
 

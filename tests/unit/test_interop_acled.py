@@ -90,7 +90,8 @@ def test_fields_are_mapped(results: list[RowResult]) -> None:
 
 def test_iso_dates_and_precisions(results: list[RowResult]) -> None:
     clash, ied = results[2].incident, results[3].incident
-    assert clash is not None and ied is not None
+    assert clash is not None
+    assert ied is not None
 
     assert clash["occurred_at"] == "2020-12-30T00:00:00Z"
     assert clash["time_precision"] == "week"
@@ -111,7 +112,8 @@ def test_perpetrator(results: list[RowResult], index: int, perpetrator: str) -> 
 
 def test_severity_follows_fatalities(results: list[RowResult]) -> None:
     clash_12_killed, french_clash_1_killed = results[2].incident, results[4].incident
-    assert clash_12_killed is not None and french_clash_1_killed is not None
+    assert clash_12_killed is not None
+    assert french_clash_1_killed is not None
 
     assert clash_12_killed["severity"] == 5
     assert french_clash_1_killed["severity"] >= 3
@@ -126,7 +128,8 @@ def test_bad_rows_say_why(results: list[RowResult], index: int, field: str, word
 
     assert rejected.outcome == "rejected"
     assert rejected.field == field
-    assert rejected.error is not None and words in rejected.error
+    assert rejected.error is not None
+    assert words in rejected.error
 
 
 def test_undecodable_row_is_rejected_alone() -> None:
@@ -164,7 +167,8 @@ def test_deleted_list_with_wrong_header_is_refused() -> None:
         acled_deleted_ids(io.StringIO("id,when\n1,2\n"))
 
 
-REAL_ACLED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "acled_mali_2017-2020.csv"
+SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+REAL_ACLED = SHARED_DATA / "acled_mali_2017-2020.csv"
 
 
 @pytest.mark.realdata

@@ -162,7 +162,12 @@ def test_severity_rises_with_deaths() -> None:
 
 @pytest.mark.parametrize(
     ("message", "code"),
-    [("OK K7F3Q", "K7F3Q"), ("ok k7f3q", "K7F3Q"), ("Reçu: AB12C", "AB12C"), ("ACK ZQXJP", "ZQXJP")],
+    [
+        ("OK K7F3Q", "K7F3Q"),
+        ("ok k7f3q", "K7F3Q"),
+        ("Reçu: AB12C", "AB12C"),
+        ("ACK ZQXJP", "ZQXJP"),
+    ],
 )
 def test_acknowledgement(message: str, code: str) -> None:
     parsed = parse_sms(message, now=received_at)
