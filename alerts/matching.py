@@ -5,37 +5,34 @@ type, severity, status and pause filters, so no Python loop runs over the subscr
 
 Micro-benchmark (not a test; run from the repository root)::
 
-    import time, numpy as np, shapely, uuid
+    import time, uuid
+    import numpy as np, shapely
     from alerts.matching import SubscriptionIndex
     from alerts.subscription import PointArea, Subscription
 
-    def circles(lons, lats, radii_km):
-        # Fast approximate circles for the benchmark only (areas use geo.measure.buffer_km).
-        unit = shapely.buffer(shapely.points(np.zeros(len(lons)), np.zeros(len(lons))), 1.0)
-        xy, idx = shapely.get_coordinates(unit, return_index=True)
-        deg = radii_km[idx] / 111.32
-        xy[:, 0] = lons[idx] + xy[:, 0] * deg / np.cos(np.radians(lats[idx]))
-        xy[:, 1] = lats[idx] + xy[:, 1] * deg
-        return shapely.set_coordinates(unit, xy)
-
     rng = np.random.default_rng(0)
     for n in (10_000, 100_000):
-        lons, lats = rng.uniform(-12, 4, n), rng.uniform(10, 25, n)
-        radii = rng.uniform(5, 100, n)
-        subs = [Subscription(uuid.uuid4(), uuid.uuid4(), None, ["json://127.0.0.1/x"],
-                             PointArea(float(la), float(lo), float(r)))
-                for lo, la, r in zip(lons, lats, radii)]
-        index = SubscriptionIndex(zip(subs, circles(lons, lats, radii)))
+        subs = [
+            Subscription(uuid.uuid4(), uuid.uuid4(), None, ["json://127.0.0.1/x"],
+                         PointArea(float(rng.uniform(10, 25)), float(rng.uniform(-12, 4)),
+                                   float(rng.uniform(5, 100))))
+            for _ in range(n)
+        ]
         t = time.perf_counter()
-        for _ in range(100):
-            index.match_incident(shapely.Point(-9.3, 14.6), "armed_attack", 3, "reported")
-        print(n, (time.perf_counter() - t) / 100 * 1000, "ms per incident")
+        index = SubscriptionIndex.from_subscriptions(subs, {})
+        build = time.perf_counter() - t
+        points = shapely.points(rng.uniform(-12, 4, 200), rng.uniform(10, 25, 200))
+        t = time.perf_counter()
+        for p in points:
+            index.match_incident(p, "armed_attack", 3, "reported")
+        per = (time.perf_counter() - t) / len(points) * 1000
+        print(f"{n} subscriptions: build {build:.2f} s, {per:.3f} ms per incident")
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,7 +41,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from alerts.subscription import Subscription, ZonesArea
+from alerts.subscription import Subscription, ZonesArea, area_geometries
 from incidents.model import IMPACT_FIELDS, Impact, Status
 
 IntArray = npt.NDArray[np.intp]
@@ -95,6 +92,14 @@ class SubscriptionIndex:
                 for zone_id in s.area.zones:
                     members.setdefault(zone_id, []).append(row)
         self._zone_members = {z: np.asarray(rows, dtype=np.intp) for z, rows in members.items()}
+
+    @classmethod
+    def from_subscriptions(
+        cls, subscriptions: Sequence[Subscription], zone_geometries: Mapping[str, BaseGeometry]
+    ) -> SubscriptionIndex:
+        """Build the area geometries (point areas in one vectorised batch) and index them."""
+        geometries = area_geometries([s.area for s in subscriptions], zone_geometries)
+        return cls(zip(subscriptions, geometries, strict=True))
 
     def __len__(self) -> int:
         return len(self._ids)

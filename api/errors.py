@@ -11,6 +11,7 @@ from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
     PermissionDeniedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -21,6 +22,7 @@ log = logging.getLogger("sentinelle.api")
 
 PROBLEM = "application/problem+json"
 _KEY_RE = re.compile(r"at `\$\.?([^`]*)`")
+_NAMED_RE = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
 _TITLES = {
     400: "Bad request",
     401: "Authentication required",
@@ -67,6 +69,11 @@ def _validation_field(exc: ValidationException) -> tuple[str | None, str]:
         if match and match.group(1):
             key = f"{key}.{match.group(1)}" if key and key != match.group(1).split(".")[0] else match.group(1)
         source = item.get("source")
+        named = _NAMED_RE.search(message)
+        if source == "body" and key == "data":
+            key = None  # litestar names the whole body `data`; clients know no such field
+        if named:
+            key = f"{key}.{named.group(1)}" if key else named.group(1)
         if key is None and source == "body":
             key = "body"
         message = _KEY_RE.sub("", message).rstrip(" -")
@@ -95,6 +102,9 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
         detail = detail or "Send `Authorization: Bearer <token>` with a valid token."
     elif isinstance(exc, PermissionDeniedException):
         detail = detail or "Your role may not do this."
+    if status == 400 and isinstance(exc.__cause__, SerializationException):
+        return problem(400, "The body is not valid JSON: check quotes, commas and brackets.",
+                       field="body", instance=request.url.path)
     if status == 413:
         detail = "The request body is too large (limit 1 MB): send less data per request."
     if status >= 500:

@@ -200,7 +200,8 @@ def capture_top_k(scores: npt.ArrayLike, outcome: npt.ArrayLike, k: int) -> Floa
     above = s > kth
     tied = s == kth
     room = (k - above.sum(axis=1)) / tied.sum(axis=1)
-    return ((above * y).sum(axis=1) + room * (tied * y).sum(axis=1)) / total
+    out: FloatArray = ((above * y).sum(axis=1) + room * (tied * y).sum(axis=1)) / total
+    return out
 
 
 def step_dates(start: date, end: date, step_days: int | None = None) -> list[date]:
@@ -238,7 +239,7 @@ def _window_counts(
     return np.bincount(
         inputs.pair_zone, weights=inside[inputs.pair_incident].astype(np.float64),
         minlength=zone_count,
-    )
+    ).astype(np.float64)
 
 
 def run_backtest(
@@ -381,10 +382,12 @@ def _candidate_metrics(
     out = np.full((len(candidates), len(t_all), 2), np.nan)
     forecasts = np.empty((len(candidates), len(t_all), zone_count))
     for ci, c in enumerate(candidates):
-        own = sum(s * sums[h] for h, s in zip(c.half_lives_days, c.half_life_shares, strict=True))
-        f = np.array(own, dtype=np.float64)
+        own = np.zeros((len(t_all), zone_count))
+        for h, s in zip(c.half_lives_days, c.half_life_shares, strict=True):
+            own += s * sums[h]
+        f = own.copy()
         if c.spillover and a.size:
-            np.add.at(f, (slice(None), a), c.spillover * own[:, b])
+            f += c.spillover * (own[:, b] @ _incidence(a, zone_count))
         forecasts[ci] = f
     for j in range(len(t_all)):
         y = outcomes[j]
@@ -395,6 +398,13 @@ def _candidate_metrics(
     return out
 
 
+def _incidence(a: npt.NDArray[np.intp], zone_count: int) -> FloatArray:
+    """(pairs, zones) matrix with a 1 at (p, a[p]): sums pair values onto their first zone."""
+    m = np.zeros((len(a), zone_count))
+    m[np.arange(len(a)), a] = 1.0
+    return m
+
+
 def plot_backtest(result: BacktestResult, path: str | Path) -> None:
     """PNG with rho and top-k capture per step, model against baselines."""
     import matplotlib
@@ -402,16 +412,17 @@ def plot_backtest(result: BacktestResult, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     styles = {MODEL: ("tab:red", 2.2, "-"), RISK_SCORE: ("tab:purple", 1.0, ":")}
-    grey = iter(["#1f77b4", "#7f7f7f", "#2ca02c"])
+    palette = ["tab:blue", "tab:grey", "tab:green", "tab:olive", "tab:cyan"]
+    baselines = [n for n in result.methods if n not in styles]
+    for n, colour in zip(baselines, palette * len(baselines), strict=False):
+        styles[n] = (colour, 1.2, "--")
     for name, m in result.methods.items():
-        colour, width, ls = styles.get(name, (next(grey), 1.2, "--"))
-        label = f"{_method_label(name)} (mean {{:.2f}})"
-        axes[0].plot(result.steps, m.rho, color=colour, lw=width, ls=ls,
-                     label=label.format(m.mean_rho))
-        axes[1].plot(result.steps, m.top_k, color=colour, lw=width, ls=ls,
-                     label=label.format(m.mean_top_k))
+        colour, width, ls = styles[name]
+        label = f"{_method_label(name)}: mean ρ {m.mean_rho:.3f}, top {result.k} {m.mean_top_k:.3f}"
+        axes[0].plot(result.steps, m.rho, color=colour, lw=width, ls=ls, label=label)
+        axes[1].plot(result.steps, m.top_k, color=colour, lw=width, ls=ls)
     axes[0].set_ylabel("Spearman ρ across zones")
     axes[1].set_ylabel(f"share of incidents in top {result.k}")
     axes[0].set_title(
@@ -419,8 +430,8 @@ def plot_backtest(result: BacktestResult, path: str | Path) -> None:
     )
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
+    fig.legend(loc="lower center", ncol=2, fontsize=7, frameon=False)
     fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    fig.savefig(path, dpi=100)
     plt.close(fig)

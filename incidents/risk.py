@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,16 +63,16 @@ _STATUS_VOCAB: Final = np.array(STATUS_CODES, dtype=str)
 
 @dataclass(frozen=True, slots=True)
 class RiskConfig:
-    """Every knob of the risk model; the defaults are the model tuned on ACLED Mali 2017-2018.
+    """Every knob of the risk model; defaults = the walk-forward choice on ACLED Mali 2017-2020.
 
     `half_lives_days` / `half_life_shares`: an incident's weight today is split between a short
     and a long memory; each part halves after its own half-life (see docs/risk.md).
     """
 
-    half_lives_days: tuple[float, ...] = (30.0, 365.0)
-    half_life_shares: tuple[float, ...] = (0.5, 0.5)
+    half_lives_days: tuple[float, ...] = (15.0, 180.0)
+    half_life_shares: tuple[float, ...] = (0.75, 0.25)
     window_days: float = 730.0
-    spillover: float = 0.05
+    spillover: float = 0.02
     reference_area_km2: float = 10_000.0
     forecast_days: float = 30.0
     thresholds: tuple[float, float, float, float] = (0.5, 2.0, 5.0, 12.0)
@@ -79,7 +80,7 @@ class RiskConfig:
     trend_days: float = 30.0
     trend_baseline_days: float = 90.0
     trend_ratio: float = 1.5
-    trend_min_change: float = 1.0
+    trend_min_change: float = 2.0
     severity_factors: tuple[float, float, float, float, float] = (0.25, 0.5, 1.0, 1.5, 2.0)
     reliability_factors: Mapping[str, float] = field(
         default_factory=lambda: {"A": 1.0, "B": 0.9, "C": 0.75, "D": 0.5, "E": 0.25, "F": 0.6}
@@ -112,7 +113,7 @@ class RiskConfig:
         if self.forecast_days <= 0:
             raise InvalidField("forecast_days", "the forecast period must be positive")
         t = self.thresholds
-        if len(t) != 4 or any(b <= a for a, b in zip(t, t[1:], strict=False)) or t[0] <= 0:
+        if len(t) != 4 or any(b <= a for a, b in itertools.pairwise(t)) or t[0] <= 0:
             raise InvalidField(
                 "thresholds", "give four positive, strictly increasing thresholds (levels 2 to 5)"
             )
@@ -140,7 +141,7 @@ class RiskConfig:
 
     def kernel_mass_days(self) -> float:
         """Total weight one incident adds over its whole life, in days: turns sums into rates."""
-        return sum(
+        return math.fsum(
             share * h / math.log(2) * (1.0 - 2.0 ** (-self.window_days / h))
             for h, share in zip(self.half_lives_days, self.half_life_shares, strict=True)
         )
@@ -272,7 +273,10 @@ def confidence_weights(inputs: RiskInputs, config: RiskConfig) -> FloatArray:
     rel = np.array([config.reliability_factors[c] for c in RELIABILITY_CODES])
     sta = np.array([config.status_factors[c] for c in STATUS_CODES])
     cred = np.asarray(config.credibility_factors, dtype=np.float64)
-    return rel[inputs.reliability_index] * cred[inputs.credibility - 1] * sta[inputs.status_index]
+    out: FloatArray = (
+        rel[inputs.reliability_index] * cred[inputs.credibility - 1] * sta[inputs.status_index]
+    )
+    return out
 
 
 def _type_weight_table(config: RiskConfig) -> FloatArray:
@@ -285,11 +289,12 @@ def _type_weight_table(config: RiskConfig) -> FloatArray:
 def incident_weights(inputs: RiskInputs, config: RiskConfig) -> FloatArray:
     """Risk weight of each incident today: type weight x severity factor x confidence."""
     sev = np.asarray(config.severity_factors, dtype=np.float64)
-    return (
+    out: FloatArray = (
         _type_weight_table(config)[inputs.type_index]
         * sev[inputs.severity - 1]
         * confidence_weights(inputs, config)
     )
+    return out
 
 
 def exposure_factor(zone_area_km2: npt.ArrayLike, config: RiskConfig) -> FloatArray:
@@ -357,7 +362,9 @@ def _check_neighbours(
     b = np.asarray(neighbours[1], dtype=np.intp)
     if a.shape != b.shape or (a.size and (min(a.min(), b.min()) < 0
                                           or max(a.max(), b.max()) >= zone_count)):
-        raise InvalidField("neighbours", f"give two equal-length arrays of zones 0..{zone_count - 1}")
+        raise InvalidField(
+            "neighbours", f"give two equal-length arrays of zones 0..{zone_count - 1}"
+        )
     return a, b
 
 
@@ -371,7 +378,11 @@ def zone_intensity(
 ) -> FloatArray:
     """Decayed sum of `weights` per zone at `now_days` (own incidents only, no spill-over)."""
     k = decay(now_days - inputs.t_days, config) * weights
-    return np.bincount(inputs.pair_zone, weights=k[inputs.pair_incident], minlength=zone_count)
+    return _sum_by_zone(inputs.pair_zone, k[inputs.pair_incident], zone_count)
+
+
+def _sum_by_zone(zones: IntArray, values: FloatArray, zone_count: int) -> FloatArray:
+    return np.bincount(zones, weights=values, minlength=zone_count).astype(np.float64)
 
 
 def score_zones(
@@ -413,13 +424,13 @@ def score_zones(
     contrib = (risk_w * kern)[pi] * per_period  # score units before exposure
     sub = SUB_SCORES
     sub_idx = _SUB_SCORE_OF_TYPE[inputs.type_index[pi]]
-    own_sub = np.bincount(
-        pz * len(sub) + sub_idx, weights=contrib, minlength=zone_count * len(sub)
-    ).reshape(zone_count, len(sub))
+    own_sub = _sum_by_zone(pz * len(sub) + sub_idx, contrib, zone_count * len(sub)).reshape(
+        zone_count, len(sub)
+    )
     sub_scores = _spill(own_sub, nb, cfg.spillover) * exposure[:, None]
     scores = sub_scores.sum(axis=1)
     expected = _spill(
-        np.bincount(pz, weights=(conf_w * kern)[pi] * per_period, minlength=zone_count),
+        _sum_by_zone(pz, (conf_w * kern)[pi] * per_period, zone_count),
         nb, cfg.spillover,
     )
     levels = levels_for(scores, previous_levels, cfg)
@@ -450,11 +461,14 @@ def _trends(
         (age >= cfg.trend_days) & (age < cfg.trend_days + cfg.trend_baseline_days), risk_w, 0.0
     ) * (cfg.trend_days / cfg.trend_baseline_days)
     pi, pz = inputs.pair_incident, inputs.pair_zone
-    recent = np.bincount(pz, weights=recent_w[pi], minlength=zone_count)
-    before = np.bincount(pz, weights=before_w[pi], minlength=zone_count)
+    recent = _sum_by_zone(pz, recent_w[pi], zone_count)
+    before = _sum_by_zone(pz, before_w[pi], zone_count)
     rising = (recent >= cfg.trend_ratio * before) & (recent - before >= cfg.trend_min_change)
     falling = (before >= cfg.trend_ratio * recent) & (before - recent >= cfg.trend_min_change)
-    return np.where(rising, "rising", np.where(falling, "falling", "stable")).tolist()
+    return [
+        "rising" if r else "falling" if f else "stable"
+        for r, f in zip(rising.tolist(), falling.tolist(), strict=True)
+    ]
 
 
 def _top_contributors(

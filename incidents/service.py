@@ -49,13 +49,17 @@ class IncidentObserver(Protocol):
 class ReadPolicy(Protocol):
     """Who may see what (sharing levels); the default lets every member see everything."""
 
-    async def conditions(self, session: AsyncSession, viewer: Principal) -> list[Any]: ...
+    async def conditions(
+        self, session: AsyncSession, viewer: Principal, query: IncidentQuery | None = None
+    ) -> list[Any]: ...
 
     async def may_read(self, session: AsyncSession, viewer: Principal, row: IncidentRow) -> bool: ...
 
 
 class OpenReadPolicy:
-    async def conditions(self, session: AsyncSession, viewer: Principal) -> list[Any]:
+    async def conditions(
+        self, session: AsyncSession, viewer: Principal, query: IncidentQuery | None = None
+    ) -> list[Any]:
         return []
 
     async def may_read(self, session: AsyncSession, viewer: Principal, row: IncidentRow) -> bool:
@@ -230,7 +234,8 @@ class IncidentService:
     ) -> tuple[list[IncidentFeature], str | None]:
         async with self.db.read() as session:
             if viewer is not None:
-                query.extra_conditions += await self.read_policy.conditions(session, viewer)
+                # The query goes along: filters on hidden details must not reveal masked incidents.
+                query.extra_conditions += await self.read_policy.conditions(session, viewer, query)
             rows, cursor = await IncidentStore(session).query_rows(query)
             return await self.present(session, viewer, rows), cursor
 

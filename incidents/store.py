@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import shapely
@@ -64,6 +64,40 @@ def cells_covering(bounds: Sequence[float]) -> list[int] | None:
     return [*cells, BIG]
 
 
+class TextCipher(Protocol):
+    """Encrypts narratives at rest and makes cursors opaque (see incidents.sharing_service)."""
+
+    def seal(self, text: str) -> str: ...
+
+    def open(self, stored: str) -> str: ...
+
+
+# Set by the sharing area when the app is built (never at import time); None stores clear text.
+_cipher: TextCipher | None = None
+
+
+def set_cipher(cipher: TextCipher | None) -> None:
+    global _cipher
+    _cipher = cipher
+
+
+def _seal(text: str | None) -> str | None:
+    return text if text is None or _cipher is None else _cipher.seal(text)
+
+
+UNREADABLE = "[chiffré, clé absente / encrypted, key missing]"
+
+
+def _open(stored: str | None) -> str | None:
+    if stored is None or _cipher is None:
+        return stored
+    try:
+        return _cipher.open(stored)
+    except ValueError:
+        # A key was dropped before its narratives were re-encrypted: say so instead of failing.
+        return UNREADABLE
+
+
 def row_values(incident: Incident, geom: shapely.Geometry, *, is_demo: bool = False) -> dict[str, Any]:
     """Column values for an incident row."""
     bounds = shapely.bounds(geom).tolist()
@@ -96,7 +130,7 @@ def row_values(incident: Incident, geom: shapely.Geometry, *, is_demo: bool = Fa
         "aid_workers_affected": impact.aid_workers_affected,
         "perpetrator": incident.perpetrator.value,
         "actor": incident.actor,
-        "description": incident.description,
+        "description": _seal(incident.description),
         "source_type": incident.source_type.value,
         "reliability": incident.reliability.value,
         "credibility": incident.credibility,
@@ -136,7 +170,7 @@ def incident_from_row(row: IncidentRow) -> Incident:
         ),
         perpetrator=Perpetrator(row.perpetrator),
         actor=row.actor,
-        description=row.description,
+        description=_open(row.description),
         source_type=SourceType(row.source_type),
         reliability=Reliability(row.reliability),
         credibility=row.credibility,
@@ -172,13 +206,19 @@ class IncidentQuery:
 
 
 def encode_cursor(occurred_at: datetime, incident_id: uuid.UUID) -> str:
-    raw = json.dumps([occurred_at.isoformat(), str(incident_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    raw = json.dumps([occurred_at.isoformat(), str(incident_id)])
+    if _cipher is not None:
+        # Opaque: a page may end on a masked incident whose exact time and id must not leak.
+        return _cipher.seal(raw)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if _cipher is not None:
+            raw: str | bytes = _cipher.open(cursor)
+        else:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         when, ident = json.loads(raw)
         return datetime.fromisoformat(when), uuid.UUID(ident)
     except (ValueError, TypeError) as exc:

@@ -83,7 +83,7 @@ def feature_rows_csv(features: list[IncidentFeature]) -> str:
                                                            "aid_workers_affected")),
             p.perpetrator or "", p.actor or "", p.description or "", p.source_type or "",
             p.reliability or "", p.credibility or "", p.status or "", p.sharing_level or "",
-            p.version or "", ";".join(z.code for z in p.zones),
+            p.version or "", ";".join(z.code for z in p.zones or []),
         ])
     return out.getvalue()
 

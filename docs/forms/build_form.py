@@ -17,7 +17,7 @@ from openpyxl import Workbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from incidents.taxonomy import CATEGORIES, TYPES  # noqa: E402
+from incidents.taxonomy import CATEGORIES, TYPES
 
 FORM_PATH = Path(__file__).with_name("sentinelle_incident.xlsx")
 FR = "Français (fr)"
@@ -25,9 +25,20 @@ EN = "English (en)"
 FORM_VERSION = "2024031401"
 
 SURVEY_COLUMNS = [
-    "type", "name", f"label::{FR}", f"label::{EN}", f"hint::{FR}", f"hint::{EN}", "required",
-    "relevant", "constraint", f"constraint_message::{FR}", f"constraint_message::{EN}",
-    "choice_filter", "appearance", "default",
+    "type",
+    "name",
+    f"label::{FR}",
+    f"label::{EN}",
+    f"hint::{FR}",
+    f"hint::{EN}",
+    "required",
+    "relevant",
+    "constraint",
+    f"constraint_message::{FR}",
+    f"constraint_message::{EN}",
+    "choice_filter",
+    "appearance",
+    "default",
 ]
 
 Row = dict[str, str]
@@ -43,9 +54,16 @@ def _hint(fr: str, en: str) -> Row:
 
 def _count(name: str, fr: str, en: str) -> Row:
     return _row(
-        "integer", name, fr, en, default="0", constraint=". >= 0 and . < 10000",
-        **{f"constraint_message::{FR}": "Nombre de personnes, 0 ou plus",
-           f"constraint_message::{EN}": "Number of people, 0 or more"},
+        "integer",
+        name,
+        fr,
+        en,
+        default="0",
+        constraint=". >= 0 and . < 10000",
+        **{
+            f"constraint_message::{FR}": "Nombre de personnes, 0 ou plus",
+            f"constraint_message::{EN}": "Number of people, 0 or more",
+        },
     )
 
 
@@ -54,37 +72,83 @@ def survey_rows() -> list[Row]:
         _row("start", "start", "", ""),
         _row("end", "end", "", ""),
         _row("begin_group", "group_incident", "Incident", "Incident"),
-        _row("select_one category", "incident_category", "Catégorie", "Category",
-             required="yes"),
-        _row("select_one incident_type", "incident_type", "Type d'incident", "Incident type",
-             required="yes", choice_filter="category=${incident_category}"),
-        _row("dateTime", "occurred_at", "Date et heure de l'incident", "Date and time of the incident",
-             required="yes", constraint=". <= now()",
-             **{f"constraint_message::{FR}": "La date ne peut pas être dans le futur",
-                f"constraint_message::{EN}": "The date cannot be in the future"},
-             **_hint("Heure du Mali (GMT)", "Mali time (GMT)")),
+        _row("select_one category", "incident_category", "Catégorie", "Category", required="yes"),
+        _row(
+            "select_one incident_type",
+            "incident_type",
+            "Type d'incident",
+            "Incident type",
+            required="yes",
+            choice_filter="category=${incident_category}",
+        ),
+        _row(
+            "dateTime",
+            "occurred_at",
+            "Date et heure de l'incident",
+            "Date and time of the incident",
+            required="yes",
+            constraint=". <= now()",
+            **{
+                f"constraint_message::{FR}": "La date ne peut pas être dans le futur",
+                f"constraint_message::{EN}": "The date cannot be in the future",
+            },
+            **_hint("Heure du Mali (GMT)", "Mali time (GMT)"),
+        ),
         _row("select_one severity", "severity", "Gravité", "Severity", required="yes"),
         _row("end_group", "", "", ""),
         _row("begin_group", "group_location", "Lieu", "Location"),
-        _row("geopoint", "location", "Position GPS", "GPS position",
-             **_hint("Si possible, sur le lieu de l'incident", "If possible, at the incident site")),
-        _row("text", "place_name", "Nom du lieu (localité)", "Place name (town or village)",
-             required="${location} = ''",
-             **_hint("Obligatoire sans position GPS", "Required when there is no GPS position")),
+        _row(
+            "geopoint",
+            "location",
+            "Position GPS",
+            "GPS position",
+            **_hint("Si possible, sur le lieu de l'incident", "If possible, at the incident site"),
+        ),
+        _row(
+            "text",
+            "place_name",
+            "Nom du lieu (localité)",
+            "Place name (town or village)",
+            required="${location} = ''",
+            **_hint("Obligatoire sans position GPS", "Required when there is no GPS position"),
+        ),
         _row("end_group", "", "", ""),
         _row("begin_group", "group_impact", "Victimes", "Casualties"),
         _count("killed", "Personnes tuées", "People killed"),
         _count("injured", "Personnes blessées", "People injured"),
         _count("abducted", "Personnes enlevées", "People abducted"),
-        _row("select_one yes_no", "aid_workers", "Du personnel humanitaire est-il touché ?",
-             "Are aid workers affected?", required="yes", default="no"),
+        _row(
+            "select_one yes_no",
+            "aid_workers",
+            "Du personnel humanitaire est-il touché ?",
+            "Are aid workers affected?",
+            required="yes",
+            default="no",
+        ),
         _row("end_group", "", "", ""),
-        _row("select_one perpetrator", "perpetrator", "Auteur présumé", "Suspected perpetrator",
-             default="unknown"),
-        _row("text", "description", "Description", "Description", appearance="multiline",
-             **_hint("Faits, sans noms de victimes", "Facts, without victims' names")),
-        _row("select_one sharing_level", "sharing_level", "Niveau de partage (TLP)",
-             "Sharing level (TLP)", required="yes", default="amber"),
+        _row(
+            "select_one perpetrator",
+            "perpetrator",
+            "Auteur présumé",
+            "Suspected perpetrator",
+            default="unknown",
+        ),
+        _row(
+            "text",
+            "description",
+            "Description",
+            "Description",
+            appearance="multiline",
+            **_hint("Faits, sans noms de victimes", "Facts, without victims' names"),
+        ),
+        _row(
+            "select_one sharing_level",
+            "sharing_level",
+            "Niveau de partage (TLP)",
+            "Sharing level (TLP)",
+            required="yes",
+            default="amber",
+        ),
     ]
 
 
@@ -105,7 +169,11 @@ SEVERITIES = [
 ]
 SHARING = [
     ("red", "TLP:RED - nommément", "TLP:RED - named recipients"),
-    ("amber_strict", "TLP:AMBER+STRICT - notre organisation", "TLP:AMBER+STRICT - our organisation"),
+    (
+        "amber_strict",
+        "TLP:AMBER+STRICT - notre organisation",
+        "TLP:AMBER+STRICT - our organisation",
+    ),
     ("amber", "TLP:AMBER - organisations partenaires", "TLP:AMBER - partner organisations"),
     ("green", "TLP:GREEN - communauté humanitaire", "TLP:GREEN - humanitarian community"),
     ("clear", "TLP:CLEAR - public", "TLP:CLEAR - public"),
@@ -116,8 +184,15 @@ def choice_rows() -> list[Row]:
     rows: list[Row] = []
 
     def add(list_name: str, name: str, fr: str, en: str, category: str = "") -> None:
-        rows.append({"list_name": list_name, "name": name, f"label::{FR}": fr,
-                     f"label::{EN}": en, "category": category})
+        rows.append(
+            {
+                "list_name": list_name,
+                "name": name,
+                f"label::{FR}": fr,
+                f"label::{EN}": en,
+                "category": category,
+            }
+        )
 
     for cat in CATEGORIES.values():
         add("category", cat.code, cat.label_fr, cat.label_en)
@@ -149,10 +224,15 @@ def build(path: Path = FORM_PATH) -> Path:
         choices.append([row.get(c, "") for c in choice_columns])
     settings = workbook.create_sheet("settings")
     settings.append(["form_title", "form_id", "version", "default_language", "instance_name"])
-    settings.append([
-        "Sentinelle - signalement d'incident / incident report", "sentinelle_incident",
-        FORM_VERSION, FR, "concat(${incident_type}, ' ', ${place_name})",
-    ])
+    settings.append(
+        [
+            "Sentinelle - signalement d'incident / incident report",
+            "sentinelle_incident",
+            FORM_VERSION,
+            FR,
+            "concat(${incident_type}, ' ', ${place_name})",
+        ]
+    )
     workbook.save(path)
     return path
 

@@ -136,7 +136,10 @@ def alert_to_cap(alert: Mapping[str, Any], *, sender: str, now: datetime) -> byt
             _sub(info, "web", str(alert["url"]))
         _area(info, alert, where)
 
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS)
+    document: bytes = ET.tostring(
+        root, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS
+    )
+    return document
 
 
 def _msg_type(alert: Mapping[str, Any], status: str, references: Sequence[Any]) -> str:
@@ -209,7 +212,8 @@ def cap_atom_index(entries: Iterable[Mapping[str, Any]], *, feed_url: str, now: 
         entry_link.set("rel", "alternate")
         entry_link.set("type", CAP_MEDIA_TYPE)
         entry_link.set("href", str(entry["url"]))
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def _entry_id(entry: Mapping[str, Any]) -> str:

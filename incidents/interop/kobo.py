@@ -50,13 +50,14 @@ def kobo_to_incident(
     gazetteer: PlaceFinder | None = None,
 ) -> RowResult:
     """One Kobo submission as an incident input dict, or the reason it cannot be one."""
-    row_number = payload.get("_id") if isinstance(payload.get("_id"), int) else 1
+    kobo_id = payload.get("_id")
+    row_number = kobo_id if isinstance(kobo_id, int) else 1
     fields = _flatten(payload)
     try:
         incident = _incident(fields, max_accuracy_m, gazetteer)
     except RowError as exc:
-        return RowResult(int(row_number), None, exc.message, exc.field)
-    return RowResult(int(row_number), incident)
+        return RowResult(row_number, None, exc.message, exc.field)
+    return RowResult(row_number, incident)
 
 
 def _flatten(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -68,9 +68,16 @@ class ImportFormatError(ValueError):
 
 
 class Place(Protocol):
-    name: str
-    lat: float
-    lon: float
+    """A named point; geo.gazetteer.Locality fits."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def lat(self) -> float: ...
+
+    @property
+    def lon(self) -> float: ...
 
 
 class PlaceFinder(Protocol):

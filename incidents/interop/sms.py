@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
@@ -645,7 +645,7 @@ def _use(tokens: list[_Token], i: int, n: int) -> None:
         tokens[k].used = True
 
 
-def _read_counts(tokens: list[_Token], impact: dict[str, object], votes: _Votes) -> int:
+def _read_counts(tokens: list[_Token], impact: dict[str, Any], votes: _Votes) -> int:
     """Fill impact from "3 morts", "2 staff enlevés"...; returns the count of people whose fate
     the message does not say (it then follows the incident type)."""
     unassigned = 0
@@ -717,7 +717,7 @@ def _read_type(tokens: list[_Token], votes: _Votes, places: PlaceFinder) -> str 
     return None
 
 
-def _type_from_counts(impact: dict[str, object]) -> str | None:
+def _type_from_counts(impact: dict[str, Any]) -> str | None:
     """ "2 enlevés Diéma" says kidnapping even without a type word."""
     for field_name, code in (
         ("abducted", "kidnapping"),

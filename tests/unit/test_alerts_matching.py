@@ -91,6 +91,13 @@ def test_results_keep_the_order_subscriptions_were_given():
     assert index.match_area(shapely.box(-10, 14, -9, 15)) == [s.id for s in subs]
 
 
+def test_index_built_from_subscriptions_computes_their_areas(diema):
+    west = _sub(ZonesArea(("west",)))
+    index = SubscriptionIndex.from_subscriptions([diema, west], {"west": shapely.box(0, 0, 1, 1)})
+    assert index.match_incident(point_near_diema, "ied", 3, "reported") == [diema.id]
+    assert index.match_incident(shapely.Point(0.5, 0.5), "ied", 3, "reported") == [west.id]
+
+
 def test_empty_index_matches_nothing():
     index = SubscriptionIndex([])
     assert len(index) == 0

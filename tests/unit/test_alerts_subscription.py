@@ -17,10 +17,11 @@ from alerts.subscription import (
     SubscriptionError,
     ZonesArea,
     area_from_json,
+    area_geometries,
     parse_quiet_hours,
     subscription_from_json,
 )
-from geo.measure import geodesic_distance_km
+from geo.measure import buffer_km, geodesic_distance_km
 from incidents.taxonomy import TYPES, expand_codes
 
 DIEMA = {"lat": 14.54, "lon": -9.19}
@@ -241,3 +242,28 @@ def test_subscription_json_round_trips():
         sub.to_json(), id=sub.id, owner_user_id=sub.owner_user_id, owner_org_id=None
     )
     assert again == sub
+
+
+def test_point_circle_agrees_with_a_metric_buffer():
+    area = PointArea(lat=16.27, lon=-0.04, radius_km=120)
+    circle = area.to_geometry({})
+    buffered = buffer_km(shapely.Point(area.lon, area.lat), area.radius_km)
+    assert circle.symmetric_difference(buffered).area / buffered.area < 0.01
+
+
+def test_circles_are_counter_clockwise_as_geojson_wants():
+    circle = PointArea(lat=14.54, lon=-9.19, radius_km=30).to_geometry({})
+    assert circle.is_valid
+    assert circle.exterior.is_ccw
+
+
+def test_batch_area_geometries_equal_one_by_one():
+    zones = {"west": shapely.box(0, 0, 1, 1)}
+    areas = [
+        PointArea(lat=14.54, lon=-9.19, radius_km=30),
+        ZonesArea(("west",)),
+        area_from_json({"route": road_bamako_segou}),
+        PointArea(lat=16.27, lon=-0.04, radius_km=5),
+    ]
+    batch = area_geometries(areas, zones)
+    assert all(b.equals(a.to_geometry(zones)) for a, b in zip(areas, batch, strict=True))

@@ -128,8 +128,13 @@ def test_polygon_is_written_lat_lon_and_closed() -> None:
         ({"severity": 3, "status": "reported"}, "Alert", "Moderate", "Likely", "Expected"),
         ({"severity": 1, "status": "disputed"}, "Alert", "Minor", "Possible", "Expected"),
         ({"version": 2}, "Update", "Extreme", "Observed", "Immediate"),
-        ({"status": "retracted", "references": [("s@example.org", "x", sent_at)]},
-         "Cancel", "Extreme", "Unlikely", "Past"),
+        (
+            {"status": "retracted", "references": [("s@example.org", "x", sent_at)]},
+            "Cancel",
+            "Extreme",
+            "Unlikely",
+            "Past",
+        ),
     ],
 )
 def test_mappings(
@@ -150,8 +155,12 @@ def test_unknown_type_is_refused_with_its_field() -> None:
 
 def test_atom_index_links_every_alert() -> None:
     entries = [
-        {"id": str(uuid.UUID(int=i)), "title": f"Alerte {i}",
-         "url": f"https://sentinelle.example.org/cap/{i}.xml", "updated": sent_at}
+        {
+            "id": str(uuid.UUID(int=i)),
+            "title": f"Alerte {i}",
+            "url": f"https://sentinelle.example.org/cap/{i}.xml",
+            "updated": sent_at,
+        }
         for i in range(3)
     ]
 

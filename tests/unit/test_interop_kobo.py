@@ -33,7 +33,7 @@ def test_form_converts_to_xform_without_warnings() -> None:
 
     assert result.warnings == []
     assert "<h:title>Sentinelle" in result.xform
-    assert 'jr:constraintMsg' in result.xform
+    assert "jr:constraintMsg" in result.xform
 
 
 def test_form_is_bilingual_and_lists_every_type() -> None:
@@ -43,11 +43,22 @@ def test_form_is_bilingual_and_lists_every_type() -> None:
 
     assert {"label::Français (fr)", "label::English (en)"} <= set(survey_header)
     type_names = {row[1] for row in choices if row[0] == "incident_type"}
-    assert type_names == set(TYPES)
+    assert type_names == set(TYPES), "taxonomy changed: run docs/forms/build_form.py"
     names = {row[1] for row in workbook["survey"].iter_rows(values_only=True)}
-    assert {"incident_type", "occurred_at", "location", "place_name", "severity", "killed",
-            "injured", "abducted", "aid_workers", "perpetrator", "description",
-            "sharing_level"} <= names
+    assert {
+        "incident_type",
+        "occurred_at",
+        "location",
+        "place_name",
+        "severity",
+        "killed",
+        "injured",
+        "abducted",
+        "aid_workers",
+        "perpetrator",
+        "description",
+        "sharing_level",
+    } <= names
 
 
 def test_form_field_names_match_the_fixture(submission: dict[str, Any]) -> None:
@@ -70,8 +81,14 @@ def test_submission_becomes_an_incident(submission: dict[str, Any]) -> None:
         "geometry": {"type": "Point", "coordinates": [-9.192143, 14.540012]},
         "location_precision": "exact",
         "place_name": "Diéma",
-        "impact": {"killed": 0, "injured": 1, "abducted": 2, "detained": 0, "missing": 0,
-                   "aid_workers_affected": True},
+        "impact": {
+            "killed": 0,
+            "injured": 1,
+            "abducted": 2,
+            "detained": 0,
+            "missing": 0,
+            "aid_workers_affected": True,
+        },
         "severity": 5,
         "perpetrator": "non_state_armed_group",
         "sharing_level": "amber",
@@ -120,8 +137,11 @@ def test_no_gps_and_unknown_place_is_refused(submission: dict[str, Any]) -> None
 
 
 def test_without_groups_and_without_date(submission: dict[str, Any]) -> None:
-    flat = {k.rsplit("/", 1)[-1] if not k.startswith("meta/") else k: v
-            for k, v in submission.items() if not k.endswith("occurred_at")}
+    flat = {
+        k.rsplit("/", 1)[-1] if not k.startswith("meta/") else k: v
+        for k, v in submission.items()
+        if not k.endswith("occurred_at")
+    }
 
     incident = kobo_to_incident(flat).incident
 

@@ -1,0 +1,98 @@
+"""Tables for zones, the zones each incident falls in, current zone risk and level changes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from incidents.db import Base
+
+
+class ZoneRow(Base):
+    __tablename__ = "zones"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_fr: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    geometry_wkb: Mapped[bytes] = mapped_column(LargeBinary)
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    area_km2: Mapped[float] = mapped_column(Float)
+    provenance: Mapped[str] = mapped_column(Text)
+    approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class IncidentZoneRow(Base):
+    """One row per (incident, zone it falls in); rebuilt when either side changes."""
+
+    __tablename__ = "incident_zones"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    zone_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("zones.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_incident_zones_zone_incident", "zone_id", "incident_id"),)
+
+
+class ZoneRiskRow(Base):
+    """The current risk of each zone (history is recomputed on demand, level changes are kept)."""
+
+    __tablename__ = "zone_risk"
+
+    zone_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("zones.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    level: Mapped[int] = mapped_column(Integer)
+    sub_scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trend: Mapped[str] = mapped_column(String(8))
+    expected_incidents: Mapped[float] = mapped_column(Float, default=0.0)
+    contributors: Mapped[list[Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class ZoneLevelChangeRow(Base):
+    """Every change of a zone's level, with what caused it: what risk alerts are made from."""
+
+    __tablename__ = "zone_level_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # No foreign key: the record of a change outlives a deleted zone.
+    zone_id: Mapped[str] = mapped_column(String(64))
+    from_level: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    to_level: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    cause: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_zone_level_changes_at", "at"),
+        Index("ix_zone_level_changes_zone_at", "zone_id", "at"),
+    )

@@ -1,0 +1,689 @@
+"""Zones in the database: CRUD, which zones each incident falls in, and re-assignment in batches."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, repair_polygon, to_wkb
+from geo.index import ZoneIndex
+from geo.measure import geodesic_area_km2
+from geo.zones import ZONE_KINDS, Zone, default_zones
+from incidents.db import Database
+from incidents.errors import Conflict, InvalidField, NotFound
+from incidents.model import Incident
+from incidents.risk import zone_neighbours
+from incidents.schemas import ZoneRef
+from incidents.tables import IncidentRow
+from incidents.zone_tables import IncidentZoneRow, ZoneRiskRow, ZoneRow
+
+__all__ = [
+    "TOUCHED_KEY",
+    "ZoneAssignment",
+    "ZoneCache",
+    "ZoneSettings",
+    "ZoneSnapshot",
+    "ZoneStore",
+    "ensure_default_zones",
+    "import_zones",
+    "parse_zone_geometry",
+    "reassign_all",
+    "reassign_zone",
+    "zone_code",
+    "zone_filter",
+    "zone_lookup",
+]
+
+# session.info key: zone id -> causes, for the risk observer that runs after assignment.
+TOUCHED_KEY = "sentinelle.zones_touched"
+MAX_ZONE_VERTICES = 1_000_000
+# Neighbours (for risk spill-over) are only sought among zones of the same kind: the country
+# overlaps every zone and would otherwise pour the whole of Mali into each town.
+NEIGHBOUR_KINDS = ("admin1", "admin2", "border_belt", "town", "custom")
+
+
+class ZoneSettings(Protocol):
+    """The settings that shape the default zones (api.settings.Settings has them)."""
+
+    town_radius_km: float
+    mauritania_belt_km: float
+    border_belt_km: float
+    tri_border_km: float
+
+
+def zone_code(raw: str) -> str:
+    """Stable snake_case code from a name or an external code ("Ménaka" -> "menaka")."""
+    ascii_ = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_.strip().lower()).strip("_")[:64]
+
+
+def zone_values(zone: Zone, now: datetime) -> dict[str, Any]:
+    minx, miny, maxx, maxy = (float(v) for v in shapely.bounds(zone.geometry))
+    return {
+        "id": zone.id,
+        "code": zone.code,
+        "name_fr": zone.name_fr,
+        "name_en": zone.name_en,
+        "kind": zone.kind,
+        "parent_code": zone.parent_code,
+        "geometry_wkb": to_wkb(zone.geometry),
+        "min_lon": minx,
+        "min_lat": miny,
+        "max_lon": maxx,
+        "max_lat": maxy,
+        "area_km2": geodesic_area_km2(zone.geometry),
+        "provenance": zone.provenance,
+        "approximate": zone.approximate,
+        "version": zone.version,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def zone_from_row(row: ZoneRow) -> Zone:
+    return Zone(
+        id=row.id,
+        code=row.code,
+        name_fr=row.name_fr,
+        name_en=row.name_en,
+        kind=row.kind,
+        geometry=from_wkb(row.geometry_wkb),
+        parent_code=row.parent_code,
+        provenance=row.provenance,
+        approximate=row.approximate,
+        version=row.version,
+    )
+
+
+def _close_rings(obj: Any) -> tuple[Any, list[str]]:
+    """Close open polygon rings (a frequent slip in hand-drawn zones), saying which ones."""
+    notes: list[str] = []
+    if not isinstance(obj, Mapping) or obj.get("type") not in ("Polygon", "MultiPolygon"):
+        return obj, notes
+    coords = obj.get("coordinates")
+    polygons = [coords] if obj["type"] == "Polygon" else coords
+    if not isinstance(polygons, list):
+        return obj, notes
+    fixed_polys = []
+    for p, rings in enumerate(polygons):
+        if not isinstance(rings, list):
+            return obj, notes
+        fixed = []
+        for r, ring in enumerate(rings):
+            if isinstance(ring, list) and len(ring) >= 3 and ring[0] != ring[-1]:
+                where = f"ring {r}" if obj["type"] == "Polygon" else f"polygon {p} ring {r}"
+                notes.append(f"{where} was not closed: closed it by repeating its first position")
+                ring = [*ring, ring[0]]
+            fixed.append(ring)
+        fixed_polys.append(fixed)
+    coords_out = fixed_polys[0] if obj["type"] == "Polygon" else fixed_polys
+    return {**obj, "coordinates": coords_out}, notes
+
+
+def parse_zone_geometry(obj: Any, *, field: str = "geometry") -> tuple[shapely.Geometry, list[str]]:
+    """A zone's (multi)polygon from GeoJSON, repaired when needed, with the repairs made.
+
+    Raises InvalidField naming the field when it is not a polygon or nothing can be repaired.
+    """
+    if not isinstance(obj, Mapping) or obj.get("type") not in ("Polygon", "MultiPolygon"):
+        raise InvalidField(f"{field}.type", "a zone is a GeoJSON Polygon or MultiPolygon")
+    closed, notes = _close_rings(obj)
+    try:
+        try:
+            geom = parse_geojson_geometry(closed, field=field, max_vertices=MAX_ZONE_VERTICES)
+        except GeometryError as exc:
+            if not exc.message.startswith("invalid polygon"):
+                raise
+            geom = shapely.from_geojson(json.dumps(closed))
+        geom, repairs = repair_polygon(geom, field=field)
+    except GeometryError as exc:
+        raise InvalidField(exc.field, exc.message) from exc
+    return geom, notes + repairs
+
+
+# --- the zone index cache ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneSnapshot:
+    """Every zone at one zones version, with the spatial index built over them."""
+
+    version: tuple[Any, ...]
+    zones: list[Zone]
+    areas_km2: npt.NDArray[np.float64]
+    index: ZoneIndex
+    position: dict[str, int]
+    neighbours: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]
+
+    @classmethod
+    def build(
+        cls, version: tuple[Any, ...], zones: list[Zone], areas: Sequence[float]
+    ) -> ZoneSnapshot:
+        a_parts: list[npt.NDArray[np.intp]] = []
+        b_parts: list[npt.NDArray[np.intp]] = []
+        for kind in NEIGHBOUR_KINDS:
+            members = np.array([i for i, z in enumerate(zones) if z.kind == kind], dtype=np.intp)
+            if members.size < 2:
+                continue
+            a, b = zone_neighbours([zones[i].geometry for i in members])
+            a_parts.append(members[a])
+            b_parts.append(members[b])
+        empty = np.empty(0, dtype=np.intp)
+        neighbours = (
+            np.concatenate(a_parts) if a_parts else empty,
+            np.concatenate(b_parts) if b_parts else empty,
+        )
+        return cls(
+            version=version,
+            zones=zones,
+            areas_km2=np.asarray(areas, dtype=np.float64),
+            index=ZoneIndex([(z.id, z.geometry) for z in zones]),
+            position={z.id: i for i, z in enumerate(zones)},
+            neighbours=neighbours,
+        )
+
+    def around(self, zone_ids: Iterable[str]) -> set[str]:
+        """The zones given and their neighbours."""
+        wanted = {self.position[z] for z in zone_ids if z in self.position}
+        a, b = self.neighbours
+        extra = b[np.isin(a, list(wanted))].tolist() if wanted else []
+        return {self.zones[i].id for i in wanted | set(extra)}
+
+
+async def zones_version(session: AsyncSession) -> tuple[Any, ...]:
+    """Changes whenever a zone is added, changed or deleted (cheap: one aggregate query)."""
+    row = (
+        await session.execute(
+            select(func.count(), func.max(ZoneRow.updated_at), func.sum(ZoneRow.version))
+        )
+    ).one()
+    return tuple(row)
+
+
+class ZoneCache:
+    """The zone index, rebuilt only when the zones version changes (any process may change zones)."""
+
+    def __init__(self) -> None:
+        self._snapshot: ZoneSnapshot | None = None
+
+    def invalidate(self) -> None:
+        self._snapshot = None
+
+    async def snapshot(self, session: AsyncSession) -> ZoneSnapshot:
+        version = await zones_version(session)
+        if self._snapshot is not None and self._snapshot.version == version:
+            return self._snapshot
+        rows = (await session.scalars(select(ZoneRow).order_by(ZoneRow.id))).all()
+        self._snapshot = ZoneSnapshot.build(
+            version, [zone_from_row(r) for r in rows], [r.area_km2 for r in rows]
+        )
+        return self._snapshot
+
+
+# --- CRUD --------------------------------------------------------------------------------------
+
+
+class ZoneStore:
+    """Domain-named reads and writes of zones over one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def count(self) -> int:
+        return int((await self.session.execute(select(func.count()).select_from(ZoneRow))).scalar_one())
+
+    async def rows(self, kinds: Sequence[str] | None = None) -> list[ZoneRow]:
+        stmt = select(ZoneRow).order_by(ZoneRow.kind, ZoneRow.code)
+        if kinds:
+            stmt = stmt.where(ZoneRow.kind.in_(list(kinds)))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def get(self, zone_id: str) -> ZoneRow:
+        row = await self.session.get(ZoneRow, zone_id)
+        if row is None:
+            raise NotFound(f"No zone {zone_id!r}: GET /api/v1/zones lists the zones.", field="zone")
+        return row
+
+    async def add(self, zone: Zone, now: datetime) -> ZoneRow:
+        clash = await self.session.scalar(
+            select(ZoneRow.id).where((ZoneRow.id == zone.id) | (ZoneRow.code == zone.code))
+        )
+        if clash is not None:
+            raise Conflict(
+                f"A zone with code {zone.code!r} exists: choose another code or PUT to change it.",
+                field="code",
+            )
+        await self.session.execute(insert(ZoneRow).values(zone_values(zone, now)))
+        return await self.get(zone.id)
+
+    async def replace(self, zone: Zone, now: datetime) -> ZoneRow:
+        current = await self.get(zone.id)
+        if zone.code != current.code:
+            clash = await self.session.scalar(
+                select(ZoneRow.id).where(ZoneRow.code == zone.code, ZoneRow.id != zone.id)
+            )
+            if clash is not None:
+                raise Conflict(f"Another zone already has code {zone.code!r}.", field="code")
+        values = zone_values(zone, now)
+        values.pop("created_at")
+        values.pop("id")
+        values["version"] = current.version + 1
+        await self.session.execute(update(ZoneRow).where(ZoneRow.id == zone.id).values(values))
+        await self.session.refresh(current)
+        return current
+
+    async def delete(self, zone_id: str) -> None:
+        await self.get(zone_id)
+        # Links go explicitly: SQLite only cascades when foreign keys are switched on.
+        await self.session.execute(delete(IncidentZoneRow).where(IncidentZoneRow.zone_id == zone_id))
+        await self.session.execute(delete(ZoneRiskRow).where(ZoneRiskRow.zone_id == zone_id))
+        await self.session.execute(delete(ZoneRow).where(ZoneRow.id == zone_id))
+
+    async def upsert_many(self, zones: Sequence[Zone], now: datetime) -> tuple[int, int]:
+        """Add new zones and replace those whose code exists; returns (created, updated)."""
+        existing = {
+            r.code: r
+            for r in (
+                await self.session.scalars(
+                    select(ZoneRow).where(ZoneRow.code.in_([z.code for z in zones]))
+                )
+            ).all()
+        }
+        created = updated = 0
+        for zone in zones:
+            row = existing.get(zone.code)
+            if row is None:
+                await self.session.execute(insert(ZoneRow).values(zone_values(zone, now)))
+                created += 1
+                continue
+            values = zone_values(zone, now)
+            for key in ("id", "created_at"):
+                values.pop(key)
+            values["version"] = row.version + 1
+            await self.session.execute(update(ZoneRow).where(ZoneRow.id == row.id).values(values))
+            updated += 1
+        return created, updated
+
+
+# --- assignment --------------------------------------------------------------------------------
+
+
+def _pairs_for(
+    index: ZoneIndex,
+    types: Sequence[str],
+    lons: npt.NDArray[np.float64],
+    lats: npt.NDArray[np.float64],
+    wkbs: Sequence[bytes | None],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(item, zone) pairs: points through the coordinate arrays, other shapes through shapely."""
+    is_point = np.array([t == "Point" for t in types], dtype=bool)
+    pts = np.flatnonzero(is_point)
+    others = np.flatnonzero(~is_point)
+    items: list[npt.NDArray[np.intp]] = []
+    zones: list[npt.NDArray[np.intp]] = []
+    if pts.size:
+        i, z = index.assign_points(lons[pts], lats[pts])
+        items.append(pts[i])
+        zones.append(z)
+    if others.size:
+        geoms = shapely.from_wkb(np.array([wkbs[k] for k in others], dtype=object))
+        i, z = index.assign_geometries(geoms)
+        items.append(others[i])
+        zones.append(z)
+    if not items:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    return np.concatenate(items), np.concatenate(zones)
+
+
+async def reassign_all(
+    session: AsyncSession,
+    snapshot: ZoneSnapshot,
+    *,
+    batch_size: int = 50_000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Rebuild every incident's zones in batches (vectorised per batch); returns the link count."""
+    await session.execute(delete(IncidentZoneRow))
+    links = 0
+    last: uuid.UUID | None = None
+    while True:
+        stmt = (
+            select(IncidentRow.id, IncidentRow.geometry_type, IncidentRow.lon, IncidentRow.lat)
+            .order_by(IncidentRow.id)
+            .limit(batch_size)
+        )
+        if last is not None:
+            stmt = stmt.where(IncidentRow.id > last)
+        rows = (await session.execute(stmt)).all()
+        if not rows:
+            break
+        ids, types, lons, lats = (list(c) for c in zip(*rows, strict=True))
+        wkbs: list[bytes | None] = [None] * len(ids)
+        not_points = [k for k, t in enumerate(types) if t != "Point"]
+        if not_points:
+            wanted = [ids[k] for k in not_points]
+            got = dict(
+                (
+                    await session.execute(
+                        select(IncidentRow.id, IncidentRow.geometry_wkb).where(
+                            IncidentRow.id.in_(wanted)
+                        )
+                    )
+                ).all()
+            )
+            for k in not_points:
+                wkbs[k] = got[ids[k]]
+        items, zones = _pairs_for(
+            snapshot.index, types, np.asarray(lons, float), np.asarray(lats, float), wkbs
+        )
+        zone_ids = snapshot.index.zone_ids
+        if items.size:
+            await session.execute(
+                insert(IncidentZoneRow),
+                [
+                    {"incident_id": ids[i], "zone_id": zone_ids[z]}
+                    for i, z in zip(items.tolist(), zones.tolist(), strict=True)
+                ],
+            )
+        links += int(items.size)
+        if progress is not None:
+            progress(len(ids))
+        last = ids[-1]
+        if len(ids) < batch_size:
+            break
+    return links
+
+
+async def reassign_zone(session: AsyncSession, zone: Zone) -> int:
+    """Rebuild the links of one zone: only incidents in its bounding box are examined."""
+    await session.execute(delete(IncidentZoneRow).where(IncidentZoneRow.zone_id == zone.id))
+    minx, miny, maxx, maxy = (float(v) for v in shapely.bounds(zone.geometry))
+    rows = (
+        await session.execute(
+            select(
+                IncidentRow.id,
+                IncidentRow.geometry_type,
+                IncidentRow.lon,
+                IncidentRow.lat,
+                IncidentRow.geometry_wkb,
+            ).where(
+                IncidentRow.max_lon >= minx,
+                IncidentRow.min_lon <= maxx,
+                IncidentRow.max_lat >= miny,
+                IncidentRow.min_lat <= maxy,
+            )
+        )
+    ).all()
+    if not rows:
+        return 0
+    ids, types, lons, lats, wkbs = (list(c) for c in zip(*rows, strict=True))
+    index = ZoneIndex([(zone.id, zone.geometry)])
+    items, _ = _pairs_for(index, types, np.asarray(lons, float), np.asarray(lats, float), wkbs)
+    if items.size:
+        await session.execute(
+            insert(IncidentZoneRow),
+            [{"incident_id": ids[i], "zone_id": zone.id} for i in items.tolist()],
+        )
+    return int(items.size)
+
+
+async def zones_of_incident(session: AsyncSession, incident_id: uuid.UUID) -> list[str]:
+    return list(
+        (
+            await session.scalars(
+                select(IncidentZoneRow.zone_id).where(IncidentZoneRow.incident_id == incident_id)
+            )
+        ).all()
+    )
+
+
+def touched(session: AsyncSession) -> dict[str, list[str]]:
+    """Zones whose incidents changed in this transaction, with why (read by the risk observer)."""
+    found: dict[str, list[str]] = session.info.setdefault(TOUCHED_KEY, {})
+    return found
+
+
+def incident_cause(incident: Incident, previous: Incident | None) -> str:
+    if previous is None:
+        return f"incident {incident.id} reported"
+    if incident.status.value == "retracted" and previous.status.value != "retracted":
+        return f"incident {incident.id} retracted"
+    return f"incident {incident.id} changed"
+
+
+@dataclass
+class ZoneAssignment:
+    """Incident observer: stores the zones a new or changed incident falls in."""
+
+    cache: ZoneCache = field(default_factory=ZoneCache)
+
+    async def incident_written(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        geom: shapely.Geometry,
+        previous: Incident | None,
+        now: datetime,
+    ) -> None:
+        snapshot = await self.cache.snapshot(session)
+        old: list[str] = []
+        if previous is not None:
+            old = await zones_of_incident(session, incident.id)
+            await session.execute(
+                delete(IncidentZoneRow).where(IncidentZoneRow.incident_id == incident.id)
+            )
+        new = snapshot.index.zones_for(geom)
+        if new:
+            await session.execute(
+                insert(IncidentZoneRow),
+                [{"incident_id": incident.id, "zone_id": z} for z in new],
+            )
+        cause = incident_cause(incident, previous)
+        for zone_id in {*old, *new}:
+            touched(session).setdefault(zone_id, []).append(cause)
+
+
+# --- reads used by the incident service --------------------------------------------------------
+
+
+async def zone_lookup(
+    session: AsyncSession, incident_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[ZoneRef]]:
+    """The zones each incident falls in, widest first (country, regions, belts, towns)."""
+    if not incident_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(
+                IncidentZoneRow.incident_id, ZoneRow.id, ZoneRow.code, ZoneRow.name_fr, ZoneRow.kind
+            )
+            .join(ZoneRow, ZoneRow.id == IncidentZoneRow.zone_id)
+            .where(IncidentZoneRow.incident_id.in_(incident_ids))
+        )
+    ).all()
+    rank = {k: i for i, k in enumerate(ZONE_KINDS)}
+    out: dict[uuid.UUID, list[ZoneRef]] = {}
+    for incident_id, zid, code, name, kind in sorted(
+        rows, key=lambda r: (rank.get(r[4], len(rank)), r[2])
+    ):
+        out.setdefault(incident_id, []).append(ZoneRef(id=zid, code=code, name=name, kind=kind))
+    return out
+
+
+def zone_filter(db: Database) -> Callable[[str], Any]:
+    """`?zone=ID` for GET /incidents: the SQL subquery of the zone's incident ids (404 if unknown)."""
+
+    async def subquery(zone_id: str) -> Select[tuple[uuid.UUID]]:
+        async with db.read() as session:
+            if await session.get(ZoneRow, zone_id) is None:
+                raise NotFound(
+                    f"No zone {zone_id!r}: GET /api/v1/zones lists the zones.", field="zone"
+                )
+        return select(IncidentZoneRow.incident_id).where(IncidentZoneRow.zone_id == zone_id)
+
+    return subquery
+
+
+# --- seeding and import ------------------------------------------------------------------------
+
+
+async def ensure_default_zones(db: Database, settings: ZoneSettings, *, now: datetime) -> int:
+    """Create the default zones when there are no zones at all; returns how many were made.
+
+    Incidents already stored (e.g. imported before the first start) are assigned to them.
+    """
+    async with db.transaction() as session:
+        store = ZoneStore(session)
+        if await store.count() > 0:
+            return 0
+        zones = default_zones(
+            town_radius_km=settings.town_radius_km,
+            mauritania_belt_km=settings.mauritania_belt_km,
+            border_belt_km=settings.border_belt_km,
+            tri_border_km=settings.tri_border_km,
+        )
+        await session.execute(insert(ZoneRow), [zone_values(z, now) for z in zones])
+        snapshot = await ZoneCache().snapshot(session)
+        await reassign_all(session, snapshot)
+        return len(zones)
+
+
+@dataclass(frozen=True)
+class ZoneImport:
+    created: int
+    updated: int
+    links: int
+    repairs: list[str]
+
+
+async def import_zones(
+    db: Database,
+    zones: Sequence[Zone],
+    repairs: list[str],
+    *,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> ZoneImport:
+    """Store imported zones (replacing same codes) and re-assign every incident, in one transaction."""
+    async with db.transaction() as session:
+        created, updated = await ZoneStore(session).upsert_many(zones, now)
+        snapshot = await ZoneCache().snapshot(session)
+        links = await reassign_all(session, snapshot, progress=progress)
+    return ZoneImport(created, updated, links, repairs)
+
+
+def check_kind(kind: str, field_name: str = "kind") -> str:
+    if kind not in ZONE_KINDS:
+        raise InvalidField(field_name, f"kind must be one of {', '.join(ZONE_KINDS)}")
+    return kind
+
+
+# --- zone use cases ----------------------------------------------------------------------------
+
+
+class Rescorer(Protocol):
+    """Re-scores zones inside a transaction (incidents.risk_service.RiskService)."""
+
+    async def recompute(
+        self,
+        session: AsyncSession,
+        *,
+        now: datetime,
+        zone_ids: Iterable[str] | None = None,
+        causes: dict[str, list[str]] | None = None,
+        default_cause: str = ...,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ZoneDraft:
+    """What a client sends to create or replace a zone (geometry already parsed and repaired)."""
+
+    name_fr: str
+    geometry: shapely.Geometry
+    code: str | None = None
+    name_en: str | None = None
+    kind: str = "custom"
+    parent_code: str | None = None
+    provenance: str | None = None
+    approximate: bool = False
+
+
+@dataclass
+class ZoneService:
+    """Create, replace and delete zones; incidents are re-assigned and risk re-scored at once."""
+
+    db: Database
+    cache: ZoneCache
+    risk: Rescorer | None = None
+
+    def _zone(self, draft: ZoneDraft, zone_id: str | None) -> Zone:
+        name = draft.name_fr.strip()
+        if not name:
+            raise InvalidField("name_fr", "give the zone a name (French)")
+        code = zone_code(draft.code or zone_id or name)
+        if not code:
+            raise InvalidField("code", "give a code of letters, digits and underscores")
+        check_kind(draft.kind)
+        return Zone(
+            id=zone_id or code,
+            code=code,
+            name_fr=name,
+            name_en=(draft.name_en or name).strip(),
+            kind=draft.kind,
+            geometry=draft.geometry,
+            parent_code=draft.parent_code,
+            provenance=draft.provenance or "drawn by a user",
+            approximate=draft.approximate,
+        )
+
+    async def _after(self, session: AsyncSession, zone: Zone | None, ids: list[str], now: datetime,
+                     cause: str) -> None:
+        self.cache.invalidate()
+        if zone is not None:
+            await reassign_zone(session, zone)
+        if self.risk is not None:
+            await self.risk.recompute(
+                session, now=now, zone_ids=ids, causes={i: [cause] for i in ids}
+            )
+
+    async def create(self, draft: ZoneDraft, *, now: datetime) -> ZoneRow:
+        zone = self._zone(draft, None)
+        async with self.db.transaction() as session:
+            row = await ZoneStore(session).add(zone, now)
+            await self._after(session, zone, [zone.id], now, f"zone {zone.code} created")
+        return row
+
+    async def replace(self, zone_id: str, draft: ZoneDraft, *, now: datetime) -> ZoneRow:
+        zone = self._zone(draft, zone_id)
+        async with self.db.transaction() as session:
+            row = await ZoneStore(session).replace(zone, now)
+            await self._after(session, zone, [zone.id], now, f"zone {zone.code} redrawn")
+        return row
+
+    async def delete(self, zone_id: str, *, now: datetime) -> None:
+        async with self.db.transaction() as session:
+            snapshot = await self.cache.snapshot(session)
+            neighbours = sorted(snapshot.around([zone_id]) - {zone_id})
+            await ZoneStore(session).delete(zone_id)
+            await self._after(session, None, neighbours, now, f"zone {zone_id} deleted")
+
+    async def get(self, zone_id: str) -> ZoneRow:
+        async with self.db.read() as session:
+            return await ZoneStore(session).get(zone_id)
+
+    async def list(self, kinds: Sequence[str] | None = None) -> list[ZoneRow]:
+        async with self.db.read() as session:
+            return await ZoneStore(session).rows(kinds)
