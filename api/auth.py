@@ -22,7 +22,7 @@ PUBLIC_PATHS = (
     "^/schema",
     "^/api/v1/public",
     "^/api/v1/alerts/cap",
-    "^/api/v1/intake/",
+    "^/api/v1/intake/(kobo|sms)$",
     "^/api/v1/alerts/ack/",
     "^/$",
 )

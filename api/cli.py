@@ -183,6 +183,8 @@ def demo(settings: Settings, count: int) -> None:
             )).scalar_one_or_none()
             if org_id is None:
                 org_id = await create_organisation(session, DEMO_ORGANISATION, now=now())
+        await importlib.import_module("incidents.zones_store").ensure_default_zones(
+            db, settings, now=now())
         observers = await demo_observers(db, settings)
         return await import_rows(
             db, demo_rows(now=now(), count=count), org_id=org_id, user_id=None, now=now(),

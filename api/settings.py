@@ -57,6 +57,7 @@ class Settings:
     # Intake
     kobo_max_accuracy_m: float = 500.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    mask_time_unit: str = "day"  # masked incidents show the day, or the ISO week ("week")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,1 +1,1 @@
-"""Sentinelle benchmarks: `python -m bench` runs every bench/bench_*.py module and writes results.json."""
+"""Sentinelle benchmarks: `python -m bench` runs each bench/bench_*.py and writes results.json."""

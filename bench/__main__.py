@@ -1,4 +1,4 @@
-"""`python -m bench [--only NAME] [--quick]`: run the bench modules, print tables, write results.json."""
+"""`python -m bench [--only NAME] [--quick]`: run bench modules, print tables, write results."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from bench import harness
 
 
 def discover(only: Sequence[str] = ()) -> list[str]:
-    """Module names `bench.bench_*` in file order; `only` keeps those named (with or without prefix)."""
+    """Module names `bench.bench_*` in file order; `only` keeps those named (prefix optional)."""
     names = sorted(p.stem for p in harness.BENCH_DIR.glob("bench_*.py"))
     if only:
         wanted = {n if n.startswith("bench_") else f"bench_{n}" for n in only}

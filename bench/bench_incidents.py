@@ -1,4 +1,4 @@
-"""Incident benches: POST /incidents against a bare-handler floor, bulk import, `near` query latency."""
+"""Incident benches: POST /incidents against a bare-handler floor, bulk import, `near` latency."""
 
 from __future__ import annotations
 
@@ -69,13 +69,25 @@ def _raw(path: Path) -> sqlite3.Connection:
 
 
 def insert_columns(
-    path: Path, columns: dict[str, Any], count: int, *, advance: Callable[[int], None] | None = None,
+    target: Path | sqlite3.Connection,
+    columns: dict[str, Any],
+    count: int,
+    *,
+    advance: Callable[[int], None] | None = None,
     batch: int = 100_000,
+    loading: bool = False,
 ) -> float:
-    """Insert the rows in one transaction per `batch` with executemany; seconds spent in SQLite."""
+    """Insert the rows in one transaction per `batch` with executemany; seconds spent in SQLite.
+
+    `loading` trades durability for speed (big page cache, no sync): for building bench datasets
+    only, never for a measured floor.
+    """
     names = list(columns)
     sql = f"INSERT INTO incidents ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    conn = _raw(path)
+    conn = target if isinstance(target, sqlite3.Connection) else _raw(target)
+    if loading:
+        conn.execute("PRAGMA cache_size=-1000000")  # 1 GB: random UUID keys thrash a small cache
+        conn.execute("PRAGMA synchronous=OFF")
     spent = 0.0
     try:
         for start in range(0, count, batch):
@@ -88,7 +100,8 @@ def insert_columns(
             if advance is not None:
                 advance(len(rows))
     finally:
-        conn.close()
+        if conn is not target:
+            conn.close()
     return spent
 
 
@@ -131,7 +144,8 @@ def load(
     line = next(x for x in reversed(out.splitlines()) if x.startswith('{"requests"'))
     stats: dict[str, float] = json.loads(line)
     stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
-    stats["errors"] = sum(stats[k] for k in ("status_errors", "connect", "read", "write", "timeout"))
+    failures = ("status_errors", "connect", "read", "write", "timeout")
+    stats["errors"] = sum(stats[k] for k in failures)
     stats["generator"] = 1.0 if wrk else 0.0
     return stats
 
@@ -151,8 +165,8 @@ def measure_post(
         _, _, token = prepare(db_path)
         url = sqlite_url(db_path)
         runs: dict[str, dict[str, float]] = {}
-        plan = [("floor", ["floor"], None, False),
-                ("post", ["sentinelle", "--database-url", url, "--var-dir", str(work)], token, False)]
+        app_args = ["sentinelle", "--database-url", url, "--var-dir", str(work)]
+        plan = [("floor", ["floor"], None, False), ("post", app_args, token, False)]
         if idempotent:
             plan.append(("post_idempotent", plan[1][1], token, True))
         with harness.progress() as bar:
@@ -167,7 +181,9 @@ def measure_post(
             stored = conn.execute("SELECT count(*) FROM incidents").fetchone()[0]
 
     floor, post = runs["floor"], runs["post"]
-    generator = "wrk" if post["generator"] else "httpx/asyncio (wrk not installed)"
+    generator = "wrk" if post["generator"] else "httpx/asyncio"
+    if not post["generator"] and shutil.which("wrk") is None:
+        generator += " (install wrk for a client that cannot be the bottleneck)"
     rows = [
         record(results, "incidents.http_floor_rps", floor["rps"], "req/s"),
         record(results, "incidents.post_rps", post["rps"], "req/s", reference=floor["rps"],
@@ -195,7 +211,9 @@ def measure_post(
 # --- (b) bulk import ------------------------------------------------------------------------------
 
 
-async def _import(path: Path, count: int, org_id: uuid.UUID, bar: Any, task: Any) -> tuple[int, float]:
+async def _import(
+    path: Path, count: int, org_id: uuid.UUID, bar: Any, task: Any
+) -> tuple[int, float]:
     from incidents.db import Database, create_engine
     from incidents.importer import import_rows
 
@@ -222,7 +240,7 @@ async def _import(path: Path, count: int, org_id: uuid.UUID, bar: Any, task: Any
 
 
 def measure_import(results: dict[str, Any], *, count: int = 100_000) -> list[Row]:
-    """(b) import_rows rate against plain sqlite3 executemany of comparable rows, one transaction."""
+    """(b) import_rows rate against sqlite3 executemany of comparable rows in one transaction."""
     with tempfile.TemporaryDirectory(prefix="sentinelle-bench-") as tmp:
         work = Path(tmp)
         template = work / "template.db"
@@ -252,12 +270,19 @@ def measure_import(results: dict[str, Any], *, count: int = 100_000) -> list[Row
 # --- (c) near query latency -----------------------------------------------------------------------
 
 
-def _alembic_head() -> str:
+def schema_fingerprint() -> str:
+    """The migrations' head and a digest of their text (revisions get filled in place too)."""
+    import hashlib
+
     from alembic.script import ScriptDirectory
 
-    from api.migrate import alembic_config
+    from api.migrate import MIGRATIONS, alembic_config
 
-    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+    digest = hashlib.sha256()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        digest.update(path.read_bytes())
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return f"{head}:{digest.hexdigest()[:16]}"
 
 
 def near_dataset(count: int, *, directory: Path = harness.OUT_DIR) -> tuple[Path, dict[str, Any]]:
@@ -269,7 +294,7 @@ def near_dataset(count: int, *, directory: Path = harness.OUT_DIR) -> tuple[Path
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"near_{count}.db"
     meta_path = path.with_suffix(".json")
-    head = _alembic_head()
+    head = schema_fingerprint()
     if path.exists() and meta_path.exists():
         meta: dict[str, Any] = json.loads(meta_path.read_text())
         if meta.get("head") == head and meta.get("version") == DATASET_VERSION:
@@ -280,16 +305,18 @@ def near_dataset(count: int, *, directory: Path = harness.OUT_DIR) -> tuple[Path
     org_id, user_id, _ = prepare(building)
     now = datetime.now(UTC).replace(microsecond=0)
     batch = 100_000
-    with harness.progress() as bar:
-        task = bar.add_task(f"loading {count:,} incidents into bench/out/{path.name}", total=count)
-        for i, start in enumerate(range(0, count, batch)):
-            n = min(batch, count - start)
-            columns = stored_columns(n, now=now, org_id=org_id, user_id=user_id, seed=100 + i)
-            insert_columns(building, columns, n, batch=n)
-            bar.advance(task, n)
-    conn = sqlite3.connect(building)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+    conn = _raw(building)
+    try:
+        with harness.progress() as bar:
+            task = bar.add_task(f"loading {count:,} incidents into {path}", total=count)
+            for i, start in enumerate(range(0, count, batch)):
+                n = min(batch, count - start)
+                columns = stored_columns(n, now=now, org_id=org_id, user_id=user_id, seed=100 + i)
+                insert_columns(conn, columns, n, batch=n, loading=True)
+                bar.advance(task, n)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
     building.rename(path)
     meta = {"count": count, "head": head, "version": DATASET_VERSION, "now": now.isoformat(),
             "org_id": str(org_id), "user_id": str(user_id)}
@@ -358,7 +385,9 @@ async def _near_latencies(
 
 
 def _label(count: int) -> str:
-    return f"{count // 1_000_000}M" if count % 1_000_000 == 0 else f"{count // 1000}k"
+    if count >= 1_000_000 and count % 1_000_000 == 0:
+        return f"{count // 1_000_000}M"
+    return f"{count // 1000}k" if count >= 1000 and count % 1000 == 0 else str(count)
 
 
 def measure_near(

@@ -1,4 +1,4 @@
-"""What every bench module shares: recording figures, notes, progress bars, servers in subprocesses."""
+"""What bench modules share: recording figures, notes, progress bars, servers in subprocesses."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ PERFORMANCE_MD = ROOT.parent / "shared" / "PERFORMANCE.md"
 
 Row = tuple[str, str, str, str]  # measure, value, reference, ratio (as printed)
 
-console = Console(stderr=False)
+console = Console()
+if not console.is_terminal:  # `make bench | tee`: keep the tables readable rather than 80 columns
+    console = Console(width=140)
 
 
 @dataclass

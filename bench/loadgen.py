@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 
 import httpx
@@ -24,6 +25,7 @@ async def generate(
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     now = datetime.now(UTC)
+    run_id = uuid.uuid4().hex[:12]  # fresh keys even when the database is reused
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=10.0) as client:
         started = time.perf_counter()
         deadline = started + seconds
@@ -33,7 +35,7 @@ async def generate(
             n = 0
             while time.perf_counter() < deadline:
                 n += 1
-                extra = {"Idempotency-Key": f"bench-{wid}-{n}"} if idempotency else None
+                extra = {"Idempotency-Key": f"bench-{run_id}-{wid}-{n}"} if idempotency else None
                 body = post_body(rng, f"{wid}-{n}", now=now)
                 t0 = time.perf_counter()
                 try:

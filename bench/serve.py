@@ -1,4 +1,4 @@
-"""`python -m bench.serve floor|sentinelle --port P`: both apps served the same way (uvicorn, 1 worker)."""
+"""`python -m bench.serve floor|sentinelle --port P`: both served alike (uvicorn, one worker)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Synthetic incidents over Mali's insecure areas for the benches: input rows, bodies, table columns."""
+"""Synthetic incidents over Mali's insecure areas for the benches: inputs, bodies, table columns."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def _types(rng: np.random.Generator, n: int) -> list[str]:
 
 def _places(lat: FloatArray, lon: FloatArray) -> list[str]:
     centres = np.array([(h[1], h[2]) for h in HOTSPOTS])
-    nearest = np.argmin((lat[:, None] - centres[:, 0]) ** 2 + (lon[:, None] - centres[:, 1]) ** 2, 1)
+    squared = (lat[:, None] - centres[:, 0]) ** 2 + (lon[:, None] - centres[:, 1]) ** 2
+    nearest = np.argmin(squared, axis=1)
     return [f"près de {HOTSPOTS[i][0]}" for i in nearest]
 
 
@@ -85,7 +86,7 @@ def incident_inputs(n: int, *, now: datetime, days: int = 365, seed: int = 1) ->
 
 
 def post_body(rng: np.random.Generator, serial: str, *, now: datetime) -> bytes:
-    """One JSON body for POST /api/v1/incidents (the Python load generator's equivalent of wrk.lua)."""
+    """One JSON body for POST /api/v1/incidents (the Python twin of the wrk script's bodies)."""
     lat, lon = points_in_insecure_areas(rng, 1)
     occurred = now - timedelta(seconds=float(rng.uniform(60.0, 90 * 86400.0)))
     body = {
@@ -103,8 +104,12 @@ def post_body(rng: np.random.Generator, serial: str, *, now: datetime) -> bytes:
     return json.dumps(body).encode()
 
 
-def wrk_script(*, authorization: str | None, idempotency: bool) -> str:
-    """A wrk Lua script whose every request is a distinct, valid incident within Mali."""
+def wrk_script(*, authorization: str | None, idempotency: bool, run_id: str = "") -> str:
+    """A wrk Lua script whose every request is a distinct, valid incident within Mali.
+
+    Idempotency keys carry `run_id` so that a database reused by several runs sees fresh keys.
+    """
+    run_id = run_id or uuid.uuid4().hex[:12]
     spots = ",".join(
         f'{{"{name}",{lat},{lon},{spread}}}'
         for name, lat, lon, weight, spread in HOTSPOTS
@@ -113,7 +118,9 @@ def wrk_script(*, authorization: str | None, idempotency: bool) -> str:
     kinds = ",".join(f'"{code}"' for code, weight in TYPES for _ in range(weight))
     minx, miny, maxx, maxy = MALI_SERVICE_AREA
     auth = f'wrk.headers["Authorization"] = "{authorization}"' if authorization else ""
-    key = 'headers["Idempotency-Key"] = "bench-" .. tid .. "-" .. n' if idempotency else ""
+    key = (
+        f'headers["Idempotency-Key"] = "bench-{run_id}-" .. tid .. "-" .. n' if idempotency else ""
+    )
     return f"""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -155,7 +162,9 @@ request = function()
     '"place_name":"près de %s","description":"[bench] %d-%d","source_type":"staff",' ..
     '"reliability":"B","credibility":2}}',
     kinds[math.random(#kinds)], at, lat, lon, math.random(1, 5), s[1], tid, n)
+  -- wrk.format uses only the headers it is given: start from the common ones.
   local headers = {{}}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
   {key}
   return wrk.format(nil, nil, headers, body)
 end
@@ -189,7 +198,7 @@ def stored_columns(
     days: int = 5 * 365,
     seed: int = 2,
 ) -> dict[str, list[Any] | Any]:
-    """Values of the incidents table for n point incidents, ready for sqlite3 (a list or a constant).
+    """Values of the incidents table for n point incidents for sqlite3 (each a list or a constant).
 
     Occurrence times are uniform over the last `days` days; positions as points_in_insecure_areas.
     """
@@ -197,7 +206,8 @@ def stored_columns(
     lat, lon = points_in_insecure_areas(rng, n)
     kinds = _types(rng, n)
     ages = rng.uniform(60.0, days * 86400.0, n)
-    bind_uuid, bind_time, bind_bool = _processor("id"), _processor("occurred_at"), _processor("is_demo")
+    bind_uuid, bind_time = _processor("id"), _processor("occurred_at")
+    bind_bool = _processor("is_demo")
     occurred = [bind_time(now - timedelta(seconds=float(a))) for a in ages]
     wkb = shapely.to_wkb(shapely.points(lon, lat), output_dimension=2)
     categories = {code: taxonomy.get_type(code).category for code in set(kinds)}

@@ -1,4 +1,4 @@
-"""Risk of an area or a planned route: incidents in it, its level, and the route cut into stretches."""
+"""Risk of an area or a planned route: its incidents, its level, the route in stretches."""
 
 from __future__ import annotations
 
@@ -114,7 +114,9 @@ def assessment_area(
     gtype = geom.geom_type
     if gtype == "Point":
         if radius_km is None:
-            raise InvalidField("radius_km", "give radius_km (more than 0, at most 500) with a Point")
+            raise InvalidField(
+                "radius_km", "give radius_km (more than 0, at most 500) with a Point"
+            )
         if not 0 < radius_km <= MAX_RADIUS_KM or math.isnan(radius_km):
             raise InvalidField("radius_km", "radius_km must be more than 0 and at most 500 km")
         return "circle", buffer_km(geom, radius_km, quad_segs=32)
@@ -140,16 +142,19 @@ def _inside(columns: IncidentColumns, area: shapely.Geometry) -> npt.NDArray[np.
     is_point = (
         np.ones(len(columns), dtype=bool)
         if columns.geometries is None
-        else np.equal(columns.geometries, None)
+        else np.array([g is None for g in columns.geometries], dtype=bool)
     )
-    near = np.flatnonzero(is_point & (lons >= minx) & (lons <= maxx) & (lats >= miny) & (lats <= maxy))
+    near = np.flatnonzero(
+        is_point & (lons >= minx) & (lons <= maxx) & (lats >= miny) & (lats <= maxy)
+    )
     shapely.prepare(area)
     keep = near[shapely.intersects_xy(area, lons[near], lats[near])]
     if columns.geometries is not None and not is_point.all():
         others = np.flatnonzero(~is_point)
         hit = shapely.intersects(area, columns.geometries[others])
         keep = np.sort(np.concatenate([keep, others[hit]]))
-    return keep.astype(np.intp)
+    out: npt.NDArray[np.intp] = keep.astype(np.intp)
+    return out
 
 
 def _inputs(columns: IncidentColumns, zone_of_row: npt.NDArray[np.intp]) -> RiskInputs:
@@ -212,7 +217,11 @@ def assess_area(
         pieces = cut_line_km(geom, segment_km)
         n = len(pieces)
         step = length_km / n
-        seg_of = np.minimum((along / step).astype(np.intp), n - 1) if len(rows) else along.astype(np.intp)
+        seg_of = (
+            np.minimum((along / step).astype(np.intp), n - 1)
+            if len(rows)
+            else along.astype(np.intp)
+        )
         # A stretch's corridor: its length times the width, plus the rounded ends.
         seg_area = step * 2 * corridor_km + math.pi * corridor_km**2
         scored = score_zones(

@@ -1,4 +1,4 @@
-"""The audit log: who read or changed what, when and from where; filtered reads and retention purge."""
+"""The audit log: who read or changed what, when and from where; filtered reads and purge."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ class RequestAudit:
     """
 
     address: str | None
+    # The ASGI scope: authentication puts the caller in scope["user"] after this scope opens.
+    asgi_scope: dict[str, Any] | None = None
     events: list[AuditEvent] = field(default_factory=list)
 
 
@@ -44,8 +46,10 @@ _current: contextvars.ContextVar[RequestAudit | None] = contextvars.ContextVar(
 
 
 @contextmanager
-def request_scope(address: str | None) -> Iterator[RequestAudit]:
-    scope = RequestAudit(address=address)
+def request_scope(
+    address: str | None, asgi_scope: dict[str, Any] | None = None
+) -> Iterator[RequestAudit]:
+    scope = RequestAudit(address=address, asgi_scope=asgi_scope)
     token = _current.set(scope)
     try:
         yield scope
@@ -56,6 +60,13 @@ def request_scope(address: str | None) -> Iterator[RequestAudit]:
 def current_address() -> str | None:
     scope = _current.get()
     return scope.address if scope else None
+
+
+def current_actor() -> Principal | None:
+    """The authenticated caller of the current request, if any (used by write observers)."""
+    scope = _current.get()
+    user = scope.asgi_scope.get("user") if scope and scope.asgi_scope is not None else None
+    return user if isinstance(user, Principal) else None
 
 
 def event(

@@ -1,4 +1,4 @@
-"""Tables for trust networks, sharing change requests, people named on red incidents, and the audit log."""
+"""Tables for trust networks, sharing requests, people named on red incidents, the audit log."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class TrustNetworkMemberRow(Base):
 
 
 class SharingChangeRequestRow(Base):
-    """An officer's request to raise or lower an incident's sharing level; the reporting org decides."""
+    """An officer asks to raise or lower an incident's sharing level; the reporting org decides."""
 
     __tablename__ = "sharing_change_requests"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,12 +28,14 @@ __all__ = [
     "BacktestResult",
     "CalibrationRow",
     "MethodScores",
-    "TuningGrid",
+    "Tuning",
     "capture_top_k",
+    "fit_half_life_weights",
     "plot_backtest",
     "run_backtest",
     "spearman",
     "step_dates",
+    "tune_config",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -44,30 +46,27 @@ RISK_SCORE = "risk_score"
 
 
 @dataclass(frozen=True, slots=True)
-class TuningGrid:
-    """Candidate settings; at each step the best on the steps already scored is kept."""
+class Tuning:
+    """How the model is fitted at each step, from earlier steps only.
 
-    short_half_lives: tuple[float, ...] = (15.0, 30.0, 60.0, 90.0)
-    long_half_lives: tuple[float, ...] = (180.0, 365.0, 730.0)
-    short_shares: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
-    spillovers: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1)
+    The decay is a mix of the `half_life_ladder` memories whose weights are fitted by maximum
+    likelihood (Poisson) on past (zone, period) counts: a self-exciting (Hawkes-type) intensity.
+    `background` is the small rate added to every zone in the fit so that a zone with nothing
+    behind it does not make the likelihood infinite.
+    """
 
-    def candidates(self, base: RiskConfig) -> list[RiskConfig]:
-        out: list[RiskConfig] = []
-        seen: set[tuple[Any, ...]] = set()
-        for hs, hl, share, spill in itertools.product(
-            self.short_half_lives, self.long_half_lives, self.short_shares, self.spillovers
-        ):
-            key = (hs, share, spill) if share >= 1 else (hs, hl, share, spill)
-            if key in seen:
-                continue
-            seen.add(key)
-            halves = (hs,) if share >= 1 else (hs, hl)
-            shares = (1.0,) if share >= 1 else (share, 1.0 - share)
-            out.append(dataclasses.replace(
-                base, half_lives_days=halves, half_life_shares=shares, spillover=spill
-            ))
-        return out
+    half_life_ladder: tuple[float, ...] = (7.0, 15.0, 30.0, 60.0, 90.0, 180.0, 365.0, 730.0)
+    spillover: float = 0.0
+    background: float = 1e-3
+    iterations: int = 500
+
+    def __post_init__(self) -> None:
+        if not self.half_life_ladder or min(self.half_life_ladder) <= 0:
+            raise InvalidField("half_life_ladder", "give at least one positive half-life")
+        if self.spillover < 0:
+            raise InvalidField("spillover", "spill-over must be >= 0")
+        if self.background <= 0:
+            raise InvalidField("background", "the background rate must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +113,8 @@ class BacktestResult:
         model = self.methods[MODEL]
         return all(
             model.mean_rho > m.mean_rho and model.mean_top_k > m.mean_top_k
-            for name, m in self.methods.items() if name.startswith("last_")
+            for name, m in self.methods.items()
+            if name.startswith("last_")
         )
 
     def calibration_rises(self) -> bool:
@@ -153,8 +153,12 @@ class BacktestResult:
                 for name, m in self.methods.items()
             },
             "calibration": [
-                {"level": r.level, "zone_steps": r.zone_steps, "serious": r.serious,
-                 "share": None if not r.zone_steps else r.share}
+                {
+                    "level": r.level,
+                    "zone_steps": r.zone_steps,
+                    "serious": r.serious,
+                    "share": None if not r.zone_steps else r.share,
+                }
                 for r in self.calibration
             ],
             "chosen": self.chosen,
@@ -165,7 +169,7 @@ def _method_label(name: str) -> str:
     if name == MODEL:
         return "model (expected incidents)"
     if name == RISK_SCORE:
-        return "risk score (info: weighted, per exposure)"
+        return "risk score (level; info only)"
     return name.replace("_", " ")
 
 
@@ -196,7 +200,7 @@ def capture_top_k(scores: npt.ArrayLike, outcome: npt.ArrayLike, k: int) -> Floa
     k = min(k, s.shape[1])
     if total <= 0 or k <= 0:
         return np.full(s.shape[0], np.nan)
-    kth = -np.partition(-s, k - 1, axis=1)[:, k - 1:k]
+    kth = -np.partition(-s, k - 1, axis=1)[:, k - 1 : k]
     above = s > kth
     tied = s == kth
     room = (k - above.sum(axis=1)) / tied.sum(axis=1)
@@ -237,9 +241,146 @@ def _window_counts(
     """Incidents per zone with lo <= t < hi, among those marked `counted`."""
     inside = counted & (inputs.t_days >= lo) & (inputs.t_days < hi)
     return np.bincount(
-        inputs.pair_zone, weights=inside[inputs.pair_incident].astype(np.float64),
+        inputs.pair_zone,
+        weights=inside[inputs.pair_incident].astype(np.float64),
         minlength=zone_count,
     ).astype(np.float64)
+
+
+def fit_half_life_weights(
+    features: npt.ArrayLike,
+    outcomes: npt.ArrayLike,
+    *,
+    background: float = 1e-3,
+    iterations: int = 500,
+) -> FloatArray:
+    """Non-negative weights w maximising the Poisson likelihood of outcomes ~ features @ w + b.
+
+    `features` is (rows, memories): each memory's forecast for a (zone, period); `outcomes` the
+    counts that followed. Solved by the EM (multiplicative) update of Poisson mixtures, which
+    keeps every weight >= 0 without a solver.
+    """
+    y = np.asarray(outcomes, dtype=np.float64).ravel()
+    x = np.asarray(features, dtype=np.float64).reshape(len(y), -1)
+    col = x.sum(axis=0)
+    if y.sum() <= 0 or not (col > 0).any():
+        return np.zeros(x.shape[1])
+    w = np.where(col > 0, 1.0 / x.shape[1], 0.0)
+    safe = np.where(col > 0, col, 1.0)
+    for _ in range(iterations):
+        mu = x @ w + background
+        w = w * ((x * (y / mu)[:, None]).sum(axis=0) / safe)
+    return w
+
+
+def _memory_mass(h: float, window_days: float) -> float:
+    return float(h / math.log(2) * (1.0 - 2.0 ** (-window_days / h)))
+
+
+def _config_from_weights(weights: FloatArray, tuning: Tuning, base: RiskConfig) -> RiskConfig:
+    """Fitted weights (per memory, in forecast units) -> RiskConfig shares (weight today)."""
+    if not (weights > 0).any():
+        return dataclasses.replace(base, spillover=tuning.spillover)
+    keep = weights > 1e-4 * weights.max()
+    ladder = np.asarray(tuning.half_life_ladder, dtype=np.float64)[keep]
+    mass = np.array([_memory_mass(h, base.window_days) for h in ladder])
+    shares = weights[keep] / mass
+    shares = shares / shares.sum()
+    return dataclasses.replace(
+        base,
+        half_lives_days=tuple(float(h) for h in ladder),
+        half_life_shares=tuple(float(x) for x in shares),
+        spillover=tuning.spillover,
+    )
+
+
+def _ladder_features(
+    inputs: RiskInputs,
+    conf_w: FloatArray,
+    tuning: Tuning,
+    base: RiskConfig,
+    t_all: FloatArray,
+    zone_count: int,
+    neighbours: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None,
+) -> FloatArray:
+    """(steps, zones, memories): each memory's expected incidents per period, before each step."""
+    out = np.empty((len(t_all), zone_count, len(tuning.half_life_ladder)))
+    for m, h in enumerate(tuning.half_life_ladder):
+        one = dataclasses.replace(base, half_lives_days=(h,), half_life_shares=(1.0,))
+        per_period = base.forecast_days / _memory_mass(h, base.window_days)
+        for j, t in enumerate(t_all):
+            out[j, :, m] = per_period * zone_intensity(
+                inputs,
+                conf_w,
+                zone_count=zone_count,
+                now_days=float(np.nextafter(t, -np.inf)),  # strictly before the step's 00:00
+                config=one,
+            )
+    if neighbours is not None and tuning.spillover > 0 and len(neighbours[0]):
+        a, b = neighbours
+        spilled = out.copy()
+        for j in range(len(t_all)):
+            np.add.at(spilled[j], a, tuning.spillover * out[j][b])
+        out = spilled
+    return out
+
+
+def _history_steps(
+    inputs: RiskInputs, first: date, last: date, step_days: int | None, min_history_days: int
+) -> list[date]:
+    """The evaluation calendar extended back to the first incident (plus a warm-up)."""
+    begin = EPOCH + timedelta(days=int(np.floor(inputs.t_days.min())) + min_history_days)
+    history: list[date] = []
+    if step_days is None:
+        if begin <= last:
+            history = step_dates(begin, last)
+    else:
+        back = max(0, (first - begin).days // step_days)
+        history = step_dates(first - timedelta(days=back * step_days), last, step_days)
+    return sorted(set(history) | set(step_dates(first, last, step_days)))
+
+
+def _neighbour_pairs(
+    neighbours: tuple[npt.ArrayLike, npt.ArrayLike] | None,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+    if neighbours is None:
+        return None
+    return np.asarray(neighbours[0], dtype=np.intp), np.asarray(neighbours[1], dtype=np.intp)
+
+
+def tune_config(
+    inputs: RiskInputs,
+    *,
+    zone_count: int,
+    now: date,
+    config: RiskConfig | None = None,
+    tuning: Tuning | None = None,
+    neighbours: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    horizon_days: int = 30,
+    min_history_days: int = 180,
+) -> RiskConfig:
+    """The decay fitted on the monthly periods that ended before `now` (to re-tune a service)."""
+    base = config or RiskConfig()
+    tune = tuning or Tuning()
+    if len(inputs) == 0:
+        return base
+    steps = [
+        d
+        for d in _history_steps(inputs, now, now, None, min_history_days)
+        if _days(d) + horizon_days <= _days(now)
+    ]
+    if not steps:
+        return base
+    t_all = np.array([_days(d) for d in steps])
+    conf_w = confidence_weights(inputs, base)
+    x = _ladder_features(
+        inputs, conf_w, tune, base, t_all, zone_count, _neighbour_pairs(neighbours)
+    )
+    y = np.array(
+        [_window_counts(inputs, conf_w > 0, t, t + horizon_days, zone_count) for t in t_all]
+    )
+    w = fit_half_life_weights(x, y, background=tune.background, iterations=tune.iterations)
+    return _config_from_weights(w, tune, base)
 
 
 def run_backtest(
@@ -254,18 +395,18 @@ def run_backtest(
     horizon_days: int = 30,
     k: int = 10,
     config: RiskConfig | None = None,
-    grid: TuningGrid | None = None,
+    tuning: Tuning | None = None,
     serious_severity: int = 4,
     min_history_days: int = 180,
 ) -> BacktestResult:
     """Score every zone at each step with what was known before it, compare with what followed.
 
     A step dated d uses incidents that occurred before d (00:00 UTC) and is judged on those of
-    [d, d + horizon). The half-lives and the spill-over are picked at each step by a grid search
-    over earlier steps whose horizon had ended by d: nothing from the period judged is used.
+    [d, d + horizon). The decay is re-fitted at each step on earlier steps whose horizon had
+    ended by d (see `Tuning`): nothing from the period judged is used.
     """
     base = config or RiskConfig()
-    candidates = (grid or TuningGrid()).candidates(base)
+    tune = tuning or Tuning()
     if horizon_days <= 0:
         raise InvalidField("horizon_days", "give a positive number of days")
     if k <= 0:
@@ -273,25 +414,17 @@ def run_backtest(
     steps = step_dates(start, end, step_days)
     if not steps or len(inputs) == 0:
         raise InvalidField("start", "no step or no incident to backtest; widen start..end")
-    counted = confidence_weights(inputs, base) > 0
-    serious = counted & (inputs.severity >= serious_severity)
+    nb = _neighbour_pairs(neighbours)
     conf_w = confidence_weights(inputs, base)
+    counted = conf_w > 0
+    serious = counted & (inputs.severity >= serious_severity)
 
-    # Training steps run on the same calendar from the first incident (+ warm-up) to the end.
-    first_day = EPOCH + timedelta(days=int(np.floor(inputs.t_days.min())) + min_history_days)
-    if step_days is None:
-        history = step_dates(first_day, steps[-1])
-    else:
-        back = max(0, (steps[0] - first_day).days // step_days)
-        history = step_dates(steps[0] - timedelta(days=back * step_days), steps[-1], step_days)
-    all_steps = sorted(set(history) | set(steps))
+    all_steps = _history_steps(inputs, steps[0], steps[-1], step_days, min_history_days)
     t_all = np.array([_days(d) for d in all_steps])
-    outcomes = np.array([
-        _window_counts(inputs, counted, t, t + horizon_days, zone_count) for t in t_all
-    ])
-    cand_metrics = _candidate_metrics(
-        inputs, conf_w, candidates, t_all, outcomes, zone_count, neighbours, k
+    outcomes = np.array(
+        [_window_counts(inputs, counted, t, t + horizon_days, zone_count) for t in t_all]
     )
+    features = _ladder_features(inputs, conf_w, tune, base, t_all, zone_count, nb)
 
     names = [MODEL, RISK_SCORE, *(f"last_{d}_days" for d in BASELINE_DAYS)]
     rho: dict[str, list[float]] = {n: [] for n in names}
@@ -304,28 +437,37 @@ def run_backtest(
         t = _days(d)
         j = all_steps.index(d)
         known = t_all + horizon_days <= t
-        if known.any():
-            objective = np.nanmean(cand_metrics[:, known, 0] + cand_metrics[:, known, 1], axis=1)
-            best = int(np.nanargmax(objective))
-        else:
-            best = 0
-        cfg = candidates[best]
-        chosen.append({
-            "step": d.isoformat(),
-            "half_lives_days": list(cfg.half_lives_days),
-            "half_life_shares": list(cfg.half_life_shares),
-            "spillover": cfg.spillover,
-            "training_steps": int(known.sum()),
-        })
+        weights = fit_half_life_weights(
+            features[known],
+            outcomes[known],
+            background=tune.background,
+            iterations=tune.iterations,
+        )
+        cfg = _config_from_weights(weights, tune, base)
+        chosen.append(
+            {
+                "step": d.isoformat(),
+                "half_lives_days": list(cfg.half_lives_days),
+                "half_life_shares": [round(x, 4) for x in cfg.half_life_shares],
+                "spillover": cfg.spillover,
+                "training_steps": int(known.sum()),
+            }
+        )
         risks = score_zones(
-            inputs, zone_count=zone_count, zone_area_km2=zone_area_km2,
+            inputs,
+            zone_count=zone_count,
+            zone_area_km2=zone_area_km2,
             now_days=float(np.nextafter(t, -np.inf)),  # strictly before the step's 00:00
-            config=cfg, previous_levels=previous, neighbours=neighbours, top_contributors=0,
+            config=cfg,
+            previous_levels=previous,
+            neighbours=nb,
+            top_contributors=0,
         )
         y = outcomes[j]
-        expected = np.array([r.expected_incidents for r in risks])
-        score = np.array([r.score for r in risks])
-        methods = {MODEL: expected, RISK_SCORE: score}
+        methods = {
+            MODEL: np.array([r.expected_incidents for r in risks]),
+            RISK_SCORE: np.array([r.score for r in risks]),
+        }
         for days in BASELINE_DAYS:
             methods[f"last_{days}_days"] = _window_counts(inputs, counted, t - days, t, zone_count)
         for name, s in methods.items():
@@ -341,68 +483,12 @@ def run_backtest(
         steps=steps,
         horizon_days=horizon_days,
         k=k,
-        methods={
-            n: MethodScores(n, np.array(rho[n]), np.array(top[n])) for n in names
-        },
+        methods={n: MethodScores(n, np.array(rho[n]), np.array(top[n])) for n in names},
         calibration=[
             CalibrationRow(lv, int(level_steps[lv]), int(level_serious[lv])) for lv in range(1, 6)
         ],
         chosen=chosen,
     )
-
-
-def _candidate_metrics(
-    inputs: RiskInputs,
-    conf_w: FloatArray,
-    candidates: Sequence[RiskConfig],
-    t_all: FloatArray,
-    outcomes: FloatArray,
-    zone_count: int,
-    neighbours: tuple[npt.ArrayLike, npt.ArrayLike] | None,
-    k: int,
-) -> FloatArray:
-    """(candidate, step, [rho, top-k]) of each candidate's forecast at every step.
-
-    A candidate's forecast is a mix of single-half-life decayed sums plus spill-over, so the sums
-    are computed once per half-life and step and the candidates are linear combinations of them.
-    """
-    halves = sorted({h for c in candidates for h in c.half_lives_days})
-    a = b = np.empty(0, dtype=np.intp)
-    if neighbours is not None:
-        a = np.asarray(neighbours[0], dtype=np.intp)
-        b = np.asarray(neighbours[1], dtype=np.intp)
-    sums: dict[float, FloatArray] = {}
-    for h in halves:
-        one = dataclasses.replace(candidates[0], half_lives_days=(h,), half_life_shares=(1.0,))
-        sums[h] = np.array([
-            zone_intensity(inputs, conf_w, zone_count=zone_count,
-                           now_days=float(np.nextafter(t, -np.inf)), config=one)
-            for t in t_all
-        ])
-    out = np.full((len(candidates), len(t_all), 2), np.nan)
-    forecasts = np.empty((len(candidates), len(t_all), zone_count))
-    for ci, c in enumerate(candidates):
-        own = np.zeros((len(t_all), zone_count))
-        for h, s in zip(c.half_lives_days, c.half_life_shares, strict=True):
-            own += s * sums[h]
-        f = own.copy()
-        if c.spillover and a.size:
-            f += c.spillover * (own[:, b] @ _incidence(a, zone_count))
-        forecasts[ci] = f
-    for j in range(len(t_all)):
-        y = outcomes[j]
-        if y.sum() == 0:
-            continue
-        out[:, j, 0] = spearman(forecasts[:, j, :], y)
-        out[:, j, 1] = capture_top_k(forecasts[:, j, :], y, k)
-    return out
-
-
-def _incidence(a: npt.NDArray[np.intp], zone_count: int) -> FloatArray:
-    """(pairs, zones) matrix with a 1 at (p, a[p]): sums pair values onto their first zone."""
-    m = np.zeros((len(a), zone_count))
-    m[np.arange(len(a)), a] = 1.0
-    return m
 
 
 def plot_backtest(result: BacktestResult, path: str | Path) -> None:

@@ -1,8 +1,9 @@
-"""Zone risk use cases: load incidents as columns, score, store levels and changes, assess routes."""
+"""Zone risk use cases: incidents as columns, scores, level changes, route assessment."""
 
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -10,8 +11,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, delete, event, insert, or_, select
+from sqlalchemy import Float, String, and_, cast, delete, event, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.util import await_only
 
 from incidents.assessment import AreaRisk, IncidentColumns, assess_area, assessment_area
@@ -42,11 +44,16 @@ PENDING_KEY = "sentinelle.risk_pending"
 
 
 class RiskSettings(Protocol):
-    risk_half_life_days: float
-    risk_window_days: int
-    risk_thresholds: tuple[float, ...]
-    risk_hysteresis: float
-    data_retention_days: int
+    @property
+    def risk_half_life_days(self) -> float: ...
+    @property
+    def risk_window_days(self) -> int: ...
+    @property
+    def risk_thresholds(self) -> tuple[float, ...]: ...
+    @property
+    def risk_hysteresis(self) -> float: ...
+    @property
+    def data_retention_days(self) -> int: ...
 
 
 def risk_config(settings: RiskSettings) -> RiskConfig:
@@ -64,6 +71,23 @@ def risk_config(settings: RiskSettings) -> RiskConfig:
         thresholds=thresholds,  # type: ignore[arg-type]
         hysteresis=float(settings.risk_hysteresis),
     )
+
+
+def epoch_days(session: AsyncSession) -> ColumnElement[float]:
+    """occurred_at as days since 1970 computed by the database: no datetime objects per row."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "sqlite":
+        # SQLite keeps DateTimeUTC as ISO text with "+00:00"; julianday reads it exactly.
+        return func.julianday(IncidentRow.occurred_at) - 2440587.5
+    return cast(func.extract("epoch", IncidentRow.occurred_at), Float) / DAY
+
+
+def plain_id(value: Any) -> str:
+    """An incident id in its usual form (SQLite hands back 32 hex digits without dashes)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return str(value)
 
 
 def to_days(when: datetime) -> float:
@@ -144,7 +168,7 @@ def _inputs_from(cols: dict[str, Any], pair_zone: np.ndarray) -> RiskInputs:
     n = len(cols["id"])
     return RiskInputs(
         incident_ids=np.array(cols["id"], dtype=object),
-        t_days=np.fromiter((d.timestamp() for d in cols["occurred_at"]), float, n) / DAY,
+        t_days=np.asarray(cols["occurred_at"], dtype=np.float64).reshape(n),
         type_codes=np.array(cols["type"], dtype=str),
         severity=np.array(cols["severity"], dtype=np.intp),
         reliability=np.array(cols["reliability"], dtype=str),
@@ -184,8 +208,8 @@ class RiskService:
         stmt = (
             select(
                 IncidentZoneRow.zone_id,
-                IncidentRow.id,
-                IncidentRow.occurred_at,
+                cast(IncidentRow.id, String),
+                epoch_days(session),
                 IncidentRow.type,
                 IncidentRow.severity,
                 IncidentRow.reliability,
@@ -280,7 +304,7 @@ class RiskService:
                     "sub_scores": risk.sub_scores,
                     "trend": risk.trend,
                     "expected_incidents": risk.expected_incidents,
-                    "contributors": [[str(i), c] for i, c in risk.contributors],
+                    "contributors": [[plain_id(i), c] for i, c in risk.contributors],
                     "computed_at": now,
                 }
             )
@@ -347,7 +371,9 @@ class RiskService:
         out.sort(key=lambda s: (-s.level, -s.score, s.code))
         return out
 
-    async def current(self, session: AsyncSession, zone_ids: Sequence[str]) -> dict[str, StoredRisk]:
+    async def current(
+        self, session: AsyncSession, zone_ids: Sequence[str]
+    ) -> dict[str, StoredRisk]:
         rows = (
             await session.execute(
                 select(ZoneRow, ZoneRiskRow)
@@ -383,7 +409,7 @@ class RiskService:
             sub_scores=risk.sub_scores,
             trend=risk.trend,
             expected_incidents=risk.expected_incidents,
-            contributors=[(str(i), c) for i, c in risk.contributors],
+            contributors=[(plain_id(i), c) for i, c in risk.contributors],
             computed_at=at,
         )
 
@@ -452,7 +478,7 @@ class RiskService:
         config = replace(self.config, window_days=float(window))
         async with self.db.read() as session:
             extra = await conditions(session) if conditions is not None else []
-            columns, meta = await load_area_columns(
+            columns = await load_area_columns(
                 session, area, since=now - timedelta(days=window), until=now, conditions=extra
             )
             snapshot = await self.cache.snapshot(session)
@@ -470,13 +496,13 @@ class RiskService:
         )
         order = sorted(
             result.incidents,
-            key=lambda i: (i.along_km if i.along_km is not None else i.distance_km),
+            key=lambda i: i.along_km if i.along_km is not None else i.distance_km,
         )
         incidents = [
             AssessedIncident(
-                id=columns.ids[i.position],
+                id=plain_id(columns.ids[i.position]),
                 type=str(columns.type_codes[i.position]),
-                occurred_at=meta[i.position],
+                occurred_at=from_days(float(columns.t_days[i.position])),
                 severity=int(columns.severity[i.position]),
                 status=str(columns.status[i.position]),
                 distance_km=round(i.distance_km, 3),
@@ -526,8 +552,10 @@ def cells_meeting(area: shapely.Geometry) -> list[int] | None:
     boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + CELL_DEG, gy.ravel() + CELL_DEG)
     hit = shapely.intersects(area, boxes)
     return sorted(
-        {cell_of(float(x) + CELL_DEG / 2, float(y) + CELL_DEG / 2)
-         for x, y in zip(gx.ravel()[hit], gy.ravel()[hit], strict=True)}
+        {
+            cell_of(float(x) + CELL_DEG / 2, float(y) + CELL_DEG / 2)
+            for x, y in zip(gx.ravel()[hit], gy.ravel()[hit], strict=True)
+        }
     )
 
 
@@ -538,7 +566,7 @@ async def load_area_columns(
     since: datetime,
     until: datetime,
     conditions: Sequence[Any] = (),
-) -> tuple[IncidentColumns, list[datetime]]:
+) -> IncidentColumns:
     """Incidents of the time window in the grid cells the area meets, as columns (one query)."""
     minx, miny, maxx, maxy = shapely.bounds(area)
     bbox = and_(
@@ -548,12 +576,14 @@ async def load_area_columns(
         IncidentRow.min_lat <= maxy,
     )
     cells = cells_meeting(area)
-    where_place = bbox if cells is None else or_(
-        IncidentRow.cell.in_(cells), and_(IncidentRow.cell == BIG, bbox)
+    where_place = (
+        bbox
+        if cells is None
+        else or_(IncidentRow.cell.in_(cells), and_(IncidentRow.cell == BIG, bbox))
     )
     stmt = select(
-        IncidentRow.id,
-        IncidentRow.occurred_at,
+        cast(IncidentRow.id, String),
+        epoch_days(session),
         IncidentRow.type,
         IncidentRow.severity,
         IncidentRow.reliability,
@@ -572,19 +602,22 @@ async def load_area_columns(
     )
     rows = (await session.execute(stmt)).all()
     n = len(rows)
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(11)]
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(11)]
     ids, when, types, sev, rel, cred, status, lons, lats, gtypes, wkbs = cols
     geoms = None
     if any(t != "Point" for t in gtypes):
         geoms = np.array(
-            [None if t == "Point" else shapely.from_wkb(w) for t, w in zip(gtypes, wkbs, strict=True)],
+            [
+                None if t == "Point" else shapely.from_wkb(w)
+                for t, w in zip(gtypes, wkbs, strict=True)
+            ],
             dtype=object,
         )
     columns = IncidentColumns(
         ids=np.array(ids, dtype=object),
         lons=np.asarray(lons, dtype=np.float64),
         lats=np.asarray(lats, dtype=np.float64),
-        t_days=np.fromiter((d.timestamp() for d in when), float, n) / DAY,
+        t_days=np.asarray(when, dtype=np.float64).reshape(n),
         type_codes=np.array(types, dtype=str),
         severity=np.array(sev, dtype=np.intp),
         reliability=np.array(rel, dtype=str),
@@ -592,7 +625,7 @@ async def load_area_columns(
         status=np.array(status, dtype=str),
         geometries=geoms,
     )
-    return columns, list(when)
+    return columns
 
 
 # --- incident observer -------------------------------------------------------------------------
@@ -628,8 +661,6 @@ class RiskObserver:
             if when is None or not zones:
                 return
             # Runs inside SQLAlchemy's greenlet: await_only drives our async code from here.
-            await_only(
-                service.recompute(session, now=when, zone_ids=list(zones), causes=zones)
-            )
+            await_only(service.recompute(session, now=when, zone_ids=list(zones), causes=zones))
 
         event.listen(session.sync_session, "before_commit", before_commit, once=True)

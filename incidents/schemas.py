@@ -136,7 +136,7 @@ class IncidentProperties(Struct, omit_defaults=True):
     version: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    zones: list[ZoneRef] = msgspec.field(default_factory=list)
+    zones: list[ZoneRef] | None = None  # always a list (maybe empty) in full views
     demo: bool = False
 
 

@@ -1,4 +1,4 @@
-"""Who may see an incident in full (TLP 2.0 sharing levels) and the one masking function for the rest."""
+"""Who may see an incident in full (TLP 2.0 sharing levels) and the one masking function."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ Viewer = Member | None  # None: the public, without a token
 
 @dataclass(frozen=True, slots=True)
 class Sharing:
-    """The facts about an incident that decide who sees it: level, reporting org and user, named people."""
+    """What decides who sees an incident: level, reporting org and user, named people."""
 
     level: SharingLevel
     org_id: uuid.UUID
@@ -64,7 +64,7 @@ class Sharing:
 
 @dataclass(frozen=True, slots=True)
 class MaskRules:
-    """How coarse a masked incident is; `id_key` makes the opaque ids (keep it secret and stable)."""
+    """How coarse a masked incident is; `id_key` makes the opaque ids (secret and stable)."""
 
     grid_degrees: float = 0.25
     time_unit: TimeUnit = TimeUnit.DAY
@@ -98,14 +98,14 @@ def access(viewer: Viewer, sharing: Sharing) -> Access:
 
 
 def may_see_organisation(viewer: Viewer, sharing: Sharing) -> bool:
-    """Whether the reporting organisation and reporter are shown (never when hidden, bar to itself)."""
+    """Whether the reporting organisation is shown (when hidden: only to itself)."""
     if viewer is not None and viewer.org_id == sharing.org_id:
         return True
     return not sharing.hide_organisation
 
 
 def opaque_id(incident_id: uuid.UUID, key: bytes) -> uuid.UUID:
-    """A stable id for a masked entry: lets a viewer tell entries apart, never leads to the incident."""
+    """A stable id for a masked entry: tells entries apart, never leads to the incident."""
     digest = hmac.new(key, incident_id.bytes, hashlib.sha256).digest()
     return uuid.UUID(bytes=digest[:16], version=4)
 
@@ -176,7 +176,7 @@ def mask(
     lat: float,
     rules: MaskRules,
 ) -> IncidentFeature:
-    """The masked view: category, a grid-cell centre, a day or week, `masked: true` — nothing else."""
+    """The masked view: category, grid-cell centre, day or week, `masked: true`; nothing else."""
     when, precision = coarsen_time(occurred_at, time_precision, rules.time_unit)
     x, y = snap_to_grid(lon, lat, rules.grid_degrees)
     props = IncidentProperties(

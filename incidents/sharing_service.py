@@ -1,5 +1,6 @@
-"""Sharing use cases: the read policy and presenter every read path uses, trust networks, consent
-requests, people named on red incidents, narrative encryption, and an organisation's export/deletion."""
+"""Sharing use cases: the read policy and presenter of every read path, trust networks, consent
+requests, people named on red incidents, narrative encryption, an organisation's export/deletion.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import msgspec
 import shapely
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import and_, delete, false, or_, select, true, update
+from sqlalchemy import and_, delete, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +40,7 @@ from incidents.sharing import (
     Sharing,
     access,
     mask,
+    opaque_id,
     redact_full,
 )
 from incidents.store import IncidentQuery, incident_from_row
@@ -127,7 +129,7 @@ async def rotate_narratives(db: Database, cipher: Cipher, *, batch: int = 500) -
                 await session.execute(
                     update(IncidentRow)
                     .where(IncidentRow.id == ident)
-                    .values(description=cipher.rotate(stored))
+                    .values(description=cipher.rotate(stored or ""))
                 )
         if not rows:
             return done
@@ -255,7 +257,7 @@ async def organisation_names(
             OrganisationRow.id.in_(sorted(set(org_ids)))
         )
     )
-    return {ident: name for ident, name in rows.all()}
+    return dict(rows.tuples().all())
 
 
 def masked_feature(row: IncidentRow, rules: MaskRules) -> IncidentFeature:
@@ -428,9 +430,10 @@ async def create_network(
         await _live_org(session, org_id, f"org_ids[{i}]")
         session.add(TrustNetworkMemberRow(network_id=network_id, org_id=org_id, added_at=now))
     await session.flush()
-    await audit.write(session, [audit.event("trust_network.created", actor, target_type="trust_network",
-                                            target_id=network_id, org_ids=[str(o) for o in org_ids])],
-                      now=now)
+    await audit.write(session, [audit.event(
+        "trust_network.created", actor, target_type="trust_network", target_id=network_id,
+        org_ids=[str(o) for o in org_ids],
+    )], now=now)
     return await _network(session, network_id)
 
 
@@ -551,6 +554,30 @@ def _request_out(row: SharingChangeRequestRow) -> SharingRequest:
 class SharingService:
     db: Database
     incidents: IncidentService
+    rules: MaskRules = field(default_factory=MaskRules)
+
+    async def shown_ids(
+        self, viewer: Principal | None, incident_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """The id each incident may be shown under: itself, or its opaque masked id.
+
+        For lists that name incidents outside the presenter (zone risk contributors).
+        """
+        if not incident_ids:
+            return {}
+        async with self.db.read() as session:
+            rows = (await session.scalars(
+                select(IncidentRow).where(IncidentRow.id.in_(list(incident_ids)))
+            )).all()
+            named = await named_viewers(
+                session, [r.id for r in rows if r.sharing_level == SharingLevel.RED.value]
+            )
+        return {
+            r.id: r.id
+            if access(viewer, sharing_of_row(r, named.get(r.id, frozenset()))) == Access.FULL
+            else opaque_id(r.id, self.rules.id_key)
+            for r in rows
+        }
 
     async def request_change(
         self, viewer: Principal, incident_id: uuid.UUID, to_level: SharingLevel,
@@ -734,6 +761,52 @@ class SharingService:
             )], now=now)
         return kept
 
+    # --- thin transactional wrappers for the API (no session handling in handlers) --------------
+
+    async def networks(self) -> list[TrustNetwork]:
+        async with self.db.read() as session:
+            return await list_networks(session)
+
+    async def create_network(
+        self, actor: Principal, name: str, org_ids: Sequence[uuid.UUID], *, now: datetime
+    ) -> TrustNetwork:
+        async with self.db.transaction() as session:
+            return await create_network(session, actor, name, org_ids, now=now)
+
+    async def add_member(
+        self, actor: Principal, network_id: uuid.UUID, org_id: uuid.UUID, *, now: datetime
+    ) -> TrustNetwork:
+        async with self.db.transaction() as session:
+            return await add_member(session, actor, network_id, org_id, now=now)
+
+    async def remove_member(
+        self, actor: Principal, network_id: uuid.UUID, org_id: uuid.UUID, *, now: datetime
+    ) -> TrustNetwork:
+        async with self.db.transaction() as session:
+            return await remove_member(session, actor, network_id, org_id, now=now)
+
+    async def delete_network(
+        self, actor: Principal, network_id: uuid.UUID, *, now: datetime
+    ) -> None:
+        async with self.db.transaction() as session:
+            await delete_network(session, actor, network_id, now=now)
+
+    async def name_viewers(
+        self, viewer: Principal, incident_id: uuid.UUID, user_ids: Sequence[uuid.UUID],
+        *, now: datetime,
+    ) -> list[uuid.UUID]:
+        async with self.db.transaction() as session:
+            return await set_named_viewers(session, viewer, incident_id, user_ids, now=now)
+
+    async def audit_log(self, query: audit.AuditQuery) -> tuple[list[AuditEntry], int | None]:
+        async with self.db.read() as session:
+            rows, before = await audit.find(session, query)
+            return [audit_entry(r) for r in rows], before
+
+    async def purge_audit(self, *, older_than: datetime) -> int:
+        async with self.db.transaction() as session:
+            return await audit.purge(session, older_than=older_than)
+
     async def public_list(
         self, query: IncidentQuery
     ) -> tuple[list[IncidentFeature], str | None]:
@@ -760,5 +833,3 @@ def audit_entry(row: AuditRow) -> AuditEntry:
         address=row.address, details=dict(row.details or {}),
     )
 
-
-__all__ = ["false"]

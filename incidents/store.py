@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import shapely
-from sqlalchemy import Select, and_, delete, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, insert, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,11 +56,12 @@ def grid_cell(bounds: Sequence[float]) -> int:
 def cells_covering(bounds: Sequence[float]) -> list[int] | None:
     """Every cell a bounding box touches, plus BIG; None when there are too many to help."""
     minx, miny, maxx, maxy = bounds
-    r0, r1 = int((miny + 90.0) // CELL_DEG), int((maxy + 90.0) // CELL_DEG)
-    c0, c1 = int((minx + 180.0) // CELL_DEG), int((maxx + 180.0) // CELL_DEG)
+    # Same clamping as cell_of, so that lat 90 and lon 180 fall in the last row and column.
+    r0, c0 = divmod(cell_of(minx, miny), _COLS)
+    r1, c1 = divmod(cell_of(maxx, maxy), _COLS)
     if (r1 - r0 + 1) * (c1 - c0 + 1) > MAX_CELLS:
         return None
-    cells = [r * _COLS + c for r in range(r0, r1 + 1) for c in range(c0, min(c1, _COLS - 1) + 1)]
+    cells = [r * _COLS + c for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
     return [*cells, BIG]
 
 
@@ -234,8 +235,7 @@ def _spatial_window(query: IncidentQuery) -> tuple[float, float, float, float] |
     return query.bbox
 
 
-def _select(query: IncidentQuery) -> Select[tuple[IncidentRow]]:
-    stmt = select(IncidentRow)
+def _conditions(query: IncidentQuery, *, with_cells: bool = True) -> list[Any]:
     conds: list[Any] = []
     if query.since is not None:
         conds.append(IncidentRow.occurred_at >= query.since)
@@ -253,7 +253,7 @@ def _select(query: IncidentQuery) -> Select[tuple[IncidentRow]]:
     if window is not None:
         minx, miny, maxx, maxy = window
         cells = cells_covering(window)
-        if cells is not None:
+        if cells is not None and with_cells:
             conds.append(IncidentRow.cell.in_(cells))
         conds += [
             IncidentRow.max_lon >= minx,
@@ -272,7 +272,24 @@ def _select(query: IncidentQuery) -> Select[tuple[IncidentRow]]:
                 and_(IncidentRow.occurred_at == when, IncidentRow.id < ident),
             )
         )
-    return stmt.where(*conds).order_by(IncidentRow.occurred_at.desc(), IncidentRow.id.desc())
+    return conds
+
+
+_NEWEST_FIRST = (IncidentRow.occurred_at.desc(), IncidentRow.id.desc())
+# The few columns the exact spatial test needs: candidates are screened before full rows are loaded.
+_LIGHT = (
+    IncidentRow.id,
+    IncidentRow.occurred_at,
+    IncidentRow.cell,
+    IncidentRow.geometry_type,
+    IncidentRow.lon,
+    IncidentRow.lat,
+    IncidentRow.geometry_wkb,
+)
+
+
+def _select(query: IncidentQuery) -> Select[tuple[IncidentRow]]:
+    return select(IncidentRow).where(*_conditions(query)).order_by(*_NEWEST_FIRST)
 
 
 def _exact_filter(rows: list[IncidentRow], query: IncidentQuery) -> list[IncidentRow]:
@@ -336,8 +353,29 @@ class IncidentStore:
 
     async def query_rows(self, query: IncidentQuery) -> tuple[list[IncidentRow], str | None]:
         """One page of rows, newest first, and the cursor of the next page (None at the end)."""
-        stmt = _select(query)
         wanted = query.limit + 1
+        window = _spatial_window(query)
+        cells = cells_covering(window) if window is not None else None
+        if cells is not None:
+            ids = await self._spatial_page_ids(query, cells, wanted)
+            by_id = {
+                r.id: r
+                for r in (
+                    await self.session.scalars(select(IncidentRow).where(IncidentRow.id.in_(ids)))
+                ).all()
+            }
+            found = [by_id[i] for i in ids if i in by_id]
+        else:
+            found = await self._scan(query, wanted)
+        page = found[: query.limit]
+        next_cursor = None
+        if len(found) > query.limit:
+            last = page[-1]
+            next_cursor = encode_cursor(last.occurred_at, last.id)
+        return page, next_cursor
+
+    async def _scan(self, query: IncidentQuery, wanted: int) -> list[IncidentRow]:
+        stmt = _select(query)
         exact = query.near is not None or query.bbox is not None
         batch = max(wanted * 2, 200) if exact else wanted
         found: list[IncidentRow] = []
@@ -348,12 +386,46 @@ class IncidentStore:
             if len(rows) < batch:
                 break
             offset += batch
-        page = found[: query.limit]
-        next_cursor = None
-        if len(found) > query.limit:
-            last = page[-1]
-            next_cursor = encode_cursor(last.occurred_at, last.id)
-        return page, next_cursor
+        return found
+
+    async def _spatial_page_ids(
+        self, query: IncidentQuery, cells: list[int], wanted: int
+    ) -> list[uuid.UUID]:
+        """Ids of the newest `wanted` incidents passing the exact test, grid cell by grid cell.
+
+        Each cell is read newest first with its own LIMIT (an index range scan on (cell,
+        occurred_at)), so a query near a busy town never sorts the town's whole history.
+        """
+        conds = _conditions(query, with_cells=False)
+        per_cell = max(wanted * 2, 100)
+        while True:
+            parts = [
+                select(*_LIGHT)
+                .where(IncidentRow.cell == cell, *conds)
+                .order_by(*_NEWEST_FIRST)
+                .limit(per_cell)
+                .subquery()
+                for cell in cells
+            ]
+            rows = list((await self.session.execute(union_all(*(select(p) for p in parts)))).all())
+            counts: dict[int, int] = {}
+            oldest: dict[int, tuple[datetime, uuid.UUID]] = {}
+            for r in rows:
+                counts[r.cell] = counts.get(r.cell, 0) + 1
+                key = (r.occurred_at, r.id)
+                if r.cell not in oldest or key < oldest[r.cell]:
+                    oldest[r.cell] = key
+            rows.sort(key=lambda r: (r.occurred_at, r.id), reverse=True)
+            kept = _exact_filter(rows, query)  # type: ignore[arg-type]
+            saturated = [oldest[c] for c, n in counts.items() if n >= per_cell]
+            if not saturated:
+                return [r.id for r in kept[:wanted]]
+            # Below the newest "oldest row" of a full cell, rows of that cell may be missing.
+            horizon = max(saturated)
+            valid = [r for r in kept if (r.occurred_at, r.id) >= horizon]
+            if len(valid) >= wanted:
+                return [r.id for r in valid[:wanted]]
+            per_cell *= 4
 
     async def existing_external_ids(self, org_id: uuid.UUID, ids: Iterable[str]) -> set[str]:
         ids = list(ids)

@@ -57,10 +57,14 @@ NEIGHBOUR_KINDS = ("admin1", "admin2", "border_belt", "town", "custom")
 class ZoneSettings(Protocol):
     """The settings that shape the default zones (api.settings.Settings has them)."""
 
-    town_radius_km: float
-    mauritania_belt_km: float
-    border_belt_km: float
-    tri_border_km: float
+    @property
+    def town_radius_km(self) -> float: ...
+    @property
+    def mauritania_belt_km(self) -> float: ...
+    @property
+    def border_belt_km(self) -> float: ...
+    @property
+    def tri_border_km(self) -> float: ...
 
 
 def zone_code(raw: str) -> str:
@@ -213,7 +217,7 @@ async def zones_version(session: AsyncSession) -> tuple[Any, ...]:
 
 
 class ZoneCache:
-    """The zone index, rebuilt only when the zones version changes (any process may change zones)."""
+    """The zone index, rebuilt when the zones version changes (any process may change zones)."""
 
     def __init__(self) -> None:
         self._snapshot: ZoneSnapshot | None = None
@@ -242,7 +246,9 @@ class ZoneStore:
         self.session = session
 
     async def count(self) -> int:
-        return int((await self.session.execute(select(func.count()).select_from(ZoneRow))).scalar_one())
+        return int(
+            (await self.session.execute(select(func.count()).select_from(ZoneRow))).scalar_one()
+        )
 
     async def rows(self, kinds: Sequence[str] | None = None) -> list[ZoneRow]:
         stmt = select(ZoneRow).order_by(ZoneRow.kind, ZoneRow.code)
@@ -287,7 +293,9 @@ class ZoneStore:
     async def delete(self, zone_id: str) -> None:
         await self.get(zone_id)
         # Links go explicitly: SQLite only cascades when foreign keys are switched on.
-        await self.session.execute(delete(IncidentZoneRow).where(IncidentZoneRow.zone_id == zone_id))
+        await self.session.execute(
+            delete(IncidentZoneRow).where(IncidentZoneRow.zone_id == zone_id)
+        )
         await self.session.execute(delete(ZoneRiskRow).where(ZoneRiskRow.zone_id == zone_id))
         await self.session.execute(delete(ZoneRow).where(ZoneRow.id == zone_id))
 
@@ -338,7 +346,7 @@ def _pairs_for(
         items.append(pts[i])
         zones.append(z)
     if others.size:
-        geoms = shapely.from_wkb(np.array([wkbs[k] for k in others], dtype=object))
+        geoms = shapely.from_wkb([wkbs[k] for k in others.tolist()])
         i, z = index.assign_geometries(geoms)
         items.append(others[i])
         zones.append(z)
@@ -523,9 +531,9 @@ async def zone_lookup(
 
 
 def zone_filter(db: Database) -> Callable[[str], Any]:
-    """`?zone=ID` for GET /incidents: the SQL subquery of the zone's incident ids (404 if unknown)."""
+    """`?zone=ID` of GET /incidents: a subquery of the zone's incident ids (404 if unknown)."""
 
-    async def subquery(zone_id: str) -> Select[tuple[uuid.UUID]]:
+    async def subquery(zone_id: str) -> Select[Any]:
         async with db.read() as session:
             if await session.get(ZoneRow, zone_id) is None:
                 raise NotFound(
@@ -576,7 +584,7 @@ async def import_zones(
     now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> ZoneImport:
-    """Store imported zones (replacing same codes) and re-assign every incident, in one transaction."""
+    """Store imported zones (same code: replaced) and re-assign every incident, one transaction."""
     async with db.transaction() as session:
         created, updated = await ZoneStore(session).upsert_many(zones, now)
         snapshot = await ZoneCache().snapshot(session)
@@ -649,8 +657,9 @@ class ZoneService:
             approximate=draft.approximate,
         )
 
-    async def _after(self, session: AsyncSession, zone: Zone | None, ids: list[str], now: datetime,
-                     cause: str) -> None:
+    async def _after(
+        self, session: AsyncSession, zone: Zone | None, ids: list[str], now: datetime, cause: str
+    ) -> None:
         self.cache.invalidate()
         if zone is not None:
             await reassign_zone(session, zone)

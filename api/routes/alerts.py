@@ -1,7 +1,199 @@
-"""Routes of this area are added by its issue; empty until then."""
+"""/api/v1/subscriptions and /api/v1/alerts: subscribe, broadcast, acknowledge, delivery figures."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Annotated, Any
 
-ROUTES: list[Any] = []
+from litestar import Request, Response, delete, get, patch, post
+from litestar.params import Parameter
+
+from alerts.channels import AppriseNotifier
+from alerts.dispatcher import DispatchConfig, Dispatcher
+from alerts.keys import LinkSigner, secret_keys
+from alerts.outbox import AlertOutbox, OutboxConfig, SubscriptionCache
+from alerts.schemas import (
+    AckOut,
+    AlertList,
+    BroadcastOut,
+    DeliveryList,
+    SubscriptionList,
+    SubscriptionOut,
+)
+from alerts.secrets import SecretBox
+from alerts.service import AlertService
+from api.auth import ANY_ROLE, OFFICERS
+from api.context import AppContext
+from api.routes.common import principal_of, utcnow
+
+TAGS = ["alerts"]
+
+
+def service_of(request: Request[Any, Any, Any]) -> AlertService:
+    svc: AlertService = request.app.state.alerts
+    return svc
+
+
+@post(
+    "/api/v1/subscriptions",
+    guards=[ANY_ROLE],
+    tags=TAGS,
+    summary="Subscribe to alerts for an area",
+    description=(
+        "`channels`: Apprise addresses (mailto://, tgram://, signal://, json://...), checked "
+        "now and stored encrypted; answers show them masked. `area`: `{\"zones\": [ids]}`, "
+        "`{\"geometry\": Polygon}`, `{\"point\": {\"lat\", \"lon\"}, \"radius_km\"}` or "
+        "`{\"route\": LineString, \"corridor_km\"}`. Filters: `types`, `min_severity`, "
+        "`statuses`, `min_level`; `language` fr|en; `format` sms|full; `quiet_hours` "
+        "\"22:00-06:00\" (Africa/Bamako; flash alerts still go out); `paused`; "
+        "`secondary_channel` for escalation; `owner` organisation|user."
+    ),
+    status_code=201,
+)
+async def create_subscription(
+    request: Request[Any, Any, Any], data: dict[str, Any]
+) -> SubscriptionOut:
+    return await service_of(request).create_subscription(
+        principal_of(request), data, now=utcnow()
+    )
+
+
+@get("/api/v1/subscriptions", guards=[ANY_ROLE], tags=TAGS, summary="Your subscriptions")
+async def list_subscriptions(request: Request[Any, Any, Any]) -> SubscriptionList:
+    return SubscriptionList(await service_of(request).list_subscriptions(principal_of(request)))
+
+
+@get(
+    "/api/v1/subscriptions/{subscription_id:uuid}",
+    guards=[ANY_ROLE], tags=TAGS, summary="One subscription",
+)
+async def get_subscription(
+    request: Request[Any, Any, Any], subscription_id: uuid.UUID
+) -> SubscriptionOut:
+    return await service_of(request).get_subscription(principal_of(request), subscription_id)
+
+
+@patch(
+    "/api/v1/subscriptions/{subscription_id:uuid}",
+    guards=[ANY_ROLE], tags=TAGS, summary="Change a subscription (fields given replace)",
+)
+async def update_subscription(
+    request: Request[Any, Any, Any], subscription_id: uuid.UUID, data: dict[str, Any]
+) -> SubscriptionOut:
+    return await service_of(request).update_subscription(
+        principal_of(request), subscription_id, data, now=utcnow()
+    )
+
+
+@delete(
+    "/api/v1/subscriptions/{subscription_id:uuid}",
+    guards=[ANY_ROLE], tags=TAGS, summary="Stop a subscription", status_code=204,
+)
+async def delete_subscription(request: Request[Any, Any, Any], subscription_id: uuid.UUID) -> None:
+    await service_of(request).delete_subscription(
+        principal_of(request), subscription_id, now=utcnow()
+    )
+
+
+@post(
+    "/api/v1/alerts/broadcast",
+    guards=[OFFICERS],
+    tags=TAGS,
+    summary="Broadcast a message to every subscription covering an area",
+    description="`area` (as for subscriptions), `message` {fr, en}, `priority` normal|flash.",
+    status_code=201,
+)
+async def broadcast(request: Request[Any, Any, Any], data: dict[str, Any]) -> BroadcastOut:
+    return await service_of(request).broadcast(principal_of(request), data, now=utcnow())
+
+
+@get(
+    "/api/v1/alerts",
+    guards=[ANY_ROLE],
+    tags=TAGS,
+    summary="Alerts sent to your organisation: sent, delivered, acknowledged",
+)
+async def list_alerts(
+    request: Request[Any, Any, Any], limit: Annotated[int, Parameter(ge=1, le=500)] = 50
+) -> AlertList:
+    return await service_of(request).list_alerts(principal_of(request), limit=limit)
+
+
+@get(
+    "/api/v1/alerts/{ref:str}/deliveries",
+    guards=[ANY_ROLE],
+    tags=TAGS,
+    summary="Delivery log of one alert (id or code), per channel",
+)
+async def alert_deliveries(request: Request[Any, Any, Any], ref: str) -> DeliveryList:
+    return await service_of(request).deliveries(principal_of(request), ref)
+
+
+@post(
+    "/api/v1/alerts/{ref:str}/ack",
+    guards=[ANY_ROLE],
+    tags=TAGS,
+    summary="Acknowledge an alert by its code (again: answers the first acknowledgement)",
+    status_code=200,
+)
+async def acknowledge(request: Request[Any, Any, Any], ref: str) -> AckOut:
+    return await service_of(request).acknowledge(principal_of(request), ref, now=utcnow())
+
+
+@get(
+    "/api/v1/alerts/ack/{code:str}",
+    tags=TAGS,
+    summary="Acknowledge from the signed link in a message (no login)",
+    security=[],
+)
+async def acknowledge_link(
+    request: Request[Any, Any, Any], code: str, sig: str = ""
+) -> Response[AckOut]:
+    result = await service_of(request).acknowledge_by_link(code, sig, now=utcnow())
+    return Response(result, headers={"Cache-Control": "no-store"})
+
+
+ROUTES = [
+    create_subscription,
+    list_subscriptions,
+    get_subscription,
+    update_subscription,
+    delete_subscription,
+    broadcast,
+    list_alerts,
+    alert_deliveries,
+    acknowledge,
+    acknowledge_link,
+]
+
+
+def configure(ctx: AppContext) -> None:
+    """The outbox observer, the alert service and (by default) the in-process dispatcher."""
+    settings = ctx.settings
+    keys = secret_keys(settings)
+    box = SecretBox(keys, field="secret_keys")
+    signer = LinkSigner(keys)
+    cache = SubscriptionCache()
+    outbox = OutboxConfig(
+        public_url=settings.public_url, signer=signer,
+        mask_grid_degrees=settings.mask_grid_degrees,
+    )
+    ctx.incidents.observers = [*ctx.incidents.observers, AlertOutbox(cache, outbox)]
+    ctx.state["alerts"] = AlertService(ctx.db, box, cache, outbox, signer)
+
+    async def warm() -> None:
+        # Build the subscription index now rather than inside the first incident report.
+        async with ctx.db.read() as session:
+            await cache.snapshot(session)
+
+    ctx.on_startup.append(warm)
+    if not settings.dispatch_in_process:
+        return
+    dispatcher = Dispatcher(
+        ctx.db, AppriseNotifier(), box, config=DispatchConfig.from_settings(settings),
+        outbox=outbox, cache=cache,
+    )
+    outbox.on_commit = dispatcher.wake
+    ctx.state["alerts_dispatcher"] = dispatcher
+    ctx.on_startup.append(dispatcher.start)
+    ctx.on_shutdown.append(dispatcher.stop)

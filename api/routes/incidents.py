@@ -21,7 +21,7 @@ from api.routes.common import (
     principal_of,
     utcnow,
 )
-from incidents import taxonomy
+from incidents import audit, taxonomy
 from incidents.errors import InvalidField, PreconditionRequired
 from incidents.model import Status
 from incidents.schemas import (
@@ -173,6 +173,9 @@ async def list_incidents(
     if format_ not in ("geojson", "csv", "hxl"):
         raise InvalidField("format", "format must be geojson, csv or hxl.")
     features, next_cursor = await service_of(request).list(principal_of(request), query)
+    if format_ != "geojson":
+        audit.later(audit.event("incidents.exported", principal_of(request), format=format_,
+                                count=len(features)))
     if format_ == "csv":
         return Response(feature_rows_csv(features), media_type="text/csv; charset=utf-8")  # type: ignore[arg-type]
     if format_ == "hxl":

@@ -1,7 +1,350 @@
-"""Routes of this area are added by its issue; empty until then."""
+"""Sharing routes: public feed, named viewers, consent requests, trust networks, audit, own data.
+
+configure() wires the masking presenter and read policy into every incident read path.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-ROUTES: list[Any] = []
+from litestar import Request, Response, delete, get, post, put
+from litestar.params import Parameter
+from msgspec import Meta, Struct
+
+from api import hardening
+from api.auth import ADMINS, ANY_ROLE, OFFICERS, WRITERS, TokenCache
+from api.context import AppContext
+from api.routes.common import as_utc, parse_bbox, principal_of, utcnow
+from incidents import audit
+from incidents.errors import InvalidField
+from incidents.model import SharingLevel
+from incidents.schemas import IncidentCollection
+from incidents.sharing import MaskRules, TimeUnit
+from incidents.sharing_service import (
+    AuditEntry,
+    Cipher,
+    SharingGuard,
+    SharingPolicy,
+    SharingPresenter,
+    SharingRequest,
+    SharingService,
+    TrustNetwork,
+    load_secret_keys,
+    with_trust,
+)
+from incidents.store import IncidentQuery, set_cipher
+
+GEOJSON = "application/geo+json"
+Reason = Annotated[str, Meta(max_length=2000)]
+
+
+class NamedViewersIn(Struct, forbid_unknown_fields=True):
+    user_ids: Annotated[list[uuid.UUID], Meta(max_length=50)]
+
+
+class NamedViewersOut(Struct):
+    incident_id: uuid.UUID
+    user_ids: list[uuid.UUID]
+
+
+class SharingRequestIn(Struct, forbid_unknown_fields=True):
+    sharing_level: SharingLevel
+    reason: Reason | None = None
+
+
+class TrustNetworkIn(Struct, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    org_ids: Annotated[list[uuid.UUID], Meta(max_length=500)] = []
+
+
+class MemberIn(Struct, forbid_unknown_fields=True):
+    org_id: uuid.UUID
+
+
+class AuditPage(Struct):
+    entries: list[AuditEntry]
+    next_before: int | None = None
+
+
+class Deleted(Struct):
+    organisation_id: uuid.UUID
+    incidents_kept_anonymous: int
+
+
+def sharing_of(request: Request[Any, Any, Any]) -> SharingService:
+    svc: SharingService = request.app.state.sharing
+    return svc
+
+
+def forget_tokens(request: Request[Any, Any, Any]) -> None:
+    """Trust and membership changes must reach cached principals at once."""
+    cache: TokenCache = request.app.state.token_cache
+    cache.clear()
+
+
+@get(
+    "/api/v1/public/incidents",
+    tags=["sharing"],
+    summary="Public feed: `clear` incidents only, no token",
+    security=[{}],
+)
+async def public_incidents(
+    request: Request[Any, Any, Any],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bbox: Annotated[str | None, Parameter(description="minLon,minLat,maxLon,maxLat")] = None,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> Response[IncidentCollection]:
+    query = IncidentQuery(limit=limit, cursor=cursor, since=as_utc(since), until=as_utc(until))
+    if bbox:
+        query.bbox = parse_bbox(bbox)
+    features, next_cursor = await sharing_of(request).public_list(query)
+    body = IncidentCollection(type="FeatureCollection", features=features, next_cursor=next_cursor)
+    return Response(body, media_type=GEOJSON)
+
+
+@put(
+    "/api/v1/incidents/{incident_id:uuid}/named-viewers",
+    guards=[WRITERS],
+    tags=["sharing"],
+    summary="Name the people who may see a red incident (its reporter only)",
+)
+async def put_named_viewers(
+    request: Request[Any, Any, Any], incident_id: uuid.UUID, data: NamedViewersIn
+) -> NamedViewersOut:
+    ids = await sharing_of(request).name_viewers(
+        principal_of(request), incident_id, data.user_ids, now=utcnow()
+    )
+    return NamedViewersOut(incident_id=incident_id, user_ids=ids)
+
+
+@post(
+    "/api/v1/incidents/{incident_id:uuid}/sharing-requests",
+    guards=[OFFICERS],
+    tags=["sharing"],
+    summary="Ask the reporting organisation to change a sharing level",
+    status_code=201,
+)
+async def request_sharing_change(
+    request: Request[Any, Any, Any], incident_id: uuid.UUID, data: SharingRequestIn
+) -> SharingRequest:
+    return await sharing_of(request).request_change(
+        principal_of(request), incident_id, data.sharing_level, data.reason, now=utcnow()
+    )
+
+
+@get(
+    "/api/v1/sharing-requests",
+    guards=[ANY_ROLE],
+    tags=["sharing"],
+    summary="Sharing requests made by or to your organisation",
+)
+async def list_sharing_requests(
+    request: Request[Any, Any, Any],
+    state_: Annotated[
+        str | None, Parameter(query="state", description="pending, accepted or refused")
+    ] = None,
+) -> list[SharingRequest]:
+    if state_ is not None and state_ not in ("pending", "accepted", "refused"):
+        raise InvalidField("state", "state must be pending, accepted or refused.")
+    return await sharing_of(request).list_requests(principal_of(request), state_)
+
+
+@post(
+    "/api/v1/sharing-requests/{request_id:uuid}/accept",
+    guards=[WRITERS],
+    tags=["sharing"],
+    summary="Accept a sharing request (reporting organisation)",
+    status_code=200,
+)
+async def accept_sharing_request(
+    request: Request[Any, Any, Any], request_id: uuid.UUID
+) -> SharingRequest:
+    return await sharing_of(request).decide(
+        principal_of(request), request_id, accept=True, now=utcnow()
+    )
+
+
+@post(
+    "/api/v1/sharing-requests/{request_id:uuid}/refuse",
+    guards=[WRITERS],
+    tags=["sharing"],
+    summary="Refuse a sharing request (reporting organisation)",
+    status_code=200,
+)
+async def refuse_sharing_request(
+    request: Request[Any, Any, Any], request_id: uuid.UUID
+) -> SharingRequest:
+    return await sharing_of(request).decide(
+        principal_of(request), request_id, accept=False, now=utcnow()
+    )
+
+
+@get("/api/v1/trust-networks", guards=[ADMINS], tags=["sharing"], summary="Trust networks")
+async def list_trust_networks(request: Request[Any, Any, Any]) -> list[TrustNetwork]:
+    return await sharing_of(request).networks()
+
+
+@post(
+    "/api/v1/trust-networks",
+    guards=[ADMINS],
+    tags=["sharing"],
+    summary="Create a trust network of organisations",
+    status_code=201,
+)
+async def create_trust_network(
+    request: Request[Any, Any, Any], data: TrustNetworkIn
+) -> TrustNetwork:
+    network = await sharing_of(request).create_network(
+        principal_of(request), data.name, data.org_ids, now=utcnow()
+    )
+    forget_tokens(request)
+    return network
+
+
+@post(
+    "/api/v1/trust-networks/{network_id:uuid}/members",
+    guards=[ADMINS],
+    tags=["sharing"],
+    summary="Add an organisation to a trust network",
+    status_code=200,
+)
+async def add_trust_member(
+    request: Request[Any, Any, Any], network_id: uuid.UUID, data: MemberIn
+) -> TrustNetwork:
+    network = await sharing_of(request).add_member(
+        principal_of(request), network_id, data.org_id, now=utcnow()
+    )
+    forget_tokens(request)
+    return network
+
+
+@delete(
+    "/api/v1/trust-networks/{network_id:uuid}/members/{org_id:uuid}",
+    guards=[ADMINS],
+    tags=["sharing"],
+    summary="Remove an organisation from a trust network",
+    status_code=200,
+)
+async def remove_trust_member(
+    request: Request[Any, Any, Any], network_id: uuid.UUID, org_id: uuid.UUID
+) -> TrustNetwork:
+    network = await sharing_of(request).remove_member(
+        principal_of(request), network_id, org_id, now=utcnow()
+    )
+    forget_tokens(request)
+    return network
+
+
+@delete(
+    "/api/v1/trust-networks/{network_id:uuid}",
+    guards=[ADMINS],
+    tags=["sharing"],
+    summary="Delete a trust network",
+)
+async def delete_trust_network(request: Request[Any, Any, Any], network_id: uuid.UUID) -> None:
+    await sharing_of(request).delete_network(principal_of(request), network_id, now=utcnow())
+    forget_tokens(request)
+
+
+@get(
+    "/api/v1/audit",
+    guards=[ADMINS],
+    tags=["sharing"],
+    summary="The audit log, newest first",
+    description=(
+        "Filter by `actor` (user id), `action` (a code such as `incident.read`, or a prefix "
+        "ending in a dot such as `incident.`), `target` (an id), `since`/`until`. Page with "
+        "`before=<next_before>`."
+    ),
+)
+async def get_audit(
+    request: Request[Any, Any, Any],
+    actor: uuid.UUID | None = None,
+    action: Annotated[str | None, Parameter(max_length=64)] = None,
+    target: Annotated[str | None, Parameter(max_length=64)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: Annotated[int | None, Parameter(ge=1)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+) -> AuditPage:
+    query = audit.AuditQuery(actor=actor, action=action, target=target, since=as_utc(since),
+                             until=as_utc(until), before_id=before, limit=limit)
+    entries, next_before = await sharing_of(request).audit_log(query)
+    return AuditPage(entries=entries, next_before=next_before)
+
+
+@get(
+    "/api/v1/organisations/me/export",
+    guards=[ADMINS],
+    tags=["sharing"],
+    summary="Everything stored about your organisation (JSON)",
+)
+async def export_my_organisation(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return await sharing_of(request).export_organisation(principal_of(request), now=utcnow())
+
+
+@delete(
+    "/api/v1/organisations/me",
+    guards=[ADMINS],
+    tags=["sharing"],
+    summary="Delete your organisation (risk history kept only anonymous and masked)",
+    status_code=200,
+)
+async def delete_my_organisation(request: Request[Any, Any, Any]) -> Deleted:
+    viewer = principal_of(request)
+    kept = await sharing_of(request).delete_organisation(viewer, now=utcnow())
+    forget_tokens(request)
+    return Deleted(organisation_id=viewer.org_id, incidents_kept_anonymous=kept)
+
+
+ROUTES = [
+    public_incidents,
+    put_named_viewers,
+    request_sharing_change,
+    list_sharing_requests,
+    accept_sharing_request,
+    refuse_sharing_request,
+    list_trust_networks,
+    create_trust_network,
+    add_trust_member,
+    remove_trust_member,
+    delete_trust_network,
+    get_audit,
+    export_my_organisation,
+    delete_my_organisation,
+]
+
+
+def mask_rules(ctx: AppContext, id_key: bytes) -> MaskRules:
+    unit = ctx.settings.mask_time_unit
+    if unit not in {u.value for u in TimeUnit}:
+        raise InvalidField("mask_time_unit", "SENTINELLE_MASK_TIME_UNIT must be day or week.")
+    if not ctx.settings.mask_grid_degrees > 0:
+        raise InvalidField("mask_grid_degrees", "SENTINELLE_MASK_GRID_DEGREES must be above 0.")
+    return MaskRules(grid_degrees=ctx.settings.mask_grid_degrees, time_unit=TimeUnit(unit),
+                     id_key=id_key)
+
+
+def configure(ctx: AppContext) -> None:
+    cipher = Cipher(load_secret_keys(ctx.settings.secret_keys, ctx.settings.var_path))
+    set_cipher(cipher)
+    # Opaque ids of masked entries come from a key derived from (never equal to) the secret key.
+    rules = mask_rules(ctx, hashlib.sha256(b"sentinelle masked id\0" + cipher.id_key).digest())
+    ctx.incidents.read_policy = SharingPolicy(rules)
+    ctx.incidents.presenter = SharingPresenter(rules)
+    # First: a refused sharing change must stop the write before other observers act on it.
+    ctx.incidents.observers = [SharingGuard(), *ctx.incidents.observers]
+    service = SharingService(ctx.db, ctx.incidents, rules)
+    ctx.state.update(sharing=service, trust_lookup=with_trust, mask_rules=rules, cipher=cipher)
+    hardening.configure(ctx)
+    retention = timedelta(days=ctx.settings.audit_retention_days)
+
+    async def purge_old_audit() -> None:
+        await service.purge_audit(older_than=utcnow() - retention)
+
+    ctx.on_startup.append(purge_old_audit)

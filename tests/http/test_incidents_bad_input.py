@@ -61,20 +61,43 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("geojson_lat_lon_order_in_mali", geometry_body(diema_in_lat_lon_order), "geometry", "swap"),
     ("unclosed_polygon", geometry_body(unclosed_polygon), "geometry.coordinates[0]", "closed"),
     ("bowtie_polygon", geometry_body(bowtie_polygon), "geometry.coordinates", "invalid"),
-    ("empty_point", geometry_body({"type": "Point", "coordinates": []}), "geometry.coordinates",
-     None),
-    ("empty_polygon", geometry_body({"type": "Polygon", "coordinates": []}),
-     "geometry.coordinates", "empty"),
-    ("empty_multipoint", geometry_body({"type": "MultiPoint", "coordinates": []}),
-     "geometry.coordinates", "empty"),
+    (
+        "empty_point",
+        geometry_body({"type": "Point", "coordinates": []}),
+        "geometry.coordinates",
+        None,
+    ),
+    (
+        "empty_polygon",
+        geometry_body({"type": "Polygon", "coordinates": []}),
+        "geometry.coordinates",
+        "empty",
+    ),
+    (
+        "empty_multipoint",
+        geometry_body({"type": "MultiPoint", "coordinates": []}),
+        "geometry.coordinates",
+        "empty",
+    ),
     ("too_many_vertices", geometry_body(huge_line(10_001)), "geometry.coordinates", "10000"),
-    ("geometry_collection", geometry_body({"type": "GeometryCollection", "geometries": []}),
-     "geometry.type", None),
-    ("no_place_at_all", {k: v for k, v in incident_payload().items() if k not in ("lat", "lon")},
-     "geometry", None),
-    ("geometry_and_lat_lon",
-     {**incident_payload(), "geometry": {"type": "Point", "coordinates": [-9.18, 14.54]}},
-     "geometry", None),
+    (
+        "geometry_collection",
+        geometry_body({"type": "GeometryCollection", "geometries": []}),
+        "geometry.type",
+        None,
+    ),
+    (
+        "no_place_at_all",
+        {k: v for k, v in incident_payload().items() if k not in ("lat", "lon")},
+        "geometry",
+        None,
+    ),
+    (
+        "geometry_and_lat_lon",
+        {**incident_payload(), "geometry": {"type": "Point", "coordinates": [-9.18, 14.54]}},
+        "geometry",
+        None,
+    ),
     ("unknown_type", incident_payload(type="kidnaping"), "type", "kidnapping"),
     ("future_occurred_at", incident_payload(occurred_at=future(10)), "occurred_at", "future"),
     ("severity_0", incident_payload(severity=0), "severity", None),
@@ -85,6 +108,8 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("reliability_g", incident_payload(reliability="G"), "reliability", None),
     ("unknown_sharing_level", incident_payload(sharing_level="secret"), "sharing_level", None),
     ("unknown_field", incident_payload(severty=3), "severty", None),
+    ("unknown_impact_field", incident_payload(impact={"kiled": 1}), "impact.kiled", None),
+    ("missing_type", {k: v for k, v in incident_payload().items() if k != "type"}, "type", None),
     ("occurred_at_not_a_date", incident_payload(occurred_at="yesterday"), "occurred_at", None),
     ("lat_not_a_number", incident_payload(at=("14,5x", -9.18)), "lat", None),  # type: ignore[arg-type]
 ]
@@ -126,13 +151,19 @@ async def test_a_few_minutes_of_clock_skew_are_accepted(
     assert response.status_code == 201, response.text
 
 
-async def test_exactly_10000_vertices_are_accepted(client: AsyncTestClient, factory: Factory) -> None:
+async def test_exactly_10000_vertices_are_accepted(
+    client: AsyncTestClient, factory: Factory
+) -> None:
     reporter = await factory.caller("reporter")
-    response = await client.post(URL, json=geometry_body(huge_line(10_000)), headers=reporter.headers)
+    response = await client.post(
+        URL, json=geometry_body(huge_line(10_000)), headers=reporter.headers
+    )
     assert response.status_code == 201, response.text
 
 
-async def test_body_over_1_mb_is_413(client: AsyncTestClient, factory: Factory, db: Database) -> None:
+async def test_body_over_1_mb_is_413(
+    client: AsyncTestClient, factory: Factory, db: Database
+) -> None:
     reporter = await factory.caller("reporter")
     body = incident_payload(description="x" * 1_100_000)
     response = await client.post(URL, json=body, headers=reporter.headers)
@@ -180,12 +211,16 @@ async def test_missing_token_is_401(client: AsyncTestClient, db: Database) -> No
 async def test_unknown_token_is_401(
     client: AsyncTestClient, db: Database, authorization: str
 ) -> None:
-    response = await client.post(URL, json=incident_payload(), headers={"Authorization": authorization})
+    response = await client.post(
+        URL, json=incident_payload(), headers={"Authorization": authorization}
+    )
     assert response.status_code == 401
     assert await count_incidents(db) == 0
 
 
-async def test_revoked_token_is_401(client: AsyncTestClient, factory: Factory, db: Database) -> None:
+async def test_revoked_token_is_401(
+    client: AsyncTestClient, factory: Factory, db: Database
+) -> None:
     from incidents import identity
 
     reporter = await factory.caller("reporter")
@@ -203,12 +238,16 @@ async def test_revoking_through_the_admin_api_locks_the_token_out(
 ) -> None:
     admin = await factory.caller("admin")
     made = await client.post(
-        "/api/v1/tokens", json={"org_id": str(admin.org_id), "role": "reporter"}, headers=admin.headers
+        "/api/v1/tokens",
+        json={"org_id": str(admin.org_id), "role": "reporter"},
+        headers=admin.headers,
     )
     assert made.status_code == 201, made.text
     token = made.json()["token"]
     assert (await client.get(URL, headers={"Authorization": f"Bearer {token}"})).status_code == 200
-    revoked = await client.delete(f"/api/v1/tokens/{made.json()['token_id']}", headers=admin.headers)
+    revoked = await client.delete(
+        f"/api/v1/tokens/{made.json()['token_id']}", headers=admin.headers
+    )
     assert revoked.status_code in (200, 204)
     assert (await client.get(URL, headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
@@ -225,10 +264,14 @@ async def test_planner_may_read_but_not_report(
 
 
 @pytest.mark.parametrize("role", ["reporter", "officer", "planner"])
-async def test_only_admins_manage_tokens(client: AsyncTestClient, factory: Factory, role: str) -> None:
+async def test_only_admins_manage_tokens(
+    client: AsyncTestClient, factory: Factory, role: str
+) -> None:
     caller = await factory.caller(role)
     response = await client.post(
-        "/api/v1/tokens", json={"org_id": str(caller.org_id), "role": "admin"}, headers=caller.headers
+        "/api/v1/tokens",
+        json={"org_id": str(caller.org_id), "role": "admin"},
+        headers=caller.headers,
     )
     assert response.status_code == 403
 

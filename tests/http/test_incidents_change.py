@@ -48,7 +48,9 @@ async def test_patch_with_if_match_changes_it_and_bumps_the_etag(
     reporter = await factory.caller("reporter")
     location = await report(client, reporter, severity=3)
     response = await client.patch(
-        location, json={"severity": 5, "place_name": "Diéma centre"}, headers=if_match(reporter, '"1"')
+        location,
+        json={"severity": 5, "place_name": "Diéma centre"},
+        headers=if_match(reporter, '"1"'),
     )
     assert response.status_code == 200, response.text
     assert response.headers["etag"] == '"2"'
@@ -83,7 +85,9 @@ async def test_stale_if_match_is_412_and_changes_nothing(
     stale = await client.patch(location, json={"severity": 1}, headers=if_match(reporter, '"1"'))
     assert stale.status_code == 412
     assert stale.headers["content-type"].startswith("application/problem+json")
-    assert (await client.get(location, headers=reporter.headers)).json()["properties"]["severity"] == 4
+    assert (await client.get(location, headers=reporter.headers)).json()["properties"][
+        "severity"
+    ] == 4
 
 
 async def test_patch_without_if_match_is_428(client: AsyncTestClient, factory: Factory) -> None:
@@ -94,7 +98,9 @@ async def test_patch_without_if_match_is_428(client: AsyncTestClient, factory: F
     assert response.json()["field"] == "If-Match"
 
 
-async def test_patch_with_garbage_if_match_is_422(client: AsyncTestClient, factory: Factory) -> None:
+async def test_patch_with_garbage_if_match_is_422(
+    client: AsyncTestClient, factory: Factory
+) -> None:
     reporter = await factory.caller("reporter")
     location = await report(client, reporter)
     response = await client.patch(location, json={"severity": 2}, headers=if_match(reporter, "abc"))
@@ -105,8 +111,11 @@ async def test_patch_with_garbage_if_match_is_422(client: AsyncTestClient, facto
 async def test_patch_validates_like_a_report(client: AsyncTestClient, factory: Factory) -> None:
     reporter = await factory.caller("reporter")
     location = await report(client, reporter, severity=3)
-    for body, field in (({"severity": 6}, "severity"), ({"type": "alien"}, "type"),
-                        ({"lat": 95, "lon": 1}, "lat")):
+    for body, field in (
+        ({"severity": 6}, "severity"),
+        ({"type": "alien"}, "type"),
+        ({"lat": 95, "lon": 1}, "lat"),
+    ):
         response = await client.patch(location, json=body, headers=if_match(reporter, '"1"'))
         assert response.status_code == 422, body
         assert response.json()["field"] == field
@@ -118,7 +127,8 @@ async def test_reporter_of_another_organisation_cannot_patch_or_retract(
 ) -> None:
     owner = await factory.caller("reporter")
     stranger = await factory.caller("reporter")
-    location = await report(client, owner, severity=3)
+    # green: the stranger may read it (an amber one would be 404 to them, see test_sharing*).
+    location = await report(client, owner, severity=3, sharing_level="green")
     patched = await client.patch(location, json={"severity": 1}, headers=if_match(stranger, '"1"'))
     assert patched.status_code == 403
     assert patched.headers["content-type"].startswith("application/problem+json")
@@ -134,7 +144,9 @@ async def test_a_colleague_of_the_same_organisation_may_patch(
     owner = await factory.caller("reporter")
     colleague = await factory.caller("reporter", org_id=owner.org_id)
     location = await report(client, owner)
-    response = await client.patch(location, json={"severity": 2}, headers=if_match(colleague, '"1"'))
+    response = await client.patch(
+        location, json={"severity": 2}, headers=if_match(colleague, '"1"')
+    )
     assert response.status_code == 200, response.text
 
 
@@ -153,9 +165,13 @@ async def test_only_officers_verify_or_dispute(
     reporter = await factory.caller("reporter")
     officer = await factory.caller("officer", org_id=reporter.org_id)
     location = await report(client, reporter)
-    refused = await client.patch(location, json={"status": status}, headers=if_match(reporter, '"1"'))
+    refused = await client.patch(
+        location, json={"status": status}, headers=if_match(reporter, '"1"')
+    )
     assert refused.status_code == 403
-    accepted = await client.patch(location, json={"status": status}, headers=if_match(officer, '"1"'))
+    accepted = await client.patch(
+        location, json={"status": status}, headers=if_match(officer, '"1"')
+    )
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["properties"]["status"] == status
 
@@ -165,15 +181,21 @@ async def test_reporter_cannot_report_an_incident_as_verified(
     client: AsyncTestClient, factory: Factory, status: str
 ) -> None:
     reporter = await factory.caller("reporter")
-    response = await client.post(URL, json=incident_payload(status=status), headers=reporter.headers)
+    response = await client.post(
+        URL, json=incident_payload(status=status), headers=reporter.headers
+    )
     assert response.status_code in (403, 422)
     assert response.json()["field"] == "status"
 
 
-async def test_status_retracted_only_through_retract(client: AsyncTestClient, factory: Factory) -> None:
+async def test_status_retracted_only_through_retract(
+    client: AsyncTestClient, factory: Factory
+) -> None:
     officer = await factory.caller("officer")
     location = await report(client, officer)
-    response = await client.patch(location, json={"status": "retracted"}, headers=if_match(officer, '"1"'))
+    response = await client.patch(
+        location, json={"status": "retracted"}, headers=if_match(officer, '"1"')
+    )
     assert response.status_code == 422
     assert response.json()["field"] == "status"
 
@@ -201,7 +223,9 @@ async def test_retract_keeps_it_readable_but_out_of_lists(
     assert again.headers["etag"] == '"2"'
 
 
-async def test_retract_of_unknown_incident_is_404(client: AsyncTestClient, factory: Factory) -> None:
+async def test_retract_of_unknown_incident_is_404(
+    client: AsyncTestClient, factory: Factory
+) -> None:
     reporter = await factory.caller("reporter")
     response = await client.post(f"{URL}/{uuid.uuid4()}/retract", json={}, headers=reporter.headers)
     assert response.status_code == 404

@@ -152,8 +152,13 @@ async def test_near_finds_a_polygon_whose_edge_is_within_the_radius(
     reporter = await factory.caller("reporter")
     edge = km_from(MENAKA, 40.0, azimuth=90)  # a square whose west edge is 40 km east of Ménaka
     lon0, lat0 = edge[1], edge[0] - 0.1
-    square = [[lon0, lat0], [lon0 + 0.5, lat0], [lon0 + 0.5, lat0 + 0.2], [lon0, lat0 + 0.2],
-              [lon0, lat0]]
+    square = [
+        [lon0, lat0],
+        [lon0 + 0.5, lat0],
+        [lon0 + 0.5, lat0 + 0.2],
+        [lon0, lat0 + 0.2],
+        [lon0, lat0],
+    ]
     body = incident_payload(geometry={"type": "Polygon", "coordinates": [square]})
     del body["lat"], body["lon"]
     created = await client.post(URL, json=body, headers=reporter.headers)

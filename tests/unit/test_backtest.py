@@ -13,22 +13,23 @@ from scipy.stats import spearmanr
 from incidents.backtest import (
     BacktestResult,
     CalibrationRow,
-    TuningGrid,
+    Tuning,
     capture_top_k,
+    fit_half_life_weights,
     plot_backtest,
     run_backtest,
     spearman,
     step_dates,
+    tune_config,
 )
 from incidents.errors import InvalidField
-from incidents.risk import RiskInputs
+from incidents.risk import RiskConfig, RiskInputs
 
 ZONES = 12
 START = date(2019, 1, 1)
 FIRST_STEP = date(2020, 1, 1)
 LAST_STEP = date(2020, 6, 1)
-SMALL_GRID = TuningGrid(short_half_lives=(15.0, 60.0), long_half_lives=(365.0,),
-                        short_shares=(0.5, 1.0), spillovers=(0.0, 0.1))
+SMALL_LADDER = Tuning(half_life_ladder=(15.0, 60.0, 365.0))
 
 
 def _day(d: date) -> float:
@@ -50,16 +51,27 @@ def synthetic_inputs(seed: int = 7, *, extra: list[tuple[float, int]] | None = N
     n = len(days)
     sev = rng.integers(2, 6, n)
     return RiskInputs(
-        incident_ids=np.arange(n), t_days=np.array(days), type_codes=np.full(n, "armed_attack"),
-        severity=sev, reliability=np.full(n, "B"), credibility=np.full(n, 2),
-        status=np.full(n, "reported"), pair_incident=np.arange(n), pair_zone=np.array(zones),
+        incident_ids=np.arange(n),
+        t_days=np.array(days),
+        type_codes=np.full(n, "armed_attack"),
+        severity=sev,
+        reliability=np.full(n, "B"),
+        credibility=np.full(n, 2),
+        status=np.full(n, "reported"),
+        pair_incident=np.arange(n),
+        pair_zone=np.array(zones),
     )
 
 
 def backtest(inputs: RiskInputs, **kwargs: object) -> BacktestResult:
     options: dict[str, object] = {
-        "zone_count": ZONES, "zone_area_km2": np.full(ZONES, 5_000.0), "neighbours": None,
-        "start": FIRST_STEP, "end": LAST_STEP, "k": 3, "grid": SMALL_GRID,
+        "zone_count": ZONES,
+        "zone_area_km2": np.full(ZONES, 5_000.0),
+        "neighbours": None,
+        "start": FIRST_STEP,
+        "end": LAST_STEP,
+        "k": 3,
+        "tuning": SMALL_LADDER,
     }
     options.update(kwargs)
     return run_backtest(inputs, **options)  # type: ignore[arg-type]
@@ -83,8 +95,9 @@ def test_spearman_of_a_constant_score_is_undefined() -> None:
 
 
 def test_top_k_capture_counts_the_best_scored_zones() -> None:
-    assert capture_top_k(np.array([5.0, 4.0, 1.0, 0.0]), np.array([3.0, 1.0, 4.0, 2.0]), 2)[0] \
-        == pytest.approx(0.4)
+    assert capture_top_k(np.array([5.0, 4.0, 1.0, 0.0]), np.array([3.0, 1.0, 4.0, 2.0]), 2)[
+        0
+    ] == pytest.approx(0.4)
 
 
 def test_top_k_capture_shares_places_between_tied_zones() -> None:
@@ -95,12 +108,18 @@ def test_top_k_capture_shares_places_between_tied_zones() -> None:
 
 def test_monthly_steps_are_the_first_of_each_month() -> None:
     assert step_dates(date(2019, 11, 15), date(2020, 2, 1)) == [
-        date(2019, 12, 1), date(2020, 1, 1), date(2020, 2, 1)]
+        date(2019, 12, 1),
+        date(2020, 1, 1),
+        date(2020, 2, 1),
+    ]
 
 
 def test_fixed_steps_every_n_days() -> None:
     assert step_dates(date(2020, 1, 1), date(2020, 1, 31), 15) == [
-        date(2020, 1, 1), date(2020, 1, 16), date(2020, 1, 31)]
+        date(2020, 1, 1),
+        date(2020, 1, 16),
+        date(2020, 1, 31),
+    ]
 
 
 def test_steps_refuse_an_end_before_the_start() -> None:
@@ -111,8 +130,13 @@ def test_steps_refuse_an_end_before_the_start() -> None:
 
 def test_result_has_every_method_for_every_step(result: BacktestResult) -> None:
     assert result.steps == step_dates(FIRST_STEP, LAST_STEP)
-    assert set(result.methods) == {"model", "risk_score", "last_30_days", "last_90_days",
-                                   "last_180_days"}
+    assert set(result.methods) == {
+        "model",
+        "risk_score",
+        "last_30_days",
+        "last_90_days",
+        "last_180_days",
+    }
     assert all(len(m.rho) == len(result.steps) for m in result.methods.values())
 
 
@@ -157,8 +181,7 @@ def test_table_and_dict_report_the_same_means(result: BacktestResult) -> None:
 def test_calibration_must_rise_with_the_level(shares: tuple[float, ...], rises: bool) -> None:
     rows = [CalibrationRow(level, 100, round(s * 100)) for level, s in enumerate(shares, 1)]
     rows.append(CalibrationRow(6, 0, 0))  # a level without data is skipped
-    result = BacktestResult(steps=[FIRST_STEP], horizon_days=30, k=3, methods={},
-                            calibration=rows)
+    result = BacktestResult(steps=[FIRST_STEP], horizon_days=30, k=3, methods={}, calibration=rows)
     assert result.calibration_rises() is rises
 
 
@@ -170,10 +193,39 @@ def test_plot_writes_a_png(result: BacktestResult, tmp_path: Path) -> None:
 
 def test_a_backtest_without_incidents_is_refused() -> None:
     empty = RiskInputs(
-        incident_ids=np.array([]), t_days=np.array([]), type_codes=np.array([], dtype=str),
-        severity=np.array([], dtype=int), reliability=np.array([], dtype=str),
-        credibility=np.array([], dtype=int), status=np.array([], dtype=str),
-        pair_incident=np.array([], dtype=np.intp), pair_zone=np.array([], dtype=np.intp),
+        incident_ids=np.array([]),
+        t_days=np.array([]),
+        type_codes=np.array([], dtype=str),
+        severity=np.array([], dtype=int),
+        reliability=np.array([], dtype=str),
+        credibility=np.array([], dtype=int),
+        status=np.array([], dtype=str),
+        pair_incident=np.array([], dtype=np.intp),
+        pair_zone=np.array([], dtype=np.intp),
     )
     with pytest.raises(InvalidField):
         backtest(empty)
+
+
+def test_the_fit_recovers_the_weights_that_generated_the_counts() -> None:
+    rng = np.random.default_rng(3)
+    features = rng.gamma(2.0, 1.0, size=(4000, 2))
+    counts = rng.poisson(features @ np.array([0.3, 1.2]))
+    weights = fit_half_life_weights(features, counts, iterations=2000)
+    assert weights == pytest.approx([0.3, 1.2], rel=0.1)
+
+
+def test_the_fit_gives_no_weight_without_outcomes() -> None:
+    assert fit_half_life_weights(np.ones((5, 3)), np.zeros(5)).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_tune_config_fits_shares_over_the_ladder() -> None:
+    tuned = tune_config(synthetic_inputs(), zone_count=ZONES, now=LAST_STEP, tuning=SMALL_LADDER)
+    assert set(tuned.half_lives_days) <= set(SMALL_LADDER.half_life_ladder)
+    assert sum(tuned.half_life_shares) == pytest.approx(1.0)
+    assert tuned.thresholds == RiskConfig().thresholds
+
+
+def test_tune_config_without_history_keeps_the_given_configuration() -> None:
+    base = RiskConfig(half_lives_days=(42.0,), half_life_shares=(1.0,))
+    assert tune_config(synthetic_inputs(), zone_count=ZONES, now=START, config=base) is base

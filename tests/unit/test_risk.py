@@ -26,8 +26,13 @@ from incidents.risk import (
 
 NOW = 20_000.0  # days since 1970-01-01 (2024-10-04)
 # One half-life, spill-over off, reference area 10,000 km²: numbers a reader can redo by hand.
-SIMPLE = RiskConfig(half_lives_days=(30.0,), half_life_shares=(1.0,), spillover=0.0,
-                    thresholds=(1.0, 2.0, 4.0, 8.0), hysteresis=0.2)
+SIMPLE = RiskConfig(
+    half_lives_days=(30.0,),
+    half_life_shares=(1.0,),
+    spillover=0.0,
+    thresholds=(1.0, 2.0, 4.0, 8.0),
+    hysteresis=0.2,
+)
 PER_PERIOD = 30.0 / (30.0 / math.log(2) * (1 - 2 ** (-730 / 30)))  # 30 days / kernel mass
 TOWN_KM2 = 500.0
 CERCLE_KM2 = 10_000.0
@@ -41,8 +46,17 @@ square_far_away = shapely.box(5.0, 16.0, 6.0, 17.0)
 def make_inputs(rows: list[dict[str, Any]]) -> RiskInputs:
     """Incidents from dicts; defaults: armed attack, severity 4, A1, reported, zone 0."""
     full = [
-        {"id": f"i{n}", "age": 0.0, "type": "armed_attack", "severity": 4, "reliability": "A",
-         "credibility": 1, "status": "reported", "zones": (0,), **row}
+        {
+            "id": f"i{n}",
+            "age": 0.0,
+            "type": "armed_attack",
+            "severity": 4,
+            "reliability": "A",
+            "credibility": 1,
+            "status": "reported",
+            "zones": (0,),
+            **row,
+        }
         for n, row in enumerate(rows)
     ]
     pairs = [(n, z) for n, r in enumerate(full) for z in r["zones"]]
@@ -59,10 +73,21 @@ def make_inputs(rows: list[dict[str, Any]]) -> RiskInputs:
     )
 
 
-def score(rows: list[dict[str, Any]], *, areas: tuple[float, ...] = (CERCLE_KM2,),
-          config: RiskConfig = SIMPLE, **kwargs: Any) -> list[ZoneRisk]:
-    return score_zones(make_inputs(rows), zone_count=len(areas), zone_area_km2=np.array(areas),
-                       now_days=NOW, config=config, **kwargs)
+def score(
+    rows: list[dict[str, Any]],
+    *,
+    areas: tuple[float, ...] = (CERCLE_KM2,),
+    config: RiskConfig = SIMPLE,
+    **kwargs: Any,
+) -> list[ZoneRisk]:
+    return score_zones(
+        make_inputs(rows),
+        zone_count=len(areas),
+        zone_area_km2=np.array(areas),
+        now_days=NOW,
+        config=config,
+        **kwargs,
+    )
 
 
 def test_an_armed_attack_today_scores_its_weight_times_the_period_factor() -> None:
@@ -79,8 +104,8 @@ def test_an_incident_one_half_life_old_counts_half() -> None:
 
 
 @pytest.mark.parametrize(
-    ("age", "weight"), [(0.0, 1.0), (30.0, 0.5), (60.0, 0.25), (729.9, 2 ** (-729.9 / 30)),
-                        (730.0, 0.0), (-1.0, 0.0)],
+    ("age", "weight"),
+    [(0.0, 1.0), (30.0, 0.5), (60.0, 0.25), (729.9, 2 ** (-729.9 / 30)), (730.0, 0.0), (-1.0, 0.0)],
 )
 def test_decay_halves_per_half_life_and_stops_at_the_window(age: float, weight: float) -> None:
     assert decay(np.array([age]), SIMPLE)[0] == pytest.approx(weight)
@@ -88,7 +113,14 @@ def test_decay_halves_per_half_life_and_stops_at_the_window(age: float, weight: 
 
 def test_two_half_lives_mix_by_their_shares() -> None:
     mixed = RiskConfig(half_lives_days=(10.0, 100.0), half_life_shares=(0.5, 0.5))
-    assert decay(np.array([10.0]), mixed)[0] == pytest.approx(0.5 * 0.5 + 0.5 * 2 ** -0.1)
+    assert decay(np.array([10.0]), mixed)[0] == pytest.approx(0.5 * 0.5 + 0.5 * 2**-0.1)
+
+
+def test_only_the_proportions_of_the_shares_matter() -> None:
+    halves = RiskConfig(half_lives_days=(10.0, 100.0), half_life_shares=(0.5, 0.5))
+    ones = RiskConfig(half_lives_days=(10.0, 100.0), half_life_shares=(1.0, 1.0))
+    rows = [{"age": 3.0}, {"age": 40.0}]
+    assert score(rows, config=ones)[0].score == pytest.approx(score(rows, config=halves)[0].score)
 
 
 def test_an_incident_not_yet_happened_is_ignored() -> None:
@@ -99,28 +131,34 @@ def test_an_incident_not_yet_happened_is_ignored() -> None:
 
 def test_a_retracted_incident_contributes_nothing() -> None:
     (alone,) = score([{"id": "kept"}])
-    (with_retracted,) = score([{"id": "kept"}, {"id": "gone", "status": "retracted",
-                                                "severity": 5}])
+    (with_retracted,) = score(
+        [{"id": "kept"}, {"id": "gone", "status": "retracted", "severity": 5}]
+    )
     assert with_retracted.score == pytest.approx(alone.score)
     assert [i for i, _ in with_retracted.contributors] == ["kept"]
     assert with_retracted.expected_incidents == pytest.approx(alone.expected_incidents)
 
 
 def test_status_orders_verified_reported_disputed_retracted() -> None:
-    by_status = {s: score([{"status": s}])[0].score
-                 for s in ("verified", "reported", "disputed", "retracted")}
+    by_status = {
+        s: score([{"status": s}])[0].score
+        for s in ("verified", "reported", "disputed", "retracted")
+    }
     assert by_status["verified"] == pytest.approx(1.2 * by_status["reported"])
     assert by_status["disputed"] == pytest.approx(0.3 * by_status["reported"])
     assert by_status["retracted"] == 0.0
 
 
-@pytest.mark.parametrize(("reliability", "credibility", "factor"),
-                         [("A", 1, 1.0), ("B", 2, 0.81), ("F", 6, 0.36), ("E", 5, 0.025)])
+@pytest.mark.parametrize(
+    ("reliability", "credibility", "factor"),
+    [("A", 1, 1.0), ("B", 2, 0.81), ("F", 6, 0.36), ("E", 5, 0.025)],
+)
 def test_reliability_and_credibility_scale_the_weight(
     reliability: str, credibility: int, factor: float
 ) -> None:
-    w = incident_weights(make_inputs([{"reliability": reliability, "credibility": credibility}]),
-                         SIMPLE)
+    w = incident_weights(
+        make_inputs([{"reliability": reliability, "credibility": credibility}]), SIMPLE
+    )
     assert w[0] == pytest.approx(2.5 * 1.5 * factor)
 
 
@@ -138,8 +176,9 @@ def test_exposure_factor_refuses_a_zone_without_area() -> None:
     assert err.value.field == "zone_area_km2"
 
 
-@pytest.mark.parametrize(("value", "level"), [(0.0, 1), (0.99, 1), (1.0, 2), (3.9, 3), (4.0, 4),
-                                              (8.0, 5), (1e9, 5)])
+@pytest.mark.parametrize(
+    ("value", "level"), [(0.0, 1), (0.99, 1), (1.0, 2), (3.9, 3), (4.0, 4), (8.0, 5), (1e9, 5)]
+)
 def test_levels_start_at_their_threshold(value: float, level: int) -> None:
     assert level_for(value, None, SIMPLE) == level
 
@@ -162,8 +201,7 @@ def test_a_level_comes_down_once_the_score_is_clearly_below_the_threshold() -> N
 def test_levels_for_many_zones_match_level_for_each() -> None:
     scores = np.array([0.1, 1.7, 3.3, 9.0])
     previous = np.array([0, 3, 4, 2])
-    expected = [level_for(s, int(p) or None, SIMPLE) for s, p in zip(scores, previous,
-                                                                       strict=True)]
+    expected = [level_for(s, int(p) or None, SIMPLE) for s, p in zip(scores, previous, strict=True)]
     assert levels_for(scores, previous, SIMPLE).tolist() == expected == [1, 3, 4, 5]
 
 
@@ -175,8 +213,14 @@ def test_level_labels_are_french_then_english() -> None:
 
 
 def test_sub_scores_follow_the_taxonomy_and_add_up() -> None:
-    (zone,) = score([{"type": "armed_attack"}, {"type": "robbery"},
-                     {"type": "illegal_checkpoint"}, {"type": "demonstration"}])
+    (zone,) = score(
+        [
+            {"type": "armed_attack"},
+            {"type": "robbery"},
+            {"type": "illegal_checkpoint"},
+            {"type": "demonstration"},
+        ]
+    )
     assert all(v > 0 for v in zone.sub_scores.values())
     assert sum(zone.sub_scores.values()) == pytest.approx(zone.score)
     # robbery weight 1.5 x severity 4 factor 1.5
@@ -200,19 +244,33 @@ def test_trend_compares_the_last_30_days_with_the_90_before(ages: list[int], tre
 
 
 def test_contributors_name_the_incidents_that_weigh_most() -> None:
-    (zone,) = score([{"id": "old", "age": 60.0}, {"id": "fresh", "age": 1.0},
-                     {"id": "minor", "type": "theft", "severity": 1}], top_contributors=2)
+    (zone,) = score(
+        [
+            {"id": "old", "age": 60.0},
+            {"id": "fresh", "age": 1.0},
+            {"id": "minor", "type": "theft", "severity": 1},
+        ],
+        top_contributors=2,
+    )
     assert [i for i, _ in zone.contributors] == ["fresh", "old"]
     fresh = 2.5 * 1.5 * 2 ** (-1 / 30) * PER_PERIOD
     assert zone.contributors[0][1] == pytest.approx(fresh)
 
 
 def test_spill_over_adds_a_share_of_the_neighbours_and_names_their_incidents() -> None:
-    spill = RiskConfig(half_lives_days=(30.0,), half_life_shares=(1.0,), spillover=0.1,
-                       thresholds=(1.0, 2.0, 4.0, 8.0))
+    spill = RiskConfig(
+        half_lives_days=(30.0,),
+        half_life_shares=(1.0,),
+        spillover=0.1,
+        thresholds=(1.0, 2.0, 4.0, 8.0),
+    )
     neighbours = (np.array([0, 1]), np.array([1, 0]))
-    gao, east, far = score([{"id": "attack_in_gao", "zones": (0,)}],
-                           areas=(CERCLE_KM2,) * 3, config=spill, neighbours=neighbours)
+    gao, east, far = score(
+        [{"id": "attack_in_gao", "zones": (0,)}],
+        areas=(CERCLE_KM2,) * 3,
+        config=spill,
+        neighbours=neighbours,
+    )
     assert east.score == pytest.approx(0.1 * gao.score)
     assert far.score == 0.0
     assert east.contributors == [("attack_in_gao", pytest.approx(0.1 * gao.score))]
@@ -257,11 +315,17 @@ def test_bad_incident_values_name_their_field(override: dict[str, Any], field: s
 
 def test_columns_of_different_lengths_are_refused() -> None:
     with pytest.raises(InvalidField) as err:
-        RiskInputs(incident_ids=np.array(["a"]), t_days=np.array([1.0, 2.0]),
-                   type_codes=np.array(["riot"]), severity=np.array([3]),
-                   reliability=np.array(["A"]), credibility=np.array([1]),
-                   status=np.array(["reported"]), pair_incident=np.array([0]),
-                   pair_zone=np.array([0]))
+        RiskInputs(
+            incident_ids=np.array(["a"]),
+            t_days=np.array([1.0, 2.0]),
+            type_codes=np.array(["riot"]),
+            severity=np.array([3]),
+            reliability=np.array(["A"]),
+            credibility=np.array([1]),
+            status=np.array(["reported"]),
+            pair_incident=np.array([0]),
+            pair_zone=np.array([0]),
+        )
     assert err.value.field == "incident_ids"
 
 
@@ -283,18 +347,24 @@ def test_bad_configuration_names_its_field(kwargs: dict[str, Any], field: str) -
 
 
 def test_a_type_weight_override_changes_the_score() -> None:
-    heavy = RiskConfig(half_lives_days=(30.0,), half_life_shares=(1.0,), spillover=0.0,
-                       type_weights={"armed_attack": 5.0})
+    heavy = RiskConfig(
+        half_lives_days=(30.0,),
+        half_life_shares=(1.0,),
+        spillover=0.0,
+        type_weights={"armed_attack": 5.0},
+    )
     (base,) = score([{}])
     (weighted,) = score([{}], config=heavy)
     assert weighted.score == pytest.approx(2 * base.score)
 
 
 def test_no_incident_at_all_gives_level_one_everywhere() -> None:
-    zones = score_zones(make_inputs([]), zone_count=2, zone_area_km2=np.array([1.0, 2.0]),
-                        now_days=NOW)
+    zones = score_zones(
+        make_inputs([]), zone_count=2, zone_area_km2=np.array([1.0, 2.0]), now_days=NOW
+    )
     assert [(z.score, z.level, z.trend, z.contributors) for z in zones] == [
-        (0.0, 1, "stable", [])] * 2
+        (0.0, 1, "stable", [])
+    ] * 2
 
 
 def test_zone_neighbours_pairs_touching_zones_both_ways() -> None:

@@ -44,18 +44,20 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Uuid(), nullable=False),
         sa.Column("zone_id", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
-            ["incident_id"], ["incidents.id"],
-            name=op.f("fk_incident_zones_incident_id_incidents"), ondelete="CASCADE",
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_incident_zones_incident_id_incidents"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["zone_id"], ["zones.id"], name=op.f("fk_incident_zones_zone_id_zones"),
+            ["zone_id"],
+            ["zones.id"],
+            name=op.f("fk_incident_zones_zone_id_zones"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("incident_id", "zone_id", name=op.f("pk_incident_zones")),
     )
-    op.create_index(
-        "ix_incident_zones_zone_incident", "incident_zones", ["zone_id", "incident_id"]
-    )
+    op.create_index("ix_incident_zones_zone_incident", "incident_zones", ["zone_id", "incident_id"])
     op.create_table(
         "zone_risk",
         sa.Column("zone_id", sa.String(length=64), nullable=False),

@@ -1,0 +1,508 @@
+"""Alert use cases: subscriptions, broadcasts, acknowledgement, transmitted/handled figures."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.channels import ChannelError, mask_channel_url, validate_channel_url
+from alerts.keys import LinkSigner
+from alerts.outbox import OutboxConfig, SubscriptionCache, write_broadcast_alerts, zone_geometries
+from alerts.policy import Priority
+from alerts.schemas import (
+    AckOut,
+    AlertList,
+    AlertOut,
+    BroadcastOut,
+    DeliveryCounts,
+    DeliveryList,
+    DeliveryOut,
+    SubscriptionOut,
+)
+from alerts.secrets import SecretBox
+from alerts.subscription import (
+    Area,
+    Subscription,
+    SubscriptionError,
+    ZonesArea,
+    area_from_json,
+    subscription_from_json,
+)
+from alerts.tables import AlertRow, DeliveryRow, SubscriptionRow
+from geo.geometry import to_wkb
+from incidents.db import Database
+from incidents.errors import Forbidden, InvalidField, NotFound
+from incidents.identity import Principal
+from incidents.model import Role
+
+OWNERS = ("organisation", "user")
+SUBSCRIPTION_FIELDS = frozenset({
+    "name", "owner", "channels", "secondary_channel", "area", "types", "min_severity",
+    "statuses", "min_level", "language", "format", "quiet_hours", "paused",
+})
+BROADCAST_PRIORITIES = {"normal": Priority.ROUTINE, "flash": Priority.FLASH}
+MAX_BROADCAST_CHARS = 1000
+
+
+def _invalid(exc: SubscriptionError | ChannelError) -> InvalidField:
+    return InvalidField(exc.field, f"{exc.field}: {exc.message}")
+
+
+def _check_fields(body: Mapping[str, Any]) -> None:
+    for key in body:
+        if key not in SUBSCRIPTION_FIELDS:
+            raise InvalidField(
+                str(key), f"unknown field {key!r}; use {', '.join(sorted(SUBSCRIPTION_FIELDS))}"
+            )
+
+
+def _out(row: SubscriptionRow) -> SubscriptionOut:
+    area = {k: v for k, v in row.area.items() if k != "kind"}
+    if "lat" in area:
+        area = {"point": {"lat": area["lat"], "lon": area["lon"]}, "radius_km": area["radius_km"]}
+    return SubscriptionOut(
+        id=row.id,
+        owner=row.owner_kind,
+        owner_user_id=row.owner_user_id,
+        owner_org_id=row.owner_org_id,
+        name=row.name,
+        channels=list(row.channels_masked),
+        secondary_channel=row.secondary_masked,
+        area=area,
+        types=list(row.types),
+        min_severity=row.min_severity,
+        statuses=list(row.statuses),
+        min_level=row.min_level,
+        language=row.language,
+        format=row.format,
+        quiet_hours=row.quiet_hours,
+        paused=row.paused,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _area_body(obj: Any) -> Any:
+    """Accept the issue's `{"point": {"lat", "lon"}, "radius_km"}` beside the flat form."""
+    if isinstance(obj, Mapping) and isinstance(obj.get("point"), Mapping):
+        flat = {k: v for k, v in obj.items() if k != "point"}
+        point = obj["point"]
+        for key in ("lat", "lon"):
+            if key in point:
+                flat[key] = point[key]
+        flat.setdefault("kind", "point")
+        return flat
+    return obj
+
+
+def _alert_out(row: AlertRow, counts: DeliveryCounts | None = None) -> AlertOut:
+    return AlertOut(
+        id=row.id,
+        code=row.code,
+        kind=row.kind,
+        priority=row.priority,
+        subscription_id=row.subscription_id,
+        created_at=row.created_at,
+        acknowledged=row.acked_at is not None,
+        incident_id=row.incident_id,
+        zone_id=row.zone_id,
+        broadcast_id=row.broadcast_id,
+        acknowledged_at=row.acked_at,
+        acknowledged_by=row.acked_by,
+        resent_at=row.resent_at,
+        escalated_at=row.escalated_at,
+        deliveries=counts,
+    )
+
+
+@dataclass
+class AlertService:
+    db: Database
+    box: SecretBox
+    cache: SubscriptionCache
+    outbox: OutboxConfig
+    signer: LinkSigner
+    validate_channel: Callable[[str, str], None] = validate_channel_url
+
+    # --- subscriptions -------------------------------------------------------------------------
+
+    def _visible(self, viewer: Principal) -> Any:
+        s = SubscriptionRow
+        return and_(
+            s.deleted_at.is_(None),
+            or_(
+                s.owner_user_id == viewer.user_id,
+                and_(s.owner_kind == "organisation", s.owner_org_id == viewer.org_id),
+            ),
+        )
+
+    async def _row(
+        self, session: AsyncSession, viewer: Principal, subscription_id: uuid.UUID
+    ) -> SubscriptionRow:
+        row = (
+            await session.execute(
+                select(SubscriptionRow)
+                .where(SubscriptionRow.id == subscription_id, self._visible(viewer))
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"No subscription {subscription_id} that you can see.")
+        return row
+
+    def _parse(
+        self, body: Mapping[str, Any], owner_user_id: uuid.UUID, owner_org_id: uuid.UUID,
+        subscription_id: uuid.UUID,
+    ) -> tuple[Subscription, str | None]:
+        _check_fields(body)
+        secondary = body.get("secondary_channel")
+        try:
+            sub = subscription_from_json(
+                {**body, "area": _area_body(body.get("area"))},
+                id=subscription_id,
+                owner_user_id=owner_user_id,
+                owner_org_id=owner_org_id,
+                validate_channel=self.validate_channel,
+            )
+            if secondary not in (None, ""):
+                if not isinstance(secondary, str):
+                    raise ChannelError("secondary_channel", "give a channel address (text)")
+                self.validate_channel(secondary.strip(), "secondary_channel")
+        except (SubscriptionError, ChannelError) as exc:
+            raise _invalid(exc) from exc
+        owner = body.get("owner", "organisation")
+        if owner not in OWNERS:
+            raise InvalidField("owner", "owner: choose organisation or user")
+        name = body.get("name")
+        if name is not None and (not isinstance(name, str) or len(name) > 200):
+            raise InvalidField("name", "name: give a text of at most 200 characters")
+        if isinstance(secondary, str) and secondary.strip():
+            return sub, secondary.strip()
+        return sub, None
+
+    async def _area_geometry(self, session: AsyncSession, area: Area, field: str) -> BaseGeometry:
+        zones = await zone_geometries(session, area.zones) if isinstance(area, ZonesArea) else {}
+        try:
+            geometry = area.to_geometry(zones)
+        except SubscriptionError as exc:
+            named = exc.field.replace("area", field, 1)
+            raise _invalid(SubscriptionError(named, exc.message)) from exc
+        if geometry is None or geometry.is_empty or not shapely.is_valid(geometry):
+            raise InvalidField(field, f"{field}: the area is empty or invalid; draw it again")
+        return geometry
+
+    def _values(
+        self, sub: Subscription, secondary: str | None, body: Mapping[str, Any],
+        geometry: BaseGeometry, now: datetime,
+    ) -> dict[str, Any]:
+        minx, miny, maxx, maxy = geometry.bounds
+        return {
+            "owner_kind": body.get("owner", "organisation"),
+            "name": body.get("name"),
+            "channels_encrypted": [self.box.encrypt(url) for url in sub.channels],
+            "channels_masked": [mask_channel_url(url) for url in sub.channels],
+            "secondary_encrypted": None if secondary is None else self.box.encrypt(secondary),
+            "secondary_masked": None if secondary is None else mask_channel_url(secondary),
+            "area": sub.area.to_json(),
+            "area_wkb": to_wkb(geometry),
+            "min_lon": minx, "min_lat": miny, "max_lon": maxx, "max_lat": maxy,
+            "types": sorted(sub.types),
+            "min_severity": sub.min_severity,
+            "statuses": sorted(sub.statuses),
+            "min_level": sub.min_level,
+            "language": sub.language,
+            "format": sub.format,
+            "quiet_hours": None if sub.quiet_hours is None else str(sub.quiet_hours),
+            "paused": sub.paused,
+            "updated_at": now,
+        }
+
+    async def create_subscription(
+        self, viewer: Principal, body: Mapping[str, Any], *, now: datetime
+    ) -> SubscriptionOut:
+        if not isinstance(body, Mapping):
+            raise InvalidField("body", "body: give a JSON object")
+        subscription_id = uuid.uuid4()
+        sub, secondary = self._parse(body, viewer.user_id, viewer.org_id, subscription_id)
+        async with self.db.transaction() as session:
+            geometry = await self._area_geometry(session, sub.area, "area")
+            values = self._values(sub, secondary, body, geometry, now)
+            values.update(
+                id=subscription_id, owner_user_id=viewer.user_id, owner_org_id=viewer.org_id,
+                created_at=now,
+            )
+            await session.execute(insert(SubscriptionRow).values(**values))
+            row = await self._row(session, viewer, subscription_id)
+            return _out(row)
+
+    async def list_subscriptions(self, viewer: Principal) -> list[SubscriptionOut]:
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(SubscriptionRow)
+                    .where(self._visible(viewer))
+                    .order_by(SubscriptionRow.created_at, SubscriptionRow.id)
+                )
+            ).scalars().all()
+            return [_out(r) for r in rows]
+
+    async def get_subscription(
+        self, viewer: Principal, subscription_id: uuid.UUID
+    ) -> SubscriptionOut:
+        async with self.db.read() as session:
+            return _out(await self._row(session, viewer, subscription_id))
+
+    async def update_subscription(
+        self, viewer: Principal, subscription_id: uuid.UUID, patch: Mapping[str, Any],
+        *, now: datetime,
+    ) -> SubscriptionOut:
+        """Fields given replace the stored ones; channels left out stay as they are."""
+        if not isinstance(patch, Mapping):
+            raise InvalidField("body", "body: give a JSON object")
+        _check_fields(patch)
+        async with self.db.transaction() as session:
+            row = await self._row(session, viewer, subscription_id)
+            current: dict[str, Any] = {
+                "name": row.name,
+                "owner": row.owner_kind,
+                "channels": [self.box.decrypt(c) for c in row.channels_encrypted],
+                "secondary_channel": None if row.secondary_encrypted is None
+                else self.box.decrypt(row.secondary_encrypted),
+                "area": row.area,
+                "types": row.types,
+                "min_severity": row.min_severity,
+                "statuses": row.statuses,
+                "min_level": row.min_level,
+                "language": row.language,
+                "format": row.format,
+                "quiet_hours": row.quiet_hours,
+                "paused": row.paused,
+            }
+            body = {**current, **patch}
+            sub, secondary = self._parse(
+                body, row.owner_user_id, row.owner_org_id, subscription_id
+            )
+            geometry = await self._area_geometry(session, sub.area, "area")
+            await session.execute(
+                update(SubscriptionRow)
+                .where(SubscriptionRow.id == subscription_id)
+                .values(**self._values(sub, secondary, body, geometry, now))
+                .execution_options(synchronize_session=False)
+            )
+            return _out(await self._row(session, viewer, subscription_id))
+
+    async def delete_subscription(
+        self, viewer: Principal, subscription_id: uuid.UUID, *, now: datetime
+    ) -> None:
+        async with self.db.transaction() as session:
+            await self._row(session, viewer, subscription_id)
+            await session.execute(
+                update(SubscriptionRow)
+                .where(SubscriptionRow.id == subscription_id)
+                .values(deleted_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            # Messages not yet sent are dropped with the subscription, and say so in the log.
+            await session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.subscription_id == subscription_id,
+                    DeliveryRow.status.in_(("pending", "failed")),
+                )
+                .values(status="dead", last_error="the subscription was deleted before sending")
+                .execution_options(synchronize_session=False)
+            )
+
+    # --- broadcasts ----------------------------------------------------------------------------
+
+    async def broadcast(
+        self, viewer: Principal, body: Mapping[str, Any], *, now: datetime
+    ) -> BroadcastOut:
+        if viewer.role not in (Role.OFFICER, Role.ADMIN):
+            raise Forbidden("Only security officers and administrators send broadcasts.")
+        if not isinstance(body, Mapping):
+            raise InvalidField("body", "body: give a JSON object")
+        for key in body:
+            if key not in ("area", "message", "priority"):
+                raise InvalidField(str(key), f"unknown field {key!r}; use area, message, priority")
+        message = body.get("message")
+        if not isinstance(message, Mapping) or not message:
+            raise InvalidField("message", 'message: give {"fr": "...", "en": "..."} (one or both)')
+        texts: dict[str, str] = {}
+        for lang, text in message.items():
+            if lang not in ("fr", "en"):
+                raise InvalidField(f"message.{lang}", f"message.{lang}: use the keys fr and en")
+            if not isinstance(text, str) or len(text) > MAX_BROADCAST_CHARS:
+                raise InvalidField(
+                    f"message.{lang}",
+                    f"message.{lang}: give a text of at most {MAX_BROADCAST_CHARS} characters",
+                )
+            if text.strip():
+                texts[lang] = text.strip()
+        if not texts:
+            raise InvalidField("message", "message: give the text in French or English")
+        priority_code = body.get("priority", "normal")
+        if priority_code not in BROADCAST_PRIORITIES:
+            raise InvalidField("priority", "priority: choose normal or flash")
+        priority = BROADCAST_PRIORITIES[priority_code]
+        try:
+            area = area_from_json(_area_body(body.get("area")), "area")
+        except SubscriptionError as exc:
+            raise _invalid(exc) from exc
+        broadcast_id = uuid.uuid4()
+        async with self.db.transaction() as session:
+            geometry = await self._area_geometry(session, area, "area")
+            ids = await write_broadcast_alerts(
+                session, self.cache, self.outbox, broadcast_id=broadcast_id,
+                area_geometry=geometry, message=texts, priority=priority,
+                sender_id=viewer.user_id, now=now,
+            )
+        return BroadcastOut(id=broadcast_id, priority=priority_code, alerts=len(ids))
+
+    # --- acknowledgement -----------------------------------------------------------------------
+
+    async def _ack(
+        self, session: AsyncSession, row: AlertRow, by: uuid.UUID | None, via: str, now: datetime
+    ) -> AckOut:
+        if row.acked_at is not None:
+            return AckOut(row.code, True, row.acked_at, row.acked_by, already=True)
+        done = await session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == row.id, AlertRow.acked_at.is_(None))
+            .values(acked_at=now, acked_by=by, acked_via=via)
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            fresh = (
+                await session.execute(
+                    select(AlertRow.acked_at, AlertRow.acked_by).where(AlertRow.id == row.id)
+                )
+            ).one()
+            return AckOut(row.code, True, fresh.acked_at, fresh.acked_by, already=True)
+        return AckOut(row.code, True, now, by, already=False)
+
+    async def acknowledge(self, viewer: Principal, code: str, *, now: datetime) -> AckOut:
+        """Record who acknowledged; acknowledging again answers the first acknowledgement."""
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(
+                    select(AlertRow).where(
+                        AlertRow.code == code.strip().upper(),
+                        AlertRow.owner_org_id == viewer.org_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                raise NotFound(f"No alert with the code {code!r} for your organisation.")
+            return await self._ack(session, row, viewer.user_id, "token", now)
+
+    async def acknowledge_by_link(self, code: str, signature: str, *, now: datetime) -> AckOut:
+        """The signed link in a message: acknowledges without logging in."""
+        code = code.strip().upper()
+        if not self.signer.verify(code, signature):
+            raise Forbidden(
+                "This acknowledgement link is not valid; use the link from the message."
+            )
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(select(AlertRow).where(AlertRow.code == code))
+            ).scalar_one_or_none()
+            if row is None:
+                raise NotFound(f"No alert with the code {code!r}.")
+            return await self._ack(session, row, None, "link", now)
+
+    # --- figures and delivery log --------------------------------------------------------------
+
+    async def list_alerts(self, viewer: Principal, *, limit: int = 50) -> AlertList:
+        a, d = AlertRow, DeliveryRow
+        mine = a.owner_org_id == viewer.org_id
+        async with self.db.read() as session:
+            total, acknowledged = (
+                await session.execute(
+                    select(func.count(), func.count(a.acked_at)).select_from(a).where(mine)
+                )
+            ).one()
+            sent, delivered = (
+                await session.execute(
+                    select(
+                        func.count(func.distinct(case((d.sent_at.is_not(None), d.alert_id)))),
+                        func.count(func.distinct(case((d.status == "delivered", d.alert_id)))),
+                    ).join(a, a.id == d.alert_id).where(mine)
+                )
+            ).one()
+            rows = (
+                await session.execute(
+                    select(a).where(mine).order_by(a.created_at.desc(), a.id).limit(limit)
+                )
+            ).scalars().all()
+            counts = await self._counts(session, [r.id for r in rows])
+        return AlertList(
+            alerts=total, sent=sent, delivered=delivered, acknowledged=acknowledged,
+            items=[_alert_out(r, counts.get(r.id, DeliveryCounts())) for r in rows],
+        )
+
+    async def _counts(
+        self, session: AsyncSession, alert_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, DeliveryCounts]:
+        if not alert_ids:
+            return {}
+        rows = (
+            await session.execute(
+                select(DeliveryRow.alert_id, DeliveryRow.status, func.count())
+                .where(DeliveryRow.alert_id.in_(alert_ids))
+                .group_by(DeliveryRow.alert_id, DeliveryRow.status)
+            )
+        ).all()
+        result: dict[uuid.UUID, DeliveryCounts] = {}
+        for alert_id, status, n in rows:
+            c = result.setdefault(alert_id, DeliveryCounts())
+            c.total += n
+            key = "pending" if status == "sending" else status
+            if key in ("pending", "delivered", "failed", "dead"):
+                setattr(c, key, getattr(c, key) + n)
+        return result
+
+    async def deliveries(self, viewer: Principal, ref: str) -> DeliveryList:
+        """The delivery log of one alert (by id or code): per channel, status, attempts, error."""
+        try:
+            condition = AlertRow.id == uuid.UUID(ref)
+        except ValueError:
+            condition = AlertRow.code == ref.strip().upper()
+        async with self.db.read() as session:
+            alert = (
+                await session.execute(
+                    select(AlertRow).where(condition, AlertRow.owner_org_id == viewer.org_id)
+                )
+            ).scalar_one_or_none()
+            if alert is None:
+                raise NotFound(f"No alert {ref} for your organisation.")
+            rows = (
+                await session.execute(
+                    select(DeliveryRow)
+                    .where(DeliveryRow.alert_id == alert.id)
+                    .order_by(DeliveryRow.id)
+                )
+            ).scalars().all()
+        return DeliveryList(
+            alert_id=alert.id,
+            code=alert.code,
+            items=[
+                DeliveryOut(
+                    id=r.id, channel=r.channel_masked, channel_index=r.channel_index,
+                    purpose=r.purpose, status=r.status, attempts=r.attempts,
+                    idempotency_key=r.idempotency_key, created_at=r.created_at,
+                    next_attempt_at=r.next_attempt_at if r.status in ("pending", "failed")
+                    else None,
+                    sent_at=r.sent_at, delivered_at=r.delivered_at, last_error=r.last_error,
+                )
+                for r in rows
+            ],
+        )

@@ -1,0 +1,242 @@
+"""IncidentStore on SQLite and PostgreSQL: round trips, versions, spatial prefilter, idempotency."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+import shapely
+from pyproj import Geod
+from sqlalchemy import select
+
+from incidents.db import Database
+from incidents.errors import InvalidField
+from incidents.identity import create_organisation, create_user_with_token, resolve_token
+from incidents.importer import import_rows
+from incidents.model import Impact, Incident, Role, Status
+from incidents.schemas import IncidentIn
+from incidents.store import (
+    IncidentQuery,
+    IncidentStore,
+    claim_idempotency_key,
+    complete_idempotency_key,
+    decode_cursor,
+    encode_cursor,
+    release_idempotency_key,
+)
+from incidents.tables import ApiTokenRow, IncidentRow
+from incidents.validation import incident_from_input
+from tests.factories import GAO, KIDAL, MENAKA, Factory, incident_payload
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+WGS84 = Geod(ellps="WGS84")
+
+
+def new_incident(
+    org_id: uuid.UUID, *, at: tuple[float, float] = GAO, days_ago: float = 1.0, **extra: object
+) -> tuple[Incident, shapely.Geometry]:
+    body = incident_payload(at=at, **extra)
+    body["occurred_at"] = (NOW - timedelta(days=days_ago)).isoformat()
+    data = msgspec.convert(body, IncidentIn, strict=False)
+    return incident_from_input(data, org_id=org_id, user_id=None, now=NOW)
+
+
+async def add(db: Database, incident: Incident, geom: shapely.Geometry) -> None:
+    async with db.transaction() as session:
+        await IncidentStore(session).add(incident, geom)
+
+
+async def query(db: Database, q: IncidentQuery) -> tuple[list[IncidentRow], str | None]:
+    async with db.read() as session:
+        return await IncidentStore(session).query_rows(q)
+
+
+async def test_an_incident_comes_back_as_it_went_in(db: Database, factory: Factory) -> None:
+    org = await factory.org()
+    incident, geom = new_incident(
+        org,
+        at=KIDAL,
+        impact={"killed": 1, "missing": 2, "aid_workers_affected": True},
+        description="Véhicule enlevé à l'entrée de Kidal",
+        actor="inconnus",
+        reliability="C",
+    )
+    await add(db, incident, geom)
+    async with db.read() as session:
+        back = await IncidentStore(session).get(incident.id)
+    assert back == incident
+    assert back.impact == Impact(killed=1, missing=2, aid_workers_affected=True)
+    assert back.occurred_at.tzinfo is not None
+
+
+async def test_replace_if_version_refuses_a_stale_version(db: Database, factory: Factory) -> None:
+    org = await factory.org()
+    incident, geom = new_incident(org)
+    await add(db, incident, geom)
+    from dataclasses import replace
+
+    v2 = replace(incident, severity=5, version=2)
+    async with db.transaction() as session:
+        assert await IncidentStore(session).replace_if_version(v2, geom, expected_version=1)
+    v2_again = replace(incident, severity=1, version=2)
+    async with db.transaction() as session:
+        assert not await IncidentStore(session).replace_if_version(
+            v2_again, geom, expected_version=1
+        )
+    async with db.read() as session:
+        stored = await IncidentStore(session).get(incident.id)
+    assert stored is not None
+    assert (stored.severity, stored.version) == (5, 2)
+
+
+@pytest.mark.parametrize("radius_km", [20.0, 150.0, 500.0])
+async def test_near_finds_points_just_inside_in_every_direction(
+    db: Database, factory: Factory, radius_km: float
+) -> None:
+    org = await factory.org()
+    inside, outside = set(), set()
+    for azimuth in range(0, 360, 30):
+        for km, bucket in ((radius_km * 0.99, inside), (radius_km * 1.01, outside)):
+            lon, lat, _ = WGS84.fwd(MENAKA[1], MENAKA[0], azimuth, km * 1000)
+            incident, geom = new_incident(org, at=(lat, lon))
+            await add(db, incident, geom)
+            bucket.add(incident.id)
+    rows, _ = await query(db, IncidentQuery(near=MENAKA, radius_km=radius_km, limit=500))
+    assert {r.id for r in rows} == inside
+
+
+async def test_a_large_polygon_far_from_its_own_cell_is_found(
+    db: Database, factory: Factory
+) -> None:
+    org = await factory.org()
+    incident, _geom = new_incident(org)
+    del incident  # replaced by a polygon spanning several grid cells
+    body = incident_payload()
+    del body["lat"], body["lon"]
+    body["geometry"] = {
+        "type": "Polygon",
+        "coordinates": [[[-2.0, 14.0], [2.0, 14.0], [2.0, 18.0], [-2.0, 18.0], [-2.0, 14.0]]],
+    }
+    body["occurred_at"] = NOW.isoformat()
+    data = msgspec.convert(body, IncidentIn, strict=False)
+    big, big_geom = incident_from_input(data, org_id=org, user_id=None, now=NOW)
+    await add(db, big, big_geom)
+    rows, _ = await query(db, IncidentQuery(near=(17.9, 1.9), radius_km=5, limit=10))
+    assert [r.id for r in rows] == [big.id]
+    rows, _ = await query(db, IncidentQuery(bbox=(1.5, 17.5, 1.6, 17.6), limit=10))
+    assert [r.id for r in rows] == [big.id]
+
+
+async def test_pages_under_an_exact_filter_lose_nothing(db: Database, factory: Factory) -> None:
+    """More rejected prefilter candidates than one batch must not end the walk early."""
+    org = await factory.org()
+    rows_to_add = []
+    wanted = set()
+    # A thin diagonal bounding box: many points in the box around Gao but outside the radius.
+    for n in range(450):
+        lon, lat, _ = WGS84.fwd(GAO[1], GAO[0], 45, 45_000 + n * 10)  # 45-49.5 km: corner zone
+        incident, geom = new_incident(org, at=(lat, lon), days_ago=1 + n / 1000)
+        rows_to_add.append((incident, geom))
+    for n in range(12):
+        incident, geom = new_incident(org, at=GAO, days_ago=2 + n)
+        rows_to_add.append((incident, geom))
+        wanted.add(incident.id)
+    async with db.transaction() as session:
+        store = IncidentStore(session)
+        for incident, geom in rows_to_add:
+            await store.add(incident, geom)
+    seen: list[uuid.UUID] = []
+    cursor = None
+    while True:
+        rows, cursor = await query(
+            db, IncidentQuery(near=GAO, radius_km=40, limit=5, cursor=cursor)
+        )
+        seen += [r.id for r in rows]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen))
+    assert set(seen) == wanted
+
+
+def test_cursor_round_trip_and_rejection() -> None:
+    when, ident = NOW, uuid.uuid4()
+    assert decode_cursor(encode_cursor(when, ident)) == (when, ident)
+    with pytest.raises(InvalidField) as info:
+        decode_cursor("%%%")
+    assert info.value.field == "cursor"
+
+
+async def test_idempotency_key_lifecycle(db: Database, factory: Factory) -> None:
+    org = await factory.org()
+    async with db.transaction() as session:
+        assert (await claim_idempotency_key(session, org, "k", "h1", now=NOW)).state == "new"
+    async with db.transaction() as session:
+        assert (await claim_idempotency_key(session, org, "k", "h1", now=NOW)).state == "pending"
+    resource = uuid.uuid4()
+    async with db.transaction() as session:
+        await complete_idempotency_key(session, org, "k", resource, 201)
+    async with db.transaction() as session:
+        state = await claim_idempotency_key(session, org, "k", "h2", now=NOW)
+    assert (state.state, state.request_hash, state.resource_id) == ("done", "h1", resource)
+    async with db.transaction() as session:
+        await release_idempotency_key(session, org, "k")  # only pending keys are released
+        assert (await claim_idempotency_key(session, org, "k", "h1", now=NOW)).state == "done"
+
+
+async def test_a_stale_pending_key_can_be_claimed_again(db: Database, factory: Factory) -> None:
+    org = await factory.org()
+    async with db.transaction() as session:
+        await claim_idempotency_key(session, org, "crashed", "h", now=NOW - timedelta(minutes=5))
+    async with db.transaction() as session:
+        assert (await claim_idempotency_key(session, org, "crashed", "h", now=NOW)).state == "new"
+
+
+async def test_tokens_are_stored_hashed_only(db: Database) -> None:
+    async with db.transaction() as session:
+        org = await create_organisation(session, "Association Tassaght", now=NOW)
+        _, token_id, token = await create_user_with_token(
+            session, org, role=Role.REPORTER, now=NOW, name="focal point Gao"
+        )
+    assert token.startswith("stl_")
+    async with db.read() as session:
+        rows = (await session.execute(select(ApiTokenRow))).scalars().all()
+        assert len(rows) == 1
+        stored = " ".join(str(getattr(rows[0], c.key)) for c in ApiTokenRow.__table__.columns)
+        assert token not in stored
+        assert token[4:] not in stored
+        assert rows[0].token_hash != token
+        principal = await resolve_token(session, token)
+    assert principal is not None
+    assert principal.token_id == token_id
+
+
+async def test_import_is_idempotent_and_reports_rejections(db: Database, factory: Factory) -> None:
+    from incidents.demo import DemoRow
+
+    org = await factory.org()
+    good = incident_payload(at=GAO, external_id="acled:1")
+    bad = incident_payload(at=GAO, severity=9)
+    rows = [DemoRow(1, good), DemoRow(2, bad), DemoRow(3, incident_payload(at=KIDAL))]
+    first = await import_rows(db, rows, org_id=org, user_id=None, now=datetime.now(UTC))
+    assert (first.created, first.already_present) == (2, 0)
+    assert [(n, f) for n, f, _ in first.rejected] == [(2, "severity")]
+    second = await import_rows(db, rows, org_id=org, user_id=None, now=datetime.now(UTC))
+    assert (second.created, second.already_present) == (0, 2)
+    rows_back, _ = await query(db, IncidentQuery(limit=10))
+    assert len(rows_back) == 2
+
+
+async def test_retracted_rows_are_left_out_unless_asked(db: Database, factory: Factory) -> None:
+    org = await factory.org()
+    kept, kept_geom = new_incident(org)
+    gone, gone_geom = new_incident(org, status="reported")
+    await add(db, kept, kept_geom)
+    from dataclasses import replace
+
+    await add(db, replace(gone, status=Status.RETRACTED), gone_geom)
+    rows, _ = await query(db, IncidentQuery())
+    assert [r.id for r in rows] == [kept.id]
+    rows, _ = await query(db, IncidentQuery(statuses=frozenset({"retracted"})))
+    assert [r.id for r in rows] == [gone.id]
