@@ -29,6 +29,7 @@ AREAS = (
     "api.routes.alerts",
     "api.routes.sharing",
     "api.routes.intake",
+    "api.routes.skill",
 )
 
 

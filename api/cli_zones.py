@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from api.cli import fail, migrate, now, run
+from api.cli_skill import backtest_command, backtest_options
 from api.settings import Settings
 from geo.geometry import GeometryError
 from geo.zones import ZONE_KINDS, zones_from_geojson
@@ -141,6 +142,13 @@ def register(main: click.Group) -> None:
         """Print the zones, most dangerous first."""
         rows = run(lambda db: _ranking(db, settings, recompute=recompute), settings)
         _print_table([r for r in rows if kind is None or r.kind == kind], title="Risk by zone")
+
+    @risk.command("backtest")
+    @backtest_options
+    @click.pass_obj
+    def backtest_cmd(settings: Settings, **options: Any) -> None:
+        """Walk-forward backtest of the risk model on the database: table and PNG chart."""
+        backtest_command(settings, **options)
 
 
 async def _ranking(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -237,6 +238,7 @@ def bench_delivery(
     finally:
         for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
             path.unlink(missing_ok=True)
+        shutil.rmtree(var_dir, ignore_errors=True)  # holds a generated secret key
     setup = "serve" if not workers else f"serve + {workers} dispatch worker{'s' * (workers > 1)}"
     rows = [
         harness.record(

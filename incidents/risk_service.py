@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -11,10 +14,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import shapely
-from sqlalchemy import Float, String, and_, cast, delete, event, func, insert, or_, select
+from sqlalchemy import Float, String, and_, case, cast, event, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
-from sqlalchemy.util import await_only
 
 from incidents.assessment import AreaRisk, IncidentColumns, assess_area, assessment_area
 from incidents.db import Database
@@ -24,19 +28,29 @@ from incidents.risk import RiskConfig, RiskInputs, ZoneRisk, score_zones
 from incidents.store import BIG, CELL_DEG, cell_of
 from incidents.tables import IncidentRow
 from incidents.zone_tables import IncidentZoneRow, ZoneLevelChangeRow, ZoneRiskRow, ZoneRow
-from incidents.zones_store import TOUCHED_KEY, ZoneCache, ZoneSnapshot, ZoneStore
+from incidents.zones_store import (
+    ASSIGNED_KEY,
+    TOUCHED_KEY,
+    ZoneCache,
+    ZoneSnapshot,
+    ZoneStore,
+    zone_pairs,
+)
 
 __all__ = [
     "Assessment",
+    "Fingerprint",
     "LevelChange",
     "RiskObserver",
     "RiskService",
     "RiskSettings",
+    "RiskStore",
     "StoredRisk",
     "risk_config",
     "to_days",
 ]
 
+log = logging.getLogger("sentinelle.risk")
 DAY = 86400.0
 MAX_HISTORY_STEPS = 1000
 MAX_ASSESSED_INCIDENTS = 1000
@@ -152,6 +166,7 @@ class Assessment:
 
 
 ConditionsFn = Callable[[AsyncSession], Awaitable[list[Any]]]
+LevelChangeHook = Callable[[AsyncSession, list["LevelChange"]], Awaitable[Any]]
 
 
 def _columns(rows: Sequence[Any], with_zone: bool) -> dict[str, Any]:
@@ -179,14 +194,361 @@ def _inputs_from(cols: dict[str, Any], pair_zone: np.ndarray) -> RiskInputs:
     )
 
 
+# --- incidents of the risk window, in memory ------------------------------------------------------
+
+# (id as 32 hex digits, t_days, type, severity, reliability, credibility, status, lon, lat)
+StoreRow = tuple[str, float, str, int, str, int, str, float, float]
+_FIELDS = (
+    ("ids", object),
+    ("t_days", np.float64),
+    ("type_codes", str),
+    ("severity", np.intp),
+    ("reliability", str),
+    ("credibility", np.intp),
+    ("status", str),
+    ("lons", np.float64),
+    ("lats", np.float64),
+)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What tells whether incidents changed elsewhere: their count and latest change."""
+
+    count: int
+    latest: datetime | None
+
+
+async def incidents_fingerprint(session: AsyncSession) -> Fingerprint:
+    count, latest = (
+        await session.execute(select(func.count(), func.max(IncidentRow.updated_at)))
+    ).one()
+    return Fingerprint(int(count), latest)
+
+
+def _column(values: Sequence[Any], dtype: Any) -> np.ndarray:
+    if dtype is object:
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+    return np.asarray(values, dtype=dtype)
+
+
+class RiskStore:
+    """The risk inputs of every incident of the window as numpy columns, with their zones.
+
+    Loaded once (one query), then kept current with each committed write: a changed incident
+    gets a new row and its old row is left out (`alive`), so nothing is searched or shifted.
+    Pairs are (row, zone position) at one zones version; a zone edit means a fresh load.
+    """
+
+    def __init__(
+        self,
+        zones_version: tuple[Any, ...],
+        since_days: float,
+        columns: dict[str, np.ndarray],
+        pair_incident: np.ndarray,
+        pair_zone: np.ndarray,
+        shapes: dict[int, shapely.Geometry],
+        fingerprint: Fingerprint,
+        zone_position: dict[str, int],
+    ) -> None:
+        self.zones_version = zones_version
+        self.zone_position = zone_position
+        self.since_days = since_days
+        self.columns = columns
+        self.pair_incident = pair_incident
+        self.pair_zone = pair_zone
+        self.shapes = shapes  # row -> geometry, for the incidents that are not points
+        self.alive = np.ones(len(columns["ids"]), dtype=bool)
+        self.fingerprint = fingerprint
+        self.revision = 0
+        self._rows: list[StoreRow] = []
+        self._pairs: list[tuple[int, int]] = []
+        self._dead: list[int] = []
+        self._position: dict[str, int] | None = None
+        self._inputs: tuple[int, RiskInputs, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.columns["ids"]) + len(self._rows)
+
+    def upsert(
+        self,
+        row: StoreRow,
+        zone_positions: Sequence[int],
+        shape: shapely.Geometry | None,
+        *,
+        updated_at: datetime | None,
+        is_new: bool,
+    ) -> None:
+        """Add an incident or replace its row (O(1): the arrays are merged when next read)."""
+        if self._position is None:
+            self._merge()
+            self._position = {str(i): k for k, i in enumerate(self.columns["ids"].tolist())}
+        old = self._position.get(row[0])
+        if old is not None:
+            self._dead.append(old)
+            self.shapes.pop(old, None)
+        at = len(self)
+        self._position[row[0]] = at
+        self._rows.append(row)
+        self._pairs.extend((at, z) for z in zone_positions)
+        if shape is not None:
+            self.shapes[at] = shape
+        count = self.fingerprint.count + (1 if is_new else 0)
+        latest = self.fingerprint.latest
+        if updated_at is not None and (latest is None or updated_at > latest):
+            latest = updated_at
+        self.fingerprint = Fingerprint(count, latest)
+        self.revision += 1
+
+    def _merge(self) -> None:
+        if self._rows:
+            fresh = list(zip(*self._rows, strict=True))
+            for (name, dtype), values in zip(_FIELDS, fresh, strict=True):
+                self.columns[name] = np.concatenate([self.columns[name], _column(values, dtype)])
+            self.alive = np.concatenate([self.alive, np.ones(len(self._rows), dtype=bool)])
+            self._rows = []
+        if self._pairs:
+            pi, pz = (np.asarray(c, dtype=np.intp) for c in zip(*self._pairs, strict=True))
+            self.pair_incident = np.concatenate([self.pair_incident, pi])
+            self.pair_zone = np.concatenate([self.pair_zone, pz])
+            self._pairs = []
+        if self._dead:
+            self.alive[np.asarray(self._dead, dtype=np.intp)] = False
+            self._dead = []
+
+    def risk_inputs(self, config: RiskConfig) -> tuple[RiskInputs, np.ndarray]:
+        """The scoring inputs and, per row, whether it counts (alive, not retracted if void)."""
+        if self._inputs is not None and self._inputs[0] == self.revision:
+            return self._inputs[1], self._inputs[2]
+        self._merge()
+        c = self.columns
+        counts = self.alive.copy()
+        if config.status_factors.get("retracted", 0.0) == 0.0:
+            counts &= c["status"] != "retracted"
+        keep = counts[self.pair_incident]
+        inputs = RiskInputs(
+            incident_ids=c["ids"],
+            t_days=c["t_days"],
+            type_codes=c["type_codes"],
+            severity=c["severity"],
+            reliability=c["reliability"],
+            credibility=c["credibility"],
+            status=c["status"],
+            pair_incident=self.pair_incident[keep],
+            pair_zone=self.pair_zone[keep],
+        )
+        self._inputs = (self.revision, inputs, counts)
+        return inputs, counts
+
+    def area_columns(
+        self, bounds: tuple[float, float, float, float], since_days: float, until_days: float,
+        config: RiskConfig,
+    ) -> IncidentColumns:
+        """Incidents of the time window whose extent meets `bounds` (vectorised, no query)."""
+        self._merge()
+        c = self.columns
+        minx, miny, maxx, maxy = bounds
+        t = c["t_days"]
+        live = self.alive & (c["status"] != "retracted") & (t > since_days) & (t <= until_days)
+        near = (c["lons"] >= minx) & (c["lons"] <= maxx) & (c["lats"] >= miny) & (c["lats"] <= maxy)
+        rows = np.flatnonzero(live & near)
+        geometries = None
+        if self.shapes:
+            shaped = np.fromiter(self.shapes, dtype=np.intp, count=len(self.shapes))
+            boxes = shapely.bounds(np.array(list(self.shapes.values()), dtype=object))
+            meets = (
+                (boxes[:, 2] >= minx) & (boxes[:, 0] <= maxx)
+                & (boxes[:, 3] >= miny) & (boxes[:, 1] <= maxy)
+            )
+            rows = np.union1d(rows, shaped[meets & live[shaped]])
+            with_shape = np.isin(rows, shaped)
+            if with_shape.any():
+                geometries = np.full(len(rows), None, dtype=object)
+                geometries[with_shape] = [self.shapes[int(r)] for r in rows[with_shape].tolist()]
+        return IncidentColumns(
+            ids=c["ids"][rows],
+            lons=c["lons"][rows],
+            lats=c["lats"][rows],
+            t_days=c["t_days"][rows],
+            type_codes=c["type_codes"][rows],
+            severity=c["severity"][rows],
+            reliability=c["reliability"][rows],
+            credibility=c["credibility"][rows],
+            status=c["status"][rows],
+            geometries=geometries,
+        )
+
+
+def hex_id(column: Any) -> ColumnElement[str]:
+    """An id as 32 hex digits on every database (SQLite stores it so, PostgreSQL adds dashes)."""
+    return func.replace(cast(column, String), "-", "")
+
+
+async def load_store(
+    session: AsyncSession, snapshot: ZoneSnapshot, *, since: datetime
+) -> RiskStore:
+    """Every incident that occurred after `since`: one query for the columns, zones in memory.
+
+    Zones come from the same index that assigned the stored links, so they agree with them.
+    """
+    fingerprint = await incidents_fingerprint(session)
+    days = epoch_days(session)
+    since_days = to_days(since)
+    stmt = select(
+        hex_id(IncidentRow.id),
+        days,
+        IncidentRow.type,
+        IncidentRow.severity,
+        IncidentRow.reliability,
+        IncidentRow.credibility,
+        IncidentRow.status,
+        IncidentRow.lon,
+        IncidentRow.lat,
+        IncidentRow.geometry_type,
+        case((IncidentRow.geometry_type != "Point", IncidentRow.geometry_wkb), else_=None),
+    ).where(days > since_days)  # an expression, not the index: most rows are wanted
+    rows = (await session.execute(stmt)).all()
+    raw: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(11)]
+    columns = {
+        name: _column(values, dtype) for (name, dtype), values in zip(_FIELDS, raw, strict=False)
+    }
+    types, wkbs = raw[9], raw[10]
+    pi, pz = zone_pairs(snapshot.index, types, columns["lons"], columns["lats"], wkbs)
+    others = [k for k, t in enumerate(types) if t != "Point"]
+    shapes = dict(zip(others, shapely.from_wkb([wkbs[k] for k in others]), strict=True))
+    order = np.argsort(pi, kind="stable")
+    return RiskStore(
+        snapshot.version,
+        since_days,
+        columns,
+        pi[order].astype(np.intp),
+        pz[order].astype(np.intp),
+        shapes,
+        fingerprint,
+        dict(snapshot.position),
+    )
+
+
+@dataclass(frozen=True)
+class Written:
+    """One committed incident write, as the risk store needs it."""
+
+    row: StoreRow
+    zones: tuple[tuple[Any, ...], list[str]] | None  # (zones version, zone ids) when assigned
+    shape: shapely.Geometry | None
+    updated_at: datetime | None
+    is_new: bool
+
+
+def _written(incident: Incident, geom: shapely.Geometry, zones: Any, is_new: bool) -> Written:
+    point = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
+    row: StoreRow = (
+        incident.id.hex,
+        to_days(incident.occurred_at),
+        incident.type,
+        int(incident.severity),
+        str(incident.reliability.value),
+        int(incident.credibility),
+        str(incident.status.value),
+        float(point.x),
+        float(point.y),
+    )
+    return Written(
+        row,
+        None if zones is None else (zones.version, list(zones.zone_ids)),
+        None if geom.geom_type == "Point" else geom,
+        incident.updated_at,
+        is_new,
+    )
+
+
 @dataclass
 class RiskService:
-    """Scores zones from the stored incidents; keeps each zone's current level and its changes."""
+    """Scores zones from the incidents of the window, held in memory; keeps levels and changes.
+
+    Writes only mark zones dirty (`incident_committed`); `flush` re-scores them in its own
+    transaction, from the background worker (`start`) or before any read of risk.
+    """
 
     db: Database
     config: RiskConfig = field(default_factory=RiskConfig)
     cache: ZoneCache = field(default_factory=ZoneCache)
     retention_days: int = 3650
+    # Called inside the re-scoring transaction with the level changes it recorded.
+    level_change_hooks: list[LevelChangeHook] = field(default_factory=list)
+    debounce_seconds: float = 0.5
+    check_seconds: float = 10.0
+    reload_seconds: float = 900.0
+
+    def __post_init__(self) -> None:
+        self._store: RiskStore | None = None
+        self._journal: list[Written] | None = None
+        self._stale = False
+        self.dirty: dict[str, list[str]] = {}
+        self._dirty_at: datetime | None = None
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    # --- the in-memory store ------------------------------------------------------------------
+
+    async def store(
+        self, session: AsyncSession, snapshot: ZoneSnapshot, since: datetime
+    ) -> RiskStore:
+        """The in-memory incidents, loaded when missing, stale, older than `since` needs."""
+        store = self._store
+        if (
+            store is None
+            or self._stale
+            or store.zones_version != snapshot.version
+            or store.since_days > to_days(since)
+        ):
+            self._journal = []
+            self._stale = False
+            try:
+                store = await load_store(session, snapshot, since=since)
+                for written in self._journal:  # commits that landed while loading
+                    self._apply(store, written)
+            finally:
+                self._journal = None
+            self._store = store
+        return store
+
+    def _apply(self, store: RiskStore, written: Written) -> None:
+        if written.zones is None or written.zones[0] != store.zones_version:
+            self._stale = True  # zones unknown or of another version: load afresh
+            return
+        position = store.zone_position
+        zone_positions = [position[z] for z in written.zones[1] if z in position]
+        store.upsert(
+            written.row, zone_positions, written.shape,
+            updated_at=written.updated_at, is_new=written.is_new,
+        )
+
+    def incident_committed(
+        self, writes: list[Written], causes: dict[str, list[str]], now: datetime
+    ) -> None:
+        """Record committed writes: store rows upserted, their zones marked for re-scoring."""
+        if self._store is not None:
+            for written in writes:
+                self._apply(self._store, written)
+        if self._journal is not None:
+            self._journal.extend(writes)
+        for zone_id, why in causes.items():
+            self.dirty.setdefault(zone_id, []).extend(why)
+        if causes and (self._dirty_at is None or now > self._dirty_at):
+            self._dirty_at = now
+        if self._wake is not None:
+            self._wake.set()
 
     # --- loading ------------------------------------------------------------------------------
 
@@ -199,11 +561,18 @@ class RiskService:
         since: datetime | None = None,
         zone_ids: Iterable[str] | None = None,
     ) -> RiskInputs:
-        """One query: one row per (incident, zone) link in the window, as numpy columns.
+        """The inputs of the window ending at `until`: from memory for the whole window, else one
+        query with one row per (incident, zone) link.
 
         Each link is its own row of the inputs: scores are sums per zone, so an incident in
         three zones simply counts in each, as the model wants.
         """
+        if since is None and zone_ids is None:
+            store = await self.store(
+                session, snapshot, until - timedelta(days=self.config.window_days)
+            )
+            inputs, _ = store.risk_inputs(self.config)
+            return inputs
         since = since or until - timedelta(days=self.config.window_days)
         stmt = (
             select(
@@ -247,6 +616,98 @@ class RiskService:
             neighbours=snapshot.neighbours,
         )
 
+    # --- keeping levels current ----------------------------------------------------------------
+
+    async def flush(self) -> list[LevelChange]:
+        """Re-score the zones written to since the last flush (one transaction); their changes."""
+        if not self.dirty:
+            return []
+        async with self._lock():
+            if not self.dirty:
+                return []
+            dirty, when = self.dirty, self._dirty_at
+            self.dirty, self._dirty_at = {}, None
+            assert when is not None
+            try:
+                async with self.db.transaction() as session:
+                    return await self.recompute(
+                        session, now=when, zone_ids=list(dirty), causes=dirty
+                    )
+            except BaseException:
+                for zone_id, why in dirty.items():  # not lost: the next flush retries them
+                    self.dirty.setdefault(zone_id, [])[:0] = why
+                if self._dirty_at is None or when > self._dirty_at:
+                    self._dirty_at = when
+                raise
+
+    async def changed_elsewhere(self) -> bool:
+        """Whether incidents changed in a way this process did not see (another process)."""
+        store = self._store
+        if store is None:
+            return False
+        async with self.db.read() as session:
+            seen = await incidents_fingerprint(session)
+        return _fingerprint_differs(seen, store.fingerprint)
+
+    async def refresh(self, *, now: datetime, force: bool = False) -> list[LevelChange]:
+        """Reload the incidents and re-score every zone when another process changed them."""
+        if not force and not await self.changed_elsewhere():
+            return []
+        async with self._lock():
+            self._stale = True
+            cause = "incidents changed elsewhere (import or another server)"
+            return await self.recompute_all(now=now, cause=cause)
+
+    def start(self, clock: Callable[[], datetime]) -> None:
+        """Run the background worker: debounced flushes, periodic checks and full re-scoring."""
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(
+            self._work(clock), name="sentinelle-risk"
+        )
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._wake = None
+
+    async def _work(self, clock: Callable[[], datetime]) -> None:
+        wake = self._wake
+        assert wake is not None
+        loop = asyncio.get_running_loop()
+        checked = reloaded = loop.time()
+        try:  # load at start, so that the first report does not wait for it
+            async with self.db.read() as session:
+                snapshot = await self.cache.snapshot(session)
+                await self.store(
+                    session, snapshot, clock() - timedelta(days=self.config.window_days)
+                )
+        except Exception:
+            log.exception("loading incidents for risk failed; retrying on the next write")
+        while True:
+            periods = [p for p in (self.check_seconds, self.reload_seconds) if p > 0]
+            timeout = max(0.05, min(periods)) if periods else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=timeout)
+            try:
+                if wake.is_set():
+                    await asyncio.sleep(self.debounce_seconds)  # gather a burst of reports
+                    wake.clear()
+                    await self.flush()
+                now = loop.time()
+                if self.reload_seconds > 0 and now - reloaded >= self.reload_seconds:
+                    reloaded = checked = now
+                    await self.refresh(now=clock(), force=True)
+                elif self.check_seconds > 0 and now - checked >= self.check_seconds:
+                    checked = now
+                    await self.refresh(now=clock())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep the worker alive; the next round retries
+                log.exception("risk re-computation failed")
+
     # --- current state --------------------------------------------------------------------------
 
     async def recompute(
@@ -268,14 +729,13 @@ class RiskService:
             return []
         if zone_ids is None:
             targets = {z.id for z in snapshot.zones}
-            inputs = await self.load_inputs(session, snapshot, until=now)
         else:
             targets = snapshot.around(zone_ids)
             if not targets:
                 return []
-            inputs = await self.load_inputs(
-                session, snapshot, until=now, zone_ids=snapshot.around(targets)
-            )
+        # Every zone is scored from memory (a fraction of a second for a million incidents):
+        # the country holds every incident anyway, so a subset would not be cheaper.
+        inputs = await self.load_inputs(session, snapshot, until=now)
         stored = dict(
             (
                 await session.execute(
@@ -289,7 +749,6 @@ class RiskService:
         for zid, level in stored.items():
             previous[snapshot.position[zid]] = level
         risks = self._score(snapshot, inputs, now, previous)
-        await session.execute(delete(ZoneRiskRow).where(ZoneRiskRow.zone_id.in_(sorted(targets))))
         values: list[dict[str, Any]] = []
         changes: list[LevelChange] = []
         causes = causes or {}
@@ -319,7 +778,7 @@ class RiskService:
                 cause = default_cause
             changes.append(LevelChange(zid, before, risk.level, risk.score, now, cause))
         if values:
-            await session.execute(insert(ZoneRiskRow), values)
+            await _upsert_zone_risk(session, values)
         if changes:
             await session.execute(
                 insert(ZoneLevelChangeRow),
@@ -335,6 +794,8 @@ class RiskService:
                     for c in changes
                 ],
             )
+            for hook in self.level_change_hooks:
+                await hook(session, changes)
         return changes
 
     async def recompute_all(
@@ -346,6 +807,7 @@ class RiskService:
     async def level_changes(
         self, *, since: datetime | None = None, zone_id: str | None = None
     ) -> list[LevelChange]:
+        await self.flush()
         stmt = select(ZoneLevelChangeRow).order_by(ZoneLevelChangeRow.at, ZoneLevelChangeRow.id)
         if since is not None:
             stmt = stmt.where(ZoneLevelChangeRow.at >= since)
@@ -359,6 +821,7 @@ class RiskService:
 
     async def ranking(self) -> list[StoredRisk]:
         """Every zone, most dangerous first (level, then score); zones never scored come last."""
+        await self.flush()
         async with self.db.read() as session:
             rows = (
                 await session.execute(
@@ -385,6 +848,8 @@ class RiskService:
 
     async def zone_risk(self, zone_id: str, *, at: datetime | None, now: datetime) -> StoredRisk:
         """The stored current risk, or the risk computed as it was at `at` (no hysteresis then)."""
+        if at is None:
+            await self.flush()
         async with self.db.read() as session:
             row = await ZoneStore(session).get(zone_id)
             if at is None:
@@ -476,12 +941,27 @@ class RiskService:
             )
         _, area = assessment_area(geom, radius_km=radius_km, corridor_km=corridor_km)
         config = replace(self.config, window_days=float(window))
+        await self.flush()
+        since, until = now - timedelta(days=window), now
         async with self.db.read() as session:
             extra = await conditions(session) if conditions is not None else []
-            columns = await load_area_columns(
-                session, area, since=now - timedelta(days=window), until=now, conditions=extra
-            )
             snapshot = await self.cache.snapshot(session)
+            if window <= self.config.window_days:
+                store = await self.store(
+                    session, snapshot, now - timedelta(days=self.config.window_days)
+                )
+                columns = store.area_columns(
+                    tuple(float(v) for v in shapely.bounds(area)),  # type: ignore[arg-type]
+                    to_days(since),
+                    to_days(until),
+                    self.config,
+                )
+                if extra:
+                    columns = await _visible(session, columns, extra)
+            else:  # longer than the window held in memory: ask the database
+                columns = await load_area_columns(
+                    session, area, since=since, until=until, conditions=extra
+                )
             crossed_geom = geom if geom.geom_type == "LineString" else area
             crossed = snapshot.index.zones_for(crossed_geom)
             zones = await self.current(session, crossed)
@@ -514,6 +994,26 @@ class RiskService:
         return Assessment(result, ranked, incidents, len(result.incidents), window)
 
 
+async def _upsert_zone_risk(session: AsyncSession, values: list[dict[str, Any]]) -> None:
+    """Insert or replace each zone's current risk (two writers never collide on the key)."""
+    dialect = session.get_bind().dialect.name
+    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert_fn(ZoneRiskRow)
+    columns = [k for k in values[0] if k != "zone_id"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["zone_id"], set_={k: getattr(stmt.excluded, k) for k in columns}
+    )
+    await session.execute(stmt, values)
+
+
+def _fingerprint_differs(seen: Fingerprint, expected: Fingerprint) -> bool:
+    if seen.count != expected.count:
+        return True
+    if seen.latest is None or expected.latest is None:
+        return seen.latest != expected.latest
+    return abs((seen.latest - expected.latest).total_seconds()) > 1e-3
+
+
 def _join_causes(causes: list[str]) -> str:
     unique = list(dict.fromkeys(causes))
     if len(unique) <= 3:
@@ -539,6 +1039,22 @@ def _stored(zone: ZoneRow, risk: ZoneRiskRow | None) -> StoredRisk:
         contributors=[(str(i), float(c)) for i, c in risk.contributors],
         computed_at=risk.computed_at,
     )
+
+
+async def _visible(
+    session: AsyncSession, columns: IncidentColumns, conditions: Sequence[Any]
+) -> IncidentColumns:
+    """Keep the incidents the read policy's conditions let through (asked in chunks)."""
+    ids = [uuid.UUID(hex=str(i)) for i in columns.ids.tolist()]
+    allowed: set[str] = set()
+    for k in range(0, len(ids), 5000):
+        chunk = ids[k : k + 5000]
+        found = await session.scalars(
+            select(hex_id(IncidentRow.id)).where(IncidentRow.id.in_(chunk), *conditions)
+        )
+        allowed.update(found.all())
+    keep = np.array([str(i) in allowed for i in columns.ids.tolist()], dtype=bool)
+    return columns.take(np.flatnonzero(keep))
 
 
 def cells_meeting(area: shapely.Geometry) -> list[int] | None:
@@ -633,10 +1149,10 @@ async def load_area_columns(
 
 @dataclass
 class RiskObserver:
-    """Incident observer: re-scores the touched zones once, just before the transaction commits.
+    """Incident observer: once the transaction commits, the incidents go into the in-memory store
+    and their zones are marked for re-scoring (nothing is scored inside the write).
 
-    A bulk import writes thousands of incidents in one transaction; scoring once per
-    transaction instead of once per incident keeps that linear.
+    A bulk import writes thousands of incidents in one transaction: each costs one append here.
     """
 
     service: RiskService
@@ -649,18 +1165,29 @@ class RiskObserver:
         previous: Incident | None,
         now: datetime,
     ) -> None:
-        if session.info.get(PENDING_KEY) is not None:
-            session.info[PENDING_KEY] = max(session.info[PENDING_KEY], now)
+        zones = session.info.get(ASSIGNED_KEY, {}).get(incident.id)
+        written = _written(incident, geom, zones, previous is None)
+        pending = session.info.get(PENDING_KEY)
+        if pending is not None:
+            pending[0].append(written)
+            pending[1] = max(pending[1], now)
             return
-        session.info[PENDING_KEY] = now
+        session.info[PENDING_KEY] = [[written], now]
         service = self.service
+        done = [False]  # whichever of commit and rollback comes first settles the writes
 
-        def before_commit(_sync_session: Any) -> None:
-            when = session.info.pop(PENDING_KEY, None)
-            zones = session.info.pop(TOUCHED_KEY, {})
-            if when is None or not zones:
-                return
-            # Runs inside SQLAlchemy's greenlet: await_only drives our async code from here.
-            await_only(service.recompute(session, now=when, zone_ids=list(zones), causes=zones))
+        def after_commit(_sync_session: Any) -> None:
+            if not done[0]:
+                done[0] = True
+                writes, when = session.info.pop(PENDING_KEY, ([], now))
+                causes = session.info.pop(TOUCHED_KEY, {})
+                service.incident_committed(writes, causes, when)
 
-        event.listen(session.sync_session, "before_commit", before_commit, once=True)
+        def after_rollback(_sync_session: Any) -> None:
+            if not done[0]:
+                done[0] = True
+                session.info.pop(PENDING_KEY, None)
+                session.info.pop(TOUCHED_KEY, None)
+
+        event.listen(session.sync_session, "after_commit", after_commit, once=True)
+        event.listen(session.sync_session, "after_rollback", after_rollback, once=True)

@@ -108,36 +108,40 @@ class ZoneRef(Struct):
     kind: str
 
 
-class IncidentProperties(Struct, omit_defaults=True):
-    """Every field but id and geometry. In a masked view only category, coarse time and place remain."""
+class IncidentProperties(Struct):
+    """Every field but id and geometry (null when empty) in a full view.
+
+    In a masked view only category, coarse time and place remain: the other fields are left
+    UNSET and so do not appear at all.
+    """
 
     category: str
     occurred_at: datetime
     time_precision: str
     location_precision: str
     masked: bool = False
-    type: str | None = None
-    type_label: str | None = None
-    reported_at: datetime | None = None
-    place_name: str | None = None
-    severity: int | None = None
-    impact: ImpactOut | None = None
-    perpetrator: str | None = None
-    actor: str | None = None
-    description: str | None = None
-    source_type: str | None = None
-    reliability: str | None = None
-    credibility: int | None = None
-    status: str | None = None
-    sharing_level: str | None = None
-    organisation_id: uuid.UUID | None = None
-    organisation: str | None = None
-    reported_by: uuid.UUID | None = None
-    version: int | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    zones: list[ZoneRef] | None = None  # always a list (maybe empty) in full views
-    demo: bool = False
+    type: str | None | UnsetType = UNSET
+    type_label: str | None | UnsetType = UNSET
+    reported_at: datetime | None | UnsetType = UNSET
+    place_name: str | None | UnsetType = UNSET
+    severity: int | None | UnsetType = UNSET
+    impact: ImpactOut | None | UnsetType = UNSET
+    perpetrator: str | None | UnsetType = UNSET
+    actor: str | None | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
+    source_type: str | None | UnsetType = UNSET
+    reliability: str | None | UnsetType = UNSET
+    credibility: int | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    sharing_level: str | None | UnsetType = UNSET
+    organisation_id: uuid.UUID | None | UnsetType = UNSET
+    organisation: str | None | UnsetType = UNSET
+    reported_by: uuid.UUID | None | UnsetType = UNSET
+    version: int | None | UnsetType = UNSET
+    created_at: datetime | None | UnsetType = UNSET
+    updated_at: datetime | None | UnsetType = UNSET
+    zones: list[ZoneRef] | UnsetType = UNSET
+    demo: bool | UnsetType = UNSET
 
 
 class IncidentFeature(Struct):

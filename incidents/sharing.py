@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import msgspec
+
 from incidents import taxonomy
 from incidents.model import Incident, SharingLevel, TimePrecision
 from incidents.schemas import IncidentFeature, IncidentProperties, ZoneRef
@@ -227,11 +229,11 @@ def redact_full(
         same_org = viewer is not None and viewer.org_id == sharing.org_id
         if not same_org:
             # Which person reported is the organisation's business, not other members'.
-            props.reported_by = None
+            props.reported_by = msgspec.UNSET
     else:
-        props.organisation_id = None
+        props.organisation_id = msgspec.UNSET
         props.organisation = HIDDEN_ORGANISATION
-        props.reported_by = None
+        props.reported_by = msgspec.UNSET
     return feature
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import shapely
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, repair_polygon, to_wkb
@@ -30,7 +31,9 @@ from incidents.tables import IncidentRow
 from incidents.zone_tables import IncidentZoneRow, ZoneRiskRow, ZoneRow
 
 __all__ = [
+    "ASSIGNED_KEY",
     "TOUCHED_KEY",
+    "Assigned",
     "ZoneAssignment",
     "ZoneCache",
     "ZoneSettings",
@@ -44,10 +47,13 @@ __all__ = [
     "zone_code",
     "zone_filter",
     "zone_lookup",
+    "zone_pairs",
 ]
 
 # session.info key: zone id -> causes, for the risk observer that runs after assignment.
 TOUCHED_KEY = "sentinelle.zones_touched"
+# session.info key: incident id -> Assigned, the zones just found (risk store, POST response).
+ASSIGNED_KEY = "sentinelle.zones_assigned"
 MAX_ZONE_VERTICES = 1_000_000
 # Neighbours (for risk spill-over) are only sought among zones of the same kind: the country
 # overlaps every zone and would otherwise pour the whole of Mali into each town.
@@ -216,17 +222,47 @@ async def zones_version(session: AsyncSession) -> tuple[Any, ...]:
     return tuple(row)
 
 
-class ZoneCache:
-    """The zone index, rebuilt when the zones version changes (any process may change zones)."""
+# Bumped by every zone write in this process: each ZoneCache then re-reads the zones version
+# at once instead of trusting its copy for up to `recheck_seconds`.
+_local_zone_writes = [0]
 
-    def __init__(self) -> None:
+
+def zones_written(session: AsyncSession | None = None) -> None:
+    """Tell the caches of this process that zones changed (again after `session` commits)."""
+    _local_zone_writes[0] += 1
+    if session is not None:
+
+        def bump(_sync_session: Any) -> None:
+            _local_zone_writes[0] += 1
+
+        event.listen(session.sync_session, "after_commit", bump, once=True)
+
+
+class ZoneCache:
+    """The zone index, rebuilt when the zones version changes (any process may change zones).
+
+    The version is one aggregate query; it is asked at most every `recheck_seconds` (zone
+    writes of this process invalidate at once; another process's edits show within that time).
+    """
+
+    def __init__(self, recheck_seconds: float = 5.0) -> None:
         self._snapshot: ZoneSnapshot | None = None
+        self.recheck_seconds = recheck_seconds
+        self._checked_at = 0.0
+        self._seen_writes = _local_zone_writes[0]
 
     def invalidate(self) -> None:
         self._snapshot = None
 
     async def snapshot(self, session: AsyncSession) -> ZoneSnapshot:
+        if self._seen_writes != _local_zone_writes[0]:
+            self._seen_writes = _local_zone_writes[0]
+            self._snapshot = None
+        clock = time.monotonic()
+        if self._snapshot is not None and clock - self._checked_at < self.recheck_seconds:
+            return self._snapshot
         version = await zones_version(session)
+        self._checked_at = clock
         if self._snapshot is not None and self._snapshot.version == version:
             return self._snapshot
         rows = (await session.scalars(select(ZoneRow).order_by(ZoneRow.id))).all()
@@ -272,6 +308,7 @@ class ZoneStore:
                 field="code",
             )
         await self.session.execute(insert(ZoneRow).values(zone_values(zone, now)))
+        zones_written(self.session)
         return await self.get(zone.id)
 
     async def replace(self, zone: Zone, now: datetime) -> ZoneRow:
@@ -287,6 +324,7 @@ class ZoneStore:
         values.pop("id")
         values["version"] = current.version + 1
         await self.session.execute(update(ZoneRow).where(ZoneRow.id == zone.id).values(values))
+        zones_written(self.session)
         await self.session.refresh(current)
         return current
 
@@ -298,6 +336,7 @@ class ZoneStore:
         )
         await self.session.execute(delete(ZoneRiskRow).where(ZoneRiskRow.zone_id == zone_id))
         await self.session.execute(delete(ZoneRow).where(ZoneRow.id == zone_id))
+        zones_written(self.session)
 
     async def upsert_many(self, zones: Sequence[Zone], now: datetime) -> tuple[int, int]:
         """Add new zones and replace those whose code exists; returns (created, updated)."""
@@ -310,6 +349,7 @@ class ZoneStore:
             ).all()
         }
         created = updated = 0
+        zones_written(self.session)
         for zone in zones:
             row = existing.get(zone.code)
             if row is None:
@@ -328,7 +368,7 @@ class ZoneStore:
 # --- assignment --------------------------------------------------------------------------------
 
 
-def _pairs_for(
+def zone_pairs(
     index: ZoneIndex,
     types: Sequence[str],
     lons: npt.NDArray[np.float64],
@@ -393,7 +433,7 @@ async def reassign_all(
             )
             for k in not_points:
                 wkbs[k] = got[ids[k]]
-        items, zones = _pairs_for(
+        items, zones = zone_pairs(
             snapshot.index, types, np.asarray(lons, float), np.asarray(lats, float), wkbs
         )
         zone_ids = snapshot.index.zone_ids
@@ -438,7 +478,7 @@ async def reassign_zone(session: AsyncSession, zone: Zone) -> int:
         return 0
     ids, types, lons, lats, wkbs = (list(c) for c in zip(*rows, strict=True))
     index = ZoneIndex([(zone.id, zone.geometry)])
-    items, _ = _pairs_for(index, types, np.asarray(lons, float), np.asarray(lats, float), wkbs)
+    items, _ = zone_pairs(index, types, np.asarray(lons, float), np.asarray(lats, float), wkbs)
     if items.size:
         await session.execute(
             insert(IncidentZoneRow),
@@ -471,6 +511,28 @@ def incident_cause(incident: Incident, previous: Incident | None) -> str:
     return f"incident {incident.id} changed"
 
 
+@dataclass(frozen=True)
+class Assigned:
+    """The zones an incident was just put in, at one zones version (kept in `session.info`)."""
+
+    version: tuple[Any, ...]
+    zone_ids: list[str]
+    refs: list[ZoneRef]
+
+
+def assigned(session: AsyncSession) -> dict[uuid.UUID, Assigned]:
+    """Incidents given zones in this transaction (read by the risk observer and zone_lookup)."""
+    found: dict[uuid.UUID, Assigned] = session.info.setdefault(ASSIGNED_KEY, {})
+    return found
+
+
+_KIND_RANK = {k: i for i, k in enumerate(ZONE_KINDS)}
+
+
+def _widest_first(refs: Iterable[ZoneRef]) -> list[ZoneRef]:
+    return sorted(refs, key=lambda r: (_KIND_RANK.get(r.kind, len(_KIND_RANK)), r.code))
+
+
 @dataclass
 class ZoneAssignment:
     """Incident observer: stores the zones a new or changed incident falls in."""
@@ -498,6 +560,9 @@ class ZoneAssignment:
                 insert(IncidentZoneRow),
                 [{"incident_id": incident.id, "zone_id": z} for z in new],
             )
+        zones = [snapshot.zones[snapshot.position[z]] for z in new]
+        refs = [ZoneRef(id=z.id, code=z.code, name=z.name_fr, kind=z.kind) for z in zones]
+        assigned(session)[incident.id] = Assigned(snapshot.version, new, _widest_first(refs))
         cause = incident_cause(incident, previous)
         for zone_id in {*old, *new}:
             touched(session).setdefault(zone_id, []).append(cause)
@@ -512,19 +577,29 @@ async def zone_lookup(
     """The zones each incident falls in, widest first (country, regions, belts, towns)."""
     if not incident_ids:
         return {}
+    out: dict[uuid.UUID, list[ZoneRef]] = {}
+    # Zones assigned in this very transaction (the POST response) need no re-read.
+    just: dict[uuid.UUID, Assigned] = session.info.get(ASSIGNED_KEY, {})
+    wanted = []
+    for incident_id in incident_ids:
+        found = just.get(incident_id)
+        if found is None:
+            wanted.append(incident_id)
+        elif found.refs:
+            out[incident_id] = list(found.refs)
+    if not wanted:
+        return out
     rows = (
         await session.execute(
             select(
                 IncidentZoneRow.incident_id, ZoneRow.id, ZoneRow.code, ZoneRow.name_fr, ZoneRow.kind
             )
             .join(ZoneRow, ZoneRow.id == IncidentZoneRow.zone_id)
-            .where(IncidentZoneRow.incident_id.in_(incident_ids))
+            .where(IncidentZoneRow.incident_id.in_(wanted))
         )
     ).all()
-    rank = {k: i for i, k in enumerate(ZONE_KINDS)}
-    out: dict[uuid.UUID, list[ZoneRef]] = {}
     for incident_id, zid, code, name, kind in sorted(
-        rows, key=lambda r: (rank.get(r[4], len(rank)), r[2])
+        rows, key=lambda r: (_KIND_RANK.get(r[4], len(_KIND_RANK)), r[2])
     ):
         out.setdefault(incident_id, []).append(ZoneRef(id=zid, code=code, name=name, kind=kind))
     return out
@@ -563,6 +638,7 @@ async def ensure_default_zones(db: Database, settings: ZoneSettings, *, now: dat
             tri_border_km=settings.tri_border_km,
         )
         await session.execute(insert(ZoneRow), [zone_values(z, now) for z in zones])
+        zones_written(session)
         snapshot = await ZoneCache().snapshot(session)
         await reassign_all(session, snapshot)
         return len(zones)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
 import uuid
@@ -546,6 +544,7 @@ def configure(ctx: AppContext) -> None:
         config=risk_config(settings),
         cache=cache,
         retention_days=settings.data_retention_days,
+        reload_seconds=float(settings.risk_recompute_seconds),
     )
     zones = ZoneService(ctx.db, cache, risk)
     ctx.incidents.observers = [
@@ -555,32 +554,17 @@ def configure(ctx: AppContext) -> None:
     ]
     ctx.incidents.zone_lookup = zone_lookup
     ctx.state.update(zone_filter=zone_filter(ctx.db), zones=zones, risk=risk, zone_cache=cache)
-    tasks: list[asyncio.Task[None]] = []
 
-    async def seed() -> None:
+    async def start() -> None:
         now = utcnow()
         if await ensure_default_zones(ctx.db, settings, now=now):
             await risk.recompute_all(now=now, cause="default zones created")
-
-    async def decay_loop() -> None:
-        while True:
-            await asyncio.sleep(settings.risk_recompute_seconds)
-            try:
-                await risk.recompute_all(now=utcnow())
-            except Exception:  # keep the schedule alive; the next round retries
-                log.exception("scheduled risk re-computation failed")
-
-    async def start() -> None:
-        await seed()
-        if settings.risk_recompute_seconds > 0:
-            tasks.append(asyncio.get_running_loop().create_task(decay_loop()))
+        # Debounced re-scoring after reports, a check for other processes' writes, and the
+        # full re-computation (decay) every risk_recompute_seconds.
+        risk.start(utcnow)
 
     async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        tasks.clear()
+        await risk.stop()
 
     ctx.on_startup.append(start)
     ctx.on_shutdown.append(stop)

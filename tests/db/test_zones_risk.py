@@ -56,6 +56,7 @@ class Writer:
     def __init__(self, db: Database, org_id: uuid.UUID, risk: RiskService) -> None:
         self.db = db
         self.org_id = org_id
+        self.risk = risk
         self.observers = [ZoneAssignment(risk.cache), RiskObserver(risk)]
 
     async def report(
@@ -77,6 +78,8 @@ class Writer:
             await IncidentStore(session).add_many([row_values(incident, geom)])
             for observer in self.observers:
                 await observer.incident_written(session, incident, geom, None, now)
+        # Writes only mark zones dirty; re-score now, as the worker or the next read would.
+        await self.risk.flush()
         return incident.id
 
 
@@ -251,3 +254,39 @@ async def test_history_walks_back_in_time(writer: Writer, risk: RiskService) -> 
     assert [p.at for p in points] == [NOW - timedelta(days=d) for d in (20, 15, 10, 5, 0)]
     assert [p.score > 0 for p in points] == [False, False, True, True, True]
     assert points[-1].score == pytest.approx(one_incident_score(10), rel=1e-6)
+
+
+async def test_another_process_writes_are_seen_after_a_refresh(
+    db: Database, writer: Writer, risk: RiskService
+) -> None:
+    other = RiskService(db, config=SIMPLE, cache=ZoneCache())  # a second server process
+    await other.recompute_all(now=NOW)  # loads its (empty) incidents into memory
+    await writer.report(MENAKA, days_ago=0)
+    await writer.report(MENAKA, days_ago=0)
+    assert not await risk.changed_elsewhere(), "a process's own writes are not news to it"
+    assert await other.changed_elsewhere()
+    await other.refresh(now=NOW)
+    assert not await other.changed_elsewhere()
+    # Re-scoring from the other process's memory keeps both incidents, not its stale view.
+    await other.recompute_all(now=NOW)
+    assert (await stored(db, "town_menaka")).score == pytest.approx(
+        2 * one_incident_score(0), rel=1e-6
+    )
+    menaka = shapely.Point(MENAKA[1], MENAKA[0])
+    seen = await other.assess(menaka, now=NOW, radius_km=20.0)
+    assert seen.incident_count == 2
+
+
+async def test_reports_only_mark_zones_until_flushed(
+    db: Database, factory: Factory, risk: RiskService
+) -> None:
+    quiet = Writer(db, await factory.org(), risk)
+    quiet.risk = RiskService(db, config=SIMPLE, cache=ZoneCache())  # flushes another service
+    await quiet.report(GAO, days_ago=0)
+    assert "town_gao" in risk.dirty
+    async with db.read() as session:
+        assert await session.get(ZoneRiskRow, "town_gao") is None
+    changes = await risk.flush()
+    assert [c.zone_id for c in changes if c.zone_id == "town_gao"] == ["town_gao"]
+    assert not risk.dirty
+    assert (await stored(db, "town_gao")).score == pytest.approx(one_incident_score(0), rel=1e-6)

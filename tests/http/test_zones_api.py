@@ -136,6 +136,22 @@ async def test_reports_raise_the_zone_level_and_retraction_lowers_it(
     assert after["score"] == 0
 
 
+async def test_ranking_right_after_a_report_shows_the_new_level(
+    client: AsyncTestClient, officer: Caller
+) -> None:
+    def kidal(ranking: list[dict[str, Any]]) -> dict[str, Any]:
+        return next(z for z in ranking if z["zone_id"] == "town_kidal")
+
+    before = kidal((await client.get("/api/v1/risk", headers=officer.headers)).json()["zones"])
+    for _ in range(6):
+        await report(client, officer, at=KIDAL, type="armed_attack", severity=5, days_ago=1)
+    # No wait: the read re-scores the zones the reports marked, whatever the worker is doing.
+    after = kidal((await client.get("/api/v1/risk", headers=officer.headers)).json()["zones"])
+    assert before["level"] == 1
+    assert after["level"] >= 3
+    assert after["score"] > before["score"]
+
+
 async def test_create_zone_assigns_existing_incidents(
     client: AsyncTestClient, officer: Caller
 ) -> None:
