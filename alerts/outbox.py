@@ -8,7 +8,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
@@ -204,6 +204,9 @@ class OutboxConfig:
     mask_grid_degrees: float = 0.25
     # Called after a transaction that wrote alerts commits (wakes an in-process dispatcher).
     on_commit: Callable[[], None] | None = None
+    # Incidents that happened longer ago than this alert nobody: an import of last year's
+    # events must not wake every subscriber.
+    max_age: timedelta = timedelta(hours=72)
 
     def ack_link(self, code: str) -> str:
         base = self.public_url.rstrip("/")
@@ -481,6 +484,8 @@ class AlertOutbox:
         now: datetime,
     ) -> None:
         if incident.status == Status.RETRACTED:
+            return
+        if now - incident.occurred_at > self.config.max_age:
             return
         snapshot = await self.cache.snapshot(session)
         if not len(snapshot.index):

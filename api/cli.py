@@ -185,11 +185,16 @@ def demo(settings: Settings, count: int) -> None:
                 org_id = await create_organisation(session, DEMO_ORGANISATION, now=now())
         await importlib.import_module("incidents.zones_store").ensure_default_zones(
             db, settings, now=now())
-        observers = await demo_observers(db, settings)
-        return await import_rows(
+        from api.app import create_app
+
+        app = create_app(settings, db=db)
+        report = await import_rows(
             db, demo_rows(now=now(), count=count), org_id=org_id, user_id=None, now=now(),
-            is_demo=True, observers=observers,
+            is_demo=True, observers=list(app.state.incidents.observers),
         )
+        # Levels now, so that GET /api/v1/risk shows them at once.
+        await app.state.risk.recompute_all(now=now(), cause="demo data loaded")
+        return report
 
     report = run(go, settings)
     click.echo(

@@ -51,6 +51,7 @@ class Settings:
     dispatch_backoff_cap_seconds: float = 600.0
     channel_rate_per_minute: int = 60
     ack_timeout_minutes: int = 15
+    alert_max_age_hours: float = 72.0
     # Sharing
     mask_grid_degrees: float = 0.25
     audit_retention_days: int = 365

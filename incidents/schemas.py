@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from incidents.model import (
@@ -120,26 +119,26 @@ class IncidentProperties(Struct):
     time_precision: str
     location_precision: str
     masked: bool = False
-    type: str | None | UnsetType = UNSET
-    type_label: str | None | UnsetType = UNSET
-    reported_at: datetime | None | UnsetType = UNSET
-    place_name: str | None | UnsetType = UNSET
-    severity: int | None | UnsetType = UNSET
-    impact: ImpactOut | None | UnsetType = UNSET
-    perpetrator: str | None | UnsetType = UNSET
-    actor: str | None | UnsetType = UNSET
-    description: str | None | UnsetType = UNSET
-    source_type: str | None | UnsetType = UNSET
-    reliability: str | None | UnsetType = UNSET
-    credibility: int | None | UnsetType = UNSET
-    status: str | None | UnsetType = UNSET
-    sharing_level: str | None | UnsetType = UNSET
-    organisation_id: uuid.UUID | None | UnsetType = UNSET
-    organisation: str | None | UnsetType = UNSET
-    reported_by: uuid.UUID | None | UnsetType = UNSET
-    version: int | None | UnsetType = UNSET
-    created_at: datetime | None | UnsetType = UNSET
-    updated_at: datetime | None | UnsetType = UNSET
+    type: str | UnsetType | None = UNSET
+    type_label: str | UnsetType | None = UNSET
+    reported_at: datetime | UnsetType | None = UNSET
+    place_name: str | UnsetType | None = UNSET
+    severity: int | UnsetType | None = UNSET
+    impact: ImpactOut | UnsetType | None = UNSET
+    perpetrator: str | UnsetType | None = UNSET
+    actor: str | UnsetType | None = UNSET
+    description: str | UnsetType | None = UNSET
+    source_type: str | UnsetType | None = UNSET
+    reliability: str | UnsetType | None = UNSET
+    credibility: int | UnsetType | None = UNSET
+    status: str | UnsetType | None = UNSET
+    sharing_level: str | UnsetType | None = UNSET
+    organisation_id: uuid.UUID | UnsetType | None = UNSET
+    organisation: str | UnsetType | None = UNSET
+    reported_by: uuid.UUID | UnsetType | None = UNSET
+    version: int | UnsetType | None = UNSET
+    created_at: datetime | UnsetType | None = UNSET
+    updated_at: datetime | UnsetType | None = UNSET
     zones: list[ZoneRef] | UnsetType = UNSET
     demo: bool | UnsetType = UNSET
 

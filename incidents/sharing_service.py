@@ -300,7 +300,10 @@ class SharingPresenter:
                 incident_from_row(row), zones=zones.get(row.id, ()), demo=bool(row.is_demo)
             )
             features.append(redact_full(feature, viewer, sharing, names.get(row.org_id)))
-            if sharing.level != SharingLevel.CLEAR:
+            # The reporter reading back their own report discloses nothing: not audited (it
+            # would cost a second write on every report).
+            own = viewer is not None and row.user_id == viewer.user_id
+            if sharing.level != SharingLevel.CLEAR and not own:
                 read_ids.append(str(row.id))
         if read_ids and viewer is not None:
             if len(rows) == 1:

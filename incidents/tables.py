@@ -109,6 +109,7 @@ class IncidentRow(Base):
         Index("ix_incidents_occurred_id", "occurred_at", "id"),
         Index("ix_incidents_type_occurred", "type", "occurred_at"),
         Index("ix_incidents_status", "status"),
+        Index("ix_incidents_updated_at", "updated_at"),
         UniqueConstraint("org_id", "external_id", name="uq_incidents_org_external"),
     )
 

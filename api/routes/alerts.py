@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, patch, post
@@ -11,7 +12,12 @@ from litestar.params import Parameter
 from alerts.channels import AppriseNotifier
 from alerts.dispatcher import DispatchConfig, Dispatcher
 from alerts.keys import LinkSigner, secret_keys
-from alerts.outbox import AlertOutbox, OutboxConfig, SubscriptionCache
+from alerts.outbox import (
+    AlertOutbox,
+    OutboxConfig,
+    SubscriptionCache,
+    write_level_change_alerts,
+)
 from alerts.schemas import (
     AckOut,
     AlertList,
@@ -177,9 +183,18 @@ def configure(ctx: AppContext) -> None:
     outbox = OutboxConfig(
         public_url=settings.public_url, signer=signer,
         mask_grid_degrees=settings.mask_grid_degrees,
+        max_age=timedelta(hours=settings.alert_max_age_hours),
     )
     ctx.incidents.observers = [*ctx.incidents.observers, AlertOutbox(cache, outbox)]
     ctx.state["alerts"] = AlertService(ctx.db, box, cache, outbox, signer)
+    risk = ctx.state.get("risk")
+    if risk is not None:
+        # Level-change alerts are written in the same transaction as the level change; the
+        # dispatcher's poll of zone_level_changes stays as a safety net (a cursor makes it once).
+        async def level_change_alerts(session: Any, changes: list[Any]) -> None:
+            await write_level_change_alerts(session, cache, outbox, utcnow())
+
+        risk.level_change_hooks.append(level_change_alerts)
 
     async def warm() -> None:
         # Build the subscription index now rather than inside the first incident report.

@@ -95,17 +95,7 @@ async def test_concurrent_distinct_keys_each_store_one(
     http: httpx.AsyncClient,
     factory: Factory,
     db: Database,
-    backend: str,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if backend == "postgres":
-        # Remove once RiskObserver serialises its per-zone rewrite (lock the zone rows or upsert).
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="incidents/risk_service.py deletes then inserts zone_risk rows: concurrent "
-                "reports in one zone collide on pk_zone_risk (500) on PostgreSQL",
-            )
-        )
     reporter = await factory.caller("reporter")
     body = incident_payload(at=GAO)
     responses = await asyncio.gather(
