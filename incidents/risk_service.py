@@ -71,19 +71,22 @@ class RiskSettings(Protocol):
 
 
 def risk_config(settings: RiskSettings) -> RiskConfig:
-    """The model's defaults with the deployment's short half-life, window, thresholds, hysteresis.
+    """The tuned model (docs/risk.md), with what the deployment chose to override.
 
-    The long-memory half-life keeps the model's value (see docs/risk.md).
+    A setting of 0 (or empty) keeps the model's tuned value; a positive short half-life
+    replaces the shortest memory of the mixture.
     """
     base = RiskConfig()
-    halves = (float(settings.risk_half_life_days), *base.half_lives_days[1:])
+    halves = base.half_lives_days
+    if settings.risk_half_life_days > 0:
+        halves = (float(settings.risk_half_life_days), *base.half_lives_days[1:])
     thresholds = tuple(float(t) for t in settings.risk_thresholds) or base.thresholds
     return replace(
         base,
         half_lives_days=halves,
-        window_days=float(settings.risk_window_days),
+        window_days=float(settings.risk_window_days or base.window_days),
         thresholds=thresholds,  # type: ignore[arg-type]
-        hysteresis=float(settings.risk_hysteresis),
+        hysteresis=float(settings.risk_hysteresis or base.hysteresis),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -247,17 +248,51 @@ def public_conditions() -> list[Any]:
     return [IncidentRow.sharing_level == SharingLevel.CLEAR.value]
 
 
+# Organisation names shown in full features, kept in-process: the query cost ~1.3 ms on every
+# response. Names change only when an organisation is deleted (forget_organisation, below);
+# the TTL bounds how long another process's change can show the old name.
+NAMES_TTL_SECONDS = 30.0
+_NAMES_MAX = 10_000
+_names: dict[uuid.UUID, tuple[str, float]] = {}
+
+
+def forget_organisation(org_id: uuid.UUID | None = None) -> None:
+    """Drop a cached organisation name (all of them without an id) after a rename or delete."""
+    if org_id is None:
+        _names.clear()
+    else:
+        _names.pop(org_id, None)
+
+
 async def organisation_names(
     session: AsyncSession, org_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     if not org_ids:
         return {}
+    clock = time.monotonic()
+    out: dict[uuid.UUID, str] = {}
+    missing: set[uuid.UUID] = set()
+    for org_id in set(org_ids):
+        cached = _names.get(org_id)
+        if cached is not None and cached[1] > clock:
+            out[org_id] = cached[0]
+        else:
+            missing.add(org_id)
+    if not missing:
+        return out
     rows = await session.execute(
         select(OrganisationRow.id, OrganisationRow.name).where(
-            OrganisationRow.id.in_(sorted(set(org_ids)))
+            OrganisationRow.id.in_(sorted(missing))
         )
     )
-    return dict(rows.tuples().all())
+    found = dict(rows.tuples().all())
+    if len(_names) + len(found) > _NAMES_MAX:
+        _names.clear()
+    expires = clock + NAMES_TTL_SECONDS
+    for org_id, name in found.items():
+        _names[org_id] = (name, expires)
+    out.update(found)
+    return out
 
 
 def masked_feature(row: IncidentRow, rules: MaskRules) -> IncidentFeature:
@@ -758,10 +793,13 @@ class SharingService:
                 update(OrganisationRow).where(OrganisationRow.id == org_id)
                 .values(name=f"deleted-{org_id.hex}", deleted_at=now)
             )
+            forget_organisation(org_id)
             await audit.write(session, [audit.event(
                 "organisation.deleted", viewer, target_type="organisation", target_id=org_id,
                 incidents_kept_anonymous=kept,
             )], now=now)
+        # Again after commit: a response served meanwhile may have cached the old name.
+        forget_organisation(org_id)
         return kept
 
     # --- thin transactional wrappers for the API (no session handling in handlers) --------------

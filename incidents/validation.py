@@ -10,7 +10,13 @@ from typing import Any
 import msgspec
 import shapely
 
-from geo.geometry import GeometryError, parse_geojson_geometry, point_from_lat_lon, to_geojson
+from geo.geometry import (
+    GeometryError,
+    parse_geojson_geometry,
+    point_from_lat_lon,
+    point_geojson,
+    to_geojson,
+)
 from incidents import taxonomy
 from incidents.errors import InvalidField
 from incidents.model import Impact, Incident
@@ -95,12 +101,16 @@ def incident_from_input(
     kind = check_type(data.type)
     occurred = check_occurred_at(data.occurred_at, now=now, rules=rules)
     geom = check_geometry(data.geometry, data.lat, data.lon, rules=rules)
+    # A point built from lat/lon is 2D: its GeoJSON is written directly (no mapping/rounding walk).
+    geometry = (
+        to_geojson(geom) if data.geometry is not None else point_geojson(geom.x, geom.y)
+    )
     incident = Incident(
         id=uuid.uuid4(),
         type=kind.code,
         occurred_at=occurred,
         reported_at=now,
-        geometry=to_geojson(geom),
+        geometry=geometry,
         org_id=org_id,
         user_id=user_id,
         time_precision=data.time_precision,
