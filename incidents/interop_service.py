@@ -173,10 +173,14 @@ async def import_incidents(
         again = [r for r in explicit if r.incident and str(r.incident["external_id"]) in known]
         if again:
             async with db.transaction() as session:
+                # Re-read in this transaction with one query, not one `session.get` per row.
+                current = await _rows_by_external_id(
+                    session, org_id, (str(r.incident["external_id"]) for r in again if r.incident)
+                )
                 for result in again:
                     assert result.incident is not None
                     payload = {**(defaults or {}), **result.incident}
-                    row = await session.get(IncidentRow, known[str(payload["external_id"])].id)
+                    row = current.get(str(payload["external_id"]))
                     if row is None:
                         continue
                     try:

@@ -362,6 +362,19 @@ AUDITED_FIELDS = (
 class SharingGuard:
     """Observer: a sharing change by anyone outside the reporting org needs its consent; audits."""
 
+    async def incidents_written(
+        self,
+        session: AsyncSession,
+        written: Sequence[tuple[Incident, shapely.Geometry]],
+        now: datetime,
+    ) -> None:
+        """Batch form for bulk imports of new incidents: one audit insert for the batch."""
+        actor = audit.current_actor()
+        await audit.write(session, [audit.event(
+            "incident.created", actor, target_type="incident", target_id=incident.id,
+            sharing_level=incident.sharing_level.value,
+        ) for incident, _ in written], now=now)
+
     async def incident_written(
         self,
         session: AsyncSession,

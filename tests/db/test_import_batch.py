@@ -1,0 +1,55 @@
+"""Bulk import hands whole batches to observers: same zones and audit rows as one by one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from api.settings import Settings
+from geo.geometry import from_wkb
+from incidents.audit_tables import AuditRow
+from incidents.db import Database
+from incidents.demo import DemoRow
+from incidents.importer import import_rows
+from incidents.sharing_service import SharingGuard
+from incidents.tables import IncidentRow
+from incidents.zone_tables import IncidentZoneRow
+from incidents.zones_store import ZoneAssignment, ensure_default_zones
+from tests.factories import BAMAKO, GAO, KIDAL, MENAKA, Factory, incident_payload
+
+NOW = datetime.now(UTC)
+
+
+async def test_import_assigns_zones_and_audits_each_new_incident(
+    db: Database, factory: Factory
+) -> None:
+    await ensure_default_zones(db, Settings(), now=NOW)
+    org = await factory.org()
+    places = {"gao": GAO, "kidal": KIDAL, "menaka": MENAKA, "bamako": BAMAKO}
+    rows = [
+        DemoRow(i, incident_payload(at=at, external_id=f"src:{name}"))
+        for i, (name, at) in enumerate(places.items(), start=1)
+    ]
+    assignment = ZoneAssignment()
+    report = await import_rows(
+        db, rows, org_id=org, user_id=None, now=NOW, batch_size=3,
+        observers=[SharingGuard(), assignment],
+    )
+    assert report.created == 4
+    async with db.read() as session:
+        incidents = (await session.execute(select(IncidentRow))).scalars().all()
+        zone_rows = (await session.execute(select(IncidentZoneRow))).scalars().all()
+        audits = (await session.execute(select(AuditRow))).scalars().all()
+        snapshot = await assignment.cache.snapshot(session)
+    stored = {}
+    for row in zone_rows:
+        stored.setdefault(row.incident_id, set()).add(row.zone_id)
+    for incident in incidents:
+        # What the one-incident path (ZoneIndex.zones_for) would have stored.
+        expected = set(snapshot.index.zones_for(from_wkb(incident.geometry_wkb)))
+        assert expected, f"{incident.external_id} should fall in at least the country zone"
+        assert stored.get(incident.id, set()) == expected
+    assert sorted(a.target_id for a in audits if a.action == "incident.created") == sorted(
+        str(i.id) for i in incidents
+    )
