@@ -46,7 +46,7 @@ class DemoRow:
 
 def demo_rows(*, now: datetime, count: int = 400, days: int = 150, seed: int = 2026) -> Iterator[DemoRow]:
     """Deterministic for a seed: re-running `sentinelle demo` adds nothing new (same external ids)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - synthetic demo data, not a secret
     places = [h for h in HOTSPOTS for _ in range(h[3])]
     types = [t for t, w in TYPES for _ in range(w)]
     for n in range(count):

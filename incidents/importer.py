@@ -19,7 +19,7 @@ from incidents.model import Incident
 from incidents.schemas import IncidentIn
 from incidents.service import IncidentObserver
 from incidents.store import IncidentStore, rows_values
-from incidents.validation import Rules, incident_from_input
+from incidents.validation import DEFAULT_RULES, Rules, incident_from_input
 
 
 class InputRow(Protocol):
@@ -62,7 +62,7 @@ async def import_rows(
     org_id: uuid.UUID,
     user_id: uuid.UUID | None,
     now: datetime,
-    rules: Rules = Rules(),
+    rules: Rules = DEFAULT_RULES,
     batch_size: int = 2000,
     observers: Iterable[IncidentObserver] = (),
     defaults: dict[str, Any] | None = None,

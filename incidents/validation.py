@@ -35,6 +35,9 @@ class Rules:
     service_area: tuple[float, float, float, float] | None = MALI_SERVICE_AREA
 
 
+DEFAULT_RULES = Rules()
+
+
 def as_utc(value: datetime) -> datetime:
     """Aware UTC; a naive value is read as UTC, as the API documents."""
     if value.tzinfo is None:

@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ def fx_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", name="postgres_url")
-def fx_postgres_url() -> Iterator[str]:
+def fx_postgres_url() -> str:
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV} (`.ci/run` sets it) to run them.")
@@ -63,7 +63,7 @@ def fx_postgres_url() -> Iterator[str]:
 
     asyncio.run(reset())
     _migrate(url)
-    yield url
+    return url
 
 
 async def _truncate_postgres(db: Database) -> None:

@@ -8,7 +8,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.params import Parameter
 
@@ -234,4 +233,3 @@ async def retract_incident(
 
 ROUTES = [report_incident, list_incidents, get_incident, patch_incident, retract_incident]
 
-_ = msgspec  # re-exported types are used in annotations

@@ -1,7 +1,7 @@
 """identity, incidents and idempotency
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 13:39:15.066683
 """
 
