@@ -31,6 +31,7 @@ from alerts.service import AlertService
 from api.auth import ANY_ROLE, OFFICERS
 from api.context import AppContext
 from api.routes.common import principal_of, utcnow
+from incidents import audit
 
 TAGS = ["alerts"]
 
@@ -110,7 +111,11 @@ async def delete_subscription(request: Request[Any, Any, Any], subscription_id: 
     status_code=201,
 )
 async def broadcast(request: Request[Any, Any, Any], data: dict[str, Any]) -> BroadcastOut:
-    return await service_of(request).broadcast(principal_of(request), data, now=utcnow())
+    officer = principal_of(request)
+    result = await service_of(request).broadcast(officer, data, now=utcnow())
+    audit.later(audit.event("alert.broadcast", officer, target_type="broadcast",
+                            target_id=result.id, priority=result.priority, alerts=result.alerts))
+    return result
 
 
 @get(

@@ -137,6 +137,13 @@ async def test_an_officer_broadcast_reaches_the_subscriptions_in_its_area(
     [delivery] = log.json()["items"]
     assert (delivery["status"], delivery["attempts"]) == ("pending", 0)
     assert delivery["channel"] == "json://127.0.0.1:9/hook"
+    admin = await factory.caller("admin")
+    logged = await client.get(
+        "/api/v1/audit", params={"action": "alert.broadcast"}, headers=admin.headers
+    )
+    assert logged.status_code == 200, logged.text
+    [entry] = logged.json()["entries"]
+    assert entry["actor_user_id"] == str(officer.user_id)
 
 
 @pytest.mark.parametrize(
