@@ -424,6 +424,7 @@ def recipient_view(
             "zones": list(zones),
             "occurred_at": incident.occurred_at,
             "time_precision": props.get("time_precision", "day"),
+            "masked": True,
         }
     view = {k: v for k, v in props.items() if k not in NEVER_SENT}
     view["occurred_at"] = incident.occurred_at
@@ -431,6 +432,23 @@ def recipient_view(
     if not view.get("place_name") and zones:
         view["zones"] = list(zones)
     return view
+
+
+def coarse_matches(
+    index: Any, incident: Incident, geom: shapely.Geometry, config: OutboxConfig
+) -> frozenset[uuid.UUID]:
+    """Subscriptions that the masked entry alone would match: the grid-cell centre, any type of
+    the category, any severity or status — what a masked recipient may learn and no more."""
+    from incidents.sharing import snap_to_grid
+    from incidents.taxonomy import category_of, types_in
+
+    point = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
+    centre = shapely.Point(*snap_to_grid(point.x, point.y, config.mask_grid_degrees))
+    found: set[uuid.UUID] = set()
+    for kind in types_in(category_of(incident.type).code):
+        for status in ("reported", "verified", "disputed"):
+            found.update(index.match_incident(centre, kind.code, 5, status))
+    return frozenset(found)
 
 
 async def incident_places(session: AsyncSession, incident_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -510,7 +528,8 @@ class AlertOutbox:
         if not targets:
             return
         await self.write_incident_alerts(
-            session, incident, [snapshot.recipients[i] for i in targets], now, replace=states
+            session, incident, [snapshot.recipients[i] for i in targets], now, replace=states,
+            coarse_ids=coarse_matches(snapshot.index, incident, geom, self.config),
         )
 
     async def write_incident_alerts(
@@ -521,11 +540,15 @@ class AlertOutbox:
         now: datetime,
         *,
         replace: Mapping[uuid.UUID, AlertedState] | None = None,
+        coarse_ids: frozenset[uuid.UUID] | None = None,
     ) -> list[uuid.UUID]:
         zones = [] if incident.place_name else await incident_places(session, incident.id)
         link = self.config.incident_link(incident.id)
         views: dict[tuple[Any, ...], dict[str, Any]] = {}
+        masked_keys: set[tuple[Any, ...]] = set()
         new: list[NewAlert] = []
+        masked_new: list[NewAlert] = []
+        sent: list[Recipient] = []
         for r in recipients:
             # Recipients with the same entitlement and language share one view.
             key = (r.owner_org_id, r.owner_user_id, r.is_officer, r.language)
@@ -535,26 +558,44 @@ class AlertOutbox:
                 ]
                 views[key] = recipient_view(r, incident, local, self.config)
             view = views[key]
+            masked = bool(view.pop("masked", False)) or key in masked_keys
+            if masked:
+                masked_keys.add(key)
+                # Matching used the exact place, type and severity; a recipient who may only see
+                # the masked entry is alerted only if the masked entry itself would match, or a
+                # tiny subscription circle would locate the incident (or reveal its severity).
+                if coarse_ids is not None and r.id not in coarse_ids:
+                    continue
 
-            def render(code: str, r: Recipient = r, view: dict[str, Any] = view) -> RenderedMessage:
+            def render(
+                code: str, r: Recipient = r, view: dict[str, Any] = view, masked: bool = masked
+            ) -> RenderedMessage:
                 return render_incident_alert(
                     view, language=r.language, format=r.format, code=code,
-                    link=None if r.format == "sms" else link,
+                    link=None if r.format == "sms" or masked else link,
                 )
 
-            new.append(
-                NewAlert(
-                    r, render, incident_id=incident.id,
-                    payload={"incident_version": incident.version, "severity": incident.severity,
-                             "status": str(incident.status)},
-                    render_key=(*key, r.format),
-                )
+            sent.append(r)
+            payload: dict[str, Any] = (
+                {"incident_version": incident.version, "masked": True}
+                if masked
+                else {"incident_version": incident.version, "severity": incident.severity,
+                      "status": str(incident.status)}
+            )
+            (masked_new if masked else new).append(
+                NewAlert(r, render, incident_id=incident.id, payload=payload,
+                         render_key=(*key, r.format))
             )
         alert_ids = await write_alerts(
             session, new, kind="incident", priority=incident_priority(incident),
             config=self.config, now=now,
         )
-        subscription_ids = [r.id for r in recipients]
+        # Priority follows severity: masked recipients get routine alerts, which reveal nothing.
+        alert_ids += await write_alerts(
+            session, masked_new, kind="incident", priority=Priority.ROUTINE,
+            config=self.config, now=now,
+        )
+        subscription_ids = [r.id for r in sent]
         if replace:
             await session.execute(
                 delete(AlertedStateRow).where(

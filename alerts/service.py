@@ -112,7 +112,8 @@ def _alert_out(row: AlertRow, counts: DeliveryCounts | None = None) -> AlertOut:
         subscription_id=row.subscription_id,
         created_at=row.created_at,
         acknowledged=row.acked_at is not None,
-        incident_id=row.incident_id,
+        # A recipient who may see the incident only masked never learns its id.
+        incident_id=None if (row.payload or {}).get("masked") else row.incident_id,
         zone_id=row.zone_id,
         broadcast_id=row.broadcast_id,
         acknowledged_at=row.acked_at,

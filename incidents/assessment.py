@@ -33,6 +33,9 @@ __all__ = [
 
 MAX_RADIUS_KM = 500.0
 MAX_CORRIDOR_KM = 100.0
+# Finer stretches or more of them cost time without telling a traveller anything more.
+MIN_SEGMENT_KM = 1.0
+MAX_SEGMENTS = 1000
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -187,8 +190,8 @@ def assess_area(
     Only incidents within `config.window_days` before `now_days` count (the decay is the zones').
     The route's overall level is the corridor's: a long trip collects the risk of every stretch.
     """
-    if not 0 < segment_km <= 500:
-        raise InvalidField("segment_km", "segment_km must be more than 0 and at most 500 km")
+    if not MIN_SEGMENT_KM <= segment_km <= 500:
+        raise InvalidField("segment_km", "segment_km must be at least 1 and at most 500 km")
     kind, area = assessment_area(geom, radius_km=radius_km, corridor_km=corridor_km)
     rows = _inside(columns, area)
     age = now_days - columns.t_days[rows]
@@ -214,6 +217,12 @@ def assess_area(
     length_km: float | None = None
     if kind == "route" and along is not None:
         length_km = geodesic_length_km(geom)
+        if length_km / segment_km > MAX_SEGMENTS:
+            raise InvalidField(
+                "segment_km",
+                f"a {length_km:.0f} km route in {segment_km:g} km stretches is more than "
+                f"{MAX_SEGMENTS} stretches: give a longer segment_km",
+            )
         pieces = cut_line_km(geom, segment_km)
         n = len(pieces)
         step = length_km / n

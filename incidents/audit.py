@@ -119,6 +119,8 @@ async def write(
 
 @dataclass(slots=True)
 class AuditQuery:
+    # Set by the API to the reader's organisation: an admin sees only their own people's actions.
+    org_id: uuid.UUID | None = None
     actor: uuid.UUID | None = None
     action: str | None = None
     target: str | None = None
@@ -131,6 +133,8 @@ class AuditQuery:
 async def find(session: AsyncSession, query: AuditQuery) -> tuple[list[AuditRow], int | None]:
     """Newest first; the second value is the `before` cursor of the next page (None at the end)."""
     stmt = select(AuditRow)
+    if query.org_id is not None:
+        stmt = stmt.where(AuditRow.actor_org_id == query.org_id)
     if query.actor is not None:
         stmt = stmt.where(AuditRow.actor_user_id == query.actor)
     if query.action:

@@ -257,7 +257,7 @@ async def delete_trust_network(request: Request[Any, Any, Any], network_id: uuid
     tags=["sharing"],
     summary="The audit log, newest first",
     description=(
-        "Filter by `actor` (user id), `action` (a code such as `incident.read`, or a prefix "
+        "Only the actions of your own organisation's users and tokens. Filter by `actor` (user id), `action` (a code such as `incident.read`, or a prefix "
         "ending in a dot such as `incident.`), `target` (an id), `since`/`until`. Page with "
         "`before=<next_before>`."
     ),
@@ -272,8 +272,9 @@ async def get_audit(
     before: Annotated[int | None, Parameter(ge=1)] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> AuditPage:
-    query = audit.AuditQuery(actor=actor, action=action, target=target, since=as_utc(since),
-                             until=as_utc(until), before_id=before, limit=limit)
+    query = audit.AuditQuery(org_id=principal_of(request).org_id, actor=actor, action=action,
+                             target=target, since=as_utc(since), until=as_utc(until),
+                             before_id=before, limit=limit)
     entries, next_before = await sharing_of(request).audit_log(query)
     return AuditPage(entries=entries, next_before=next_before)
 

@@ -309,14 +309,45 @@ def assessment_out(result: Assessment) -> AssessmentOut:
 
 
 _STEP_RE = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
+MAX_STEP = timedelta(days=366)
 
 
 def parse_step(value: str) -> timedelta:
     m = _STEP_RE.match(value)
-    if not m or int(m.group(1)) == 0:
+    if not m:
         raise InvalidField("step", "step is a number and a unit: 12h, 1d or 2w")
-    n, unit = int(m.group(1)), m.group(2)
-    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+    unit = {"h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+    try:
+        n = int(m.group(1))
+        delta = timedelta(**{unit: n})
+    except (OverflowError, ValueError):  # beyond what a timedelta (or int) holds: too long
+        raise InvalidField("step", "step must be at most 366 days, e.g. 1d, 7d or 2w") from None
+    if n == 0:
+        raise InvalidField("step", "step is a number and a unit: 12h, 1d or 2w")
+    if delta > MAX_STEP:
+        raise InvalidField("step", "step must be at most 366 days, e.g. 1d, 7d or 2w")
+    return delta
+
+
+def _midnight(value: datetime) -> datetime:
+    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def risk_day(at: datetime | None, *, now: datetime, retention_days: int) -> datetime | None:
+    """`at` rounded down to 00:00 UTC of its day; 422 when it is older than the data retention.
+
+    A whole day per answer: with exact times, an outsider could bisect the moment a masked
+    incident raised the score.
+    """
+    if at is None:
+        return None
+    if at < now - timedelta(days=retention_days):
+        raise InvalidField(
+            "at",
+            f"`at` is older than the data retention ({retention_days} days): "
+            "give a time within it",
+        )
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _draft(data: ZoneIn) -> tuple[ZoneDraft, list[str]]:
@@ -414,11 +445,17 @@ async def delete_zone(request: Request[Any, Any, Any], zone_id: str) -> None:
     guards=[ANY_ROLE],
     tags=["risk"],
     summary="A zone's risk now, or at `at`",
+    description="`at` is rounded down to the start of its UTC day (00:00Z): the risk is given "
+    "per day, so that stepping `at` cannot reveal when a masked incident happened. `at` must "
+    "be within the data retention (`SENTINELLE_DATA_RETENTION_DAYS`) and not in the future.",
 )
 async def get_zone_risk(
     request: Request[Any, Any, Any], zone_id: str, at: datetime | None = None
 ) -> ZoneRiskOut:
-    risk = await _risk(request).zone_risk(zone_id, at=as_utc(at), now=utcnow())
+    now = utcnow()
+    retention_days = request.app.state.settings.data_retention_days
+    day = risk_day(as_utc(at), now=now, retention_days=retention_days)
+    risk = await _risk(request).zone_risk(zone_id, at=day, now=now)
     sharing = request.app.state.get("sharing")
     if sharing is not None and risk.contributors:
         # Contributors name incidents: show each under the id the viewer may see it by.
@@ -449,9 +486,16 @@ async def get_zone_risk_history(
     step: str = "1d",
 ) -> HistoryOut:
     now = utcnow()
-    end = as_utc(to) or now
-    start = as_utc(from_) or end - timedelta(days=90)
+    # Whole days only, like `at`: finer or shifted points would time a masked incident.
+    day = timedelta(days=1)
+    given_to = as_utc(to)
+    end = _midnight(given_to) if given_to is not None else now
+    given_from = as_utc(from_)
+    start = _midnight(given_from) if given_from is not None else _midnight(end - timedelta(days=90))
     delta = parse_step(step)
+    if delta < day or delta % day:
+        raise InvalidField("step", "step is whole days or weeks (1d, 7d, 2w): finer steps would "
+                           "reveal the time of incidents you may only see masked")
     points = await _risk(request).history(zone_id, start=start, end=end, step=delta, now=now)
     return HistoryOut(
         zone_id=zone_id,
@@ -519,6 +563,17 @@ async def assess(request: Request[Any, Any, Any], data: AssessIn) -> AssessmentO
         segment_km=data.segment_km,
         conditions=conditions,
     )
+    sharing = request.app.state.get("sharing")
+    if sharing is not None and result.incidents:
+        # Every incident counts in the level; the list names only those the viewer sees in full.
+        ids = [uuid.UUID(i.id) for i in result.incidents]
+        shown = await sharing.shown_ids(viewer, ids)
+        result = replace(
+            result,
+            incidents=[
+                i for k, i in zip(ids, result.incidents, strict=True) if shown.get(k) == k
+            ],
+        )
     return assessment_out(result)
 
 

@@ -44,4 +44,5 @@ async def test_level_rise_in_a_subscribed_zone_creates_level_change_alerts(
         ).all()
         deliveries = (await session.execute(select(DeliveryRow.status))).scalars().all()
     assert ("level_change", "town_diema") in alerts
-    assert deliveries and set(deliveries) == {"pending"}
+    assert deliveries
+    assert set(deliveries) == {"pending"}

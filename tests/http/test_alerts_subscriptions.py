@@ -137,7 +137,7 @@ async def test_an_officer_broadcast_reaches_the_subscriptions_in_its_area(
     [delivery] = log.json()["items"]
     assert (delivery["status"], delivery["attempts"]) == ("pending", 0)
     assert delivery["channel"] == "json://127.0.0.1:9/hook"
-    admin = await factory.caller("admin")
+    admin = await factory.caller("admin", org_id=officer.org_id)
     logged = await client.get(
         "/api/v1/audit", params={"action": "alert.broadcast"}, headers=admin.headers
     )

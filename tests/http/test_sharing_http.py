@@ -208,7 +208,7 @@ async def test_officer_status_change_and_reads_are_audited_with_address(
 ) -> None:
     owner = await factory.caller("reporter")
     officer = await factory.caller("officer")
-    admin = await factory.caller("admin")
+    admin = await factory.caller("admin", org_id=officer.org_id)
     created = await report(client, owner, sharing_level="amber")
     location = f"{URL}/{created['id']}"
     assert (await client.get(location, headers=officer.headers)).status_code == 200
@@ -220,7 +220,8 @@ async def test_officer_status_change_and_reads_are_audited_with_address(
     assert log.status_code == 200, log.text
     entries = log.json()["entries"]
     actions = [e["action"] for e in entries]
-    assert {"incident.created", "incident.read", "incident.status_changed"} <= set(actions)
+    assert {"incident.read", "incident.status_changed"} <= set(actions)
+    assert "incident.created" not in actions  # the owner's organisation's, not the admin's
     change = next(e for e in entries if e["action"] == "incident.status_changed")
     assert change["actor_user_id"] == str(officer.user_id)
     assert change["details"] == {"from": "reported", "to": "verified"}
@@ -236,12 +237,32 @@ async def test_officer_status_change_and_reads_are_audited_with_address(
     assert (await client.get("/api/v1/audit", headers=officer.headers)).status_code == 403
 
 
+async def test_admins_read_only_their_own_organisations_audit(
+    client: AsyncTestClient, factory: Factory
+) -> None:
+    reporter_a = await factory.caller("reporter")
+    admin_a = await factory.caller("admin", org_id=reporter_a.org_id)
+    admin_b = await factory.caller("admin")
+    created = await report(client, reporter_a, sharing_level="amber")
+    params = {"target": created["id"]}
+    own = await client.get("/api/v1/audit", params=params, headers=admin_a.headers)
+    assert own.status_code == 200, own.text
+    assert "incident.created" in {e["action"] for e in own.json()["entries"]}
+    other = await client.get("/api/v1/audit", params=params, headers=admin_b.headers)
+    assert other.status_code == 200, other.text
+    assert other.json()["entries"] == []
+    everything = await client.get("/api/v1/audit", params={"limit": 500},
+                                  headers=admin_b.headers)
+    assert str(reporter_a.user_id) not in everything.text
+    assert created["id"] not in everything.text
+
+
 async def test_exports_are_audited_and_unknown_format_is_422(
     client: AsyncTestClient, factory: Factory
 ) -> None:
     owner = await factory.caller("reporter")
     stranger = await factory.caller("reporter")
-    admin = await factory.caller("admin")
+    admin = await factory.caller("admin", org_id=stranger.org_id)
     await report(client, owner)
     csv = await client.get(URL, params={"format": "csv"}, headers=stranger.headers)
     assert csv.status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,10 @@ bowtie_at_kidal = {
 open_ring_at_kidal = {
     "type": "Polygon",
     "coordinates": [[[1.3, 18.3], [1.5, 18.3], [1.5, 18.5], [1.3, 18.5]]],
+}
+route_bamako_kidal = {  # about 1 150 km
+    "type": "LineString",
+    "coordinates": [[BAMAKO[1], BAMAKO[0]], [KIDAL[1], KIDAL[0]]],
 }
 route_gao_menaka = {
     "type": "LineString",
@@ -285,6 +290,59 @@ async def test_risk_history_steps(client: AsyncTestClient, officer: Caller) -> N
     assert bad.json()["field"] == "step"
 
 
+@pytest.mark.parametrize(
+    "step", ["99999999999999d", "367d", "53w", "8785h", "9" * 5000 + "d"],
+    ids=["overflow", "days", "weeks", "hours", "thousands-of-digits"],
+)
+async def test_risk_history_step_over_a_year_is_refused(
+    client: AsyncTestClient, officer: Caller, step: str
+) -> None:
+    response = await client.get(
+        "/api/v1/zones/town_menaka/risk/history", params={"step": step}, headers=officer.headers
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "step"
+
+
+async def test_risk_at_is_rounded_down_to_its_utc_day(
+    client: AsyncTestClient, officer: Caller
+) -> None:
+    now = datetime.now(UTC)
+    occurred = (now - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
+    days_ago = (now - occurred) / timedelta(days=1)
+    await report(client, officer, at=MENAKA, type="armed_attack", severity=5, days_ago=days_ago)
+    path = "/api/v1/zones/town_menaka/risk"
+
+    async def risk_at(at: datetime) -> dict[str, Any]:
+        iso = at.isoformat().replace("+00:00", "Z")
+        response = await client.get(path, params={"at": iso}, headers=officer.headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    # A minute after the incident is still its day, which starts before it: not yet counted.
+    just_after = await risk_at(occurred + timedelta(minutes=1))
+    day = occurred.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert just_after["computed_at"].startswith(day.strftime("%Y-%m-%dT00:00:00"))
+    assert just_after["score"] == 0
+    assert just_after == await risk_at(day + timedelta(hours=23, minutes=59))
+    next_day = await risk_at(day + timedelta(days=1, minutes=1))
+    assert next_day["score"] > 0
+
+
+@pytest.mark.parametrize(
+    "at", ["0001-01-01T00:00:00Z", "2000-01-01T00:00:00Z"], ids=["year-one", "before-retention"]
+)
+async def test_risk_at_older_than_retention_is_refused(
+    client: AsyncTestClient, officer: Caller, at: str
+) -> None:
+    response = await client.get(
+        "/api/v1/zones/town_menaka/risk", params={"at": at}, headers=officer.headers
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "at"
+
+
 async def test_assess_route_gao_menaka(client: AsyncTestClient, officer: Caller) -> None:
     on_road = await report(client, officer, at=(16.3, 1.2), type="armed_attack", severity=5)
     await report(client, officer, at=BAMAKO, type="armed_attack", severity=5)
@@ -346,6 +404,9 @@ async def test_assess_point_with_radius(client: AsyncTestClient, officer: Caller
         ({"geometry": {"type": "Point", "coordinates": [1.4, 98.4]}, "radius_km": 5}, "geometry"),
         ({"geometry": route_gao_menaka, "window_days": 100_000}, "window_days"),
         ({"geometry": route_gao_menaka, "window_days": 0}, "window_days"),
+        ({"geometry": route_gao_menaka, "segment_km": 0.001}, "segment_km"),
+        ({"geometry": route_gao_menaka, "segment_km": 0.5}, "segment_km"),
+        ({"geometry": route_bamako_kidal, "segment_km": 1}, "segment_km"),
     ],
     ids=[
         "radius-zero",
@@ -356,6 +417,9 @@ async def test_assess_point_with_radius(client: AsyncTestClient, officer: Caller
         "latitude-out-of-range",
         "window-too-long",
         "window-zero",
+        "segment-tiny",
+        "segment-under-1km",
+        "too-many-segments",
     ],
 )
 async def test_assess_bad_input(
@@ -364,3 +428,28 @@ async def test_assess_bad_input(
     response = await client.post("/api/v1/risk/assess", json=body, headers=officer.headers)
     assert response.status_code == 422, response.text
     assert response.json()["field"].startswith(field)
+
+
+@pytest.mark.parametrize("step", ["12h", "36h"])
+async def test_risk_history_in_hours_is_refused(
+    client: AsyncTestClient, officer: Caller, step: str
+) -> None:
+    response = await client.get(
+        "/api/v1/zones/town_menaka/risk/history", params={"step": step}, headers=officer.headers
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "step"
+
+
+async def test_risk_history_points_fall_on_utc_midnights(
+    client: AsyncTestClient, officer: Caller
+) -> None:
+    response = await client.get(
+        "/api/v1/zones/town_menaka/risk/history",
+        params={"from": "2026-11-01T13:17:00Z", "to": "2026-11-05T09:00:00Z", "step": "1d"},
+        headers=officer.headers,
+    )
+    assert response.status_code == 200, response.text
+    times = [p["at"] for p in response.json()["points"]]
+    assert times
+    assert all(t.endswith("T00:00:00Z") for t in times)
