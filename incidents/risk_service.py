@@ -624,6 +624,12 @@ class RiskService:
     async def flush(self) -> list[LevelChange]:
         """Re-score the zones written to since the last flush (one transaction); their changes."""
         if not self.dirty:
+            lock = self._lock()
+            if lock.locked():
+                # The worker took the dirty zones and is re-scoring them: wait until it has
+                # stored the result, or a read right after a write would see the old level.
+                async with lock:
+                    pass
             return []
         async with self._lock():
             if not self.dirty:
