@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -41,7 +42,7 @@ async def index(request: Request[Any, Any, Any]) -> Redirect:
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Litestar:
     settings = settings or Settings()
     db = db or Database(create_engine(settings.database_url))
-    rules = Rules(clock_skew=__import__("datetime").timedelta(seconds=settings.clock_skew_seconds))
+    rules = Rules(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
     ctx = AppContext(
         settings=settings, db=db, incidents=IncidentService(db, rules=rules, observers=[])
     )

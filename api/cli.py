@@ -8,7 +8,6 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -226,4 +225,4 @@ def _load_extensions() -> None:
 
 _load_extensions()
 
-__all__ = ["Path", "fail", "main", "migrate", "now", "parse_uuid", "run"]
+__all__ = ["fail", "main", "migrate", "now", "parse_uuid", "run"]

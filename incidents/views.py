@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from geo.geometry import from_wkb, to_geojson
 from incidents import taxonomy
 from incidents.model import Incident
 from incidents.schemas import ImpactOut, IncidentFeature, IncidentProperties, ZoneRef
@@ -67,7 +66,3 @@ def feature_from_row(
     return full_feature(
         incident, zones=(zones or {}).get(row.id, ()), demo=row.is_demo
     )
-
-
-def geometry_of(row: IncidentRow) -> dict[str, object]:
-    return to_geojson(from_wkb(row.geometry_wkb))
