@@ -19,6 +19,28 @@ class TrustNetworkRow(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    # The organisation that created the network and alone invites others; NULL for networks made
+    # on the server by the platform operator (CLI) before ownership existed.
+    owner_org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+
+
+class TrustNetworkInvitationRow(Base):
+    """The owner of a network invites an organisation; that organisation's admin accepts or not."""
+
+    __tablename__ = "trust_network_invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    network_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("trust_networks.id", ondelete="CASCADE"), index=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    invited_by: Mapped[uuid.UUID] = mapped_column(Uuid)
+    state: Mapped[str] = mapped_column(String(16))  # pending | accepted | declined | withdrawn
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, nullable=True)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
 
 
 class TrustNetworkMemberRow(Base):

@@ -34,6 +34,11 @@ class Principal:
     def is_officer(self) -> bool:
         return self.role in (Role.OFFICER, Role.ADMIN)
 
+    @property
+    def is_operator(self) -> bool:
+        """The platform operator: manages organisations and official zones, sees no more."""
+        return self.role == Role.OPERATOR
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

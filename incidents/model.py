@@ -74,10 +74,15 @@ class SharingLevel(enum.StrEnum):
 
 
 class Role(enum.StrEnum):
+    """What a user may do. `admin` administers its own organisation only; `operator` runs the
+    platform (creates and deletes organisations, owns official zones) and sees incidents as an
+    outsider does."""
+
     REPORTER = "reporter"
     OFFICER = "officer"
     PLANNER = "planner"
     ADMIN = "admin"
+    OPERATOR = "operator"
 
 
 IMPACT_FIELDS = ("killed", "injured", "abducted", "detained", "missing")

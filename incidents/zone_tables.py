@@ -44,6 +44,11 @@ class ZoneRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    # The organisation that drew the zone; NULL for platform zones (defaults, COD-AB imports),
+    # which only the platform operator changes.
+    owner_org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True, index=True
+    )
 
 
 class IncidentZoneRow(Base):

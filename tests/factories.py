@@ -50,6 +50,10 @@ class Factory:
             )
         return Caller(token=token, user_id=user_id, org_id=org_id, role=role)
 
+    async def operator(self) -> Caller:
+        """The platform operator: a user with the `operator` role in its own platform organisation."""
+        return await self.caller(Role.OPERATOR, org_id=await self.org(f"Plateforme {uuid.uuid4().hex[:6]}"))
+
 
 def incident_payload(
     *,
