@@ -1,0 +1,2 @@
+"""Red-team suite: each attack on the sharing rules and the tenant boundary, run through HTTP
+against a real server, asserting that it now fails."""
