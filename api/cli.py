@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from api.settings import Settings
+from incidents import audit
 from incidents.db import Database, create_engine
 from incidents.model import Role
 
@@ -112,7 +113,11 @@ def create_org(settings: Settings, name: str) -> None:
     async def go(db: Database) -> uuid.UUID:
         await migrate(db)
         async with db.transaction() as session:
-            return await create_organisation(session, name, now=now())
+            org_id = await create_organisation(session, name, now=now())
+            await audit.write(session, [audit.event(
+                "organisation.created", None, target_type="organisation", target_id=org_id,
+                via="cli")], now=now())
+            return org_id
 
     try:
         click.echo(str(run(go, settings)))
@@ -135,9 +140,10 @@ def create_token(settings: Settings, org: str, role: str, name: str | None) -> N
     async def go(db: Database) -> str:
         await migrate(db)
         async with db.transaction() as session:
-            _, _, token = await create_user_with_token(
+            user_id, token_id, token = await create_user_with_token(
                 session, org_id, role=Role(role), now=now(), name=name
             )
+            await audit_token_created(session, token_id, user_id, org_id, Role(role))
             return token
 
     try:
@@ -155,11 +161,81 @@ def revoke_token_cmd(settings: Settings, token_or_id: str) -> None:
 
     async def go(db: Database) -> bool:
         async with db.transaction() as session:
-            return await revoke_token(session, token_or_id, now=now())
+            revoked = await revoke_token(session, token_or_id, now=now())
+            if revoked:
+                # The id only: the argument may be the clear token, which never goes in the log.
+                await audit.write(session, [audit.event(
+                    "token.revoked", None, target_type="token",
+                    target_id=None if token_or_id.startswith("stl_") else token_or_id,
+                    via="cli")], now=now())
+            return revoked
 
     if not run(go, settings):
         fail("No live token matches; it may already be revoked.")
     click.echo("Token revoked.", err=True)
+
+
+@admin.command("create-operator")
+@click.option("--name", default=None, help="Who the operator token is for.")
+@click.pass_obj
+def create_operator(settings: Settings, name: str | None) -> None:
+    """Create a platform operator and print only its token (shown once: store it now).
+
+    The operator creates, lists and deletes organisations; it lives in the platform organisation,
+    made here on first use, and sees incidents as an outsider does."""
+    from incidents.errors import DomainError
+    from incidents.identity import create_user_with_token, platform_organisation
+
+    async def go(db: Database) -> str:
+        await migrate(db)
+        async with db.transaction() as session:
+            org_id = await platform_organisation(session, now=now())
+            user_id, token_id, token = await create_user_with_token(
+                session, org_id, role=Role.OPERATOR, now=now(), name=name or "platform operator"
+            )
+            await audit_token_created(session, token_id, user_id, org_id, Role.OPERATOR)
+            return token
+
+    try:
+        click.echo(run(go, settings))
+    except DomainError as exc:
+        fail(exc.detail)
+
+
+@admin.command("delete-org")
+@click.argument("org")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def delete_org(settings: Settings, org: str, yes: bool) -> None:
+    """Delete organisation ORG: its tokens stop, its incidents stay only anonymous and masked."""
+    from incidents.errors import DomainError
+
+    org_id = parse_uuid(org, "ORG")
+    if not yes:
+        click.confirm(f"Delete organisation {org_id} for good?", abort=True, err=True)
+
+    async def go(db: Database) -> int:
+        await migrate(db)
+        from api.app import create_app
+
+        app = create_app(settings, db=db)
+        kept: int = await app.state.sharing.delete_organisation(None, org_id, now=now())
+        return kept
+
+    try:
+        kept = run(go, settings)
+    except DomainError as exc:
+        fail(exc.detail)
+        return
+    click.echo(f"Organisation deleted; {kept} incidents kept anonymous and masked.", err=True)
+
+
+async def audit_token_created(
+    session: Any, token_id: uuid.UUID, user_id: uuid.UUID, org_id: uuid.UUID, role: Role
+) -> None:
+    await audit.write(session, [audit.event(
+        "token.created", None, target_type="token", target_id=token_id, user_id=str(user_id),
+        org_id=str(org_id), role=role.value, via="cli")], now=now())
 
 
 @main.command()

@@ -25,9 +25,12 @@ from incidents.sharing_service import (
 )
 
 
-def _show(network: TrustNetwork) -> str:
+def _show(network: TrustNetwork | None) -> str:
+    if network is None:
+        return "The last member left: the trust network is deleted."
     members = ", ".join(str(o) for o in network.org_ids) or "(no member)"
-    return f"{network.id}  {network.name}: {members}"
+    owner = f" (owned by {network.owner_org_id})" if network.owner_org_id else ""
+    return f"{network.id}  {network.name}{owner}: {members}"
 
 
 def register(main: click.Group) -> None:
@@ -53,7 +56,10 @@ def register(main: click.Group) -> None:
     @click.option("--org", "orgs", multiple=True, help="A member organisation id (repeat).")
     @click.pass_obj
     def trust_create(settings: Settings, name: str, orgs: tuple[str, ...]) -> None:
-        """Create the trust network NAME with the given organisations."""
+        """Create the trust network NAME with the given organisations as members, no owner.
+
+        Over the API an organisation's admin creates networks its organisation owns and invites
+        others; a network made here has no owner and only this command line changes it."""
         org_ids = [parse_uuid(o, "--org") for o in orgs]
 
         async def go(db: Database) -> TrustNetwork:
@@ -91,7 +97,7 @@ def register(main: click.Group) -> None:
         """Remove organisation ORG from trust network NETWORK (ids)."""
         network_id, org_id = parse_uuid(network, "NETWORK"), parse_uuid(org, "ORG")
 
-        async def go(db: Database) -> TrustNetwork:
+        async def go(db: Database) -> TrustNetwork | None:
             async with db.transaction() as session:
                 return await remove_member(session, None, network_id, org_id, now=now())
 

@@ -15,17 +15,26 @@ from litestar.params import Parameter
 from msgspec import Meta, Struct
 
 from api import hardening
-from api.auth import ADMINS, ANY_ROLE, OFFICERS, WRITERS, TokenCache
+from api.auth import (
+    ADMINS_OR_OPERATORS,
+    ANY_ROLE,
+    AUDITED_ADMINS,
+    OFFICERS,
+    WRITERS,
+    TokenCache,
+    refusals_audited,
+)
 from api.context import AppContext
 from api.routes.common import as_utc, parse_bbox, principal_of, utcnow
 from incidents import audit
-from incidents.errors import InvalidField
+from incidents.errors import Forbidden, InvalidField
 from incidents.model import SharingLevel
 from incidents.schemas import IncidentCollection
 from incidents.sharing import MaskRules, TimeUnit
 from incidents.sharing_service import (
     AuditEntry,
     Cipher,
+    Invitation,
     SharingGuard,
     SharingPolicy,
     SharingPresenter,
@@ -62,6 +71,19 @@ class TrustNetworkIn(Struct, forbid_unknown_fields=True):
 
 class MemberIn(Struct, forbid_unknown_fields=True):
     org_id: uuid.UUID
+
+
+class MemberRemoved(Struct):
+    network_id: uuid.UUID
+    org_id: uuid.UUID
+    network_deleted: bool = False
+    # The network as it stands, for the owner removing a member (not for a member who left).
+    network: TrustNetwork | None = None
+
+
+INVITATION_STATES = ("pending", "accepted", "declined", "withdrawn")
+# Audit ids are 64-bit integers: a larger `before` is a 422 naming it, not a database overflow.
+MAX_AUDIT_ID = 2**62
 
 
 class AuditPage(Struct):
@@ -184,82 +206,164 @@ async def refuse_sharing_request(
     )
 
 
-@get("/api/v1/trust-networks", guards=[ADMINS], tags=["sharing"], summary="Trust networks")
+def _refusals(request: Request[Any, Any, Any]) -> Any:
+    return refusals_audited(principal_of(request), request.url.path)
+
+
+@get("/api/v1/trust-networks", guards=[AUDITED_ADMINS], tags=["sharing"],
+     summary="The trust networks your organisation belongs to")
 async def list_trust_networks(request: Request[Any, Any, Any]) -> list[TrustNetwork]:
-    return await sharing_of(request).networks()
+    return await sharing_of(request).networks(principal_of(request))
 
 
 @post(
     "/api/v1/trust-networks",
-    guards=[ADMINS],
+    guards=[AUDITED_ADMINS],
     tags=["sharing"],
-    summary="Create a trust network of organisations",
+    summary="Create a trust network owned by your organisation; `org_ids` are invited",
     status_code=201,
 )
 async def create_trust_network(
     request: Request[Any, Any, Any], data: TrustNetworkIn
 ) -> TrustNetwork:
-    network = await sharing_of(request).create_network(
-        principal_of(request), data.name, data.org_ids, now=utcnow()
-    )
+    with _refusals(request):
+        network = await sharing_of(request).create_network(
+            principal_of(request), data.name, data.org_ids, now=utcnow()
+        )
     forget_tokens(request)
     return network
+
+
+@get("/api/v1/trust-networks/{network_id:uuid}", guards=[AUDITED_ADMINS], tags=["sharing"],
+     summary="A trust network your organisation belongs to")
+async def get_trust_network(request: Request[Any, Any, Any], network_id: uuid.UUID) -> TrustNetwork:
+    with _refusals(request):
+        return await sharing_of(request).network(principal_of(request), network_id)
 
 
 @post(
-    "/api/v1/trust-networks/{network_id:uuid}/members",
-    guards=[ADMINS],
+    "/api/v1/trust-networks/{network_id:uuid}/invitations",
+    guards=[AUDITED_ADMINS],
     tags=["sharing"],
-    summary="Add an organisation to a trust network",
+    summary="Invite an organisation into your network (its owner's admin)",
+    status_code=201,
+)
+async def invite_to_trust_network(
+    request: Request[Any, Any, Any], network_id: uuid.UUID, data: MemberIn
+) -> Invitation:
+    with _refusals(request):
+        return await sharing_of(request).invite(
+            principal_of(request), network_id, data.org_id, now=utcnow())
+
+
+@get(
+    "/api/v1/trust-network-invitations",
+    guards=[AUDITED_ADMINS],
+    tags=["sharing"],
+    summary="Invitations to your organisation and those it sent, newest first",
+)
+async def list_invitations(
+    request: Request[Any, Any, Any],
+    state_: Annotated[str | None, Parameter(
+        query="state", description="pending, accepted, declined or withdrawn")] = None,
+) -> list[Invitation]:
+    if state_ is not None and state_ not in INVITATION_STATES:
+        raise InvalidField("state", "state must be pending, accepted, declined or withdrawn.")
+    return await sharing_of(request).invitations(principal_of(request), state_)
+
+
+async def _decide(request: Request[Any, Any, Any], invitation_id: uuid.UUID, *,
+                  accept: bool) -> Invitation:
+    with _refusals(request):
+        invitation = await sharing_of(request).decide_invitation(
+            principal_of(request), invitation_id, accept=accept, now=utcnow())
+    forget_tokens(request)
+    return invitation
+
+
+@post(
+    "/api/v1/trust-network-invitations/{invitation_id:uuid}/accept",
+    guards=[AUDITED_ADMINS],
+    tags=["sharing"],
+    summary="Accept an invitation: your organisation joins the network (its admin)",
     status_code=200,
 )
-async def add_trust_member(
-    request: Request[Any, Any, Any], network_id: uuid.UUID, data: MemberIn
-) -> TrustNetwork:
-    network = await sharing_of(request).add_member(
-        principal_of(request), network_id, data.org_id, now=utcnow()
-    )
-    forget_tokens(request)
-    return network
+async def accept_invitation(
+    request: Request[Any, Any, Any], invitation_id: uuid.UUID
+) -> Invitation:
+    return await _decide(request, invitation_id, accept=True)
+
+
+@post(
+    "/api/v1/trust-network-invitations/{invitation_id:uuid}/decline",
+    guards=[AUDITED_ADMINS],
+    tags=["sharing"],
+    summary="Decline an invitation (the invited organisation's admin)",
+    status_code=200,
+)
+async def decline_invitation(
+    request: Request[Any, Any, Any], invitation_id: uuid.UUID
+) -> Invitation:
+    return await _decide(request, invitation_id, accept=False)
+
+
+@delete(
+    "/api/v1/trust-network-invitations/{invitation_id:uuid}",
+    guards=[AUDITED_ADMINS],
+    tags=["sharing"],
+    summary="Withdraw a pending invitation (the network owner's admin)",
+    status_code=200,
+)
+async def withdraw_invitation(
+    request: Request[Any, Any, Any], invitation_id: uuid.UUID
+) -> Invitation:
+    with _refusals(request):
+        return await sharing_of(request).withdraw_invitation(
+            principal_of(request), invitation_id, now=utcnow())
 
 
 @delete(
     "/api/v1/trust-networks/{network_id:uuid}/members/{org_id:uuid}",
-    guards=[ADMINS],
+    guards=[AUDITED_ADMINS],
     tags=["sharing"],
-    summary="Remove an organisation from a trust network",
+    summary="Leave a network (your organisation) or remove a member (the owner's admin)",
     status_code=200,
 )
 async def remove_trust_member(
     request: Request[Any, Any, Any], network_id: uuid.UUID, org_id: uuid.UUID
-) -> TrustNetwork:
-    network = await sharing_of(request).remove_member(
-        principal_of(request), network_id, org_id, now=utcnow()
-    )
+) -> MemberRemoved:
+    with _refusals(request):
+        network = await sharing_of(request).remove_member(
+            principal_of(request), network_id, org_id, now=utcnow()
+        )
     forget_tokens(request)
-    return network
+    return MemberRemoved(network_id=network_id, org_id=org_id,
+                         network=network if org_id != principal_of(request).org_id else None,
+                         network_deleted=network is None)
 
 
 @delete(
     "/api/v1/trust-networks/{network_id:uuid}",
-    guards=[ADMINS],
+    guards=[AUDITED_ADMINS],
     tags=["sharing"],
-    summary="Delete a trust network",
+    summary="Delete a trust network (the owner's admin)",
 )
 async def delete_trust_network(request: Request[Any, Any, Any], network_id: uuid.UUID) -> None:
-    await sharing_of(request).delete_network(principal_of(request), network_id, now=utcnow())
+    with _refusals(request):
+        await sharing_of(request).delete_network(principal_of(request), network_id, now=utcnow())
     forget_tokens(request)
 
 
 @get(
     "/api/v1/audit",
-    guards=[ADMINS],
+    guards=[ADMINS_OR_OPERATORS],
     tags=["sharing"],
     summary="The audit log, newest first",
     description=(
-        "Only the actions of your own organisation's users and tokens. Filter by `actor` (user id), `action` (a code such as `incident.read`, or a prefix "
-        "ending in a dot such as `incident.`), `target` (an id), `since`/`until`. Page with "
-        "`before=<next_before>`."
+        "Only the actions of your own organisation's users and tokens (for the platform "
+        "operator: the actions of the platform organisation's operators). Filter by `actor` (user "
+        "id), `action` (a code such as `incident.read`, or a prefix ending in a dot such as "
+        "`incident.`), `target` (an id), `since`/`until`. Page with `before=<next_before>`."
     ),
 )
 async def get_audit(
@@ -269,7 +373,7 @@ async def get_audit(
     target: Annotated[str | None, Parameter(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    before: Annotated[int | None, Parameter(ge=1)] = None,
+    before: Annotated[int | None, Parameter(ge=1, le=MAX_AUDIT_ID)] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> AuditPage:
     query = audit.AuditQuery(org_id=principal_of(request).org_id, actor=actor, action=action,
@@ -281,7 +385,7 @@ async def get_audit(
 
 @get(
     "/api/v1/organisations/me/export",
-    guards=[ADMINS],
+    guards=[AUDITED_ADMINS],
     tags=["sharing"],
     summary="Everything stored about your organisation (JSON)",
 )
@@ -291,16 +395,17 @@ async def export_my_organisation(request: Request[Any, Any, Any]) -> dict[str, A
 
 @delete(
     "/api/v1/organisations/me",
-    guards=[ADMINS],
+    guards=[AUDITED_ADMINS],
     tags=["sharing"],
-    summary="Delete your organisation (risk history kept only anonymous and masked)",
+    summary="Deleting an organisation is for the platform operator: this always answers 403",
     status_code=200,
 )
 async def delete_my_organisation(request: Request[Any, Any, Any]) -> Deleted:
-    viewer = principal_of(request)
-    kept = await sharing_of(request).delete_organisation(viewer, now=utcnow())
-    forget_tokens(request)
-    return Deleted(organisation_id=viewer.org_id, incidents_kept_anonymous=kept)
+    detail = ("Creating and deleting organisations is for the platform operator only: ask them "
+              "(DELETE /api/v1/organisations/{org_id}, or `sentinelle admin delete-org` on the "
+              "server). Export your data first with GET /api/v1/organisations/me/export.")
+    with _refusals(request):
+        raise Forbidden(detail)
 
 
 ROUTES = [
@@ -312,7 +417,12 @@ ROUTES = [
     refuse_sharing_request,
     list_trust_networks,
     create_trust_network,
-    add_trust_member,
+    get_trust_network,
+    invite_to_trust_network,
+    list_invitations,
+    accept_invitation,
+    decline_invitation,
+    withdraw_invitation,
     remove_trust_member,
     delete_trust_network,
     get_audit,
