@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import re
 import secrets
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import anyio
 import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +25,7 @@ from incidents.identity import Principal, create_user
 from incidents.intake_tables import HeldSmsRow, IntakeSecretRow
 from incidents.interop import kobo_to_incident, parse_sms
 from incidents.interop.rows import PlaceFinder
+from incidents.interop.sms import SMS_MAX_SEGMENTS, SmsParse, sms_size
 from incidents.interop_service import update_from_source
 from incidents.model import Role
 from incidents.schemas import IncidentIn
@@ -34,6 +38,13 @@ SECRET_PREFIX = "sik_"  # noqa: S105 - a prefix, not a secret
 # Alphabet of reference codes: no 0/O or 1/I, which people misread on a phone screen.
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 _SMS_LENGTH = 160
+#: A sender as gateways give it: a phone number, or an operator's alphanumeric sender id.
+_SENDER = re.compile(r"[+0-9A-Za-z][0-9A-Za-z .()\-]{0,31}")
+_SENDER_MAX = 32  # held_sms.sender
+# Internal ids (incidents, alerts, users, organisations) never go into an SMS reply.
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+
+_REPORTING_ROLES = (Role.REPORTER, Role.OFFICER, Role.ADMIN)
 
 #: The alerts module's acknowledgement: (who, code, now) -> True when an alert was acknowledged.
 AlertAcknowledger = Callable[[Principal, str, datetime], Awaitable[bool]]
@@ -70,9 +81,16 @@ async def org_for_secret(session: AsyncSession, secret: str | None) -> uuid.UUID
             "Send the organisation's intake secret in the X-Sentinelle-Intake-Secret header or "
             "?secret=; an administrator creates it with `sentinelle intake set-secret`."
         )
+    from incidents.tables import OrganisationRow
+
     org_id = (
         await session.execute(
-            select(IntakeSecretRow.org_id).where(IntakeSecretRow.secret_hash == hash_secret(secret))
+            select(IntakeSecretRow.org_id)
+            .join(OrganisationRow, OrganisationRow.id == IntakeSecretRow.org_id)
+            .where(
+                IntakeSecretRow.secret_hash == hash_secret(secret),
+                OrganisationRow.deleted_at.is_(None),
+            )
         )
     ).scalar_one_or_none()
     if org_id is None:
@@ -125,13 +143,17 @@ async def create_phone_user(
         await session.execute(select(UserRow.id).where(UserRow.phone == number))
     ).scalar_one_or_none()
     if taken is not None:
-        raise Conflict(f"{number} is already registered to user {taken}.")
+        raise Conflict(f"{number} is already registered to another user; unregister it first.")
     return await create_user(
         session, org_id, name=name or f"SMS {number[-4:]}", role=role, now=now, phone=number
     )
 
 
-async def principal_for_phone(session: AsyncSession, phone: str) -> Principal | None:
+async def principal_for_phone(
+    session: AsyncSession, phone: str, *, org_id: uuid.UUID
+) -> Principal | None:
+    """The user of `org_id` this phone is registered to. A number registered in another
+    organisation is unknown here: a gateway's secret speaks only for its own organisation."""
     try:
         number = normalise_phone(phone)
     except InvalidField:
@@ -139,7 +161,7 @@ async def principal_for_phone(session: AsyncSession, phone: str) -> Principal | 
     row = (
         await session.execute(
             select(UserRow.id, UserRow.org_id, UserRow.role).where(
-                UserRow.phone == number, UserRow.deleted_at.is_(None)
+                UserRow.phone == number, UserRow.org_id == org_id, UserRow.deleted_at.is_(None)
             )
         )
     ).first()
@@ -156,6 +178,34 @@ def reference_code(incident_id: uuid.UUID) -> str:
         number, digit = divmod(number, len(_CODE_ALPHABET))
         chars.append(_CODE_ALPHABET[digit])
     return "".join(chars)
+
+
+def check_sms(sender: str, text: str) -> None:
+    """Refuse what no phone sends: more than SMS_MAX_SEGMENTS segments, or a sender that is not
+    a number (or an alphanumeric sender id) of at most 32 characters."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidField("text", "The SMS has no text; send the message's text in `text`.")
+    size = sms_size(text)
+    if size.segments > SMS_MAX_SEGMENTS:
+        raise InvalidField(
+            "text",
+            f"The SMS is longer than {SMS_MAX_SEGMENTS} segments ({size.max_units} "
+            f"{'GSM-7' if size.alphabet == 'gsm7' else 'UCS-2'} characters); send a shorter "
+            "message.",
+        )
+    if not isinstance(sender, str) or not sender.strip():
+        raise InvalidField("sender", "Give the sender's phone number, e.g. +22376123456.")
+    if len(sender.strip()) > _SENDER_MAX or not _SENDER.fullmatch(sender.strip()):
+        raise InvalidField(
+            "sender",
+            f"The sender must be a phone number of at most {_SENDER_MAX} characters, e.g. "
+            "+22376123456.",
+        )
+
+
+def without_ids(reply: str) -> str:
+    """An SMS reply with anything shaped like an internal id taken out."""
+    return " ".join(_UUID.sub("", reply).split())
 
 
 def _with_reference(reply: str, code: str, language: str) -> str:
@@ -296,11 +346,15 @@ class IntakeService:
     async def receive_kobo(
         self, secret: str | None, payload: Mapping[str, Any], *, now: datetime
     ) -> KoboReceived:
-        """One KoboToolbox submission; a resent one (same `_uuid`) creates nothing new."""
+        """One KoboToolbox submission, filed in the secret's organisation whatever the payload
+        says; a resent one (same `_uuid`) creates nothing new."""
         async with self.db.read() as session:
             org_id = await org_for_secret(session, secret)
-        result = kobo_to_incident(
-            payload, max_accuracy_m=self.max_accuracy_m, gazetteer=self.gazetteer
+        result = await anyio.to_thread.run_sync(
+            functools.partial(
+                kobo_to_incident, payload, max_accuracy_m=self.max_accuracy_m,
+                gazetteer=self.gazetteer,
+            )
         )
         if result.incident is None:
             raise InvalidField(result.field or "submission", result.error or "not an incident")
@@ -321,31 +375,52 @@ class IntakeService:
         now: datetime,
         acknowledge: AlertAcknowledger | None = None,
     ) -> SmsReceived:
-        """Registered phone: reported as its user (or an alert acknowledged); unknown: held."""
-        if not text.strip():
-            raise InvalidField("text", "The SMS has no text.")
-        if not sender.strip():
-            raise InvalidField("sender", "Give the sender's phone number.")
+        """A phone registered in the secret's organisation reports as its user (or acknowledges
+        one of the alerts sent to it); any other number is held for that organisation's officers.
+        """
+        check_sms(sender, text)
         async with self.db.read() as session:
             gateway_org = await org_for_secret(session, secret)
-            reporter = await principal_for_phone(session, sender)
-        parse = parse_sms(text, now=received_at, gazetteer=self.gazetteer)
+            reporter = await principal_for_phone(session, sender, org_id=gateway_org)
+        parse = await self._parse(text, received_at)
+        result = await self._answer(
+            gateway_org, reporter, parse, sender=sender, text=text, received_at=received_at,
+            now=now, acknowledge=acknowledge or self.acknowledge,
+        )
+        return dataclasses.replace(result, reply=without_ids(result.reply))
+
+    async def _parse(self, text: str, received_at: datetime) -> SmsParse:
+        # Typo-tolerant matching is CPU work: off the event loop, so other requests go on.
+        return await anyio.to_thread.run_sync(
+            functools.partial(parse_sms, text, now=received_at, gazetteer=self.gazetteer)
+        )
+
+    async def _answer(
+        self,
+        gateway_org: uuid.UUID,
+        reporter: Principal | None,
+        parse: SmsParse,
+        *,
+        sender: str,
+        text: str,
+        received_at: datetime,
+        now: datetime,
+        acknowledge: AlertAcknowledger | None,
+    ) -> SmsReceived:
         if reporter is None:
             held_id = uuid.uuid4()
             async with self.db.transaction() as session:
                 session.add(
                     HeldSmsRow(
-                        id=held_id, org_id=gateway_org, sender=sender.strip()[:32], text=text,
+                        id=held_id, org_id=gateway_org, sender=sender.strip(), text=text,
                         received_at=received_at, reason="unknown_sender", state="held",
                     )
                 )
             return SmsReceived("held", _HELD_REPLY[parse.language], held_id=held_id)
         if parse.kind == "ack":
             assert parse.ack_code is not None
-            acknowledger = acknowledge or self.acknowledge
-            done = acknowledger is not None and await acknowledger(
-                reporter, parse.ack_code, now
-            )
+            # The acknowledger only touches alerts sent to this phone's user.
+            done = acknowledge is not None and await acknowledge(reporter, parse.ack_code, now)
             if not done:
                 return SmsReceived(
                     "unknown_code", _UNKNOWN_CODE_REPLY[parse.language].format(code=parse.ack_code)
@@ -353,8 +428,11 @@ class IntakeService:
             return SmsReceived("acknowledged", parse.reply())
         if parse.kind == "incomplete":
             return SmsReceived("incomplete", parse.reply(), missing=list(parse.missing))
-        if reporter.role == Role.PLANNER:
-            raise Forbidden("This phone belongs to a planner, who cannot report incidents.")
+        if reporter.role not in _REPORTING_ROLES:
+            raise Forbidden(
+                f"This phone belongs to a {reporter.role.value}, who cannot report incidents; "
+                "register the phone of a reporter or an officer."
+            )
         # A gateway that retries the same message must not create a second incident.
         digest = hashlib.sha256(
             f"{normalise_phone(sender)}|{received_at.isoformat()}|{text}".encode()
@@ -397,7 +475,7 @@ class IntakeService:
         `corrections` (API field names) fill in or fix what the SMS did not say clearly.
         """
         row = await self._held_row(viewer, held_id)
-        parse = parse_sms(row.text, now=row.received_at, gazetteer=self.gazetteer)
+        parse = await self._parse(row.text, row.received_at)
         if parse.kind == "ack":
             raise InvalidField("text", "This SMS acknowledges an alert; discard it instead.")
         payload: dict[str, Any] = {**parse.incident, **dict(corrections or {})}

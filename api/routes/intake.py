@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import Body, Parameter
+from sqlalchemy import select
 
+from alerts.tables import AlertRow, SubscriptionRow
 from api.auth import OFFICERS
 from api.context import AppContext
 from api.routes.common import principal_of, utcnow
+from incidents.db import Database
 from incidents.errors import InvalidField, NotFound
 from incidents.identity import Principal
 from incidents.intake_service import AlertAcknowledger, HeldSms, IntakeService, reference_code
@@ -26,9 +31,16 @@ from incidents.interop_service import (
     PublicAlerts,
     hxl_text,
 )
+from incidents.tables import UserRow
 
 SECRET_HEADER = "X-Sentinelle-Intake-Secret"  # noqa: S105 - a header name
 ATOM_MEDIA_TYPE = "application/atom+xml"
+# Bodies: ten concatenated SMS fit many times in the first; a Kobo submission in the second.
+SMS_MAX_BODY = 64 * 1024
+KOBO_MAX_BODY = 256 * 1024
+# A gateway's clock may be off, not by years: outside these bounds the time is a mistake.
+_EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST_AHEAD = timedelta(days=1)
 
 
 class KoboOut(msgspec.Struct):
@@ -85,23 +97,38 @@ def _secret(request: Request[Any, Any, Any], form: Mapping[str, Any] | None = No
 
 
 def parse_received_at(value: Any, now: datetime) -> datetime:
-    """ISO 8601, or Unix time in seconds or milliseconds (SMSSync sends milliseconds)."""
+    """ISO 8601, or Unix time in seconds or milliseconds (SMSSync sends milliseconds), between
+    2000 and a day after `now`; anything else is refused naming `received_at`."""
     if value is None or value == "":
         return now
+    advice = "send ISO 8601 (2024-03-12T14:30:00Z) or Unix seconds, the time the SMS arrived."
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidField("received_at", f"Not a time; {advice}")
     text = str(value).strip()
+    if len(text) > 40:
+        raise InvalidField("received_at", f"Too long for a time; {advice}")
     try:
         number = float(text)
     except ValueError:
-        try:
+        number = None
+    try:
+        if number is None:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidField(
-                "received_at", f"{text!r} is not a time; send ISO 8601 or Unix seconds."
-            ) from None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if number > 1e11:
-        number /= 1000
-    return datetime.fromtimestamp(number, UTC)
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+            moment = moment.astimezone(UTC)
+        else:
+            if not math.isfinite(number):
+                raise ValueError(text)
+            moment = datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidField("received_at", f"{text[:40]!r} is not a time; {advice}") from None
+    if not _EARLIEST_RECEIVED <= moment <= now + _LATEST_AHEAD:
+        raise InvalidField(
+            "received_at",
+            f"{moment.isoformat()} is before 2000 or in the future; check the gateway's clock and "
+            + advice,
+        )
+    return moment
 
 
 async def _sms_fields(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -137,10 +164,13 @@ async def _sms_fields(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "sentinelle_incident.xlsx. Authenticate with the organisation's intake secret in the "
         f"`{SECRET_HEADER}` header (or `?secret=`). Answers 201 with the new incident's id; a "
         "resent submission (same `_uuid`) answers 200 with the same id and creates nothing. A "
-        "submission with neither a geopoint nor a known place is refused (422, field `location`)."
+        "submission with neither a geopoint nor a known place is refused (422, field `location`). "
+        "It is filed in the secret's organisation, whatever the payload says. At most 256 KiB "
+        "(413), 500 fields and 20,000 characters per value (422)."
     ),
     security=[{}],
     status_code=201,
+    request_max_body_size=KOBO_MAX_BODY,
 )
 async def kobo_submission(
     request: Request[Any, Any, Any], data: Annotated[dict[str, Any], Body()]
@@ -151,23 +181,71 @@ async def kobo_submission(
     return Response(body, status_code=201 if result.created else 200)
 
 
+def _digits_runs(url: str) -> set[str]:
+    return set(re.findall(r"\d+", url))
+
+
+class RecipientAcknowledger:
+    """An SMS acknowledgement touches only an alert sent to the phone's user: of a subscription
+    that user owns, or whose channels send to that phone. Anything else is an unknown code.
+
+    This belongs in AlertService (an `acknowledge_as_recipient`); until it is there, the intake
+    wiring checks the recipient before calling `AlertService.acknowledge`."""
+
+    def __init__(self, db: Database, alerts: Any) -> None:
+        self.db = db
+        self.alerts = alerts
+
+    async def __call__(self, who: Principal, code: str, now: datetime) -> bool:
+        if not await self._sent_to(who, code.strip().upper()):
+            return False
+        try:
+            await self.alerts.acknowledge(who, code, now=now)
+        except NotFound:
+            return False
+        return True
+
+    async def _sent_to(self, who: Principal, code: str) -> bool:
+        s = SubscriptionRow
+        async with self.db.read() as session:
+            found = (
+                await session.execute(
+                    select(s.owner_user_id, s.channels_encrypted, s.secondary_encrypted)
+                    .join(AlertRow, AlertRow.subscription_id == s.id)
+                    .where(AlertRow.code == code, AlertRow.owner_org_id == who.org_id)
+                )
+            ).first()
+            if found is None:
+                return False
+            if found.owner_user_id == who.user_id:
+                return True
+            phone = await session.scalar(select(UserRow.phone).where(UserRow.id == who.user_id))
+        if not phone:
+            return False
+        digits = phone.lstrip("+")
+        numbers = {digits, "00" + digits, digits[-8:]}
+        for token in [*found.channels_encrypted, found.secondary_encrypted]:
+            if not token:
+                continue
+            try:
+                url = self.alerts.box.decrypt(token)
+            except Exception:  # noqa: S112 - a channel sealed with a retired key sends nothing
+                continue
+            if numbers & _digits_runs(url):
+                return True
+        return False
+
+
 def acknowledger_of(request: Request[Any, Any, Any]) -> AlertAcknowledger | None:
-    """`state.alert_acknowledger` if set, else the alerts service's acknowledgement."""
+    """`state.alert_acknowledger` if set, else the alerts service's acknowledgement, limited to
+    the alerts sent to the phone's user."""
     custom: AlertAcknowledger | None = request.app.state.get("alert_acknowledger")
     if custom is not None:
         return custom
     alerts = request.app.state.get("alerts")
     if alerts is None:
         return None
-
-    async def acknowledge(who: Principal, code: str, now: datetime) -> bool:
-        try:
-            await alerts.acknowledge(who, code, now=now)
-        except NotFound:
-            return False
-        return True
-
-    return acknowledge
+    return RecipientAcknowledger(request.app.state.db, alerts)
 
 
 @post(
@@ -177,12 +255,18 @@ def acknowledger_of(request: Request[Any, Any, Any]) -> AlertAcknowledger | None
     description=(
         "JSON `{sender, text, received_at}` or a form with `from`, `text` (or `message`) and "
         "`sent_timestamp`. Authenticate with the intake secret (header, `?secret=` or form field "
-        "`secret`). A registered phone reports as its user; an unknown number is held for an "
-        "officer and never published. `reply` is the SMS to send back: it confirms the reference "
-        "code or asks for what is missing. `OK <code>` acknowledges an alert."
+        "`secret`). The secret belongs to one organisation: a phone registered in it reports as "
+        "its user; any other number (one registered in another organisation included) is held "
+        "for that organisation's officers and never published. `reply` is the SMS to send back: "
+        "it confirms the reference code or asks for what is missing, and never holds an internal "
+        "id. `OK <code>` acknowledges an alert sent to that phone's user, nothing else. `text` "
+        "is at most 10 concatenated segments (1,530 GSM-7 or 670 UCS-2 characters), `sender` at "
+        "most 32 characters, `received_at` between 2000 and a day ahead; otherwise 422 naming "
+        "the field."
     ),
     security=[{}],
     status_code=200,
+    request_max_body_size=SMS_MAX_BODY,
 )
 async def sms_message(request: Request[Any, Any, Any]) -> SmsOut:
     fields = await _sms_fields(request)

@@ -41,6 +41,37 @@ from incidents.model import Perpetrator, SharingLevel
 from incidents.taxonomy import UnknownCodeError, get_type
 
 DEFAULT_MAX_ACCURACY_M = 500.0
+#: Bounds on one submission: a real form of docs/forms/sentinelle_incident.xlsx, with Kobo's own
+#: metadata (_attachments, _geolocation, _notes...), stays far below them.
+MAX_FIELDS = 500  # values counted at every level of nesting
+MAX_TEXT = 20_000  # characters in one value (the incident description's own limit)
+MAX_KEY = 200  # characters in one field name
+
+
+def check_submission_size(payload: Mapping[str, Any]) -> None:
+    """Raise RowError when a submission is larger than any real form: too many fields, a field
+    name or a value too long. Walks the payload once, without recursion."""
+    count = 0
+    stack: list[tuple[str, Any]] = [("submission", payload)]
+    while stack:
+        name, value = stack.pop()
+        count += 1
+        if count > MAX_FIELDS:
+            raise RowError(
+                "submission",
+                f"more than {MAX_FIELDS} fields; send one submission of the Sentinelle form",
+            )
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str) or len(key) > MAX_KEY:
+                    raise RowError(
+                        "submission", f"a field name is longer than {MAX_KEY} characters"
+                    )
+                stack.append((key.rsplit("/", 1)[-1], item))
+        elif isinstance(value, list | tuple):
+            stack.extend((name, item) for item in value)
+        elif isinstance(value, str) and len(value) > MAX_TEXT:
+            raise RowError(name, f"longer than {MAX_TEXT} characters; shorten it in Kobo")
 
 
 def kobo_to_incident(
@@ -50,6 +81,10 @@ def kobo_to_incident(
     gazetteer: PlaceFinder | None = None,
 ) -> RowResult:
     """One Kobo submission as an incident input dict, or the reason it cannot be one."""
+    try:
+        check_submission_size(payload)
+    except RowError as exc:
+        return RowResult(1, None, exc.message, exc.field)
     kobo_id = payload.get("_id")
     row_number = kobo_id if isinstance(kobo_id, int) else 1
     fields = _flatten(payload)

@@ -400,6 +400,41 @@ _GSM7 = set(
 )
 
 
+# GSM 03.38 extension table: each of these costs two septets (escape + character).
+_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+#: Longest SMS we read: 10 concatenated segments.
+SMS_MAX_SEGMENTS = 10
+# Characters per segment (alone, in a concatenated message), by alphabet.
+_SEGMENT = {"gsm7": (160, 153), "ucs2": (70, 67)}
+
+
+@dataclass(frozen=True, slots=True)
+class SmsSize:
+    """How a phone network carries a text: GSM-7 septets or UCS-2 code units, in segments."""
+
+    alphabet: Literal["gsm7", "ucs2"]
+    units: int
+    segments: int
+
+    @property
+    def max_units(self) -> int:
+        """The most units `SMS_MAX_SEGMENTS` segments of this alphabet carry (1,530 or 670)."""
+        return _SEGMENT[self.alphabet][1] * SMS_MAX_SEGMENTS
+
+
+def sms_size(text: str) -> SmsSize:
+    """The alphabet the text needs and how many segments it takes, as a phone would send it."""
+    if all(c in _GSM7 or c in _GSM7_EXTENSION for c in text):
+        alphabet: Literal["gsm7", "ucs2"] = "gsm7"
+        units = len(text) + sum(1 for c in text if c in _GSM7_EXTENSION)
+    else:
+        alphabet = "ucs2"
+        units = len(text.encode("utf-16-le")) // 2  # characters beyond the BMP take two units
+    single, multi = _SEGMENT[alphabet]
+    segments = 1 if units <= single else -(-units // multi)
+    return SmsSize(alphabet, units, segments)
+
+
 def _gsm_safe(text: str) -> str:
     """Keep to the GSM 7-bit alphabet so the reply stays one 160-character SMS (no UCS-2)."""
     out = []
