@@ -284,7 +284,7 @@ async def list_tokens(session: AsyncSession, org_id: uuid.UUID, *, limit: int) -
         .order_by(ApiTokenRow.created_at.desc(), ApiTokenRow.id)
         .limit(limit)
     )
-    return [_token_info(token, user) for token, user in rows.tuples().all()]
+    return [_token_info(token, user) for token, user in rows.all()]
 
 
 async def revoke_token_as(
@@ -295,7 +295,7 @@ async def revoke_token_as(
         select(ApiTokenRow, UserRow)
         .join(UserRow, UserRow.id == ApiTokenRow.user_id)
         .where(ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None))
-    )).tuples().first()
+    )).first()
     if found is None or not (actor.is_operator or found[1].org_id == actor.org_id):
         raise NotFound(
             f"No live token {token_id} in your organisation; GET /api/v1/tokens lists them."
@@ -314,7 +314,7 @@ async def list_organisations(session: AsyncSession) -> list[OrganisationInfo]:
         .where(OrganisationRow.deleted_at.is_(None))
         .order_by(OrganisationRow.name)
     )
-    return [OrganisationInfo(id=i, name=n, created_at=c) for i, n, c in rows.tuples().all()]
+    return [OrganisationInfo(id=i, name=n, created_at=c) for i, n, c in rows.all()]
 
 
 PLATFORM_ORGANISATION = "Plateforme Sentinelle"

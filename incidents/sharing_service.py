@@ -525,10 +525,10 @@ async def _invitations_out(
     networks = dict((await session.execute(
         select(TrustNetworkRow.id, TrustNetworkRow.name)
         .where(TrustNetworkRow.id.in_(sorted({r.network_id for r in rows})))
-    )).tuples().all())
+    )).all())
     inviters = dict((await session.execute(
         select(UserRow.id, UserRow.org_id).where(UserRow.id.in_(sorted({r.invited_by for r in rows})))
-    )).tuples().all())
+    )).all())
     names = await organisation_names(
         session, [*{r.org_id for r in rows}, *set(inviters.values())])
     out = []

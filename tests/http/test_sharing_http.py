@@ -102,16 +102,25 @@ async def test_cursor_is_opaque(client: AsyncTestClient, factory: Factory) -> No
 async def test_trust_network_opens_amber_to_its_members(
     client: AsyncTestClient, factory: Factory
 ) -> None:
-    admin = await factory.caller("admin")
     owner = await factory.caller("reporter")
+    admin = await factory.caller("admin", org_id=owner.org_id)
     partner = await factory.caller("reporter")
+    partner_admin = await factory.caller("admin", org_id=partner.org_id)
     created = await report(client, owner, sharing_level="amber")
     strict = await report(client, owner, sharing_level="amber_strict")
     assert (await client.get(f"{URL}/{created['id']}", headers=partner.headers)).status_code == 404
     net = await client.post("/api/v1/trust-networks", headers=admin.headers,
-                            json={"name": "Réseau Kidal", "org_ids": [str(owner.org_id),
-                                                                      str(partner.org_id)]})
+                            json={"name": "Réseau Kidal", "org_ids": [str(partner.org_id)]})
     assert net.status_code == 201, net.text
+    assert net.json()["org_ids"] == [str(owner.org_id)]
+    # Invited, not yet a member: nothing opens until the partner's admin accepts.
+    assert (await client.get(f"{URL}/{created['id']}", headers=partner.headers)).status_code == 404
+    [invitation] = (await client.get("/api/v1/trust-network-invitations",
+                                     headers=partner_admin.headers)).json()
+    accepted = await client.post(
+        f"/api/v1/trust-network-invitations/{invitation['id']}/accept",
+        headers=partner_admin.headers)
+    assert accepted.status_code == 200, accepted.text
     seen = await client.get(f"{URL}/{created['id']}", headers=partner.headers)
     assert seen.status_code == 200
     assert seen.json()["properties"]["description"] == NARRATIVE
@@ -326,7 +335,11 @@ async def test_organisation_export_and_deletion_keep_risk_only(
     assert "token_hash" not in export.text
     denied = await client.delete("/api/v1/organisations/me", headers=reporter.headers)
     assert denied.status_code == 403
-    gone = await client.delete("/api/v1/organisations/me", headers=admin.headers)
+    # Deleting an organisation is the platform operator's act, not its own admin's.
+    assert (await client.delete("/api/v1/organisations/me", headers=admin.headers)).status_code \
+        == 403
+    operator = await factory.operator()
+    gone = await client.delete(f"/api/v1/organisations/{admin.org_id}", headers=operator.headers)
     assert gone.status_code == 200, gone.text
     assert gone.json()["incidents_kept_anonymous"] == 1
     assert (await client.get(URL, headers=reporter.headers)).status_code == 401
