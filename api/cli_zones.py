@@ -56,7 +56,9 @@ async def import_zone_file(
     await migrate(db)
     when = now()
     await ensure_default_zones(db, settings, now=when)
-    result = await import_zones(db, zones, report, now=when, progress=progress)
+    result = await import_zones(
+        db, zones, report, now=when, progress=progress, grid_degrees=settings.mask_grid_degrees
+    )
     service = RiskService(
         db, config=risk_config(settings), retention_days=settings.data_retention_days
     )

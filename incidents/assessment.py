@@ -18,8 +18,10 @@ from geo.measure import (
     geodesic_distance_km,
     geodesic_length_km,
 )
+from incidents import taxonomy
 from incidents.errors import InvalidField
 from incidents.risk import RiskConfig, RiskInputs, score_zones
+from incidents.sharing import TimeUnit
 
 __all__ = [
     "MAX_RADIUS_KM",
@@ -32,10 +34,121 @@ __all__ = [
 ]
 
 MAX_RADIUS_KM = 500.0
-MAX_CORRIDOR_KM = 100.0
+# 50 km either side is wider than any road-security briefing; wider corridors multiply the
+# buffering work (and the incidents examined) without telling a traveller anything more.
+MAX_CORRIDOR_KM = 50.0
 # Finer stretches or more of them cost time without telling a traveller anything more.
 MIN_SEGMENT_KM = 1.0
+MAX_SEGMENT_KM = 500.0
 MAX_SEGMENTS = 1000
+# A route is a traveller's itinerary: 1,000 vertices follow any road of Mali closely (a GPS
+# track can be simplified first); buffering cost grows with vertices times corridor width.
+MAX_ROUTE_VERTICES = 1_000
+# An assessed polygon: as many vertices as a zone (incidents.zones_store.MAX_ZONE_VERTICES).
+MAX_AREA_VERTICES = 10_000
+
+# What a masked entry weighs: its category only. Each category counts as its heaviest type
+# (the prudent side for a traveller), at the middle severity, as reported, with full
+# confidence: a masked viewer learns neither the exact type, nor severity, nor reliability.
+MASKED_SEVERITY = 3
+MASKED_RELIABILITY = "A"
+MASKED_CREDIBILITY = 1
+MASKED_STATUS = "reported"
+
+
+def _category_types() -> dict[str, str]:
+    heaviest: dict[str, str] = {}
+    for code in sorted(taxonomy.TYPES):
+        t = taxonomy.TYPES[code]
+        best = heaviest.get(t.category)
+        if best is None or t.risk_weight > taxonomy.TYPES[best].risk_weight:
+            heaviest[t.category] = code
+    return {code: heaviest[t.category] for code, t in taxonomy.TYPES.items()}
+
+
+CATEGORY_TYPE = _category_types()  # type code -> the type its masked entry counts as
+
+
+def masked_types(type_codes: npt.ArrayLike) -> npt.NDArray[np.str_]:
+    """Each type replaced by the one its category counts as (see MASKED_SEVERITY)."""
+    arr = np.asarray(type_codes, dtype=str)
+    if arr.size == 0:
+        return arr
+    uniq, inverse = np.unique(arr, return_inverse=True)
+    mapped = np.array([CATEGORY_TYPE.get(str(u), str(u)) for u in uniq], dtype=str)
+    out: npt.NDArray[np.str_] = mapped[inverse]
+    return out
+
+
+_PRECISION_RANK = {"exact": 0, "day": 1, "week": 2, "month": 3}
+
+
+def coarse_days(
+    t_days: npt.ArrayLike, precisions: npt.ArrayLike, unit: TimeUnit = TimeUnit.DAY
+) -> FloatArray:
+    """incidents.sharing.coarsen_time on arrays of days since 1970: the start of the UTC day
+    or ISO week (or month, when the report itself was vaguer), as the masked view shows it."""
+    t = np.asarray(t_days, dtype=np.float64)
+    if t.size == 0:
+        return t.copy()
+    rank = np.array(
+        [_PRECISION_RANK.get(str(p), 0) for p in np.asarray(precisions).tolist()], dtype=np.intp
+    )
+    wanted = np.maximum(rank, 2 if unit == TimeUnit.WEEK else 1)
+    day = np.floor(t)
+    out = day.copy()
+    week = wanted == 2
+    out[week] = day[week] - (day[week] + 3) % 7  # 1970-01-01 was a Thursday (weekday 3)
+    month = wanted == 3
+    if month.any():
+        days = day[month].astype("int64").astype("datetime64[D]")
+        out[month] = days.astype("datetime64[M]").astype("datetime64[D]").astype(np.float64)
+    return out
+
+
+def mask_columns(
+    columns: IncidentColumns,
+    masked: npt.NDArray[np.bool_],
+    *,
+    grid_degrees: float,
+    coarse_t: FloatArray,
+) -> IncidentColumns:
+    """The rows flagged `masked` replaced by their masked entry: grid-cell centre of their
+    representative point, coarse day (`coarse_t`, one per masked row), category weight."""
+    if not masked.any():
+        return columns
+    idx = np.flatnonzero(masked)
+    lons, lats = columns.lons.copy(), columns.lats.copy()
+    lons[idx] = np.round((np.floor(lons[idx] / grid_degrees) + 0.5) * grid_degrees, 6)
+    lats[idx] = np.round((np.floor(lats[idx] / grid_degrees) + 0.5) * grid_degrees, 6)
+    t = columns.t_days.copy()
+    t[idx] = coarse_t
+    types = columns.type_codes.astype(object)
+    types[idx] = masked_types(columns.type_codes[idx])
+    severity = columns.severity.copy()
+    severity[idx] = MASKED_SEVERITY
+    reliability = columns.reliability.astype(object)
+    reliability[idx] = MASKED_RELIABILITY
+    credibility = columns.credibility.copy()
+    credibility[idx] = MASKED_CREDIBILITY
+    status = columns.status.astype(object)
+    status[idx] = MASKED_STATUS
+    geometries = None
+    if columns.geometries is not None:
+        geometries = columns.geometries.copy()
+        geometries[idx] = None  # a masked entry is a point: its cell centre
+    return IncidentColumns(
+        ids=columns.ids,
+        lons=lons,
+        lats=lats,
+        t_days=t,
+        type_codes=types.astype(str),
+        severity=severity,
+        reliability=reliability.astype(str),
+        credibility=credibility,
+        status=status.astype(str),
+        geometries=geometries,
+    )
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -115,6 +228,18 @@ def assessment_area(
 ) -> tuple[str, shapely.Geometry]:
     """The area assessed: a circle around a point, a polygon as given, a corridor along a route."""
     gtype = geom.geom_type
+    vertices = int(shapely.get_num_coordinates(geom))
+    if gtype == "LineString" and vertices > MAX_ROUTE_VERTICES:
+        raise InvalidField(
+            "geometry.coordinates",
+            f"a route has at most {MAX_ROUTE_VERTICES} vertices ({vertices} given): simplify "
+            "it (e.g. to one point every few hundred metres)",
+        )
+    if vertices > MAX_AREA_VERTICES:
+        raise InvalidField(
+            "geometry.coordinates",
+            f"an area has at most {MAX_AREA_VERTICES} vertices ({vertices} given): simplify it",
+        )
     if gtype == "Point":
         if radius_km is None:
             raise InvalidField(
@@ -136,6 +261,14 @@ def assessment_area(
     raise InvalidField(
         "geometry.type", "assess a Point (with radius_km), a Polygon or a route LineString"
     )
+
+
+def check_segment_km(segment_km: float) -> None:
+    if not MIN_SEGMENT_KM <= segment_km <= MAX_SEGMENT_KM:  # NaN fails too
+        raise InvalidField(
+            "segment_km",
+            f"segment_km must be at least {MIN_SEGMENT_KM:g} and at most {MAX_SEGMENT_KM:g} km",
+        )
 
 
 def _inside(columns: IncidentColumns, area: shapely.Geometry) -> npt.NDArray[np.intp]:
@@ -190,8 +323,7 @@ def assess_area(
     Only incidents within `config.window_days` before `now_days` count (the decay is the zones').
     The route's overall level is the corridor's: a long trip collects the risk of every stretch.
     """
-    if not MIN_SEGMENT_KM <= segment_km <= 500:
-        raise InvalidField("segment_km", "segment_km must be at least 1 and at most 500 km")
+    check_segment_km(segment_km)
     kind, area = assessment_area(geom, radius_km=radius_km, corridor_km=corridor_km)
     rows = _inside(columns, area)
     age = now_days - columns.t_days[rows]

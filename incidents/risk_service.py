@@ -20,11 +20,25 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from incidents.assessment import AreaRisk, IncidentColumns, assess_area, assessment_area
+from incidents.assessment import (
+    MASKED_CREDIBILITY,
+    MASKED_RELIABILITY,
+    MASKED_SEVERITY,
+    MASKED_STATUS,
+    AreaRisk,
+    IncidentColumns,
+    assess_area,
+    assessment_area,
+    check_segment_km,
+    coarse_days,
+    mask_columns,
+    masked_types,
+)
 from incidents.db import Database
 from incidents.errors import InvalidField
 from incidents.model import Incident
 from incidents.risk import RiskConfig, RiskInputs, ZoneRisk, score_zones
+from incidents.sharing import TimeUnit
 from incidents.store import BIG, CELL_DEG, cell_of
 from incidents.tables import IncidentRow
 from incidents.zone_tables import IncidentZoneRow, ZoneLevelChangeRow, ZoneRiskRow, ZoneRow
@@ -34,7 +48,8 @@ from incidents.zones_store import (
     ZoneCache,
     ZoneSnapshot,
     ZoneStore,
-    zone_pairs,
+    snapshot_pairs,
+    visible_to,
 )
 
 __all__ = [
@@ -177,9 +192,30 @@ def _columns(rows: Sequence[Any], with_zone: bool) -> dict[str, Any]:
     cols = list(zip(*rows, strict=True)) if rows else []
     names = ["zone_id"] if with_zone else []
     names += ["id", "occurred_at", "type", "severity", "reliability", "credibility", "status"]
+    if with_zone:
+        names += ["org_id", "precision"]
     if not cols:
         return {name: [] for name in names}
     return dict(zip(names, cols, strict=False))
+
+
+def _masked_rows(cols: dict[str, Any], masked: np.ndarray, unit: TimeUnit) -> dict[str, Any]:
+    """Rows flagged `masked` as their masked entries (category weight, coarse day)."""
+    if not masked.any():
+        return cols
+    idx = np.flatnonzero(masked)
+    out = {k: list(v) for k, v in cols.items()}
+    t = np.asarray(cols["occurred_at"], dtype=np.float64).ravel()
+    coarse = coarse_days(t[idx], np.asarray(cols["precision"], dtype=str)[idx], unit)
+    types = masked_types(np.asarray(cols["type"], dtype=str)[idx])
+    for j, k in enumerate(idx.tolist()):
+        out["occurred_at"][k] = float(coarse[j])
+        out["type"][k] = str(types[j])
+        out["severity"][k] = MASKED_SEVERITY
+        out["reliability"][k] = MASKED_RELIABILITY
+        out["credibility"][k] = MASKED_CREDIBILITY
+        out["status"][k] = MASKED_STATUS
+    return out
 
 
 def _inputs_from(cols: dict[str, Any], pair_zone: np.ndarray) -> RiskInputs:
@@ -199,8 +235,9 @@ def _inputs_from(cols: dict[str, Any], pair_zone: np.ndarray) -> RiskInputs:
 
 # --- incidents of the risk window, in memory ------------------------------------------------------
 
-# (id as 32 hex digits, t_days, type, severity, reliability, credibility, status, lon, lat)
-StoreRow = tuple[str, float, str, int, str, int, str, float, float]
+# (id as 32 hex digits, t_days, type, severity, reliability, credibility, status, lon, lat,
+#  organisation as 32 hex digits, time precision)
+StoreRow = tuple[str, float, str, int, str, int, str, float, float, str, str]
 _FIELDS = (
     ("ids", object),
     ("t_days", np.float64),
@@ -211,6 +248,8 @@ _FIELDS = (
     ("status", str),
     ("lons", np.float64),
     ("lats", np.float64),
+    ("org_ids", object),
+    ("precisions", str),
 )
 
 
@@ -255,9 +294,14 @@ class RiskStore:
         shapes: dict[int, shapely.Geometry],
         fingerprint: Fingerprint,
         zone_position: dict[str, int],
+        zone_owners: Sequence[str] = (),
+        time_unit: TimeUnit = TimeUnit.DAY,
     ) -> None:
         self.zones_version = zones_version
         self.zone_position = zone_position
+        # Per zone position: the owning organisation (32 hex digits), "" for platform zones.
+        self.zone_owners = np.asarray(list(zone_owners), dtype=object)
+        self.time_unit = time_unit
         self.since_days = since_days
         self.columns = columns
         self.pair_incident = pair_incident
@@ -331,16 +375,8 @@ class RiskStore:
         if config.status_factors.get("retracted", 0.0) == 0.0:
             counts &= c["status"] != "retracted"
         keep = counts[self.pair_incident]
-        inputs = RiskInputs(
-            incident_ids=c["ids"],
-            t_days=c["t_days"],
-            type_codes=c["type_codes"],
-            severity=c["severity"],
-            reliability=c["reliability"],
-            credibility=c["credibility"],
-            status=c["status"],
-            pair_incident=self.pair_incident[keep],
-            pair_zone=self.pair_zone[keep],
+        inputs = masked_pair_inputs(
+            c, self.pair_incident[keep], self.pair_zone[keep], self.zone_owners, self.time_unit
         )
         self._inputs = (self.revision, inputs, counts)
         return inputs, counts
@@ -384,13 +420,70 @@ class RiskStore:
         )
 
 
+def masked_pair_inputs(
+    c: dict[str, np.ndarray],
+    pair_incident: np.ndarray,
+    pair_zone: np.ndarray,
+    zone_owners: np.ndarray,
+    time_unit: TimeUnit,
+) -> RiskInputs:
+    """Scoring inputs where an organisation's zone counts other organisations' incidents as
+    their masked entries (category weight, coarse day): what the zone's level, trend and
+    contributors say then rests on nothing finer than the masked list.
+
+    Those incidents get a second, masked row; the pairs with such zones point at it.
+    """
+    n = len(c["ids"])
+    masked_pairs = np.zeros(len(pair_incident), dtype=bool)
+    if zone_owners.size and (zone_owners != "").any() and len(pair_incident):
+        owner = zone_owners[pair_zone]
+        masked_pairs = (owner != "") & (owner != c["org_ids"][pair_incident])
+    if not masked_pairs.any():
+        return RiskInputs(
+            incident_ids=c["ids"],
+            t_days=c["t_days"],
+            type_codes=c["type_codes"],
+            severity=c["severity"],
+            reliability=c["reliability"],
+            credibility=c["credibility"],
+            status=c["status"],
+            pair_incident=pair_incident,
+            pair_zone=pair_zone,
+        )
+    rows, inverse = np.unique(pair_incident[masked_pairs], return_inverse=True)
+    k = len(rows)
+    redirected = pair_incident.copy()
+    redirected[masked_pairs] = n + inverse
+    return RiskInputs(
+        incident_ids=np.concatenate([c["ids"], c["ids"][rows]]),
+        t_days=np.concatenate(
+            [c["t_days"], coarse_days(c["t_days"][rows], c["precisions"][rows], time_unit)]
+        ),
+        type_codes=np.concatenate([c["type_codes"], masked_types(c["type_codes"][rows])]),
+        severity=np.concatenate([c["severity"], np.full(k, MASKED_SEVERITY, dtype=np.intp)]),
+        reliability=np.concatenate(
+            [c["reliability"], np.full(k, MASKED_RELIABILITY, dtype=c["reliability"].dtype)]
+        ),
+        credibility=np.concatenate(
+            [c["credibility"], np.full(k, MASKED_CREDIBILITY, dtype=np.intp)]
+        ),
+        status=np.concatenate([c["status"].astype(str), np.full(k, MASKED_STATUS)]),
+        pair_incident=redirected,
+        pair_zone=pair_zone,
+    )
+
+
 def hex_id(column: Any) -> ColumnElement[str]:
     """An id as 32 hex digits on every database (SQLite stores it so, PostgreSQL adds dashes)."""
     return func.replace(cast(column, String), "-", "")
 
 
 async def load_store(
-    session: AsyncSession, snapshot: ZoneSnapshot, *, since: datetime
+    session: AsyncSession,
+    snapshot: ZoneSnapshot,
+    *,
+    since: datetime,
+    time_unit: TimeUnit = TimeUnit.DAY,
 ) -> RiskStore:
     """Every incident that occurred after `since`: one query for the columns, zones in memory.
 
@@ -409,29 +502,41 @@ async def load_store(
         IncidentRow.status,
         IncidentRow.lon,
         IncidentRow.lat,
+        hex_id(IncidentRow.org_id),
+        IncidentRow.time_precision,
         IncidentRow.geometry_type,
         case((IncidentRow.geometry_type != "Point", IncidentRow.geometry_wkb), else_=None),
     ).where(days > since_days)  # an expression, not the index: most rows are wanted
     rows = (await session.execute(stmt)).all()
-    raw: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(11)]
-    columns = {
-        name: _column(values, dtype) for (name, dtype), values in zip(_FIELDS, raw, strict=False)
-    }
-    types, wkbs = raw[9], raw[10]
-    pi, pz = zone_pairs(snapshot.index, types, columns["lons"], columns["lats"], wkbs)
-    others = [k for k, t in enumerate(types) if t != "Point"]
-    shapes = dict(zip(others, shapely.from_wkb([wkbs[k] for k in others]), strict=True))
-    order = np.argsort(pi, kind="stable")
-    return RiskStore(
-        snapshot.version,
-        since_days,
-        columns,
-        pi[order].astype(np.intp),
-        pz[order].astype(np.intp),
-        shapes,
-        fingerprint,
-        dict(snapshot.position),
-    )
+
+    def build() -> RiskStore:  # off the event loop: a million rows take a while
+        raw: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(13)]
+        columns = {
+            name: _column(values, dtype)
+            for (name, dtype), values in zip(_FIELDS, raw, strict=False)
+        }
+        columns["org_ids"] = _column([str(o).replace("-", "") for o in raw[9]], object)
+        types, wkbs = raw[11], raw[12]
+        pi, pz = snapshot_pairs(
+            snapshot, types, columns["lons"], columns["lats"], wkbs, columns["org_ids"].tolist()
+        )
+        others = [k for k, t in enumerate(types) if t != "Point"]
+        shapes = dict(zip(others, shapely.from_wkb([wkbs[k] for k in others]), strict=True))
+        order = np.argsort(pi, kind="stable")
+        return RiskStore(
+            snapshot.version,
+            since_days,
+            columns,
+            pi[order].astype(np.intp),
+            pz[order].astype(np.intp),
+            shapes,
+            fingerprint,
+            dict(snapshot.position),
+            snapshot.owners,
+            time_unit,
+        )
+
+    return await asyncio.to_thread(build)
 
 
 @dataclass(frozen=True)
@@ -457,6 +562,8 @@ def _written(incident: Incident, geom: shapely.Geometry, zones: Any, is_new: boo
         str(incident.status.value),
         float(point.x),
         float(point.y),
+        incident.org_id.hex,
+        str(incident.time_precision.value),
     )
     return Written(
         row,
@@ -484,6 +591,9 @@ class RiskService:
     debounce_seconds: float = 0.5
     check_seconds: float = 10.0
     reload_seconds: float = 900.0
+    # How masked entries are dated (settings.mask_time_unit): an organisation's zone counts
+    # other organisations' incidents by their masked entries.
+    time_unit: TimeUnit = TimeUnit.DAY
 
     def __post_init__(self) -> None:
         self._store: RiskStore | None = None
@@ -518,7 +628,7 @@ class RiskService:
             self._journal = []
             self._stale = False
             try:
-                store = await load_store(session, snapshot, since=since)
+                store = await load_store(session, snapshot, since=since, time_unit=self.time_unit)
                 for written in self._journal:  # commits that landed while loading
                     self._apply(store, written)
             finally:
@@ -587,6 +697,8 @@ class RiskService:
                 IncidentRow.reliability,
                 IncidentRow.credibility,
                 IncidentRow.status,
+                hex_id(IncidentRow.org_id),
+                IncidentRow.time_precision,
             )
             .join(IncidentRow, IncidentRow.id == IncidentZoneRow.incident_id)
             .where(IncidentRow.occurred_at > since, IncidentRow.occurred_at <= until)
@@ -599,6 +711,15 @@ class RiskService:
         cols = _columns(rows, with_zone=True)
         position = snapshot.position
         pair_zone = np.fromiter((position[z] for z in cols["zone_id"]), np.intp, len(rows))
+        if any(snapshot.owners) and rows:
+            # One row per link: an organisation's zone counts others' incidents masked.
+            owners = [snapshot.owner_of(z) for z in cols["zone_id"]]
+            masked = np.array(
+                [o != "" and o != str(org).replace("-", "") for o, org in
+                 zip(owners, cols["org_id"], strict=True)],
+                dtype=bool,
+            )
+            cols = _masked_rows(cols, masked, self.time_unit)
         return _inputs_from(cols, pair_zone)
 
     def _score(
@@ -757,7 +878,7 @@ class RiskService:
         previous = np.zeros(len(snapshot.zones), dtype=np.intp)
         for zid, level in stored.items():
             previous[snapshot.position[zid]] = level
-        risks = self._score(snapshot, inputs, now, previous)
+        risks = await asyncio.to_thread(self._score, snapshot, inputs, now, previous)
         values: list[dict[str, Any]] = []
         changes: list[LevelChange] = []
         causes = causes or {}
@@ -828,17 +949,21 @@ class RiskService:
             LevelChange(r.zone_id, r.from_level, r.to_level, r.score, r.at, r.cause) for r in rows
         ]
 
-    async def ranking(self) -> list[StoredRisk]:
-        """Every zone, most dangerous first (level, then score); zones never scored come last."""
+    async def ranking(self, viewer_org: uuid.UUID | bool | None = True) -> list[StoredRisk]:
+        """Every zone, most dangerous first (level, then score); zones never scored come last.
+
+        With `viewer_org`: platform zones and that organisation's own custom zones only.
+        """
         await self.flush()
+        stmt = select(ZoneRow, ZoneRiskRow).outerjoin(
+            ZoneRiskRow, ZoneRiskRow.zone_id == ZoneRow.id
+        )
+        if viewer_org is not True:
+            stmt = stmt.where(
+                visible_to(viewer_org if isinstance(viewer_org, uuid.UUID) else None)
+            )
         async with self.db.read() as session:
-            rows = (
-                await session.execute(
-                    select(ZoneRow, ZoneRiskRow).outerjoin(
-                        ZoneRiskRow, ZoneRiskRow.zone_id == ZoneRow.id
-                    )
-                )
-            ).all()
+            rows = (await session.execute(stmt)).all()
         out = [_stored(z, r) for z, r in rows]
         out.sort(key=lambda s: (-s.level, -s.score, s.code))
         return out
@@ -872,7 +997,8 @@ class RiskService:
             inputs = await self.load_inputs(
                 session, snapshot, until=at, zone_ids=snapshot.around([zone_id])
             )
-            risk = self._score(snapshot, inputs, at, None)[snapshot.position[zone_id]]
+            risks = await asyncio.to_thread(self._score, snapshot, inputs, at, None)
+            risk = risks[snapshot.position[zone_id]]
         return StoredRisk(
             zone_id=row.id,
             code=row.code,
@@ -917,14 +1043,18 @@ class RiskService:
                 zone_ids=snapshot.around([zone_id]),
             )
         z = snapshot.position[zone_id]
-        previous = np.zeros(len(snapshot.zones), dtype=np.intp)
-        out: list[HistoryPoint] = []
-        for k in range(steps):
-            at = start + k * step
-            risks = self._score(snapshot, inputs, at, previous)
-            previous = np.array([r.level for r in risks], dtype=np.intp)
-            out.append(HistoryPoint(at, risks[z].score, risks[z].level, risks[z].trend))
-        return out
+
+        def walk() -> list[HistoryPoint]:  # up to MAX_HISTORY_STEPS scorings: off the loop
+            previous = np.zeros(len(snapshot.zones), dtype=np.intp)
+            out: list[HistoryPoint] = []
+            for k in range(steps):
+                at = start + k * step
+                risks = self._score(snapshot, inputs, at, previous)
+                previous = np.array([r.level for r in risks], dtype=np.intp)
+                out.append(HistoryPoint(at, risks[z].score, risks[z].level, risks[z].trend))
+            return out
+
+        return await asyncio.to_thread(walk)
 
     # --- area and route assessment ----------------------------------------------------------------
 
@@ -938,8 +1068,17 @@ class RiskService:
         window_days: int | None = None,
         segment_km: float = 25.0,
         conditions: ConditionsFn | None = None,
+        full_view: ColumnElement[bool] | None = None,
+        viewer_org: uuid.UUID | None = None,
     ) -> Assessment:
-        """Assess an area or a route from the incidents of the last `window_days` days."""
+        """Assess an area or a route from the incidents of the last `window_days` days.
+
+        `full_view` (SQL, true for the incidents the viewer sees in full): every other incident
+        counts as its masked entry only, included iff its grid-cell centre is in the area,
+        weighed by its category, dated by its coarse day; so no sequence of small areas places
+        it closer than its cell. Only incidents seen in full are listed. With `viewer_org`,
+        zones crossed are platform zones and that organisation's own.
+        """
         window = int(window_days if window_days is not None else self.config.window_days)
         if window <= 0:
             raise InvalidField("window_days", "window_days must be a positive number of days")
@@ -948,8 +1087,16 @@ class RiskService:
                 "window_days",
                 f"window_days is longer than the data retention ({self.retention_days} days)",
             )
-        _, area = assessment_area(geom, radius_km=radius_km, corridor_km=corridor_km)
+        check_segment_km(segment_km)
+        # Buffering a long route is the costly part: off the event loop.
+        _, area = await asyncio.to_thread(
+            assessment_area, geom, radius_km=radius_km, corridor_km=corridor_km
+        )
         config = replace(self.config, window_days=float(window))
+        grid = self.cache.grid_degrees
+        minx, miny, maxx, maxy = (float(v) for v in shapely.bounds(area))
+        if full_view is not None:  # a cell centre may lie in the area while the point is not
+            minx, miny, maxx, maxy = minx - grid, miny - grid, maxx + grid, maxy + grid
         await self.flush()
         since, until = now - timedelta(days=window), now
         async with self.db.read() as session:
@@ -960,31 +1107,45 @@ class RiskService:
                     session, snapshot, now - timedelta(days=self.config.window_days)
                 )
                 columns = store.area_columns(
-                    tuple(float(v) for v in shapely.bounds(area)),  # type: ignore[arg-type]
-                    to_days(since),
-                    to_days(until),
-                    self.config,
+                    (minx, miny, maxx, maxy), to_days(since), to_days(until), self.config
                 )
                 if extra:
                     columns = await _visible(session, columns, extra)
             else:  # longer than the window held in memory: ask the database
                 columns = await load_area_columns(
-                    session, area, since=since, until=until, conditions=extra
+                    session,
+                    shapely.box(minx, miny, maxx, maxy) if full_view is not None else area,
+                    since=since,
+                    until=until,
+                    conditions=extra,
                 )
+            masked = np.zeros(len(columns), dtype=bool)
+            if full_view is not None and len(columns):
+                masked, precisions = await _masked_flags(session, columns, full_view)
+                coarse = coarse_days(columns.t_days[masked], precisions[masked], self.time_unit)
+                columns = mask_columns(columns, masked, grid_degrees=grid, coarse_t=coarse)
+
+        def compute() -> tuple[AreaRisk, list[str]]:
+            result = assess_area(
+                columns,
+                geom,
+                now_days=to_days(now),
+                config=config,
+                radius_km=radius_km,
+                corridor_km=corridor_km,
+                segment_km=segment_km,
+            )
             crossed_geom = geom if geom.geom_type == "LineString" else area
-            crossed = snapshot.index.zones_for(crossed_geom)
+            return result, snapshot.index.zones_for(crossed_geom)
+
+        result, crossed = await asyncio.to_thread(compute)
+        if viewer_org is not None:
+            known = ("", viewer_org.hex)
+            crossed = [z for z in crossed if snapshot.owner_of(z) in known]
+        async with self.db.read() as session:
             zones = await self.current(session, crossed)
-        result = assess_area(
-            columns,
-            geom,
-            now_days=to_days(now),
-            config=config,
-            radius_km=radius_km,
-            corridor_km=corridor_km,
-            segment_km=segment_km,
-        )
         order = sorted(
-            result.incidents,
+            (i for i in result.incidents if not masked[i.position]),
             key=lambda i: i.along_km if i.along_km is not None else i.distance_km,
         )
         incidents = [
@@ -1001,6 +1162,35 @@ class RiskService:
         ]
         ranked = sorted(zones.values(), key=lambda s: (-s.level, -s.score, s.code))
         return Assessment(result, ranked, incidents, len(result.incidents), window)
+
+
+async def _masked_flags(
+    session: AsyncSession, columns: IncidentColumns, full_view: ColumnElement[bool]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: whether the viewer sees it only masked, and its time precision.
+
+    An incident the query does not find (deleted or written meanwhile) counts as masked.
+    """
+    ids = [uuid.UUID(str(i)) for i in columns.ids.tolist()]
+    full: set[str] = set()
+    precision: dict[str, str] = {}
+    for k in range(0, len(ids), 5000):
+        chunk = ids[k : k + 5000]
+        found = await session.execute(
+            select(
+                hex_id(IncidentRow.id),
+                case((full_view, 1), else_=0),
+                IncidentRow.time_precision,
+            ).where(IncidentRow.id.in_(chunk))
+        )
+        for ident, is_full, prec in found.all():
+            precision[ident] = prec
+            if is_full:
+                full.add(ident)
+    keys = [i.hex for i in ids]
+    masked = np.array([key not in full for key in keys], dtype=bool)
+    precisions = np.array([precision.get(key, "exact") for key in keys], dtype=str)
+    return masked, precisions
 
 
 async def _upsert_zone_risk(session: AsyncSession, values: list[dict[str, Any]]) -> None:

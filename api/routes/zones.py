@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -14,11 +15,13 @@ from litestar import Request, Response, delete, get, post, put
 from litestar.params import Parameter
 from msgspec import Struct
 
-from api.auth import ANY_ROLE, OFFICERS
+from api.auth import ANY_ROLE, requires
 from api.context import AppContext
 from api.routes.common import as_utc, parse_codes, principal_of, utcnow
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, to_geojson
+from incidents.assessment import MAX_AREA_VERTICES
 from incidents.errors import InvalidField
+from incidents.model import Role
 from incidents.risk import LEVEL_CODES, LEVEL_LABELS
 from incidents.risk_service import (
     Assessment,
@@ -27,6 +30,8 @@ from incidents.risk_service import (
     StoredRisk,
     risk_config,
 )
+from incidents.sharing import TimeUnit
+from incidents.sharing_service import visible_in_full
 from incidents.zone_tables import ZoneRow
 from incidents.zones_store import (
     ZoneAssignment,
@@ -41,6 +46,11 @@ from incidents.zones_store import (
 
 log = logging.getLogger("sentinelle.zones")
 GEOJSON = "application/geo+json"
+# Who may draw zones: officers and admins (their organisation's custom zones) and the platform
+# operator (platform zones); the service decides which zone each may change.
+ZONE_EDITORS = requires(Role.OFFICER, Role.ADMIN, Role.OPERATOR)
+# Text fields of a zone, as long as their columns.
+TEXT_LIMITS = {"name_fr": 200, "name_en": 200, "code": 64, "parent_code": 64, "provenance": 2000}
 
 # --- schemas -----------------------------------------------------------------------------------
 
@@ -351,6 +361,10 @@ def risk_day(at: datetime | None, *, now: datetime, retention_days: int) -> date
 
 
 def _draft(data: ZoneIn) -> tuple[ZoneDraft, list[str]]:
+    for name, limit in TEXT_LIMITS.items():
+        value = getattr(data, name)
+        if value is not None and len(value) > limit:
+            raise InvalidField(name, f"{name} is at most {limit} characters: shorten it")
     geom, warnings = parse_zone_geometry(data.geometry)
     draft = ZoneDraft(
         name_fr=data.name_fr,
@@ -383,8 +397,9 @@ async def list_zones(
     request: Request[Any, Any, Any],
     kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
 ) -> Response[ZoneCollection]:
-    rows = await _zones(request).list(parse_codes(kind) or None)
-    ranking = {r.zone_id: r for r in await _risk(request).ranking()}
+    viewer = principal_of(request)
+    rows = await _zones(request).list(parse_codes(kind) or None, viewer)
+    ranking = {r.zone_id: r for r in await _risk(request).ranking(viewer.org_id)}
     body = ZoneCollection(
         type="FeatureCollection", features=[zone_feature(r, ranking.get(r.id)) for r in rows]
     )
@@ -393,51 +408,68 @@ async def list_zones(
 
 @get("/api/v1/zones/{zone_id:str}", guards=[ANY_ROLE], tags=["zones"], summary="One zone")
 async def get_zone(request: Request[Any, Any, Any], zone_id: str) -> Response[ZoneFeature]:
-    row = await _zones(request).get(zone_id)
+    row = await _zones(request).get(zone_id, principal_of(request))
     risk = await _risk(request).zone_risk(zone_id, at=None, now=utcnow())
-    return Response(zone_feature(row, risk), media_type=GEOJSON)
+    return Response(await _feature(row, risk), media_type=GEOJSON)
+
+
+async def _feature(
+    row: ZoneRow, risk: StoredRisk | None, warnings: list[str] | None = None
+) -> ZoneFeature:
+    # A zone of 10,000 vertices: its GeoJSON is built off the event loop.
+    return await asyncio.to_thread(zone_feature, row, risk, warnings)
 
 
 @post(
     "/api/v1/zones",
-    guards=[OFFICERS],
+    guards=[ZONE_EDITORS],
     tags=["zones"],
-    summary="Create a zone (officers and admins)",
-    description="Invalid polygons are repaired and the repairs listed in `warnings`; 422 when "
-    "nothing can be repaired. Incidents are assigned to the new zone at once.",
+    summary="Create a zone (officers and admins: custom zones; the operator: platform zones)",
+    description="An officer's or admin's zone is a `custom` zone of their organisation: only "
+    "its officers and admins change it, and other organisations do not see it. The platform "
+    "operator creates platform zones (any kind). At most 10,000 vertices and 500 rings. "
+    "Invalid polygons are repaired and the repairs listed in `warnings`; 422 when nothing can "
+    "be repaired. Incidents are assigned to the new zone at once.",
     status_code=201,
 )
 async def create_zone(request: Request[Any, Any, Any], data: ZoneIn) -> Response[ZoneFeature]:
-    draft, warnings = _draft(data)
-    row = await _zones(request).create(draft, now=utcnow())
+    draft, warnings = await asyncio.to_thread(_draft, data)  # parsing and repair: off the loop
+    row = await _zones(request).create(draft, now=utcnow(), actor=principal_of(request))
     risk = await _risk(request).zone_risk(row.id, at=None, now=utcnow())
     return Response(
-        zone_feature(row, risk, warnings or None),
+        await _feature(row, risk, warnings or None),
         status_code=201,
         headers={"Location": f"/api/v1/zones/{row.id}"},
         media_type=GEOJSON,
     )
 
 
-@put("/api/v1/zones/{zone_id:str}", guards=[OFFICERS], tags=["zones"], summary="Replace a zone")
+@put(
+    "/api/v1/zones/{zone_id:str}",
+    guards=[ZONE_EDITORS],
+    tags=["zones"],
+    summary="Replace a zone (its organisation's officers and admins; platform zones: the operator)",
+)
 async def replace_zone(
     request: Request[Any, Any, Any], zone_id: str, data: ZoneIn
 ) -> Response[ZoneFeature]:
-    draft, warnings = _draft(data)
-    row = await _zones(request).replace(zone_id, draft, now=utcnow())
+    draft, warnings = await asyncio.to_thread(_draft, data)
+    row = await _zones(request).replace(
+        zone_id, draft, now=utcnow(), actor=principal_of(request)
+    )
     risk = await _risk(request).zone_risk(row.id, at=None, now=utcnow())
-    return Response(zone_feature(row, risk, warnings or None), media_type=GEOJSON)
+    return Response(await _feature(row, risk, warnings or None), media_type=GEOJSON)
 
 
 @delete(
     "/api/v1/zones/{zone_id:str}",
-    guards=[OFFICERS],
+    guards=[ZONE_EDITORS],
     tags=["zones"],
-    summary="Delete a zone",
+    summary="Delete a zone (its organisation's officers and admins; platform zones: the operator)",
     status_code=204,
 )
 async def delete_zone(request: Request[Any, Any, Any], zone_id: str) -> None:
-    await _zones(request).delete(zone_id, now=utcnow())
+    await _zones(request).delete(zone_id, now=utcnow(), actor=principal_of(request))
 
 
 @get(
@@ -453,6 +485,7 @@ async def get_zone_risk(
     request: Request[Any, Any, Any], zone_id: str, at: datetime | None = None
 ) -> ZoneRiskOut:
     now = utcnow()
+    await _zones(request).get(zone_id, principal_of(request))  # another's custom zone: 404
     retention_days = request.app.state.settings.data_retention_days
     day = risk_day(as_utc(at), now=now, retention_days=retention_days)
     risk = await _risk(request).zone_risk(zone_id, at=day, now=now)
@@ -486,6 +519,7 @@ async def get_zone_risk_history(
     step: str = "1d",
 ) -> HistoryOut:
     now = utcnow()
+    await _zones(request).get(zone_id, principal_of(request))  # another's custom zone: 404
     # Whole days only, like `at`: finer or shifted points would time a masked incident.
     day = timedelta(days=1)
     given_to = as_utc(to)
@@ -515,7 +549,8 @@ async def get_ranking(
     kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
 ) -> RankingOut:
     kinds = set(parse_codes(kind))
-    ranked = [r for r in await _risk(request).ranking() if not kinds or r.kind in kinds]
+    ranking = await _risk(request).ranking(principal_of(request).org_id)
+    ranked = [r for r in ranking if not kinds or r.kind in kinds]
     return RankingOut(
         zones=[
             RankedZone(
@@ -540,20 +575,22 @@ async def get_ranking(
     tags=["risk"],
     status_code=200,
     summary="Risk of an area or a route",
-    description="`geometry`: a Point with `radius_km` (0-500), a Polygon, or a route "
-    "LineString with `corridor_km` (default 10). `window_days` defaults to the risk window.",
+    description="`geometry`: a Point with `radius_km` (0-500), a Polygon (at most 10,000 "
+    "vertices), or a route LineString (at most 1,000 vertices) with `corridor_km` (0-50, "
+    "default 10) cut into stretches of `segment_km` (1-500, at most 1,000 stretches). "
+    "`window_days` defaults to the risk window. Incidents you may only see masked count as "
+    "their masked entry: in the area when their grid-cell centre is, weighed by their "
+    "category, dated by their day; only incidents you see in full are listed.",
 )
 async def assess(request: Request[Any, Any, Any], data: AssessIn) -> AssessmentOut:
-    try:
-        geom = parse_geojson_geometry(data.geometry, field="geometry")
-    except GeometryError as exc:
-        raise InvalidField(exc.field, exc.message) from exc
+    geom = await asyncio.to_thread(_assessed_geometry, data.geometry)
     viewer = principal_of(request)
     policy = request.app.state.incidents.read_policy
 
     async def conditions(session: Any) -> list[Any]:
         return list(await policy.conditions(session, viewer))
 
+    sharing = request.app.state.get("sharing")
     result = await _risk(request).assess(
         geom,
         now=utcnow(),
@@ -562,19 +599,17 @@ async def assess(request: Request[Any, Any, Any], data: AssessIn) -> AssessmentO
         window_days=data.window_days,
         segment_km=data.segment_km,
         conditions=conditions,
+        full_view=visible_in_full(viewer) if sharing is not None else None,
+        viewer_org=viewer.org_id,
     )
-    sharing = request.app.state.get("sharing")
-    if sharing is not None and result.incidents:
-        # Every incident counts in the level; the list names only those the viewer sees in full.
-        ids = [uuid.UUID(i.id) for i in result.incidents]
-        shown = await sharing.shown_ids(viewer, ids)
-        result = replace(
-            result,
-            incidents=[
-                i for k, i in zip(ids, result.incidents, strict=True) if shown.get(k) == k
-            ],
-        )
     return assessment_out(result)
+
+
+def _assessed_geometry(obj: dict[str, Any]) -> Any:
+    try:
+        return parse_geojson_geometry(obj, field="geometry", max_vertices=MAX_AREA_VERTICES)
+    except GeometryError as exc:
+        raise InvalidField(exc.field, exc.message) from exc
 
 
 ROUTES = [
@@ -593,13 +628,15 @@ ROUTES = [
 def configure(ctx: AppContext) -> None:
     """Zone assignment and risk observers, `?zone=` filter, default zones, periodic decay."""
     settings = ctx.settings
-    cache = ZoneCache()
+    cache = ZoneCache(grid_degrees=settings.mask_grid_degrees)
+    unit = TimeUnit.WEEK if settings.mask_time_unit == TimeUnit.WEEK.value else TimeUnit.DAY
     risk = RiskService(
         ctx.db,
         config=risk_config(settings),
         cache=cache,
         retention_days=settings.data_retention_days,
         reload_seconds=float(settings.risk_recompute_seconds),
+        time_unit=unit,
     )
     zones = ZoneService(ctx.db, cache, risk)
     ctx.incidents.observers = [
