@@ -430,8 +430,8 @@ class IntakeService:
             return SmsReceived("incomplete", parse.reply(), missing=list(parse.missing))
         if reporter.role not in _REPORTING_ROLES:
             raise Forbidden(
-                f"This phone belongs to a {reporter.role.value}, who cannot report incidents; "
-                "register the phone of a reporter or an officer."
+                f"This phone belongs to a user with the role {reporter.role.value}, who cannot "
+                "report incidents; register the phone of a reporter or an officer."
             )
         # A gateway that retries the same message must not create a second incident.
         digest = hashlib.sha256(
