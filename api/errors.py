@@ -16,6 +16,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from api.hardening import REFUSAL_REASON_KEY, log_safe
 from incidents.errors import DomainError
 
 log = logging.getLogger("sentinelle.api")
@@ -91,7 +92,14 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
     return problem(422, detail, field=field, instance=request.url.path)
 
 
+def _note_refusal(request: Request[Any, Any, Any], status: int, reason: str) -> None:
+    """A 403 is audited by AuditMiddleware (`authz.denied`); it takes the reason from here."""
+    if status == 403:
+        request.scope[REFUSAL_REASON_KEY] = reason  # type: ignore[literal-required]
+
+
 def on_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    _note_refusal(request, exc.status, exc.detail)
     return problem(exc.status, exc.detail, field=exc.field, instance=request.url.path, **exc.extra)
 
 
@@ -107,15 +115,18 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
                        field="body", instance=request.url.path)
     if status == 413:
         detail = "The request body is too large (limit 1 MB): send less data per request."
+    _note_refusal(request, status, detail)
     if status >= 500:
-        log.error("HTTP %s on %s", status, request.url.path)
+        log.error("HTTP %s on %s", status, log_safe(request.url.path))
         detail = "Something went wrong on our side; try again, and tell an administrator if it lasts."
     return problem(status, detail, instance=request.url.path)
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Log the type only: messages may carry SQL, secrets or personal data.
-    log.error("Unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    # The path is the client's: escaped, so that a %0A in it cannot forge a log line.
+    log.error("Unhandled %s on %s %s", type(exc).__name__, log_safe(request.method),
+              log_safe(request.url.path))
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,
         "Something went wrong on our side; nothing was changed. Try again, and tell an "

@@ -1,9 +1,13 @@
-"""Protective middleware: request audit scope, body size and JSON depth limits, security headers,
-strict CORS, rate limits per token and per address, and secrets kept out of logs."""
+"""Protective middleware: request audit scope (authorisation refusals audited), body size and JSON
+depth limits whatever the content type, NUL characters and out-of-range times refused at the edge,
+spreadsheet formulas neutralised in CSV answers, security headers, strict CORS, rate limits per
+token and per address, secrets kept out of logs and client values escaped in them."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import logging
 import re
@@ -11,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from litestar.exceptions import TooManyRequestsException
 from litestar.middleware.base import DefineMiddleware
@@ -21,8 +26,11 @@ from api.context import AppContext
 from api.settings import Settings
 from incidents import audit
 from incidents.db import Database
+from incidents.errors import InvalidField
 from incidents.identity import Principal
+from incidents.interop.rows import neutralised_row
 from incidents.tables import ApiTokenRow
+from incidents.validation import check_time
 
 log = logging.getLogger("sentinelle.api")
 
@@ -35,20 +43,46 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _DOCS_PREFIX = "/schema"
 
 
-def _problem_bytes(status: int, title: str, detail: str, path: str) -> bytes:
+# ---------------------------------------------------------------------------- log escaping
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def log_safe(value: Any, limit: int = 300) -> str:
+    """A client-sent value (path, query, header) fit for one log line: control characters,
+    CR and LF included, written as `\\xNN`, and cut at `limit` characters."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return _CONTROL_RE.sub(_escape_control, text)
+
+
+# ---------------------------------------------------------------------------- problems at the edge
+
+
+def _problem_bytes(
+    status: int, title: str, detail: str, path: str, field: str = "body"
+) -> bytes:
     return json.dumps({
         "type": f"https://sentinelle.example.org/problems/{status}",
         "title": title,
         "status": status,
         "detail": detail,
         "instance": path,
-        "field": "body",
-        "invalid_params": [{"name": "body", "reason": detail}],
+        "field": field,
+        "invalid_params": [{"name": field, "reason": detail}],
     }).encode()
 
 
-async def _send_problem(send: Send, status: int, title: str, detail: str, path: str) -> None:
-    body = _problem_bytes(status, title, detail, path)
+async def _send_problem(
+    send: Send, status: int, title: str, detail: str, path: str, field: str = "body"
+) -> None:
+    body = _problem_bytes(status, title, detail, path, field)
     await send({
         "type": "http.response.start",
         "status": status,
@@ -82,8 +116,110 @@ def json_depth(raw: bytes) -> int:
     return deepest
 
 
+NUL_ADVICE = "contains a NUL character (\\u0000), which is never valid text: remove it and resend."
+# `\u0000` in JSON text, not preceded by an escaping backslash (`\\u0000` is the text "\u0000").
+_JSON_NUL_RE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_QUERY_DATE_RE = re.compile(rb"(?:^|&)[^=&]*=\d{4}-\d{2}-\d{2}")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ].*)?")
+_FORM = b"application/x-www-form-urlencoded"
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _json_field_with_nul(value: Any, path: str = "") -> str | None:
+    """The field (`impact.note`, `geometry.coordinates[0]`) whose key or text holds a NUL."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return _join(path, log_safe(key, 60))
+            found = _json_field_with_nul(item, _join(path, key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _json_field_with_nul(item, _join(path, index))
+            if found:
+                return found
+    return None
+
+
+def _form_field_with_nul(text: str) -> str | None:
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        if "\x00" in key or "\x00" in value:
+            return log_safe(key, 60) or "body"
+    return None
+
+
+def body_nul_field(body: bytes, content_type: bytes) -> str | None:
+    """The field of a request body that carries a NUL character (raw, %00 or \\u0000), if any."""
+    form = content_type.startswith(_FORM)
+    raw = b"\x00" in body
+    if not (raw or (form and b"%00" in body) or (not form and _JSON_NUL_RE.search(body))):
+        return None
+    text = body.decode("utf-8", errors="replace")
+    if form:
+        return _form_field_with_nul(text) or "body"
+    try:
+        return _json_field_with_nul(json.loads(text)) or "body"
+    except ValueError:
+        return "body"
+
+
+class EdgeInputMiddleware:
+    """422 naming the parameter for what no handler should ever see: a NUL character in the path or
+    the query (PostgreSQL refuses NUL in text), and a time in the query outside the years the service
+    handles (times near 0001-01-01 or 9999-12-31 overflow once put in UTC)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def _query_problem(self, query: bytes) -> tuple[str, str] | None:
+        nul = b"%00" in query or b"\x00" in query
+        if not nul and not _QUERY_DATE_RE.search(query):
+            return None
+        for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            name = log_safe(key, 60) or "query"
+            if "\x00" in key or "\x00" in value:
+                return name, f"{name} {NUL_ADVICE}"
+            if _DATE_RE.fullmatch(value):
+                try:
+                    moment = datetime.fromisoformat(value)
+                except ValueError:
+                    continue  # not a time after all: the handler says what is wrong
+                try:
+                    check_time(moment, name)
+                except InvalidField as exc:
+                    return name, exc.detail
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if "\x00" in path or b"%00" in scope.get("raw_path", b"") or b"\x00" in scope.get(
+            "raw_path", b""
+        ):
+            await _send_problem(send, 422, "Invalid field", f"The path {NUL_ADVICE}",
+                                path.replace("\x00", ""), "path")
+            return
+        problem = self._query_problem(scope.get("query_string", b""))
+        if problem is not None:
+            await _send_problem(send, 422, "Invalid field", problem[1], path, problem[0])
+            return
+        await self.app(scope, receive, send)
+
+
 class BodyLimitMiddleware:
-    """413 above the size limit and 400 for JSON nested deeper than allowed, before any parsing."""
+    """413 above the size limit, 400 for JSON nested deeper than allowed and 422 for a NUL
+    character in a field, before any parsing, whatever the content type claims (the handlers read
+    any body that is not a form as JSON)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
         self.app = app
@@ -119,10 +255,21 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        content_type = headers.get(b"content-type", b"").lower()
+        content_type = headers.get(b"content-type", b"").lower().strip()
+        if content_type.startswith(b"multipart/"):
+            # Files are bytes; no route takes one, and a multipart body is never read as JSON.
+            await self.app(scope, _replay(body, receive), send)
+            return
+        nul_field = body_nul_field(body, content_type)
+        if nul_field is not None:
+            await _send_problem(send, 422, "Invalid field", f"{nul_field} {NUL_ADVICE}", path,
+                                nul_field)
+            return
         # Counting brackets is C-speed; only a body with more of them than the limit is scanned.
+        # A form is read as JSON too by the handlers that take a JSON body: one starting with a
+        # bracket is checked like JSON.
         if (
-            b"json" in content_type
+            (not content_type.startswith(_FORM) or body.lstrip()[:1] in (b"{", b"["))
             and body.count(b"{") + body.count(b"[") > self.max_depth
             and json_depth(body) > self.max_depth
         ):
@@ -132,16 +279,67 @@ class BodyLimitMiddleware:
                 path,
             )
             return
-        replayed = False
+        await self.app(scope, _replay(body, receive), send)
 
-        async def replay() -> ReceiveMessage:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}  # type: ignore[return-value]
-            return await receive()
 
-        await self.app(scope, replay, send)
+def _replay(body: bytes, receive: Receive) -> Receive:
+    replayed = False
+
+    async def replay() -> ReceiveMessage:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}  # type: ignore[return-value]
+        return await receive()
+
+    return replay
+
+
+def neutralise_csv(text: str) -> str:
+    """The CSV `text` with every cell a spreadsheet would run as a formula neutralised (OWASP)."""
+    out = io.StringIO()
+    csv.writer(out).writerows(neutralised_row(row) for row in csv.reader(io.StringIO(text)))
+    return out.getvalue()
+
+
+class CsvExportMiddleware:
+    """Every CSV answer (text/csv: `?format=csv`, `?format=hxl`) leaves with its formula cells
+    neutralised, whichever writer made it: a cell starting with =, +, -, @, tab or CR gets a
+    leading `'`; numbers (-9.18) stay numbers. Idempotent: a neutralised cell is left alone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] | None = None
+        chunks: list[bytes] = []
+
+        async def wrapped(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if kind.lower().startswith(b"text/csv"):
+                    start = dict(message)
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = neutralise_csv(b"".join(chunks).decode("utf-8")).encode("utf-8")
+                start["headers"] = [
+                    *((k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"),
+                    (b"content-length", str(len(body)).encode()),
+                ]
+                await send(start)  # type: ignore[arg-type]
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -230,6 +428,10 @@ class CorsMiddleware:
         await self.app(scope, receive, wrapped)
 
 
+#: Where the exception handlers leave the reason of a 403 for the audit event (api/errors.py).
+REFUSAL_REASON_KEY = "sentinelle.refusal_reason"
+
+
 class AuditMiddleware:
     """Opens the audit scope of a request and writes its events before the answer leaves."""
 
@@ -251,9 +453,33 @@ class AuditMiddleware:
         return audit.event("token.used", user, target_type="token", target_id=user.token_id,
                            method=scope.get("method"), path=scope.get("path"))
 
-    async def _flush(self, scope: Scope, request_audit: audit.RequestAudit) -> None:
+    @staticmethod
+    def _refusal(scope: Scope, events: list[audit.AuditEvent]) -> audit.AuditEvent | None:
+        """`authz.denied` for a 403 answer, unless the handler already recorded its refusal.
+
+        The route template (`/api/v1/zones/{zone_id:str}`), never the path with its values, and
+        the method: enough to see who knocks where, nothing a reader of the log should not see."""
+        if any(e.action == "authz.denied" for e in events):
+            return None
+        user = scope.get("user")
+        principal = user if isinstance(user, Principal) else None
+        route = str(scope.get("path_template") or "")[:200]
+        details: dict[str, Any] = {"method": scope.get("method"), "route": route}
+        reason = scope.get(REFUSAL_REASON_KEY)  # type: ignore[misc]
+        if isinstance(reason, str):
+            details["reason"] = reason[:300]
+        return audit.event("authz.denied", principal, target_type="route",
+                           target_id=route[:64] or None, **details)
+
+    async def _flush(
+        self, scope: Scope, request_audit: audit.RequestAudit, status: int = 200
+    ) -> None:
         events = list(request_audit.events)
         request_audit.events.clear()
+        if status == 403:
+            refusal = self._refusal(scope, events)
+            if refusal is not None:
+                events.append(refusal)
         used = self._token_use(scope, request_audit.address or "")
         if used is not None:
             events.append(used)
@@ -284,7 +510,7 @@ class AuditMiddleware:
 
             async def wrapped(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    await self._flush(scope, request_audit)
+                    await self._flush(scope, request_audit, message.get("status", 200))
                 await send(message)
 
             await self.app(scope, receive, wrapped)
@@ -378,9 +604,15 @@ _SECRET_RE = re.compile(r"(stl_[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+\S+|gAAAAA[A-Za-
 
 
 class RedactSecrets(logging.Filter):
-    """Masks tokens, bearer headers and Fernet ciphertexts in log messages."""
+    """Masks tokens, bearer headers and Fernet ciphertexts in log messages, and escapes control
+    characters in their text arguments (a client's CR/LF cannot forge a log line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                log_safe(a, 2000) if isinstance(a, str) and _CONTROL_RE.search(a) else a
+                for a in record.args
+            )
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to the handler
@@ -394,7 +626,8 @@ class RedactSecrets(logging.Filter):
 _REDACTOR = RedactSecrets()
 
 
-def install_log_redaction(names: Iterable[str] = ("", "sentinelle", "uvicorn", "uvicorn.error",
+def install_log_redaction(names: Iterable[str] = ("", "sentinelle", "sentinelle.api", "uvicorn",
+                                                  "uvicorn.error", "uvicorn.access",
                                                   "litestar")) -> None:
     for name in names:
         logger = logging.getLogger(name)
@@ -411,6 +644,8 @@ def configure(ctx: AppContext) -> None:
     ctx.middleware += [
         DefineMiddleware(SecurityHeadersMiddleware, headers=security_headers(settings)),
         DefineMiddleware(CorsMiddleware, origins=settings.cors_origins),
+        DefineMiddleware(CsvExportMiddleware),
+        DefineMiddleware(EdgeInputMiddleware),
         DefineMiddleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                          max_depth=settings.max_json_depth),
         DefineMiddleware(

@@ -38,11 +38,29 @@ class Rules:
 DEFAULT_RULES = Rules()
 
 
+#: The times the service accepts: a report of 1899 or of year 3000 is a typing error, and times
+#: near datetime's own limits (0001-01-01, 9999-12-31) overflow once moved to UTC or a day earlier.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+TIME_RANGE_ADVICE = "give a time between 1900-01-01 and 2999-12-31 (UTC, or with its offset)"
+
+
 def as_utc(value: datetime) -> datetime:
     """Aware UTC; a naive value is read as UTC, as the API documents."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def check_time(value: datetime, field: str) -> datetime:
+    """`value` in UTC, or InvalidField naming `field` when it is outside EARLIEST..LATEST."""
+    try:
+        moment = as_utc(value)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        raise InvalidField(field, f"{field} is out of range: {TIME_RANGE_ADVICE}.")
+    return moment
 
 
 def check_type(code: str) -> taxonomy.IncidentType:
@@ -53,7 +71,7 @@ def check_type(code: str) -> taxonomy.IncidentType:
 
 
 def check_occurred_at(value: datetime, *, now: datetime, rules: Rules) -> datetime:
-    occurred = as_utc(value)
+    occurred = check_time(value, "occurred_at")
     if occurred > now + rules.clock_skew:
         raise InvalidField(
             "occurred_at",

@@ -26,11 +26,13 @@ from incidents.interop.rows import (
     default_gazetteer,
     empty_impact,
     iso_utc,
+    neutralised_row,
     parse_bool,
     parse_count,
     parse_float,
     parse_when,
     point,
+    restore_cell,
     severity_for,
 )
 from incidents.model import (
@@ -128,8 +130,9 @@ def rows_to_results(
                 f"the row has {len(record.values)} values for {len(columns)} columns",
             )
             continue
+        # A cell our export neutralised for spreadsheets ('=...) is read back as its text.
         row = {
-            name: value
+            name: restore_cell(value)
             for name, value in zip(columns, record.values, strict=False)
             if name is not None
         }
@@ -305,11 +308,14 @@ def _cell(value: Any) -> str:
 
 
 def incidents_to_csv(incidents: Iterable[Mapping[str, Any]]) -> Iterator[list[str]]:
-    """Header, then one row per incident, for `csv.writer(...).writerows(...)`; streamed."""
+    """Header, then one row per incident, for `csv.writer(...).writerows(...)`; streamed.
+
+    Text cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a
+    leading `'` (the OWASP CSV injection rule); numbers stay numbers."""
     yield list(CSV_COLUMNS)
     for incident in incidents:
         fields = incident_to_fields(incident)
-        yield [fields[c] for c in CSV_COLUMNS]
+        yield neutralised_row(fields[c] for c in CSV_COLUMNS)
 
 
 def write_csv(incidents: Iterable[Mapping[str, Any]], fileobj: IO[str]) -> int:

@@ -14,7 +14,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
 from incidents.interop.csv_io import incident_to_fields, rows_to_results
-from incidents.interop.rows import CsvStream, ImportFormatError, PlaceFinder, RowResult
+from incidents.interop.rows import (
+    CsvStream,
+    ImportFormatError,
+    PlaceFinder,
+    RowResult,
+    neutralised_row,
+)
 
 # (our column, hashtag with attributes) in export order.
 HXL_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -74,12 +80,14 @@ def column_for(hashtag: str) -> str | None:
 
 
 def incidents_to_hxl(incidents: Iterable[Mapping[str, Any]]) -> Iterator[list[str]]:
-    """Header row, hashtag row, then one row per incident; streamed for csv.writer."""
+    """Header row, hashtag row, then one row per incident; streamed for csv.writer.
+
+    Cells a spreadsheet would run as a formula are neutralised as in csv_io (leading `'`)."""
     yield [column for column, _ in HXL_COLUMNS]
     yield [tag for _, tag in HXL_COLUMNS]
     for incident in incidents:
         fields = incident_to_fields(incident)
-        yield [fields.get(column, "") for column, _ in HXL_COLUMNS]
+        yield neutralised_row(fields.get(column, "") for column, _ in HXL_COLUMNS)
 
 
 def check_header(hashtags: Sequence[str]) -> list[str | None]:

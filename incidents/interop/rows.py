@@ -270,7 +270,10 @@ def parse_when(value: str, field: str) -> datetime:
         )
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise RowError(field, f"'{value}' is outside the calendar once put in UTC; check the year") from None
 
 
 def iso_utc(moment: datetime | date) -> str:
@@ -280,6 +283,33 @@ def iso_utc(moment: datetime | date) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------- spreadsheet cells
+
+#: A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading `'` before a formula start (OWASP CSV
+    injection rule). A plain number (-9.18, +1, 1e-3) is left alone: it stays a number."""
+    if value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def neutralised_row(row: Iterable[Any]) -> list[Any]:
+    """Every text cell of a CSV row through `neutralise_cell`; numbers are left as they are."""
+    return [neutralise_cell(c) if isinstance(c, str) else c for c in row]
+
+
+def restore_cell(value: str) -> str:
+    """The text `neutralise_cell` was given: an export read back imports the original text."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
 
 
 def start_of_day(moment: datetime) -> datetime:
