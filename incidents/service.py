@@ -19,9 +19,11 @@ from incidents.errors import Conflict, Forbidden, InvalidField, NotFound, Precon
 from incidents.identity import Principal
 from incidents.model import Incident, Role, Status
 from incidents.schemas import IncidentFeature, IncidentIn, IncidentPatch, ZoneRef
+from incidents.sharing import MaskRules
 from incidents.store import (
     IncidentQuery,
     IncidentStore,
+    Masking,
     claim_idempotency_key,
     complete_idempotency_key,
     incident_from_row,
@@ -101,6 +103,11 @@ class Reported:
     feature: IncidentFeature
     replayed: bool
 
+    @property
+    def location_id(self) -> uuid.UUID | None:
+        """The id for `Location`: only when the answer is a full view (a masked one has none)."""
+        return None if self.feature.properties.masked else self.feature.id
+
 
 def request_hash(data: IncidentIn) -> str:
     return hashlib.sha256(msgspec.json.encode(data)).hexdigest()
@@ -118,6 +125,8 @@ class IncidentService:
     read_policy: ReadPolicy = field(default_factory=OpenReadPolicy)
     zone_lookup: ZoneLookup | None = None
     presenter: Presenter = present_full
+    # How masked entries look; None: taken from the presenter (`rules`), if it masks at all.
+    mask_rules: MaskRules | None = None
 
     async def present(
         self, session: AsyncSession, viewer: Principal | None, rows: list[IncidentRow]
@@ -178,17 +187,25 @@ class IncidentService:
                 "A request with this Idempotency-Key is still being processed; retry in a moment."
             )
         if state.state == "done":
-            if state.request_hash != digest:
-                raise InvalidField(
-                    "Idempotency-Key",
-                    "This Idempotency-Key was used with a different body; use a new key for a new "
-                    "report.",
-                )
             assert state.resource_id is not None
             async with self.db.read() as session:
                 row = await IncidentStore(session).get_row(state.resource_id)
-                if row is None:
-                    raise NotFound("The incident first created with this key no longer exists.")
+                # A key replays only for the person who first used it: anyone else in the
+                # organisation gets the same refusal whatever the body, so a replay confirms
+                # nothing about a report they may not see (nor that it still exists).
+                if row is None or row.user_id != viewer.user_id:
+                    raise InvalidField(
+                        "Idempotency-Key",
+                        "This Idempotency-Key was already used in your organisation; use a new "
+                        "key for a new report.",
+                    )
+                if state.request_hash != digest:
+                    raise InvalidField(
+                        "Idempotency-Key",
+                        "This Idempotency-Key was used with a different body; use a new key for "
+                        "a new report.",
+                    )
+                # What the replaying viewer may see now (sharing or role may have changed).
                 feature = (await self.present(session, viewer, [row]))[0]
             return Reported(incident_from_row(row), feature, replayed=True)
         try:
@@ -229,14 +246,30 @@ class IncidentService:
             row = await self._visible_row(session, viewer, incident_id)
             return (await self.present(session, viewer, [row]))[0]
 
+    def masking_rules(self) -> MaskRules | None:
+        """How masked entries look, when the presenter masks (its `rules`), else None."""
+        if self.mask_rules is not None:
+            return self.mask_rules
+        rules = getattr(self.presenter, "rules", None)
+        return rules if isinstance(rules, MaskRules) else None
+
     async def list(
         self, viewer: Principal | None, query: IncidentQuery
     ) -> tuple[list[IncidentFeature], str | None]:
         async with self.db.read() as session:
-            if viewer is not None:
-                # The query goes along: filters on hidden details must not reveal masked incidents.
-                query.extra_conditions += await self.read_policy.conditions(session, viewer, query)
-            rows, cursor = await IncidentStore(session).query_rows(query)
+            rules = self.masking_rules()
+            if rules is not None:
+                # Every filter, the order and the cursor use only the masked entry of an incident
+                # the viewer may not see in full (incidents.store.Masking): the read policy's
+                # conditions, which only keep masked entries out of fine filters, are not needed.
+                masking: Masking | None = Masking(viewer, rules)
+            else:
+                masking = None
+                if viewer is not None:
+                    query.extra_conditions += await self.read_policy.conditions(
+                        session, viewer, query
+                    )
+            rows, cursor = await IncidentStore(session).query_rows(query, masking)
             return await self.present(session, viewer, rows), cursor
 
     async def patch(

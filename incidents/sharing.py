@@ -142,6 +142,76 @@ def coarsen_time(
     return day, wanted
 
 
+def effective_precision(precision: TimePrecision, unit: TimeUnit) -> TimePrecision:
+    """The unit a masked entry shows: the mask's day or week, or the report's own if vaguer."""
+    wanted = TimePrecision.WEEK if unit == TimeUnit.WEEK else TimePrecision.DAY
+    return precision if _TIME_ORDER[precision] > _TIME_ORDER[wanted] else wanted
+
+
+def coarse_span(
+    at: datetime, precision: TimePrecision, unit: TimeUnit
+) -> tuple[datetime, datetime]:
+    """[start, end) of the coarse unit (day, ISO week or month) that holds `at` in a masked entry."""
+    start, shown = coarsen_time(at, precision, unit)
+    if shown == TimePrecision.MONTH:
+        return start, (start + timedelta(days=32)).replace(day=1)
+    return start, start + timedelta(days=7 if shown == TimePrecision.WEEK else 1)
+
+
+def coarse_at_least(bound: datetime, precision: TimePrecision, unit: TimeUnit) -> datetime:
+    """The earliest exact time whose coarse start is at or after `bound` (for `since`)."""
+    start, end = coarse_span(bound, precision, unit)
+    return start if start == bound else end
+
+
+def coarse_at_most(bound: datetime, precision: TimePrecision, unit: TimeUnit) -> datetime:
+    """Exact times strictly before this have a coarse start at or before `bound` (for `until`)."""
+    return coarse_span(bound, precision, unit)[1]
+
+
+# How a list orders entries: (sort time, 1 for a full view / 0 for a masked one, tie-breaker).
+ListKey = tuple[datetime, int, uuid.UUID]
+
+
+def full_list_key(incident_id: uuid.UUID, occurred_at: datetime) -> ListKey:
+    """A fully visible incident sorts by its exact time, then its id."""
+    return (occurred_at, 1, incident_id)
+
+
+def masked_list_key(
+    incident_id: uuid.UUID, occurred_at: datetime, precision: TimePrecision, rules: MaskRules
+) -> ListKey:
+    """A masked entry sorts by what it shows: the start of its coarse unit, then its opaque id.
+
+    Nothing finer (exact time, severity, place) moves it; at equal sort time full views come
+    first (newest-first lists), so moving one's own incident across it reveals only the unit.
+    """
+    start, _ = coarsen_time(occurred_at, precision, rules.time_unit)
+    return (start, 0, opaque_id(incident_id, rules.id_key))
+
+
+def grid_range(low: float, high: float, degrees: float) -> tuple[float, float] | None:
+    """[a, b): the coordinates whose grid-cell centre lies within [low, high], None if none do."""
+    first = math.ceil(low / degrees - 0.5)
+    last = math.floor(high / degrees - 0.5)
+    if last < first:
+        return None
+    return first * degrees, (last + 1) * degrees
+
+
+def whole_categories(types: frozenset[str]) -> frozenset[str]:
+    """Categories every type of which is in `types`: the only type filters a masked entry meets.
+
+    A masked entry shows its category, not its type: a filter naming only some types of a
+    category cannot be decided on it, so masked entries never match such a filter.
+    """
+    out = set()
+    for code in {taxonomy.category_of(t).code for t in types}:
+        if {t.code for t in taxonomy.types_in(code)} <= types:
+            out.add(code)
+    return frozenset(out)
+
+
 def representative_point(geometry: Mapping[str, Any]) -> tuple[float, float]:
     """(lon, lat) of a point geometry, or the centre of the bounding box of any other geometry."""
     if geometry.get("type") == "Point":

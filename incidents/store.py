@@ -13,13 +13,26 @@ from typing import Any, Protocol
 
 import numpy as np
 import shapely
-from sqlalchemy import Select, and_, delete, insert, or_, select, union_all, update
+from sqlalchemy import (
+    Select,
+    and_,
+    delete,
+    false,
+    insert,
+    not_,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.geometry import from_wkb, to_geojson
 from geo.measure import bbox_around, buffer_km, geodesic_distance_km
 from incidents import taxonomy
+from incidents.audit_tables import IncidentNamedViewerRow
 from incidents.errors import InvalidField
 from incidents.model import (
     Impact,
@@ -31,6 +44,24 @@ from incidents.model import (
     SourceType,
     Status,
     TimePrecision,
+)
+from incidents.sharing import (
+    Access,
+    ListKey,
+    MaskRules,
+    Member,
+    Sharing,
+    TimeUnit,
+    access,
+    coarse_at_least,
+    coarse_at_most,
+    coarsen_time,
+    effective_precision,
+    full_list_key,
+    grid_range,
+    masked_list_key,
+    snap_to_grid,
+    whole_categories,
 )
 from incidents.tables import IdempotencyRow, IncidentRow
 
@@ -245,15 +276,33 @@ class IncidentQuery:
     cursor: str | None = None
 
 
-def encode_cursor(occurred_at: datetime, incident_id: uuid.UUID) -> str:
-    raw = json.dumps([occurred_at.isoformat(), str(incident_id)])
+@dataclass(frozen=True, slots=True)
+class Masking:
+    """Lists for a viewer who may see some incidents only masked (None: the public).
+
+    Each incident the viewer may not see in full is filtered and ordered by its masked entry
+    alone (coarse unit, grid-cell centre, category): see `_masked_match` and `_key`.
+    """
+
+    viewer: Member | None
+    rules: MaskRules
+
+
+def encode_cursor(key: ListKey) -> str:
+    """The position after which the next page starts: (sort time, full/masked, tie-breaker).
+
+    For a masked entry that is its coarse unit and opaque id, never its exact time or real id.
+    """
+    when, full, ident = key
+    raw = json.dumps([when.isoformat(), full, str(ident)])
     if _cipher is not None:
-        # Opaque: a page may end on a masked incident whose exact time and id must not leak.
+        # Opaque: what a page ends on is the service's business, and a hand-made cursor would
+        # let a caller probe positions (see decode_cursor).
         return _cipher.seal(raw)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str) -> ListKey:
     try:
         if _cipher is not None:
             # Only cursors we sealed: a hand-made one would let a caller probe the exact time of
@@ -263,8 +312,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
             raw: str | bytes = _cipher.open(cursor)
         else:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, ident = json.loads(raw)
-        return datetime.fromisoformat(when), uuid.UUID(ident)
+        parts = json.loads(raw)
+        if len(parts) == 2:  # cursors made before masked entries had their own position
+            parts = [parts[0], 1, parts[1]]
+        when, full, ident = parts
+        if full not in (0, 1):
+            raise ValueError("bad cursor")
+        at = datetime.fromisoformat(when)
+        if at.tzinfo is None:
+            raise ValueError("bad cursor")
+        return at, int(full), uuid.UUID(ident)
     except (ValueError, TypeError) as exc:
         raise InvalidField(
             "cursor", "This cursor is not valid: use the `next_cursor` of the previous page."
@@ -278,7 +335,78 @@ def _spatial_window(query: IncidentQuery) -> tuple[float, float, float, float] |
     return query.bbox
 
 
-def _conditions(query: IncidentQuery, *, with_cells: bool = True) -> list[Any]:
+def _grid_window(
+    window: tuple[float, float, float, float], degrees: float
+) -> tuple[float, float, float, float] | None:
+    """[minx, maxx) x [miny, maxy): the points whose grid-cell centre lies in `window`."""
+    xs = grid_range(window[0], window[2], degrees)
+    ys = grid_range(window[1], window[3], degrees)
+    if xs is None or ys is None:
+        return None
+    return xs[0], ys[0], xs[1], ys[1]
+
+
+def full_view_condition(viewer: Member | None) -> Any:
+    """The SQL twin of incidents.sharing.access(...) == FULL (NULL-safe, so NOT works).
+
+    Used only to keep masked rows out of SQL candidates by their masked entry alone; which rows
+    are masked is decided again, row by row, with access() itself (`_masked_flags`).
+    """
+    level = IncidentRow.sharing_level
+    if viewer is None:
+        return level == SharingLevel.CLEAR.value
+    named = select(IncidentNamedViewerRow.incident_id).where(
+        IncidentNamedViewerRow.user_id == viewer.user_id
+    )
+    amber_orgs = sorted({viewer.org_id, *viewer.trusted_org_ids})
+    return or_(
+        level.in_([SharingLevel.GREEN.value, SharingLevel.CLEAR.value]),
+        and_(
+            level == SharingLevel.AMBER.value,
+            true() if viewer.is_officer else IncidentRow.org_id.in_(amber_orgs),
+        ),
+        and_(level == SharingLevel.AMBER_STRICT.value, IncidentRow.org_id == viewer.org_id),
+        and_(
+            level == SharingLevel.RED.value,
+            or_(
+                and_(IncidentRow.user_id.is_not(None), IncidentRow.user_id == viewer.user_id),
+                IncidentRow.id.in_(named),
+            ),
+        ),
+    )
+
+
+def _by_precision(unit: TimeUnit) -> dict[TimePrecision, list[str]]:
+    groups: dict[TimePrecision, list[str]] = {}
+    for p in TimePrecision:
+        groups.setdefault(effective_precision(p, unit), []).append(p.value)
+    return groups
+
+
+def _coarse_since(bound: datetime, unit: TimeUnit) -> Any:
+    """Rows whose coarse start is at or after `bound`, exactly, as ranges on occurred_at."""
+    return or_(*(
+        and_(IncidentRow.time_precision.in_(values),
+             IncidentRow.occurred_at >= coarse_at_least(bound, shown, unit))
+        for shown, values in _by_precision(unit).items()
+    ))
+
+
+def _coarse_until(bound: datetime, unit: TimeUnit) -> Any:
+    """Rows whose coarse start is at or before `bound`, exactly."""
+    return or_(*(
+        and_(IncidentRow.time_precision.in_(values),
+             IncidentRow.occurred_at < coarse_at_most(bound, shown, unit))
+        for shown, values in _by_precision(unit).items()
+    ))
+
+
+# A masked entry's sort time is at most this much before its exact time (a month, reported vaguely).
+_LONGEST_UNIT = timedelta(days=32)
+
+
+def _full_conditions(query: IncidentQuery, cursor: ListKey | None) -> list[Any]:
+    """Filters on the exact values: for incidents the viewer sees in full."""
     conds: list[Any] = []
     if query.since is not None:
         conds.append(IncidentRow.occurred_at >= query.since)
@@ -290,14 +418,9 @@ def _conditions(query: IncidentQuery, *, with_cells: bool = True) -> list[Any]:
         conds.append(IncidentRow.severity >= query.min_severity)
     if query.statuses:
         conds.append(IncidentRow.status.in_(sorted(query.statuses)))
-    else:
-        conds.append(IncidentRow.status != Status.RETRACTED.value)
     window = _spatial_window(query)
     if window is not None:
         minx, miny, maxx, maxy = window
-        cells = cells_covering(window)
-        if cells is not None and with_cells:
-            conds.append(IncidentRow.cell.in_(cells))
         conds += [
             IncidentRow.max_lon >= minx,
             IncidentRow.min_lon <= maxx,
@@ -306,36 +429,99 @@ def _conditions(query: IncidentQuery, *, with_cells: bool = True) -> list[Any]:
         ]
     if query.zone_incident_ids is not None:
         conds.append(IncidentRow.id.in_(query.zone_incident_ids))
-    conds += query.extra_conditions
-    if query.cursor:
-        when, ident = decode_cursor(query.cursor)
+    if cursor is not None:
+        when, full, ident = cursor
+        # A full row's key is (occurred_at, 1, id): below the cursor when earlier, or at the same
+        # time with a smaller id (only if the cursor itself is a full row's).
         conds.append(
             or_(
                 IncidentRow.occurred_at < when,
-                and_(IncidentRow.occurred_at == when, IncidentRow.id < ident),
+                and_(IncidentRow.occurred_at == when, IncidentRow.id < ident)
+                if full
+                else false(),
             )
         )
     return conds
 
 
+def _masked_conditions(query: IncidentQuery, rules: MaskRules, cursor: ListKey | None) -> list[Any]:
+    """The same filters on the masked entry only, exactly: candidates depend on nothing finer."""
+    if query.min_severity is not None or query.statuses or query.zone_incident_ids is not None:
+        # Severity, status and zones are not in the masked entry: masked entries never match.
+        return [false()]
+    conds: list[Any] = []
+    unit = rules.time_unit
+    if query.since is not None:
+        conds.append(_coarse_since(query.since, unit))
+    if query.until is not None:
+        conds.append(_coarse_until(query.until, unit))
+    if query.types:
+        whole = whole_categories(query.types)
+        conds.append(IncidentRow.category.in_(sorted(whole)) if whole else false())
+    window = _spatial_window(query)
+    if window is not None:
+        grid = _grid_window(window, rules.grid_degrees)
+        if grid is None:
+            return [false()]
+        minx, miny, maxx, maxy = grid
+        conds += [IncidentRow.lon >= minx, IncidentRow.lon < maxx,
+                  IncidentRow.lat >= miny, IncidentRow.lat < maxy]
+    if cursor is not None:
+        conds.append(_coarse_until(cursor[0], unit))  # sort time at or before the cursor's
+    return conds
+
+
+def _conditions(query: IncidentQuery, masking: Masking | None = None) -> list[Any]:
+    cursor = decode_cursor(query.cursor) if query.cursor else None
+    conds: list[Any] = []
+    if not query.statuses:
+        # Retracted incidents leave every list (masked entries too) unless asked for.
+        conds.append(IncidentRow.status != Status.RETRACTED.value)
+    conds += query.extra_conditions
+    full = _full_conditions(query, cursor)
+    if masking is None:
+        return conds + full
+    # Plain ranges both branches satisfy, so that the occurred_at index still bounds the scan.
+    if query.since is not None:
+        conds.append(IncidentRow.occurred_at >= query.since)
+    if query.until is not None:
+        conds.append(IncidentRow.occurred_at < query.until + _LONGEST_UNIT)
+    if cursor is not None:
+        conds.append(IncidentRow.occurred_at < cursor[0] + _LONGEST_UNIT)
+    visible = full_view_condition(masking.viewer)
+    conds.append(or_(and_(visible, *full), and_(not_(visible), *_masked_conditions(
+        query, masking.rules, cursor))))
+    return conds
+
+
 _NEWEST_FIRST = (IncidentRow.occurred_at.desc(), IncidentRow.id.desc())
-# The few columns the exact spatial test needs: candidates are screened before full rows are loaded.
+
+
+def _select(query: IncidentQuery, masking: Masking | None = None) -> Select[tuple[IncidentRow]]:
+    """Candidates newest first by exact time; the page order is the list key's (see _scan)."""
+    return select(IncidentRow).where(*_conditions(query, masking)).order_by(*_NEWEST_FIRST)
+# The columns the exact tests, the masking decision and the order need: candidates are screened
+# before full rows are loaded.
 _LIGHT = (
     IncidentRow.id,
     IncidentRow.occurred_at,
+    IncidentRow.time_precision,
     IncidentRow.cell,
     IncidentRow.geometry_type,
     IncidentRow.lon,
     IncidentRow.lat,
     IncidentRow.geometry_wkb,
+    IncidentRow.type,
+    IncidentRow.category,
+    IncidentRow.severity,
+    IncidentRow.status,
+    IncidentRow.sharing_level,
+    IncidentRow.org_id,
+    IncidentRow.user_id,
 )
 
 
-def _select(query: IncidentQuery) -> Select[tuple[IncidentRow]]:
-    return select(IncidentRow).where(*_conditions(query)).order_by(*_NEWEST_FIRST)
-
-
-def _exact_filter(rows: list[IncidentRow], query: IncidentQuery) -> list[IncidentRow]:
+def _exact_filter(rows: list[Any], query: IncidentQuery) -> list[Any]:
     """Drop prefilter candidates that the exact geometry test rejects."""
     if not rows or (query.near is None and query.bbox is None):
         return rows
@@ -357,6 +543,53 @@ def _exact_filter(rows: list[IncidentRow], query: IncidentQuery) -> list[Inciden
         geoms = np.array([from_wkb(r.geometry_wkb) for r in rows], dtype=object)
         keep &= shapely.intersects(box, geoms)
     return [r for r, k in zip(rows, keep, strict=True) if k]
+
+
+def _full_match(row: Any, query: IncidentQuery) -> bool:
+    """The exact filters again, in Python (SQL may have let the row in by the other branch)."""
+    if query.since is not None and row.occurred_at < query.since:
+        return False
+    if query.until is not None and row.occurred_at > query.until:
+        return False
+    if query.types and row.type not in query.types:
+        return False
+    if query.min_severity is not None and row.severity < query.min_severity:
+        return False
+    if query.statuses and row.status not in query.statuses:
+        return False
+    return bool(query.statuses) or row.status != Status.RETRACTED.value
+
+
+def _masked_match(row: Any, query: IncidentQuery, rules: MaskRules) -> bool:
+    """Whether the masked entry of `row` passes the filters: decided on that entry alone."""
+    if query.min_severity is not None or query.statuses or query.zone_incident_ids is not None:
+        return False
+    if row.status == Status.RETRACTED.value:
+        return False
+    shown, _ = coarsen_time(row.occurred_at, TimePrecision(row.time_precision), rules.time_unit)
+    if query.since is not None and shown < query.since:
+        return False
+    if query.until is not None and shown > query.until:
+        return False
+    if query.types and row.category not in whole_categories(query.types):
+        return False
+    x, y = snap_to_grid(row.lon, row.lat, rules.grid_degrees)
+    if query.bbox is not None:
+        minx, miny, maxx, maxy = query.bbox
+        if not (minx <= x <= maxx and miny <= y <= maxy):
+            return False
+    if query.near is not None:
+        lat, lon = query.near
+        distance = float(geodesic_distance_km(lon, lat, np.array([x]), np.array([y]))[0])
+        if distance > float(query.radius_km or 0.0):
+            return False
+    return True
+
+
+def _key(row: Any, masked: bool, rules: MaskRules | None) -> ListKey:
+    if masked and rules is not None:
+        return masked_list_key(row.id, row.occurred_at, TimePrecision(row.time_precision), rules)
+    return full_list_key(row.id, row.occurred_at)
 
 
 class IncidentStore:
@@ -396,52 +629,132 @@ class IncidentStore:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def query_rows(self, query: IncidentQuery) -> tuple[list[IncidentRow], str | None]:
-        """One page of rows, newest first, and the cursor of the next page (None at the end)."""
+    async def query_rows(
+        self, query: IncidentQuery, masking: Masking | None = None
+    ) -> tuple[list[IncidentRow], str | None]:
+        """One page of rows, newest first, and the cursor of the next page (None at the end).
+
+        With `masking`, an incident the viewer may see only masked is filtered on its masked
+        entry and sorted by its coarse unit and opaque id (see incidents.sharing.masked_list_key).
+        """
         wanted = query.limit + 1
         window = _spatial_window(query)
+        if window is not None and masking is not None:
+            grid = _grid_window(window, masking.rules.grid_degrees)
+            if grid is not None:
+                window = (min(window[0], grid[0]), min(window[1], grid[1]),
+                          max(window[2], grid[2]), max(window[3], grid[3]))
         cells = cells_covering(window) if window is not None else None
         if cells is not None:
-            ids = await self._spatial_page_ids(query, cells, wanted)
+            keyed = await self._spatial_page(query, masking, cells, wanted)
+            ids = [i for _, i in keyed]
             by_id = {
                 r.id: r
                 for r in (
                     await self.session.scalars(select(IncidentRow).where(IncidentRow.id.in_(ids)))
                 ).all()
             }
-            found = [by_id[i] for i in ids if i in by_id]
+            found = [(k, by_id[i]) for k, i in keyed if i in by_id]
         else:
-            found = await self._scan(query, wanted)
+            found = await self._scan(query, masking, wanted)
         page = found[: query.limit]
         next_cursor = None
         if len(found) > query.limit:
-            last = page[-1]
-            next_cursor = encode_cursor(last.occurred_at, last.id)
-        return page, next_cursor
+            next_cursor = encode_cursor(page[-1][0])
+        return [row for _, row in page], next_cursor
 
-    async def _scan(self, query: IncidentQuery, wanted: int) -> list[IncidentRow]:
-        stmt = _select(query)
-        exact = query.near is not None or query.bbox is not None
-        batch = max(wanted * 2, 200) if exact else wanted
-        found: list[IncidentRow] = []
-        offset = 0
-        while len(found) < wanted:
-            rows = list((await self.session.scalars(stmt.limit(batch).offset(offset))).all())
-            found += _exact_filter(rows, query)
+    async def _masked_flags(self, rows: Sequence[Any], masking: Masking | None) -> list[bool]:
+        """Which rows the viewer sees only masked: incidents.sharing.access, the presenter's rule.
+
+        The named-viewer look-up runs for every batch, red rows or not, so that its cost says
+        nothing about the sharing levels in the batch.
+        """
+        if masking is None or not rows:
+            return [False] * len(rows)
+        viewer = masking.viewer
+        named: set[uuid.UUID] = set()
+        if viewer is not None:
+            named = set((await self.session.scalars(
+                select(IncidentNamedViewerRow.incident_id).where(
+                    IncidentNamedViewerRow.user_id == viewer.user_id,
+                    IncidentNamedViewerRow.incident_id.in_([r.id for r in rows]),
+                )
+            )).all())
+        flags = []
+        for r in rows:
+            sharing = Sharing(
+                level=SharingLevel(r.sharing_level), org_id=r.org_id, user_id=r.user_id,
+                named_user_ids=frozenset({viewer.user_id}) if viewer and r.id in named
+                else frozenset(),
+            )
+            flags.append(access(viewer, sharing) == Access.MASKED)
+        return flags
+
+    async def _keep(
+        self, rows: Sequence[Any], query: IncidentQuery, masking: Masking | None,
+        cursor: ListKey | None,
+    ) -> list[tuple[ListKey, Any]]:
+        """The rows passing the filters of their own view, with their list keys."""
+        flags = await self._masked_flags(rows, masking)
+        full = [r for r, m in zip(rows, flags, strict=True) if not m]
+        full_ok = {r.id for r in _exact_filter(full, query) if _full_match(r, query)}
+        rules = masking.rules if masking is not None else None
+        kept: list[tuple[ListKey, Any]] = []
+        for row, masked in zip(rows, flags, strict=True):
+            if masked:
+                assert rules is not None
+                if not _masked_match(row, query, rules):
+                    continue
+            elif row.id not in full_ok:
+                continue
+            key = _key(row, masked, rules)
+            if cursor is None or key < cursor:
+                kept.append((key, row))
+        return kept
+
+    async def _scan(
+        self, query: IncidentQuery, masking: Masking | None, wanted: int
+    ) -> list[tuple[ListKey, IncidentRow]]:
+        """Rows newest first by exact time (the occurred_at index), re-ordered by list key.
+
+        A list key's time is never after the exact time, so once the scan is below the
+        `wanted`-th best key found, no later row can enter the page.
+        """
+        cursor = decode_cursor(query.cursor) if query.cursor else None
+        stmt = _select(query, masking)
+        batch = max(wanted * 2, 200) if query.near is not None or query.bbox is not None else wanted
+        found: list[tuple[ListKey, IncidentRow]] = []
+        after: tuple[datetime, uuid.UUID] | None = None
+        while True:
+            page = stmt
+            if after is not None:
+                page = stmt.where(or_(
+                    IncidentRow.occurred_at < after[0],
+                    and_(IncidentRow.occurred_at == after[0], IncidentRow.id < after[1]),
+                ))
+            rows = list((await self.session.scalars(page.limit(batch))).all())
+            found += await self._keep(rows, query, masking, cursor)
             if len(rows) < batch:
                 break
-            offset += batch
-        return found
+            after = (rows[-1].occurred_at, rows[-1].id)
+            if len(found) >= wanted:
+                found.sort(key=lambda kr: kr[0], reverse=True)
+                if after[0] < found[wanted - 1][0][0]:
+                    break
+            batch = min(batch * 2, 2000)
+        found.sort(key=lambda kr: kr[0], reverse=True)
+        return found[:wanted]
 
-    async def _spatial_page_ids(
-        self, query: IncidentQuery, cells: list[int], wanted: int
-    ) -> list[uuid.UUID]:
-        """Ids of the newest `wanted` incidents passing the exact test, grid cell by grid cell.
+    async def _spatial_page(
+        self, query: IncidentQuery, masking: Masking | None, cells: list[int], wanted: int
+    ) -> list[tuple[ListKey, uuid.UUID]]:
+        """Keys and ids of the best `wanted` incidents passing the filters, grid cell by cell.
 
         Each cell is read newest first with its own LIMIT (an index range scan on (cell,
         occurred_at)), so a query near a busy town never sorts the town's whole history.
         """
-        conds = _conditions(query, with_cells=False)
+        cursor = decode_cursor(query.cursor) if query.cursor else None
+        conds = _conditions(query, masking)
         per_cell = max(wanted * 2, 100)
         while True:
             parts = [
@@ -454,22 +767,22 @@ class IncidentStore:
             ]
             rows = list((await self.session.execute(union_all(*(select(p) for p in parts)))).all())
             counts: dict[int, int] = {}
-            oldest: dict[int, tuple[datetime, uuid.UUID]] = {}
+            oldest: dict[int, datetime] = {}
             for r in rows:
                 counts[r.cell] = counts.get(r.cell, 0) + 1
-                key = (r.occurred_at, r.id)
-                if r.cell not in oldest or key < oldest[r.cell]:
-                    oldest[r.cell] = key
-            rows.sort(key=lambda r: (r.occurred_at, r.id), reverse=True)
-            kept = _exact_filter(rows, query)  # type: ignore[arg-type]
+                if r.cell not in oldest or r.occurred_at < oldest[r.cell]:
+                    oldest[r.cell] = r.occurred_at
+            kept = await self._keep(rows, query, masking, cursor)
+            kept.sort(key=lambda kr: kr[0], reverse=True)
             saturated = [oldest[c] for c, n in counts.items() if n >= per_cell]
             if not saturated:
-                return [r.id for r in kept[:wanted]]
-            # Below the newest "oldest row" of a full cell, rows of that cell may be missing.
+                return [(k, r.id) for k, r in kept[:wanted]]
+            # Rows of a full cell not read yet are no later than its oldest row read, and a list
+            # key's time is never after the exact time: keys strictly after that are final.
             horizon = max(saturated)
-            valid = [r for r in kept if (r.occurred_at, r.id) >= horizon]
+            valid = [(k, r) for k, r in kept if k[0] > horizon]
             if len(valid) >= wanted:
-                return [r.id for r in valid[:wanted]]
+                return [(k, r.id) for k, r in valid[:wanted]]
             per_cell *= 4
 
     async def existing_external_ids(self, org_id: uuid.UUID, ids: Iterable[str]) -> set[str]:

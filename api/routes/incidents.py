@@ -108,10 +108,11 @@ async def report_incident(
     result = await service_of(request).report(
         principal_of(request), data, now=utcnow(), idempotency_key=idempotency_key
     )
-    headers = {
-        "Location": f"/api/v1/incidents/{result.incident.id}",
-        "ETag": etag(result.incident.version),
-    }
+    # Built from what the caller may see: a masked answer carries neither id nor version.
+    headers: dict[str, str] = {}
+    if result.location_id is not None:
+        headers["Location"] = f"/api/v1/incidents/{result.location_id}"
+        headers["ETag"] = etag(result.feature.properties.version or result.incident.version)
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(result.feature, status_code=201, headers=headers, media_type=GEOJSON)

@@ -162,7 +162,8 @@ async def test_pages_under_an_exact_filter_lose_nothing(db: Database, factory: F
 
 def test_cursor_round_trip_and_rejection() -> None:
     when, ident = NOW, uuid.uuid4()
-    assert decode_cursor(encode_cursor(when, ident)) == (when, ident)
+    assert decode_cursor(encode_cursor((when, 1, ident))) == (when, 1, ident)
+    assert decode_cursor(encode_cursor((when, 0, ident))) == (when, 0, ident)
     with pytest.raises(InvalidField) as info:
         decode_cursor("%%%")
     assert info.value.field == "cursor"
