@@ -488,9 +488,10 @@ def _conditions(query: IncidentQuery, masking: Masking | None = None) -> list[An
         conds.append(IncidentRow.occurred_at < query.until + _LONGEST_UNIT)
     if cursor is not None:
         conds.append(IncidentRow.occurred_at < cursor[0] + _LONGEST_UNIT)
-    visible = full_view_condition(masking.viewer)
-    conds.append(or_(and_(visible, *full), and_(not_(visible), *_masked_conditions(
-        query, masking.rules, cursor))))
+    masked = _masked_conditions(query, masking.rules, cursor)
+    if full or masked:
+        visible = full_view_condition(masking.viewer)
+        conds.append(or_(and_(visible, *full), and_(not_(visible), *masked)))
     return conds
 
 
@@ -717,8 +718,8 @@ class IncidentStore:
     ) -> list[tuple[ListKey, IncidentRow]]:
         """Rows newest first by exact time (the occurred_at index), re-ordered by list key.
 
-        A list key's time is never after the exact time, so once the scan is below the
-        `wanted`-th best key found, no later row can enter the page.
+        A list key's time is never after the exact time (masked: the start of its unit), so once
+        the scan is below the `wanted`-th best key found, no later row can enter the page.
         """
         cursor = decode_cursor(query.cursor) if query.cursor else None
         stmt = _select(query, masking)
@@ -739,7 +740,8 @@ class IncidentStore:
             after = (rows[-1].occurred_at, rows[-1].id)
             if len(found) >= wanted:
                 found.sort(key=lambda kr: kr[0], reverse=True)
-                if after[0] < found[wanted - 1][0][0]:
+                # Every row not read yet has a key below (after time, 1, after id).
+                if found[wanted - 1][0] >= (after[0], 1, after[1]):
                     break
             batch = min(batch * 2, 2000)
         found.sort(key=lambda kr: kr[0], reverse=True)
