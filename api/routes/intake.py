@@ -186,8 +186,9 @@ def _digits_runs(url: str) -> set[str]:
 
 
 class RecipientAcknowledger:
-    """An SMS acknowledgement touches only an alert sent to the phone's user: of a subscription
-    that user owns, or whose channels send to that phone. Anything else is an unknown code.
+    """An SMS acknowledgement touches only an alert sent to the phone's user: of that user's
+    personal subscription, or of a subscription whose channels send to that phone. Anything
+    else is an unknown code (the alerts module's own rule applies on top).
 
     This belongs in AlertService (an `acknowledge_as_recipient`); until it is there, the intake
     wiring checks the recipient before calling `AlertService.acknowledge`."""
@@ -210,14 +211,16 @@ class RecipientAcknowledger:
         async with self.db.read() as session:
             found = (
                 await session.execute(
-                    select(s.owner_user_id, s.channels_encrypted, s.secondary_encrypted)
+                    select(
+                        s.owner_kind, s.owner_user_id, s.channels_encrypted, s.secondary_encrypted
+                    )
                     .join(AlertRow, AlertRow.subscription_id == s.id)
                     .where(AlertRow.code == code, AlertRow.owner_org_id == who.org_id)
                 )
             ).first()
             if found is None:
                 return False
-            if found.owner_user_id == who.user_id:
+            if found.owner_kind == "user" and found.owner_user_id == who.user_id:
                 return True
             phone = await session.scalar(select(UserRow.phone).where(UserRow.id == who.user_id))
         if not phone:

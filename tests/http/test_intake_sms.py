@@ -292,3 +292,66 @@ async def test_ok_with_a_code_no_alert_has_is_answered_as_unknown(
 
     assert answer.json()["status"] == "unknown_code"
     assert "K7F3Q" in answer.json()["reply"]
+
+
+async def test_a_phone_registered_in_another_organisation_is_held_not_reported_as_its_user(
+    client: AsyncTestClient[Litestar], db: Database, factory: Factory, reporter_phone: uuid.UUID
+) -> None:
+    other_officer = await factory.caller("officer")
+    other_secret = await intake_secret(db, other_officer.org_id)
+
+    answer = await client.post(
+        URL, json=sms(REGISTERED, "VOL materiel Gao"), params={"secret": other_secret}
+    )
+
+    assert answer.json()["status"] == "held"
+    assert await count_incidents(db) == 0
+    held = (await client.get("/api/v1/intake/held", headers=other_officer.headers)).json()
+    assert [h["sender"] for h in held["items"]] == [REGISTERED]
+
+
+OFFICER_PHONE = "+22376999888"
+SMS_TO_OFFICER = "clicksend://user:pass@+22376999888"
+
+
+async def test_ok_acknowledges_an_alert_whose_channel_sent_it_to_this_phone_only(
+    client: AsyncTestClient[Litestar], db: Database, officer: Caller, secret: str
+) -> None:
+    from sqlalchemy import select as sql_select
+
+    from alerts.tables import AlertRow, SubscriptionRow
+    from tests.factories import DIEMA, incident_payload
+
+    async with db.transaction() as session:
+        await register_phone(session, officer.user_id, OFFICER_PHONE)
+    area = {"point": {"lat": DIEMA[0], "lon": DIEMA[1]}, "radius_km": 25}
+    # Two subscriptions of the organisation, both made by this officer: only the first sends
+    # to the officer's phone.
+    for channel in (SMS_TO_OFFICER, "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/98"):
+        created = await client.post(
+            "/api/v1/subscriptions",
+            json={"channels": [channel], "area": area, "owner": "organisation"},
+            headers=officer.headers,
+        )
+        assert created.status_code == 201, created.text
+    await client.post("/api/v1/incidents", json=incident_payload(at=DIEMA), headers=officer.headers)
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                sql_select(AlertRow.code, SubscriptionRow.channels_masked).join(
+                    SubscriptionRow, SubscriptionRow.id == AlertRow.subscription_id
+                )
+            )
+        ).all()
+    to_phone = next(code for code, masked in rows if masked[0].startswith("clicksend"))
+    elsewhere = next(code for code, masked in rows if masked[0].startswith("tgram"))
+
+    own = await client.post(
+        URL, json=sms(OFFICER_PHONE, f"OK {to_phone}"), params={"secret": secret}
+    )
+    other = await client.post(
+        URL, json=sms(OFFICER_PHONE, f"OK {elsewhere}"), params={"secret": secret}
+    )
+
+    assert own.json()["status"] == "acknowledged"
+    assert other.json()["status"] == "unknown_code"

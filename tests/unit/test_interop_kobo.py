@@ -178,3 +178,21 @@ def test_unknown_type_suggests_the_right_code(submission: dict[str, Any]) -> Non
     submission["group_incident/incident_type"] = "enlevement"
 
     assert "kidnapping" in (kobo_to_incident(submission).error or "")
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({f"group_x/field_{i}": "x" for i in range(600)}, "submission"),
+        ({"group_x/notes": "x" * 20_001}, "notes"),
+        ({"x" * 201: "1"}, "submission"),
+        ({"_notes": [{"note": "x"}] * 600}, "submission"),
+    ],
+)
+def test_a_submission_larger_than_any_form_is_refused(
+    submission: dict[str, Any], extra: dict[str, Any], field: str
+) -> None:
+    result = kobo_to_incident({**submission, **extra})
+
+    assert result.incident is None
+    assert result.field == field

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from incidents.interop.sms import SMS_LENGTH, parse_sms
+from incidents.interop.sms import SMS_LENGTH, SMS_MAX_SEGMENTS, parse_sms, sms_size
 from incidents.taxonomy import TYPES
 
 # A Thursday morning in Bamako (GMT all year).
@@ -309,3 +309,30 @@ def test_every_reply_is_one_gsm_sms(message: str, language: str) -> None:
         "@£$¥èéùìòÇØøÅåÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
         "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "alphabet", "segments"),
+    [
+        ("a" * 160, "gsm7", 1),
+        ("a" * 161, "gsm7", 2),
+        ("é" * 1530, "gsm7", 10),  # é is in the GSM-7 alphabet
+        ("a" * 1531, "gsm7", 11),
+        ("€" * 765, "gsm7", 10),  # extension characters take two septets
+        ("€" * 766, "gsm7", 11),
+        ("ê" * 70, "ucs2", 1),  # ê is not: the whole message goes as UCS-2
+        ("ê" * 71, "ucs2", 2),
+        ("ê" * 670, "ucs2", 10),
+        ("ê" * 671, "ucs2", 11),
+        ("🙂" * 335, "ucs2", 10),  # beyond the BMP: two UTF-16 units each
+        ("🙂" * 336, "ucs2", 11),
+    ],
+)
+def test_sms_size_counts_segments_in_the_alphabet_the_text_needs(
+    text: str, alphabet: str, segments: int
+) -> None:
+    size = sms_size(text)
+
+    assert (size.alphabet, size.segments) == (alphabet, segments)
+    assert size.max_units == (1530 if alphabet == "gsm7" else 670)
+    assert (size.segments <= SMS_MAX_SEGMENTS) == (segments <= 10)
