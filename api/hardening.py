@@ -203,9 +203,8 @@ class EdgeInputMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        if "\x00" in path or b"%00" in scope.get("raw_path", b"") or b"\x00" in scope.get(
-            "raw_path", b""
-        ):
+        raw_path = (scope.get("raw_path") or b"").split(b"?", 1)[0]
+        if "\x00" in path or b"%00" in raw_path or b"\x00" in raw_path:
             await _send_problem(send, 422, "Invalid field", f"The path {NUL_ADVICE}",
                                 path.replace("\x00", ""), "path")
             return
@@ -457,7 +456,7 @@ class AuditMiddleware:
     def _refusal(scope: Scope, events: list[audit.AuditEvent]) -> audit.AuditEvent | None:
         """`authz.denied` for a 403 answer, unless the handler already recorded its refusal.
 
-        The route template (`/api/v1/zones/{zone_id:str}`), never the path with its values, and
+        The route template (`/api/v1/zones/{zone_id}`), never the path with its values, and
         the method: enough to see who knocks where, nothing a reader of the log should not see."""
         if any(e.action == "authz.denied" for e in events):
             return None
