@@ -187,3 +187,34 @@ def test_csv_module_reads_the_export() -> None:
 
     rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
     assert rows[0]["description"] == kidnapping_at_diema["description"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=cmd|' /C calc'!A0"],
+)
+def test_formula_cells_are_neutralised_and_read_back_as_text(text: str) -> None:
+    incident = {**kidnapping_at_diema, "description": text, "actor": text, "place_name": text}
+    out = io.StringIO()
+    write_csv([incident], out)
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    for column in ("description", "actor", "place_name"):
+        assert row[column] == "'" + text
+    assert row["lon"] == "-9.1921"  # a negative number stays a number
+    back = next(csv_to_incidents(io.StringIO(out.getvalue())))
+    assert back.incident is not None
+    assert back.incident["description"] == text.strip()
+
+
+@pytest.mark.parametrize("text", ["-9.18", "+1", "1e-3", "'=already", "a=b", "Diéma", ""])
+def test_numbers_and_plain_text_are_left_alone(text: str) -> None:
+    from incidents.interop.rows import neutralise_cell
+
+    assert neutralise_cell(text) == text
+
+
+def test_an_out_of_range_date_is_a_row_error() -> None:
+    text = "type,occurred_at,lat,lon\nkidnapping,0001-01-01T00:00:00+01:00,14.54,-9.18\n"
+    result = next(csv_to_incidents(io.StringIO(text)))
+    assert result.incident is None
+    assert result.field == "occurred_at"

@@ -119,3 +119,19 @@ def test_hashtags_without_a_date_are_refused() -> None:
 
     with pytest.raises(ImportFormatError, match="#date"):
         next(hxl_to_incidents(data))
+
+
+def test_formula_cells_are_neutralised_and_hxl_tools_still_read_the_file() -> None:
+    import hxl
+
+    formula = '=HYPERLINK("http://x","y")'
+    incident = {**ambush_near_gao, "description": formula, "actor": "-2+3"}
+    out = io.StringIO()
+    csv.writer(out).writerows(incidents_to_hxl([incident]))
+    row = next(iter(hxl.data(io.BytesIO(out.getvalue().encode()))))
+    assert row.get("#description") == "'" + formula
+    assert row.get("#group+name+perpetrator") == "'-2+3"
+    assert row.get("#geo+lon") == "-0.04"
+    back = next(hxl_to_incidents(io.StringIO(out.getvalue())))
+    assert back.incident is not None
+    assert back.incident["description"] == formula
