@@ -352,3 +352,12 @@ async def test_a_failing_audit_write_still_answers_403(
     response = await http.get("/api/v1/intake/held", headers=reporter.headers)
     assert response.status_code == 403
     assert len(await denials(db, reporter.user_id)) == 1
+
+
+async def test_a_refusal_the_guard_audits_itself_is_written_once(
+    http: httpx.AsyncClient, db: Database, factory: Factory
+) -> None:
+    reporter = await factory.caller(Role.REPORTER)
+    response = await http.get("/api/v1/trust-networks", headers=reporter.headers)
+    assert response.status_code == 403, response.text
+    assert len(await denials(db, reporter.user_id)) == 1
