@@ -241,3 +241,91 @@ async def test_retracted_rows_are_left_out_unless_asked(db: Database, factory: F
     assert [r.id for r in rows] == [kept.id]
     rows, _ = await query(db, IncidentQuery(statuses=frozenset({"retracted"})))
     assert [r.id for r in rows] == [gone.id]
+
+
+async def test_the_sql_full_view_twin_agrees_with_access(db: Database, factory: Factory) -> None:
+    from incidents.audit_tables import IncidentNamedViewerRow
+    from incidents.identity import Principal
+    from incidents.sharing import Access, Sharing, access
+    from incidents.store import full_view_condition
+
+    mine, trusted, other = await factory.org(), await factory.org(), await factory.org()
+    me = await factory.caller("reporter", org_id=mine)
+    named = await factory.caller("reporter", org_id=other)
+    rows: list[Incident] = []
+    for org, user in ((mine, me.user_id), (mine, None), (trusted, None), (other, named.user_id),
+                      (other, None)):
+        for level in ("red", "amber_strict", "amber", "green", "clear"):
+            incident, geom = new_incident(org, sharing_level=level)
+            from dataclasses import replace
+
+            incident = replace(incident, user_id=user)
+            await add(db, incident, geom)
+            rows.append(incident)
+    async with db.transaction() as session:
+        session.add(IncidentNamedViewerRow(incident_id=rows[15].id, user_id=me.user_id,
+                                           added_at=NOW))
+    viewers = [None] + [
+        Principal(user_id=me.user_id, org_id=mine, role=role, trusted_org_ids=frozenset(t))
+        for role in (Role.REPORTER, Role.OFFICER, Role.OPERATOR) for t in ((), {trusted})
+    ]
+    for viewer in viewers:
+        async with db.read() as session:
+            full = set((await session.scalars(
+                select(IncidentRow.id).where(full_view_condition(viewer))
+            )).all())
+        for incident in rows:
+            named_ids = frozenset({me.user_id}) if incident.id == rows[15].id else frozenset()
+            expected = access(viewer, Sharing(level=incident.sharing_level, org_id=incident.org_id,
+                                              user_id=incident.user_id,
+                                              named_user_ids=named_ids)) == Access.FULL
+            assert (incident.id in full) == expected, (viewer, incident.sharing_level)
+
+
+@pytest.mark.parametrize("unit", ["day", "week"])
+async def test_pages_with_masked_entries_of_every_precision_skip_and_repeat_nothing(
+    db: Database, factory: Factory, unit: str
+) -> None:
+    from incidents.identity import Principal
+    from incidents.model import TimePrecision
+    from incidents.sharing import MaskRules, TimeUnit, coarsen_time
+    from incidents.store import Masking
+
+    owner, viewer_org = await factory.org(), await factory.org()
+    viewer = Principal(user_id=uuid.uuid4(), org_id=viewer_org, role=Role.REPORTER)
+    made = set()
+    for n in range(30):
+        precision = ("exact", "day", "week", "month")[n % 4]
+        level = "red" if n % 3 else "green"
+        incident, geom = new_incident(owner, days_ago=n * 1.7 + 0.3, time_precision=precision,
+                                      sharing_level=level)
+        await add(db, incident, geom)
+        made.add(incident.id)
+    masking = Masking(viewer, MaskRules(time_unit=TimeUnit(unit)))
+    async with db.read() as session:
+        whole, _ = await IncidentStore(session).query_rows(IncidentQuery(limit=500), masking)
+    assert {r.id for r in whole} == made
+    for limit in (1, 4, 7):
+        seen: list[uuid.UUID] = []
+        cursor = None
+        while True:
+            async with db.read() as session:
+                rows, cursor = await IncidentStore(session).query_rows(
+                    IncidentQuery(limit=limit, cursor=cursor), masking)
+            seen += [r.id for r in rows]
+            if cursor is None:
+                break
+        assert seen == [r.id for r in whole], limit
+    since = NOW - timedelta(days=20, hours=5)
+    async with db.read() as session:
+        recent, _ = await IncidentStore(session).query_rows(
+            IncidentQuery(limit=500, since=since), masking)
+    expected = set()
+    for row in whole:
+        shown = row.occurred_at
+        if row.sharing_level == "red":  # masked for this viewer: its coarse start counts
+            shown = coarsen_time(row.occurred_at, TimePrecision(row.time_precision),
+                                 TimeUnit(unit))[0]
+        if shown >= since:
+            expected.add(row.id)
+    assert {r.id for r in recent} == expected
