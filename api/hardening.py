@@ -160,13 +160,15 @@ def body_nul_field(body: bytes, content_type: bytes) -> str | None:
     """The field of a request body that carries a NUL character (raw, %00 or \\u0000), if any."""
     form = content_type.startswith(_FORM)
     raw = b"\x00" in body
-    if not (raw or (form and b"%00" in body) or (not form and _JSON_NUL_RE.search(body))):
+    # `in` on bytes is C-speed; the regex only runs on a body that has the escape at all.
+    escaped = not form and b"\\u0000" in body and _JSON_NUL_RE.search(body) is not None
+    if not (raw or (form and b"%00" in body) or escaped):
         return None
     text = body.decode("utf-8", errors="replace")
     if form:
         return _form_field_with_nul(text) or "body"
     try:
-        return _json_field_with_nul(json.loads(text)) or "body"
+        return _json_field_with_nul(json.loads(text, strict=False)) or "body"
     except ValueError:
         return "body"
 
