@@ -8,7 +8,7 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -471,8 +471,14 @@ def _masked_conditions(query: IncidentQuery, rules: MaskRules, cursor: ListKey |
     return conds
 
 
+# `until` beyond this is the same as no bound (and keeps `until + a month` from overflowing).
+_FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _conditions(query: IncidentQuery, masking: Masking | None = None) -> list[Any]:
     cursor = decode_cursor(query.cursor) if query.cursor else None
+    if query.until is not None and query.until > _FAR_FUTURE:
+        query.until = _FAR_FUTURE
     conds: list[Any] = []
     if not query.statuses:
         # Retracted incidents leave every list (masked entries too) unless asked for.
