@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.channels import DeliveryResult, Notifier
+from alerts.channels import DeliveryResult, Notifier, failure
 from alerts.outbox import (
     OutboxConfig,
     SubscriptionCache,
@@ -243,8 +243,9 @@ class Dispatcher:
     async def _send_one(self, row: Claimed) -> dict[str, Any]:
         try:
             url = self.box.decrypt(row.channel_encrypted)
-        except SecretDecryptError as exc:
-            return self._outcome(row, DeliveryResult(False, str(exc)), final=True)
+        except SecretDecryptError:
+            log.error("delivery %s: the channel address cannot be decrypted with the keys", row.id)
+            return self._outcome(row, DeliveryResult(False, failure("invalid_address")), final=True)
         now = self.clock()
         key = hashlib.sha256(url.encode()).hexdigest()
         if not self.limiter.allow(key, now):
@@ -257,9 +258,10 @@ class Dispatcher:
             result = await self.notifier.send(
                 with_idempotency_header(url, row.idempotency_key), row.title, row.body
             )
-        except Exception as exc:  # a Notifier must not raise, but a bug must not kill the loop
-            result = DeliveryResult(False, f"{type(exc).__name__}: {exc}")
-        return self._outcome(row, result)
+        except Exception:  # a Notifier must not raise, but a bug must not kill the loop
+            log.exception("delivery %s: the notifier raised", row.id)
+            result = DeliveryResult(False, failure("failed"))
+        return self._outcome(row, result, final=result.final)
 
     def _outcome(
         self, row: Claimed, result: DeliveryResult, *, final: bool = False
@@ -273,7 +275,7 @@ class Dispatcher:
         if result.ok:
             values.update(b_status="delivered", b_delivered=now)
             return values
-        error = (result.error or "delivery failed")[:1000]
+        error = (result.error or failure("failed"))[:1000]
         retry_at = None if final else self.config.retry.next_attempt_at(attempts, now)
         if retry_at is None:
             values.update(

@@ -140,6 +140,25 @@ class SubscriptionIndex:
         )
         return list(self._ids[np.sort(rows[keep])])
 
+    def match_masked_entry(
+        self, cell_point: BaseGeometry, category_types: Sequence[str], severity: int
+    ) -> list[uuid.UUID]:
+        """Ids of the active subscriptions that a masked entry alone matches.
+
+        A masked entry has a grid-cell centre, a category and a coarse day, nothing finer:
+        the area must take in `cell_point`; a type filter matches when it names any type of
+        the category (`category_types`); `min_severity` is compared with `severity`, a value
+        that depends on the category only; the status filter is not evaluated (a masked entry
+        has no status). So which subscriptions fire tells nothing the masked entry does not.
+        """
+        rows = self._tree.query(cell_point, predicate="intersects")
+        cols = [self._type_column[t] for t in category_types if t in self._type_column]
+        type_ok = self._all_types[rows]
+        if cols:
+            type_ok = type_ok | self._type_mask[np.ix_(rows, np.asarray(cols))].any(axis=1)
+        keep = ~self._paused[rows] & type_ok & (self._min_severity[rows] <= severity)
+        return list(self._ids[np.sort(rows[keep])])
+
     def match_incidents(
         self,
         geometries: Sequence[BaseGeometry | None],

@@ -14,7 +14,7 @@ from typing import Any, cast
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Table, delete, event, func, insert, select, update
+from sqlalchemy import Table, delete, event, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.keys import LinkSigner
@@ -202,6 +202,7 @@ class OutboxConfig:
     public_url: str
     signer: LinkSigner
     mask_grid_degrees: float = 0.25
+    mask_time_unit: str = "day"  # or "week", as settings.mask_time_unit
     # Called after a transaction that wrote alerts commits (wakes an in-process dispatcher).
     on_commit: Callable[[], None] | None = None
     # Incidents that happened longer ago than this alert nobody: an import of last year's
@@ -403,12 +404,15 @@ def recipient_view(
 ) -> dict[str, Any]:
     """The incident as this recipient may see it (sharing rules), minus what never leaves."""
     try:
-        from incidents.sharing import MaskRules, view_for
+        from incidents.sharing import MaskRules, TimeUnit, view_for
     except ImportError:  # sharing not installed: fall back to the conservative view
         return conservative_view(incident, zones)
     try:
         feature = view_for(
-            recipient, incident, rules=MaskRules(grid_degrees=config.mask_grid_degrees),
+            recipient, incident,
+            rules=MaskRules(grid_degrees=config.mask_grid_degrees,
+                            time_unit=TimeUnit.WEEK if config.mask_time_unit == "week"
+                            else TimeUnit.DAY),
             language=recipient.language,
         )
     except Exception:  # a rendering problem must never stop the incident from being recorded
@@ -416,16 +420,7 @@ def recipient_view(
         return conservative_view(incident, zones)
     props = dict(feature.get("properties") or {})
     if props.get("masked"):
-        # A masked incident: its category, coarse time and the zone (town, district) it is in,
-        # which the recipient's own area already discloses; nothing that places it precisely.
-        category = CATEGORIES.get(str(props.get("category")))
-        return {
-            "type": category.label(recipient.language) if category else "incident",
-            "zones": list(zones),
-            "occurred_at": incident.occurred_at,
-            "time_precision": props.get("time_precision", "day"),
-            "masked": True,
-        }
+        return masked_view(recipient, incident, zones, config)
     view = {k: v for k, v in props.items() if k not in NEVER_SENT}
     view["occurred_at"] = incident.occurred_at
     view["geometry"] = feature.get("geometry")
@@ -434,35 +429,128 @@ def recipient_view(
     return view
 
 
-def coarse_matches(
-    index: Any, incident: Incident, geom: shapely.Geometry, config: OutboxConfig
-) -> frozenset[uuid.UUID]:
-    """Subscriptions that the masked entry alone would match: the grid-cell centre, any type of
-    the category, any severity or status — what a masked recipient may learn and no more."""
-    from incidents.sharing import snap_to_grid
+def masked_view(
+    recipient: Recipient,
+    incident: Incident,
+    zones: Sequence[Mapping[str, Any]],
+    config: OutboxConfig,
+) -> dict[str, Any]:
+    """A masked incident in an alert: its category, its coarse day and `zones`, the platform
+    zones holding its grid cell (chosen from the cell alone, see cell_places); nothing finer."""
+    from incidents.sharing import TimeUnit, coarsen_time
+
+    unit = TimeUnit.WEEK if config.mask_time_unit == TimeUnit.WEEK.value else TimeUnit.DAY
+    category = CATEGORIES.get(category_code(incident.type))
+    when, precision = coarsen_time(incident.occurred_at, incident.time_precision, unit)
+    return {
+        "type": category.label(recipient.language) if category else "incident",
+        "zones": list(zones),
+        "location_precision": "near",
+        "occurred_at": when,
+        "time_precision": precision.value,
+        "masked": True,
+    }
+
+
+def category_code(type_code: str) -> str:
+    from incidents.taxonomy import category_of
+
+    try:
+        return category_of(type_code).code
+    except Exception:  # an unknown type: no category to show
+        return ""
+
+
+def is_masked_for(recipient: Recipient, incident: Incident) -> bool:
+    """Whether this recipient may see the incident only as its masked entry (sharing rules;
+    the people a red incident names are not looked up, so they get the masked entry)."""
+    from incidents.sharing import Access, access, sharing_of
+
+    return access(recipient, sharing_of(incident)) == Access.MASKED
+
+
+def masked_severity(type_code: str) -> int:
+    """The severity a masked entry is matched and prioritised as: the lowest default severity
+    of its category's types. It depends on the category alone, which the entry shows."""
     from incidents.taxonomy import category_of, types_in
 
-    point = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
-    centre = shapely.Point(*snap_to_grid(point.x, point.y, config.mask_grid_degrees))
-    found: set[uuid.UUID] = set()
-    for kind in types_in(category_of(incident.type).code):
-        for status in ("reported", "verified", "disputed"):
-            found.update(index.match_incident(centre, kind.code, 5, status))
-    return frozenset(found)
+    return min(t.default_severity for t in types_in(category_of(type_code).code))
 
 
-async def incident_places(session: AsyncSession, incident_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The smallest zones holding the incident (towns before regions), to name its place."""
+def masked_cell(incident: Incident, config: OutboxConfig) -> shapely.Point:
+    """The centre of the grid cell a masked entry shows (the same point the masked view has)."""
+    from incidents.sharing import representative_point, snap_to_grid
+
+    lon, lat = representative_point(incident.geometry)
+    return shapely.Point(*snap_to_grid(lon, lat, config.mask_grid_degrees))
+
+
+def coarse_matches(
+    index: SubscriptionIndex, incident: Incident, config: OutboxConfig
+) -> list[uuid.UUID]:
+    """Subscriptions that the masked entry alone matches: its grid-cell centre, any type of its
+    category, the category's severity, any status — what a masked recipient may learn, no more."""
+    from incidents.taxonomy import category_of, types_in
+
+    codes = [t.code for t in types_in(category_of(incident.type).code)]
+    return index.match_masked_entry(
+        masked_cell(incident, config), codes, masked_severity(incident.type)
+    )
+
+
+def masked_priority(incident: Incident) -> Priority:
+    """Priority of a masked alert: as incident_priority, from the category's severity only."""
+    severity = masked_severity(incident.type)
+    if severity >= 5:
+        return Priority.FLASH
+    return Priority.URGENT if severity >= 4 else Priority.ROUTINE
+
+
+async def incident_places(
+    session: AsyncSession, incident_id: uuid.UUID, org_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """The smallest zones holding the incident (towns before regions), to name its place:
+    platform zones, and the custom zones of `org_id` (a recipient's own); never another
+    organisation's."""
+    own = ZoneRow.owner_org_id.is_(None)
+    if org_id is not None:
+        own = or_(own, ZoneRow.owner_org_id == org_id)
     rows = (
         await session.execute(
             select(ZoneRow.name_fr, ZoneRow.name_en)
             .join(IncidentZoneRow, IncidentZoneRow.zone_id == ZoneRow.id)
-            .where(IncidentZoneRow.incident_id == incident_id)
-            .order_by(ZoneRow.area_km2)
+            .where(IncidentZoneRow.incident_id == incident_id, own)
+            .order_by(ZoneRow.area_km2, ZoneRow.id)
             .limit(2)
         )
     ).all()
     return [{"name": _short(fr), "name_en": _short(en)} for fr, en in rows]
+
+
+async def cell_places(session: AsyncSession, cell: shapely.Point) -> list[dict[str, Any]]:
+    """The smallest platform zones holding a grid-cell centre, to name a masked entry's place.
+
+    Chosen from the cell alone (never from the incident's own zones, and never a custom zone:
+    a recipient could draw one tiny around a suspected point and wait for its name)."""
+    x, y = cell.x, cell.y
+    rows = (
+        await session.execute(
+            select(ZoneRow.name_fr, ZoneRow.name_en, ZoneRow.geometry_wkb)
+            .where(
+                ZoneRow.owner_org_id.is_(None),
+                ZoneRow.min_lon <= x, ZoneRow.max_lon >= x,
+                ZoneRow.min_lat <= y, ZoneRow.max_lat >= y,
+            )
+            .order_by(ZoneRow.area_km2, ZoneRow.id)
+        )
+    ).all()
+    places = []
+    for fr, en, wkb in rows:
+        if shapely.covers(shapely.from_wkb(wkb), cell):
+            places.append({"name": _short(fr), "name_en": _short(en)})
+            if len(places) == 2:
+                break
+    return places
 
 
 def _short(name: str) -> str:
@@ -508,9 +596,16 @@ class AlertOutbox:
         snapshot = await self.cache.snapshot(session)
         if not len(snapshot.index):
             return
-        ids = snapshot.index.match_incident(
+        # Recipients entitled to the full incident are matched on it exactly; the others only
+        # on its masked entry (grid cell, category), so that which of their subscriptions
+        # fire tells them nothing more than the masked entry does.
+        exact = snapshot.index.match_incident(
             geom, incident.type, incident.severity, str(incident.status)
         )
+        coarse = coarse_matches(snapshot.index, incident, self.config)
+        full_ids = [i for i in exact if not is_masked_for(snapshot.recipients[i], incident)]
+        masked_ids = [i for i in coarse if is_masked_for(snapshot.recipients[i], incident)]
+        ids = [*full_ids, *masked_ids]
         if not ids:
             return
         states: dict[uuid.UUID, AlertedState] = {}
@@ -524,12 +619,16 @@ class AlertOutbox:
                 )
             ).scalars().all()
             states = {r.subscription_id: _state_of(r) for r in rows}
-        targets = [i for i in ids if should_realert(states.get(i), incident)]
+        # A masked entry does not change when the incident escalates: a masked recipient hears
+        # of an incident once (a second alert would tell that severity, status or toll grew).
+        targets = [i for i in full_ids if should_realert(states.get(i), incident)]
+        targets += [i for i in masked_ids if i not in states]
         if not targets:
             return
         await self.write_incident_alerts(
-            session, incident, [snapshot.recipients[i] for i in targets], now, replace=states,
-            coarse_ids=coarse_matches(snapshot.index, incident, geom, self.config),
+            session, incident, [snapshot.recipients[i] for i in targets], now,
+            replace={i: states[i] for i in targets if i in states},
+            coarse_ids=frozenset(masked_ids),
         )
 
     async def write_incident_alerts(
@@ -542,30 +641,49 @@ class AlertOutbox:
         replace: Mapping[uuid.UUID, AlertedState] | None = None,
         coarse_ids: frozenset[uuid.UUID] | None = None,
     ) -> list[uuid.UUID]:
-        zones = [] if incident.place_name else await incident_places(session, incident.id)
+        """Write the alerts; a recipient who may see the incident only masked gets the masked
+        entry (and only if it is in `coarse_ids`, the subscriptions the masked entry matches,
+        when given)."""
         link = self.config.incident_link(incident.id)
+        places: dict[Any, list[dict[str, Any]]] = {}
         views: dict[tuple[Any, ...], dict[str, Any]] = {}
-        masked_keys: set[tuple[Any, ...]] = set()
         new: list[NewAlert] = []
         masked_new: list[NewAlert] = []
         sent: list[Recipient] = []
+        masked_sent: list[Recipient] = []
         for r in recipients:
+            masked = is_masked_for(r, incident)
+            if masked and coarse_ids is not None and r.id not in coarse_ids:
+                continue
             # Recipients with the same entitlement and language share one view.
-            key = (r.owner_org_id, r.owner_user_id, r.is_officer, r.language)
+            key = (r.owner_org_id, r.owner_user_id, r.is_officer, r.language, masked)
             if key not in views:
+                # A masked entry is placed by the platform zones holding its grid cell; a full
+                # view by the zones holding the incident, the recipient's own custom ones
+                # included but never another organisation's.
+                place_key: Any = "cell" if masked else r.owner_org_id
+                if place_key not in places:
+                    if masked:
+                        places[place_key] = await cell_places(
+                            session, masked_cell(incident, self.config)
+                        )
+                    elif incident.place_name:
+                        places[place_key] = []
+                    else:
+                        places[place_key] = await incident_places(
+                            session, incident.id, r.owner_org_id
+                        )
                 local = [
-                    {"name": z["name_en"] if r.language == "en" else z["name"]} for z in zones
+                    {"name": z["name_en"] if r.language == "en" else z["name"]}
+                    for z in places[place_key]
                 ]
-                views[key] = recipient_view(r, incident, local, self.config)
+                view = (
+                    masked_view(r, incident, local, self.config)
+                    if masked else recipient_view(r, incident, local, self.config)
+                )
+                view.pop("masked", None)
+                views[key] = view
             view = views[key]
-            masked = bool(view.pop("masked", False)) or key in masked_keys
-            if masked:
-                masked_keys.add(key)
-                # Matching used the exact place, type and severity; a recipient who may only see
-                # the masked entry is alerted only if the masked entry itself would match, or a
-                # tiny subscription circle would locate the incident (or reveal its severity).
-                if coarse_ids is not None and r.id not in coarse_ids:
-                    continue
 
             def render(
                 code: str, r: Recipient = r, view: dict[str, Any] = view, masked: bool = masked
@@ -575,13 +693,13 @@ class AlertOutbox:
                     link=None if r.format == "sms" or masked else link,
                 )
 
-            sent.append(r)
             payload: dict[str, Any] = (
-                {"incident_version": incident.version, "masked": True}
+                {"masked": True}
                 if masked
                 else {"incident_version": incident.version, "severity": incident.severity,
                       "status": str(incident.status)}
             )
+            (masked_sent if masked else sent).append(r)
             (masked_new if masked else new).append(
                 NewAlert(r, render, incident_id=incident.id, payload=payload,
                          render_key=(*key, r.format))
@@ -590,12 +708,12 @@ class AlertOutbox:
             session, new, kind="incident", priority=incident_priority(incident),
             config=self.config, now=now,
         )
-        # Priority follows severity: masked recipients get routine alerts, which reveal nothing.
+        # Priority follows severity; for masked recipients the category's severity, as matched.
         alert_ids += await write_alerts(
-            session, masked_new, kind="incident", priority=Priority.ROUTINE,
+            session, masked_new, kind="incident", priority=masked_priority(incident),
             config=self.config, now=now,
         )
-        subscription_ids = [r.id for r in sent]
+        subscription_ids = [r.id for r in (*sent, *masked_sent)]
         if replace:
             await session.execute(
                 delete(AlertedStateRow).where(
@@ -603,21 +721,22 @@ class AlertOutbox:
                     AlertedStateRow.subscription_id.in_(list(replace)),
                 )
             )
-        await session.execute(
-            insert(cast(Table, AlertedStateRow.__table__)),
-            [
-                {
-                    "incident_id": incident.id,
-                    "subscription_id": sid,
-                    "severity": incident.severity,
-                    "status": str(incident.status),
-                    "impact": _impact_json(incident.impact),
-                    "alert_id": aid,
-                    "updated_at": now,
-                }
-                for sid, aid in zip(subscription_ids, alert_ids, strict=True)
-            ],
-        )
+        if subscription_ids:
+            await session.execute(
+                insert(cast(Table, AlertedStateRow.__table__)),
+                [
+                    {
+                        "incident_id": incident.id,
+                        "subscription_id": sid,
+                        "severity": incident.severity,
+                        "status": str(incident.status),
+                        "impact": _impact_json(incident.impact),
+                        "alert_id": aid,
+                        "updated_at": now,
+                    }
+                    for sid, aid in zip(subscription_ids, alert_ids, strict=True)
+                ],
+            )
         return alert_ids
 
 
@@ -705,6 +824,8 @@ async def write_level_change_alerts(
         new = []
         for sid in ids:
             r = snapshot.recipients[sid]
+            if zone.owner_org_id is not None and r.owner_org_id != zone.owner_org_id:
+                continue  # a custom zone (its name, its level) is its organisation's business
             name = zone.name_en if r.language == "en" else zone.name_fr
 
             def render(

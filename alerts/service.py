@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.channels import ChannelError, mask_channel_url, validate_channel_url
+from alerts.channels import DEFAULT_POLICY, ChannelError, ChannelPolicy, mask_channel_url
 from alerts.keys import LinkSigner
 from alerts.outbox import OutboxConfig, SubscriptionCache, write_broadcast_alerts, zone_geometries
 from alerts.policy import Priority
@@ -44,6 +45,8 @@ from incidents.identity import Principal
 from incidents.model import Role
 
 OWNERS = ("organisation", "user")
+# Who changes an organisation's subscriptions (and reads the alerts they receive).
+MANAGERS = frozenset({Role.OFFICER, Role.ADMIN, Role.OPERATOR})
 SUBSCRIPTION_FIELDS = frozenset({
     "name", "owner", "channels", "secondary_channel", "area", "types", "min_severity",
     "statuses", "min_level", "language", "format", "quiet_hours", "paused",
@@ -124,6 +127,48 @@ def _alert_out(row: AlertRow, counts: DeliveryCounts | None = None) -> AlertOut:
     )
 
 
+def _geometry_of(area: Area, zones: Mapping[str, BaseGeometry], field: str) -> BaseGeometry:
+    try:
+        geometry = area.to_geometry(zones)
+    except SubscriptionError as exc:
+        named = exc.field.replace("area", field, 1)
+        raise _invalid(SubscriptionError(named, exc.message)) from exc
+    if geometry is None or geometry.is_empty or not shapely.is_valid(geometry):
+        raise InvalidField(field, f"{field}: the area is empty or invalid; draw it again")
+    return geometry
+
+
+def _manager(viewer: Principal) -> bool:
+    return viewer.role in MANAGERS
+
+
+def visible_subscriptions(viewer: Principal) -> Any:
+    """The subscriptions a viewer may see: its own personal ones and its organisation's."""
+    s = SubscriptionRow
+    return and_(
+        s.deleted_at.is_(None),
+        s.owner_org_id == viewer.org_id,
+        or_(
+            and_(s.owner_kind == "user", s.owner_user_id == viewer.user_id),
+            s.owner_kind == "organisation",
+        ),
+    )
+
+
+def received_alerts(viewer: Principal) -> Any:
+    """The alerts a viewer may read and acknowledge: those of its personal subscriptions, and
+    for officers and admins those of its organisation's subscriptions."""
+    s = SubscriptionRow
+    personal = and_(s.owner_kind == "user", s.owner_user_id == viewer.user_id)
+    mine = or_(personal, s.owner_kind == "organisation") if _manager(viewer) else personal
+    return and_(
+        AlertRow.owner_org_id == viewer.org_id,
+        AlertRow.subscription_id.in_(
+            select(s.id).where(s.owner_org_id == viewer.org_id, mine)
+        ),
+    )
+
+
 @dataclass
 class AlertService:
     db: Database
@@ -131,22 +176,18 @@ class AlertService:
     cache: SubscriptionCache
     outbox: OutboxConfig
     signer: LinkSigner
-    validate_channel: Callable[[str, str], None] = validate_channel_url
+    policy: ChannelPolicy = DEFAULT_POLICY
+    # Overrides the policy's check (tests); called from a worker thread.
+    validate_channel: Callable[[str, str], None] | None = None
 
     # --- subscriptions -------------------------------------------------------------------------
 
     def _visible(self, viewer: Principal) -> Any:
-        s = SubscriptionRow
-        return and_(
-            s.deleted_at.is_(None),
-            or_(
-                s.owner_user_id == viewer.user_id,
-                and_(s.owner_kind == "organisation", s.owner_org_id == viewer.org_id),
-            ),
-        )
+        return visible_subscriptions(viewer)
 
     async def _row(
-        self, session: AsyncSession, viewer: Principal, subscription_id: uuid.UUID
+        self, session: AsyncSession, viewer: Principal, subscription_id: uuid.UUID,
+        *, change: bool = False,
     ) -> SubscriptionRow:
         row = (
             await session.execute(
@@ -156,14 +197,32 @@ class AlertService:
             )
         ).scalar_one_or_none()
         if row is None:
-            raise NotFound(f"No subscription {subscription_id} that you can see.")
+            raise NotFound(
+                f"No subscription {subscription_id} that you can see; list yours with "
+                "GET /api/v1/subscriptions."
+            )
+        if change and row.owner_kind == "organisation" and not _manager(viewer):
+            raise Forbidden(
+                "Only your organisation's security officers and administrators change its "
+                "subscriptions; ask one of them, or create a personal one (owner: user)."
+            )
         return row
+
+    def _check_channel(self, url: str, field: str) -> None:
+        if self.validate_channel is not None:
+            self.validate_channel(url, field)
+        else:
+            self.policy.check(url, field)
 
     def _parse(
         self, body: Mapping[str, Any], owner_user_id: uuid.UUID, owner_org_id: uuid.UUID,
         subscription_id: uuid.UUID,
     ) -> tuple[Subscription, str | None]:
+        """Validate a whole body (blocking: Apprise parsing and DNS; run it in a thread)."""
         _check_fields(body)
+        owner = body.get("owner", "organisation")
+        if owner not in OWNERS:
+            raise InvalidField("owner", "owner: choose organisation or user")
         secondary = body.get("secondary_channel")
         try:
             sub = subscription_from_json(
@@ -171,17 +230,17 @@ class AlertService:
                 id=subscription_id,
                 owner_user_id=owner_user_id,
                 owner_org_id=owner_org_id,
-                validate_channel=self.validate_channel,
+                validate_channel=self._check_channel,
             )
             if secondary not in (None, ""):
-                if not isinstance(secondary, str):
-                    raise ChannelError("secondary_channel", "give a channel address (text)")
-                self.validate_channel(secondary.strip(), "secondary_channel")
+                if not isinstance(secondary, str) or len(secondary) > 2000:
+                    raise ChannelError(
+                        "secondary_channel", "give a channel address (text, at most 2000 "
+                        "characters)"
+                    )
+                self._check_channel(secondary.strip(), "secondary_channel")
         except (SubscriptionError, ChannelError) as exc:
             raise _invalid(exc) from exc
-        owner = body.get("owner", "organisation")
-        if owner not in OWNERS:
-            raise InvalidField("owner", "owner: choose organisation or user")
         name = body.get("name")
         if name is not None and (not isinstance(name, str) or len(name) > 200):
             raise InvalidField("name", "name: give a text of at most 200 characters")
@@ -191,14 +250,8 @@ class AlertService:
 
     async def _area_geometry(self, session: AsyncSession, area: Area, field: str) -> BaseGeometry:
         zones = await zone_geometries(session, area.zones) if isinstance(area, ZonesArea) else {}
-        try:
-            geometry = area.to_geometry(zones)
-        except SubscriptionError as exc:
-            named = exc.field.replace("area", field, 1)
-            raise _invalid(SubscriptionError(named, exc.message)) from exc
-        if geometry is None or geometry.is_empty or not shapely.is_valid(geometry):
-            raise InvalidField(field, f"{field}: the area is empty or invalid; draw it again")
-        return geometry
+        # Buffering a long route or uniting zones is CPU work: off the event loop.
+        return await asyncio.to_thread(_geometry_of, area, zones, field)
 
     def _values(
         self, sub: Subscription, secondary: str | None, body: Mapping[str, Any],
@@ -229,10 +282,21 @@ class AlertService:
     async def create_subscription(
         self, viewer: Principal, body: Mapping[str, Any], *, now: datetime
     ) -> SubscriptionOut:
+        """Officers and admins subscribe for their organisation by default; other members
+        subscribe for themselves (`owner: user`), and may not create organisation ones."""
         if not isinstance(body, Mapping):
             raise InvalidField("body", "body: give a JSON object")
+        if "owner" not in body:
+            body = {**body, "owner": "organisation" if _manager(viewer) else "user"}
+        if body.get("owner") == "organisation" and not _manager(viewer):
+            raise Forbidden(
+                "Only security officers and administrators create subscriptions for the "
+                "organisation; create a personal one instead (owner: user)."
+            )
         subscription_id = uuid.uuid4()
-        sub, secondary = self._parse(body, viewer.user_id, viewer.org_id, subscription_id)
+        sub, secondary = await asyncio.to_thread(
+            self._parse, body, viewer.user_id, viewer.org_id, subscription_id
+        )
         async with self.db.transaction() as session:
             geometry = await self._area_geometry(session, sub.area, "area")
             values = self._values(sub, secondary, body, geometry, now)
@@ -270,7 +334,12 @@ class AlertService:
             raise InvalidField("body", "body: give a JSON object")
         _check_fields(patch)
         async with self.db.transaction() as session:
-            row = await self._row(session, viewer, subscription_id)
+            row = await self._row(session, viewer, subscription_id, change=True)
+            if "owner" in patch and patch["owner"] != row.owner_kind:
+                raise InvalidField(
+                    "owner", "owner: a subscription's owner cannot change; create a new "
+                    "subscription with the owner you want and delete this one"
+                )
             current: dict[str, Any] = {
                 "name": row.name,
                 "owner": row.owner_kind,
@@ -288,8 +357,8 @@ class AlertService:
                 "paused": row.paused,
             }
             body = {**current, **patch}
-            sub, secondary = self._parse(
-                body, row.owner_user_id, row.owner_org_id, subscription_id
+            sub, secondary = await asyncio.to_thread(
+                self._parse, body, row.owner_user_id, row.owner_org_id, subscription_id
             )
             geometry = await self._area_geometry(session, sub.area, "area")
             await session.execute(
@@ -304,7 +373,7 @@ class AlertService:
         self, viewer: Principal, subscription_id: uuid.UUID, *, now: datetime
     ) -> None:
         async with self.db.transaction() as session:
-            await self._row(session, viewer, subscription_id)
+            await self._row(session, viewer, subscription_id, change=True)
             await session.execute(
                 update(SubscriptionRow)
                 .where(SubscriptionRow.id == subscription_id)
@@ -366,7 +435,18 @@ class AlertService:
                 area_geometry=geometry, message=texts, priority=priority,
                 sender_id=viewer.user_id, now=now,
             )
-        return BroadcastOut(id=broadcast_id, priority=priority_code, alerts=len(ids))
+            # How many other organisations' subscriptions an area reaches would map where they
+            # work (bisect the area): the answer counts the sender's organisation's only.
+            own = 0
+            if ids:
+                own = (
+                    await session.execute(
+                        select(func.count()).select_from(AlertRow).where(
+                            AlertRow.id.in_(ids), AlertRow.owner_org_id == viewer.org_id
+                        )
+                    )
+                ).scalar_one()
+        return BroadcastOut(id=broadcast_id, priority=priority_code, alerts=int(own))
 
     # --- acknowledgement -----------------------------------------------------------------------
 
@@ -396,13 +476,15 @@ class AlertService:
             row = (
                 await session.execute(
                     select(AlertRow).where(
-                        AlertRow.code == code.strip().upper(),
-                        AlertRow.owner_org_id == viewer.org_id,
+                        AlertRow.code == code.strip().upper(), received_alerts(viewer)
                     )
                 )
             ).scalar_one_or_none()
             if row is None:
-                raise NotFound(f"No alert with the code {code!r} for your organisation.")
+                raise NotFound(
+                    f"No alert with the code {code!r} sent to you; check the code in the "
+                    "message, or list your alerts with GET /api/v1/alerts."
+                )
             return await self._ack(session, row, viewer.user_id, "token", now)
 
     async def acknowledge_by_link(self, code: str, signature: str, *, now: datetime) -> AckOut:
@@ -424,7 +506,7 @@ class AlertService:
 
     async def list_alerts(self, viewer: Principal, *, limit: int = 50) -> AlertList:
         a, d = AlertRow, DeliveryRow
-        mine = a.owner_org_id == viewer.org_id
+        mine = received_alerts(viewer)
         async with self.db.read() as session:
             total, acknowledged = (
                 await session.execute(
@@ -480,11 +562,13 @@ class AlertService:
         async with self.db.read() as session:
             alert = (
                 await session.execute(
-                    select(AlertRow).where(condition, AlertRow.owner_org_id == viewer.org_id)
+                    select(AlertRow).where(condition, received_alerts(viewer))
                 )
             ).scalar_one_or_none()
             if alert is None:
-                raise NotFound(f"No alert {ref} for your organisation.")
+                raise NotFound(
+                    f"No alert {ref} sent to you; list your alerts with GET /api/v1/alerts."
+                )
             rows = (
                 await session.execute(
                     select(DeliveryRow)

@@ -28,6 +28,13 @@ MessageFormat: TypeAlias = Literal["sms", "full"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
 FORMATS: tuple[MessageFormat, ...] = ("sms", "full")
 MAX_RADIUS_KM = 500.0
+# Bounds on what one subscription may ask for (each answered 422 naming the field). Area
+# geometries are bounded by geo.geometry.parse_geojson_geometry (10,000 vertices).
+MAX_CHANNELS = 10
+MAX_CHANNEL_CHARS = 2000
+MAX_ZONES = 50
+MAX_TYPES = 100
+MAX_QUIET_HOURS_CHARS = 32
 DEFAULT_CORRIDOR_KM = 10.0
 DEFAULT_STATUSES: frozenset[str] = frozenset({Status.REPORTED.value, Status.VERIFIED.value})
 LEVELS = range(1, 6)
@@ -222,6 +229,11 @@ def area_from_json(obj: Any, field: str = "area") -> Area:
         zones = obj.get("zones")
         if not isinstance(zones, list) or not zones:
             raise SubscriptionError(f"{field}.zones", "give a non-empty list of zone ids")
+        if len(zones) > MAX_ZONES:
+            raise SubscriptionError(
+                f"{field}.zones", f"give at most {MAX_ZONES} zones; split the area into several "
+                "subscriptions or draw it as one geometry"
+            )
         for i, zone_id in enumerate(zones):
             if not isinstance(zone_id, str) or not zone_id.strip():
                 raise SubscriptionError(f"{field}.zones[{i}]", "give a zone id (text)")
@@ -286,6 +298,8 @@ class QuietHours:
 
 def parse_quiet_hours(text: str, field: str = "quiet_hours") -> QuietHours:
     """Parse "22:00-06:00" (start-end, local time; may cross midnight)."""
+    if isinstance(text, str) and len(text) > MAX_QUIET_HOURS_CHARS:
+        raise SubscriptionError(field, f"give quiet hours in the form {_QUIET_FORM}")
     match = _QUIET_HOURS.match(text) if isinstance(text, str) else None
     if match is None:
         raise SubscriptionError(field, f"give quiet hours in the form {_QUIET_FORM}")
@@ -341,6 +355,12 @@ def parse_types(codes: Iterable[Any], field: str = "types") -> frozenset[str]:
     """Type or category codes -> the set of type codes; empty means every type."""
     if isinstance(codes, str | bytes) or not isinstance(codes, Iterable):
         raise SubscriptionError(field, "give a list of incident type or category codes")
+    codes = list(codes)
+    if len(codes) > MAX_TYPES:
+        raise SubscriptionError(
+            field, f"give at most {MAX_TYPES} type or category codes (a category code stands for "
+            "all its types)"
+        )
     result: set[str] = set()
     for i, code in enumerate(codes):
         if not isinstance(code, str):
@@ -363,6 +383,9 @@ def parse_statuses(values: Iterable[Any], field: str = "statuses") -> frozenset[
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise SubscriptionError(field, "give a list of statuses")
     allowed = [s.value for s in Status]
+    values = list(values)
+    if len(values) > len(allowed):
+        raise SubscriptionError(field, f"give each status once: {', '.join(allowed)}")
     result = set()
     for i, value in enumerate(values):
         if value not in allowed:
@@ -401,9 +424,19 @@ def subscription_from_json(
     channels = obj.get("channels")
     if not isinstance(channels, list) or not channels:
         raise SubscriptionError("channels", "give at least one channel address")
+    if len(channels) > MAX_CHANNELS:
+        raise SubscriptionError(
+            "channels", f"give at most {MAX_CHANNELS} channel addresses; add a second "
+            "subscription for more"
+        )
     for i, url in enumerate(channels):
         if not isinstance(url, str) or not url.strip():
             raise SubscriptionError(f"channels[{i}]", "give a channel address (text)")
+        if len(url) > MAX_CHANNEL_CHARS:
+            raise SubscriptionError(
+                f"channels[{i}]", f"give a channel address of at most {MAX_CHANNEL_CHARS} "
+                "characters"
+            )
         if validate_channel is not None:
             validate_channel(url.strip(), f"channels[{i}]")
     quiet = obj.get("quiet_hours")

@@ -14,7 +14,7 @@ from incidents.db import Database
 
 
 def build_dispatcher(db: Database, settings: Settings, worker_id: str | None) -> Any:
-    from alerts.channels import AppriseNotifier
+    from alerts.channels import AppriseNotifier, ChannelPolicy
     from alerts.dispatcher import DispatchConfig, Dispatcher
     from alerts.keys import LinkSigner, secret_keys
     from alerts.outbox import OutboxConfig
@@ -23,10 +23,14 @@ def build_dispatcher(db: Database, settings: Settings, worker_id: str | None) ->
     keys = secret_keys(settings)
     outbox = OutboxConfig(
         public_url=settings.public_url, signer=LinkSigner(keys),
-        mask_grid_degrees=settings.mask_grid_degrees,
+        mask_grid_degrees=settings.mask_grid_degrees, mask_time_unit=settings.mask_time_unit,
     )
     return Dispatcher(
-        db, AppriseNotifier(), SecretBox(keys, field="secret_keys"),
+        db,
+        AppriseNotifier(policy=ChannelPolicy.from_settings(
+            settings.channel_schemes, settings.channel_allow_hosts
+        )),
+        SecretBox(keys, field="secret_keys"),
         config=DispatchConfig.from_settings(settings), outbox=outbox, worker_id=worker_id,
     )
 

@@ -53,6 +53,11 @@ class Settings:
     channel_rate_per_minute: int = 60
     ack_timeout_minutes: int = 15
     alert_max_age_hours: float = 72.0
+    # Channels: Apprise schemes allowed (comma-separated; empty = the default list of SMS,
+    # e-mail, chat, push and json/form/xml web hooks; "default,x" adds x), and hosts or host:port
+    # that channels may reach although not public (loopback, private...): both comma-separated.
+    channel_schemes: str = ""
+    channel_allow_hosts: str = ""
     # Sharing
     mask_grid_degrees: float = 0.25
     audit_retention_days: int = 365

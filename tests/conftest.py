@@ -117,6 +117,8 @@ def fx_settings(database_url: str, tmp_path: Path) -> Settings:
         token_cache_seconds=0,
         dispatch_in_process=False,
         rate_limit_per_minute=100_000,
+        # The local receivers of the alert tests (tests/alert_receivers.py) listen on loopback.
+        channel_allow_hosts="127.0.0.1,localhost",
     )
 
 

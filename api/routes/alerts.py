@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 
-from alerts.channels import AppriseNotifier
+from alerts.channels import AppriseNotifier, ChannelPolicy
 from alerts.dispatcher import DispatchConfig, Dispatcher
 from alerts.keys import LinkSigner, secret_keys
 from alerts.outbox import (
@@ -188,10 +188,19 @@ def configure(ctx: AppContext) -> None:
     outbox = OutboxConfig(
         public_url=settings.public_url, signer=signer,
         mask_grid_degrees=settings.mask_grid_degrees,
+        mask_time_unit=settings.mask_time_unit,
         max_age=timedelta(hours=settings.alert_max_age_hours),
     )
     ctx.incidents.observers = [*ctx.incidents.observers, AlertOutbox(cache, outbox)]
-    ctx.state["alerts"] = AlertService(ctx.db, box, cache, outbox, signer)
+    try:
+        policy = ChannelPolicy.from_settings(
+            settings.channel_schemes, settings.channel_allow_hosts
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"SENTINELLE_CHANNEL_ALLOW_HOSTS is not valid: {exc}. Fix or unset the variable."
+        ) from exc
+    ctx.state["alerts"] = AlertService(ctx.db, box, cache, outbox, signer, policy=policy)
     risk = ctx.state.get("risk")
     if risk is not None:
         # Level-change alerts are written in the same transaction as the level change; the
@@ -210,7 +219,8 @@ def configure(ctx: AppContext) -> None:
     if not settings.dispatch_in_process:
         return
     dispatcher = Dispatcher(
-        ctx.db, AppriseNotifier(), box, config=DispatchConfig.from_settings(settings),
+        ctx.db, AppriseNotifier(policy=policy), box,
+        config=DispatchConfig.from_settings(settings),
         outbox=outbox, cache=cache,
     )
     outbox.on_commit = dispatcher.wake

@@ -39,6 +39,7 @@ def worker(settings: Settings, database_url: str, name: str) -> subprocess.Popen
         "SENTINELLE_DISPATCH_POLL_SECONDS": "0.1",
         "SENTINELLE_DISPATCH_BATCH": "100",
         "SENTINELLE_CHANNEL_RATE_PER_MINUTE": "100000",
+        "SENTINELLE_CHANNEL_ALLOW_HOSTS": "127.0.0.1",
     }
     command = [str(Path(sys.executable).parent / "sentinelle"), "dispatch", "--no-migrate",
                "--worker-id", name]

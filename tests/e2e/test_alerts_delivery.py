@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from alerts.channels import AppriseNotifier
+from alerts.channels import AppriseNotifier, ChannelPolicy
 from alerts.dispatcher import DispatchConfig, Dispatcher
 from alerts.keys import LinkSigner, secret_keys
 from alerts.outbox import OutboxConfig
@@ -28,7 +28,8 @@ Client = AsyncTestClient[Litestar]
 def dispatcher_for(db: Database, settings: Settings) -> Dispatcher:
     keys = secret_keys(settings)
     return Dispatcher(
-        db, AppriseNotifier(timeout_s=5), SecretBox(keys),
+        db, AppriseNotifier(timeout_s=5, policy=ChannelPolicy.from_settings("", "127.0.0.1")),
+        SecretBox(keys),
         config=DispatchConfig.from_settings(settings),
         outbox=OutboxConfig(public_url=settings.public_url, signer=LinkSigner(keys)),
         worker_id="test",

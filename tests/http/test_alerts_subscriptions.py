@@ -120,6 +120,9 @@ async def test_an_officer_broadcast_reaches_the_subscriptions_in_its_area(
     await client.post("/api/v1/subscriptions", json=body(format="sms"), headers=cso.headers)
     far = body(area={"point": {"lat": 16.27, "lon": -0.04}, "radius_km": 20})
     await client.post("/api/v1/subscriptions", json=far, headers=cso.headers)
+    # The answer counts the sender's organisation's subscriptions only (issue 10: how many
+    # other organisations' subscriptions an area reaches would map where they work).
+    await client.post("/api/v1/subscriptions", json=body(), headers=officer.headers)
     answer = await client.post(
         "/api/v1/alerts/broadcast",
         json={"area": {"zones": ["town_diema"]}, "priority": "flash",

@@ -97,7 +97,7 @@ def test_a_recipient_not_entitled_gets_only_the_category_time_and_zone() -> None
     amber_strict = replace(kidnapping_near_diema, sharing_level=SharingLevel.AMBER_STRICT)
     view = recipient_view(recipient(), amber_strict, [{"name": "Diéma"}], config())
     assert view.pop("masked") is True
-    assert set(view) == {"type", "zones", "occurred_at", "time_precision"}
+    assert set(view) == {"type", "zones", "location_precision", "occurred_at", "time_precision"}
     message = render_incident_alert(view, format="sms").body
     assert "Diéma" in message
     assert "4/5" not in message
