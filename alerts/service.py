@@ -16,8 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.channels import DEFAULT_POLICY, ChannelError, ChannelPolicy, mask_channel_url
 from alerts.keys import LinkSigner
-from alerts.outbox import OutboxConfig, SubscriptionCache, write_broadcast_alerts, zone_geometries
+from alerts.outbox import (
+    NewAlert,
+    OutboxConfig,
+    Recipient,
+    SubscriptionCache,
+    write_alerts,
+    write_broadcast_alerts,
+    zone_geometries,
+)
 from alerts.policy import Priority
+from alerts.render import RenderedMessage, render_broadcast
 from alerts.schemas import (
     AckOut,
     AlertList,
@@ -43,6 +52,7 @@ from incidents.db import Database
 from incidents.errors import Forbidden, InvalidField, NotFound
 from incidents.identity import Principal
 from incidents.model import Role
+from incidents.tables import UserRow
 
 OWNERS = ("organisation", "user")
 # Who changes an organisation's subscriptions (and reads the alerts they receive).
@@ -52,6 +62,10 @@ SUBSCRIPTION_FIELDS = frozenset({
     "statuses", "min_level", "language", "format", "quiet_hours", "paused",
 })
 BROADCAST_PRIORITIES = {"normal": Priority.ROUTINE, "flash": Priority.FLASH}
+TEST_MESSAGE = {
+    "fr": "Message d'essai : cette adresse reçoit bien les alertes Sentinelle.",
+    "en": "Test message: this address receives Sentinelle alerts.",
+}
 MAX_BROADCAST_CHARS = 1000
 
 
@@ -390,6 +404,41 @@ class AlertService:
                 .values(status="dead", last_error="the subscription was deleted before sending")
                 .execution_options(synchronize_session=False)
             )
+
+    async def test_send(
+        self, viewer: Principal, subscription_id: uuid.UUID, *, now: datetime
+    ) -> AlertOut:
+        """Send a short test message to every channel of a subscription now (quiet hours do not
+        apply); the delivery log (GET /alerts/{code}/deliveries) then shows each outcome.
+        Allowed to whoever may change the subscription."""
+        async with self.db.transaction() as session:
+            row = await self._row(session, viewer, subscription_id, change=True)
+            role = (
+                await session.execute(select(UserRow.role).where(UserRow.id == row.owner_user_id))
+            ).scalar_one_or_none()
+            recipient = Recipient(
+                id=row.id, owner_user_id=row.owner_user_id, owner_org_id=row.owner_org_id,
+                owner_role=str(role or ""), channels_encrypted=tuple(row.channels_encrypted),
+                channels_masked=tuple(row.channels_masked),
+                secondary_encrypted=None, secondary_masked=None,
+                language=row.language, format=row.format, quiet_hours=None,
+            )
+
+            def render(code: str) -> RenderedMessage:
+                return render_broadcast(
+                    TEST_MESSAGE, Priority.ROUTINE, language=row.language, format=row.format,
+                    code=code,
+                )
+
+            [alert_id] = await write_alerts(
+                session, [NewAlert(recipient, render, payload={"test": True})], kind="test",
+                priority=Priority.ROUTINE, config=self.outbox, now=now,
+            )
+            alert = (
+                await session.execute(select(AlertRow).where(AlertRow.id == alert_id))
+            ).scalar_one()
+            counts = await self._counts(session, [alert_id])
+            return _alert_out(alert, counts.get(alert_id, DeliveryCounts()))
 
     # --- broadcasts ----------------------------------------------------------------------------
 

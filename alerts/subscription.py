@@ -35,6 +35,10 @@ MAX_CHANNEL_CHARS = 2000
 MAX_ZONES = 50
 MAX_TYPES = 100
 MAX_QUIET_HOURS_CHARS = 32
+# Buffering a route costs vertices times corridor width (a self-crossing 10,000-vertex track
+# takes minutes): the same bounds as route assessment (incidents.assessment).
+MAX_ROUTE_VERTICES = 1_000
+MAX_CORRIDOR_KM = 50.0
 DEFAULT_CORRIDOR_KM = 10.0
 DEFAULT_STATUSES: frozenset[str] = frozenset({Status.REPORTED.value, Status.VERIFIED.value})
 LEVELS = range(1, 6)
@@ -181,15 +185,18 @@ def _number(obj: Mapping[str, Any], key: str, field: str) -> float:
     return float(value)
 
 
-def _distance(obj: Mapping[str, Any], key: str, field: str, default: float | None) -> float:
+def _distance(
+    obj: Mapping[str, Any], key: str, field: str, default: float | None,
+    maximum: float = MAX_RADIUS_KM,
+) -> float:
     if key not in obj and default is not None:
         return default
     if key not in obj:
         raise SubscriptionError(f"{field}.{key}", "give a distance in kilometres")
     km = _number(obj, key, field)
-    if not 0 < km <= MAX_RADIUS_KM:
+    if not 0 < km <= maximum:
         raise SubscriptionError(
-            f"{field}.{key}", f"give a distance greater than 0 and at most {MAX_RADIUS_KM:g} km"
+            f"{field}.{key}", f"give a distance greater than 0 and at most {maximum:g} km"
         )
     return km
 
@@ -254,8 +261,16 @@ def area_from_json(obj: Any, field: str = "area") -> Area:
 
     line = _geometry(obj.get("route"), f"{field}.route", ("LineString",))
     assert isinstance(line, LineString)
+    vertices = int(shapely.get_num_coordinates(line))
+    if vertices > MAX_ROUTE_VERTICES:
+        raise SubscriptionError(
+            f"{field}.route.coordinates",
+            f"a route has at most {MAX_ROUTE_VERTICES} vertices ({vertices} given): simplify "
+            "the track (one point every few hundred metres is plenty)",
+        )
     return RouteArea(
-        obj["route"], line, _distance(obj, "corridor_km", field, DEFAULT_CORRIDOR_KM)
+        obj["route"], line,
+        _distance(obj, "corridor_km", field, DEFAULT_CORRIDOR_KM, MAX_CORRIDOR_KM),
     )
 
 

@@ -103,6 +103,24 @@ def buffer_km(geom: shapely.Geometry, km: float, *, quad_segs: int = 16) -> shap
     return _apply(metric, inv)
 
 
+def corridor_km(line: shapely.LineString, km: float, *, quad_segs: int = 16) -> shapely.Geometry:
+    """The same area as ``buffer_km(line, km)``, as the union of each segment's buffer.
+
+    GEOS buffers a whole line by noding it against itself, which takes tens of seconds for a
+    route that doubles back on itself many times; the union of round-capped segment buffers is
+    the same shape (round joins) at a fraction of the cost, whatever the route's shape.
+    """
+    if km < 0:
+        raise ValueError("buffer distance must be zero or positive")
+    fwd, inv = local_transformers(*_centre(line))
+    coords = np.asarray(_apply(line, fwd).coords, dtype=np.float64)[:, :2]
+    if len(coords) < 3:
+        return buffer_km(line, km, quad_segs=quad_segs)
+    segments = shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1))
+    metric = shapely.union_all(shapely.buffer(segments, km * 1000.0, quad_segs=quad_segs))
+    return _apply(metric, inv)
+
+
 def bbox_around(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
     """(minlon, minlat, maxlon, maxlat) covering the geodesic circle, with a small margin.
 

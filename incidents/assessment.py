@@ -18,6 +18,9 @@ from geo.measure import (
     geodesic_distance_km,
     geodesic_length_km,
 )
+from geo.measure import (
+    corridor_km as corridor_km_area,
+)
 from incidents import taxonomy
 from incidents.errors import InvalidField
 from incidents.risk import RiskConfig, RiskInputs, score_zones
@@ -257,7 +260,7 @@ def assessment_area(
             raise InvalidField(
                 "corridor_km", f"corridor_km must be more than 0 and at most {MAX_CORRIDOR_KM:g} km"
             )
-        return "route", buffer_km(geom, corridor_km)
+        return "route", corridor_km_area(geom, corridor_km)
     raise InvalidField(
         "geometry.type", "assess a Point (with radius_km), a Polygon or a route LineString"
     )

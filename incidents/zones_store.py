@@ -1035,7 +1035,7 @@ PLATFORM_ONLY = (
 
 def _refuse(actor: Actor, action: str, target: str | None, detail: str, field: str) -> Forbidden:
     audit.later(audit.event("authz.denied", actor, target_type="zone",  # type: ignore[arg-type]
-                            target_id=target, action=action, reason=field))
+                            target_id=target, operation=action, reason=field))
     return Forbidden(detail, field=field)
 
 

@@ -66,7 +66,7 @@ class TokenListed(Struct):
       summary="Create an organisation (platform operator)")
 async def create_org(request: Request[Any, Any, Any], data: OrganisationIn) -> OrganisationOut:
     actor = principal_of(request)
-    with refusals_audited(actor, request.url.path):
+    with refusals_audited(actor, request):
         org = await sharing_of(request).create_organisation(actor, data.name, now=utcnow())
     return OrganisationOut(id=org.id, name=org.name, created_at=org.created_at)
 
@@ -75,7 +75,7 @@ async def create_org(request: Request[Any, Any, Any], data: OrganisationIn) -> O
      summary="Every organisation (platform operator)")
 async def list_orgs(request: Request[Any, Any, Any]) -> list[OrganisationOut]:
     actor = principal_of(request)
-    with refusals_audited(actor, request.url.path):
+    with refusals_audited(actor, request):
         orgs = await sharing_of(request).organisations(actor)
     return [OrganisationOut(id=o.id, name=o.name, created_at=o.created_at) for o in orgs]
 
@@ -85,7 +85,7 @@ async def list_orgs(request: Request[Any, Any, Any]) -> list[OrganisationOut]:
         status_code=200)
 async def delete_org(request: Request[Any, Any, Any], org_id: uuid.UUID) -> Deleted:
     actor = principal_of(request)
-    with refusals_audited(actor, request.url.path):
+    with refusals_audited(actor, request):
         kept = await sharing_of(request).delete_organisation(actor, org_id, now=utcnow())
     forget_tokens(request)
     return Deleted(organisation_id=org_id, incidents_kept_anonymous=kept)
@@ -99,7 +99,7 @@ async def delete_org(request: Request[Any, Any, Any], org_id: uuid.UUID) -> Dele
                   "organisation (`org_id`) while it has no admin with a live token.")
 async def create_token(request: Request[Any, Any, Any], data: TokenIn) -> TokenOut:
     actor = principal_of(request)
-    with refusals_audited(actor, request.url.path):
+    with refusals_audited(actor, request):
         issued = await sharing_of(request).issue_token(
             actor, org_id=data.org_id, role=data.role, name=data.name, now=utcnow())
     return TokenOut(token=issued.token, token_id=issued.token_id, user_id=issued.user_id,
@@ -122,7 +122,7 @@ async def list_tokens(
         summary="Revoke a token of your organisation")
 async def revoke_token(request: Request[Any, Any, Any], token_id: uuid.UUID) -> None:
     actor = principal_of(request)
-    with refusals_audited(actor, request.url.path):
+    with refusals_audited(actor, request):
         await sharing_of(request).revoke_token(actor, token_id, now=utcnow())
     forget_tokens(request)
 

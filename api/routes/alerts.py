@@ -21,6 +21,7 @@ from alerts.outbox import (
 from alerts.schemas import (
     AckOut,
     AlertList,
+    AlertOut,
     BroadcastOut,
     DeliveryList,
     SubscriptionList,
@@ -28,12 +29,15 @@ from alerts.schemas import (
 )
 from alerts.secrets import SecretBox
 from alerts.service import AlertService
-from api.auth import ANY_ROLE, OFFICERS
+from api.auth import ANY_ROLE, refusals_audited, requires
 from api.context import AppContext
 from api.routes.common import principal_of, utcnow
 from incidents import audit
+from incidents.model import Role
 
 TAGS = ["alerts"]
+# Broadcasting reaches every organisation's subscriptions: refusals are audited.
+BROADCASTERS = requires(Role.OFFICER, Role.ADMIN, audited=True)
 
 
 def service_of(request: Request[Any, Any, Any]) -> AlertService:
@@ -60,9 +64,9 @@ def service_of(request: Request[Any, Any, Any]) -> AlertService:
 async def create_subscription(
     request: Request[Any, Any, Any], data: dict[str, Any]
 ) -> SubscriptionOut:
-    return await service_of(request).create_subscription(
-        principal_of(request), data, now=utcnow()
-    )
+    viewer = principal_of(request)
+    with refusals_audited(viewer, request):
+        return await service_of(request).create_subscription(viewer, data, now=utcnow())
 
 
 @get("/api/v1/subscriptions", guards=[ANY_ROLE], tags=TAGS, summary="Your subscriptions")
@@ -87,9 +91,11 @@ async def get_subscription(
 async def update_subscription(
     request: Request[Any, Any, Any], subscription_id: uuid.UUID, data: dict[str, Any]
 ) -> SubscriptionOut:
-    return await service_of(request).update_subscription(
-        principal_of(request), subscription_id, data, now=utcnow()
-    )
+    viewer = principal_of(request)
+    with refusals_audited(viewer, request):
+        return await service_of(request).update_subscription(
+            viewer, subscription_id, data, now=utcnow()
+        )
 
 
 @delete(
@@ -97,14 +103,34 @@ async def update_subscription(
     guards=[ANY_ROLE], tags=TAGS, summary="Stop a subscription", status_code=204,
 )
 async def delete_subscription(request: Request[Any, Any, Any], subscription_id: uuid.UUID) -> None:
-    await service_of(request).delete_subscription(
-        principal_of(request), subscription_id, now=utcnow()
-    )
+    viewer = principal_of(request)
+    with refusals_audited(viewer, request):
+        await service_of(request).delete_subscription(viewer, subscription_id, now=utcnow())
+
+
+@post(
+    "/api/v1/subscriptions/{subscription_id:uuid}/test",
+    guards=[ANY_ROLE], tags=TAGS, status_code=201,
+    summary="Send a test message to every channel of a subscription now",
+    description=(
+        "For whoever may change the subscription (its owner; officers and admins for an "
+        "organisation's). Answers the test alert; its delivery log "
+        "(`/api/v1/alerts/{code}/deliveries`) shows each channel's outcome as "
+        "\"delivery failed: <reason>\" (refused_by_policy, invalid_address, unreachable, "
+        "timeout, rejected_by_receiver, failed)."
+    ),
+)
+async def test_subscription(
+    request: Request[Any, Any, Any], subscription_id: uuid.UUID
+) -> AlertOut:
+    viewer = principal_of(request)
+    with refusals_audited(viewer, request):
+        return await service_of(request).test_send(viewer, subscription_id, now=utcnow())
 
 
 @post(
     "/api/v1/alerts/broadcast",
-    guards=[OFFICERS],
+    guards=[BROADCASTERS],
     tags=TAGS,
     summary="Broadcast a message to every subscription covering an area",
     description="`area` (as for subscriptions), `message` {fr, en}, `priority` normal|flash.",
@@ -170,6 +196,7 @@ ROUTES = [
     get_subscription,
     update_subscription,
     delete_subscription,
+    test_subscription,
     broadcast,
     list_alerts,
     alert_deliveries,

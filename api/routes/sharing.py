@@ -82,8 +82,9 @@ class MemberRemoved(Struct):
 
 
 INVITATION_STATES = ("pending", "accepted", "declined", "withdrawn")
-# Audit ids are 64-bit integers: a larger `before` is a 422 naming it, not a database overflow.
-MAX_AUDIT_ID = 2**62
+# Audit ids are 32-bit integers on PostgreSQL (`integer`): a larger `before` is a 422 naming
+# it, not a database overflow.
+MAX_AUDIT_ID = 2**31 - 1
 
 
 class AuditPage(Struct):
@@ -207,7 +208,7 @@ async def refuse_sharing_request(
 
 
 def _refusals(request: Request[Any, Any, Any]) -> Any:
-    return refusals_audited(principal_of(request), request.url.path)
+    return refusals_audited(principal_of(request), request)
 
 
 @get("/api/v1/trust-networks", guards=[AUDITED_ADMINS], tags=["sharing"],

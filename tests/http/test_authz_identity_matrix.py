@@ -265,7 +265,7 @@ async def test_refusals_and_token_changes_are_audited_without_secrets(
                                 headers=admin.headers)).status_code == 204
     entries = await audit_of(client, admin)
     denied = [e for e in entries if e["action"] == "authz.denied"]
-    assert {e["details"]["path"] for e in denied} == {"/api/v1/tokens", "/api/v1/organisations"}
+    assert {e["details"]["route"] for e in denied} == {"/api/v1/tokens", "/api/v1/organisations"}
     assert {e["actor_user_id"] for e in denied} == {str(admin.user_id), str(reporter.user_id)}
     assert all(e["details"]["reason"] for e in denied)
     [created] = [e for e in entries if e["action"] == "token.created"]

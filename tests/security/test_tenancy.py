@@ -190,3 +190,17 @@ async def test_an_admin_cannot_remove_a_member_of_another_network(
     deleted = await http.delete(f"/api/v1/trust-networks/{network['id']}", headers=b.headers)
     assert deleted.status_code == 404
     assert (await http.get(f"{URL}/{a.amber_id}", headers=partner.headers)).status_code == 200
+
+
+async def test_an_audit_cursor_past_the_id_column_is_named_not_a_server_error(
+    http: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Audit ids are 32-bit on PostgreSQL: a `before` beyond them was a 500 there."""
+    admin = await factory.caller("admin")
+    for before in (2**31, 2**62):
+        response = await http.get("/api/v1/audit", params={"before": before},
+                                  headers=admin.headers)
+        assert response.status_code == 400 or response.status_code == 422, response.text
+        assert "before" in response.text
+    assert (await http.get("/api/v1/audit", params={"before": 2**31 - 1},
+                           headers=admin.headers)).status_code == 200
