@@ -103,7 +103,8 @@ async def test_bisecting_small_areas_finds_the_grid_cell_not_the_incident(
             halves = [(west, south, east, mid), (west, mid, east, north)]
         first = halves[0]
         west, south, east, north = first if await count(box(*first)) else halves[1]
-    assert west <= CELL_LON <= east and south <= CELL_LAT <= north
+    assert west <= CELL_LON <= east
+    assert south <= CELL_LAT <= north
     assert km_between((west + east) / 2, (south + north) / 2, TRUE_LON, TRUE_LAT) > 5
 
     # Routes too: a narrow corridor over the true point counts nothing, one over the centre does.
