@@ -125,9 +125,14 @@ def create_org(settings: Settings, name: str) -> None:
         fail(exc.detail)
 
 
+# Roles an organisation's user may have; the platform operator is made by `create-operator`.
+ORG_ROLES = [r.value for r in Role if r is not Role.OPERATOR]
+
+
 @admin.command("create-token")
 @click.option("--org", "org", required=True, help="Organisation id (from create-org).")
-@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--role", type=click.Choice(ORG_ROLES), required=True,
+              help="The user's role (the platform operator: `sentinelle admin create-operator`).")
 @click.option("--name", default=None, help="Who the token is for (a person or a device).")
 @click.pass_obj
 def create_token(settings: Settings, org: str, role: str, name: str | None) -> None:

@@ -234,7 +234,8 @@ def register(main: click.Group) -> None:
     @click.argument("phone")
     @click.option("--user", "user", default=None, help="Existing user id the phone belongs to.")
     @click.option("--org", "org", default=None, help="Or: create a user in this organisation.")
-    @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.REPORTER.value,
+    @click.option("--role", type=click.Choice([r.value for r in Role if r is not Role.OPERATOR]),
+                  default=Role.REPORTER.value,
                   show_default=True, help="Role of the created user.")
     @click.option("--name", default=None, help="Name of the created user.")
     @click.pass_obj

@@ -103,6 +103,19 @@ def on_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any
     return problem(exc.status, exc.detail, field=exc.field, instance=request.url.path, **exc.extra)
 
 
+def _body_limit(request: Request[Any, Any, Any]) -> str:
+    """The body limit of the route answering (its own, else the application's), for people."""
+    size = getattr(request.route_handler, "request_max_body_size", None)
+    if not isinstance(size, int):
+        size = getattr(request.app, "request_max_body_size", None)
+    if not isinstance(size, int) or size <= 0:
+        return "set by the server"
+    for unit, name in ((1_000_000, "MB"), (1024 * 1024, "MiB"), (1024, "KiB"), (1000, "kB")):
+        if size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size} bytes"
+
+
 def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     detail = exc.detail
@@ -114,7 +127,8 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
         return problem(400, "The body is not valid JSON: check quotes, commas and brackets.",
                        field="body", instance=request.url.path)
     if status == 413:
-        detail = "The request body is too large (limit 1 MB): send less data per request."
+        limit = _body_limit(request)
+        detail = f"The request body is too large (limit {limit}): send less data per request."
     _note_refusal(request, status, detail)
     if status >= 500:
         log.error("HTTP %s on %s", status, log_safe(request.url.path))

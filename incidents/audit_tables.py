@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from incidents.db import Base
@@ -15,9 +15,12 @@ from incidents.db import Base
 
 class TrustNetworkRow(Base):
     __tablename__ = "trust_networks"
+    # Names are unique per owner only: a global rule would confirm, through a 409, that another
+    # organisation's hidden network has a given name.
+    __table_args__ = (UniqueConstraint("owner_org_id", "name", name="uq_trust_networks_owner_name"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     # The organisation that created the network and alone invites others; NULL for networks made
     # on the server by the platform operator (CLI) before ownership existed.

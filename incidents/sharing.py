@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
+import shapely
+import shapely.errors
+import shapely.geometry
 
 from incidents import taxonomy
 from incidents.model import Incident, SharingLevel, TimePrecision
@@ -213,29 +216,19 @@ def whole_categories(types: frozenset[str]) -> frozenset[str]:
 
 
 def representative_point(geometry: Mapping[str, Any]) -> tuple[float, float]:
-    """(lon, lat) of a point geometry, or the centre of the bounding box of any other geometry."""
+    """(lon, lat) of a point geometry, or a point on the surface of any other geometry: the
+    point the incident's row stores, so that the masked view, lists, zones, assessment and
+    alerts all snap the same point to the same grid cell."""
     if geometry.get("type") == "Point":
         lon, lat = geometry["coordinates"][:2]
         return float(lon), float(lat)
-    xs: list[float] = []
-    ys: list[float] = []
-
-    def walk(coords: Any) -> None:
-        if coords and isinstance(coords[0], int | float):
-            xs.append(float(coords[0]))
-            ys.append(float(coords[1]))
-        else:
-            for c in coords:
-                walk(c)
-
-    if geometry.get("type") == "GeometryCollection":
-        for g in geometry.get("geometries", []):
-            walk(g.get("coordinates", []))
-    else:
-        walk(geometry.get("coordinates", []))
-    if not xs:
+    try:
+        point = shapely.point_on_surface(shapely.geometry.shape(geometry))
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException):
+        raise ValueError("the geometry has no coordinates") from None
+    if point.is_empty:
         raise ValueError("the geometry has no coordinates")
-    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    return float(point.x), float(point.y)
 
 
 def mask(

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.exceptions import HTTPException
 from litestar.params import Body, Parameter
 from sqlalchemy import select
 
@@ -136,6 +137,8 @@ async def _sms_fields(request: Request[Any, Any, Any]) -> dict[str, Any]:
     if request.content_type[0] == "application/json":
         try:
             body = await request.json()
+        except HTTPException:  # too large (413): said as such, not as bad JSON
+            raise
         except Exception:  # any unreadable body is the client's error
             raise InvalidField("body", "The body is not valid JSON.") from None
         if not isinstance(body, dict):

@@ -146,6 +146,17 @@ def test_create_token_refuses_an_unknown_role(cli: CliRunner) -> None:
     assert result.stdout == ""
 
 
+def test_create_token_makes_no_operator_inside_an_organisation(cli: CliRunner) -> None:
+    """An operator token in any organisation would bypass the platform organisation's rules."""
+    org_id = new_org(cli)
+    result = invoke(cli, "admin", "create-token", "--org", org_id, "--role", "operator")
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    phone = invoke(cli, "intake", "register-phone", "+22370000001", "--org", org_id,
+                   "--role", "operator")
+    assert phone.exit_code != 0
+
+
 def test_revoke_token_locks_it_out(cli: CliRunner, database_url: str, tmp_path: Path) -> None:
     org_id = new_org(cli)
     token = invoke(

@@ -374,6 +374,18 @@ async def test_a_sender_that_is_no_phone_number_is_refused_naming_it(
     assert (await http.get("/api/v1/intake/held", headers=officer.headers)).json()["items"] == []
 
 
+async def test_a_body_over_the_sms_limit_is_a_413_saying_that_limit(
+    http: httpx.AsyncClient, db: Database, tenant_a: Tenant
+) -> None:
+    """It was a 422 "not valid JSON", and every 413 said "1 MB" whatever the route's limit."""
+    in_a = await incidents_in(db, tenant_a.org_id)
+    body = {**sms(PHONE_A, "ENLEVEMENT Diema"), "padding": "x" * 70_000}
+    refused = await http.post(SMS, json=body, headers={SECRET: tenant_a.secret})
+    assert refused.status_code == 413, refused.text
+    assert "64 KiB" in refused.json()["detail"]
+    assert await incidents_in(db, tenant_a.org_id) == in_a
+
+
 async def test_an_oversized_kobo_submission_is_refused(
     http: httpx.AsyncClient, db: Database, factory: Factory
 ) -> None:
@@ -390,6 +402,7 @@ async def test_an_oversized_kobo_submission_is_refused(
     ]
 
     assert [a.status_code for a in answers] == [422, 422, 413], [a.text for a in answers]
+    assert "256 KiB" in answers[2].json()["detail"]
     assert [a.json().get("field") for a in answers[:2]] == ["submission", "notes"]
     assert all(a.headers["content-type"].startswith("application/problem+json") for a in answers)
     assert await incidents_in(db, officer.org_id) == 0

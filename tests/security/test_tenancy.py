@@ -204,3 +204,20 @@ async def test_an_audit_cursor_past_the_id_column_is_named_not_a_server_error(
         assert "before" in response.text
     assert (await http.get("/api/v1/audit", params={"before": 2**31 - 1},
                            headers=admin.headers)).status_code == 200
+
+
+async def test_a_network_name_does_not_reveal_another_organisation_s_network(
+    http: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Names were unique across the platform: B's 409 confirmed that A's hidden network exists."""
+    a = await factory.caller("admin")
+    b = await factory.caller("admin")
+    name = f"Réseau Ménaka {uuid.uuid4().hex[:6]}"
+    made = await http.post("/api/v1/trust-networks", json={"name": name}, headers=a.headers)
+    assert made.status_code == 201, made.text
+    probe = await http.post("/api/v1/trust-networks", json={"name": name}, headers=b.headers)
+    assert probe.status_code == 201, probe.text
+    assert probe.json()["id"] != made.json()["id"]
+    again = await http.post("/api/v1/trust-networks", json={"name": name}, headers=a.headers)
+    assert again.status_code == 409
+    assert again.json()["field"] == "name" or "name" in again.text

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
+import shapely
+import shapely.geometry
 
 from incidents.model import Incident, SharingLevel, TimePrecision
 from incidents.sharing import (
@@ -119,6 +121,20 @@ def test_time_is_coarsened_to_day_or_week_never_finer_than_reported(
 def test_representative_point_of_a_polygon_is_its_box_centre() -> None:
     square = {"type": "Polygon", "coordinates": [[[1, 18], [2, 18], [2, 19], [1, 19], [1, 18]]]}
     assert representative_point(square) == (1.5, 18.5)
+
+
+def test_the_masked_point_of_a_shape_is_the_point_its_row_stores() -> None:
+    """A U-shaped area: its box centre lies outside it. The masked view used that centre while
+    lists, zones and assessment snapped the stored point on its surface: two different cells."""
+    u_shape = {"type": "Polygon", "coordinates": [[
+        [0, 14], [3, 14], [3, 17], [2.5, 17], [2.5, 14.5], [0.5, 14.5], [0.5, 17], [0, 17],
+        [0, 14],
+    ]]}
+    lon, lat = representative_point(u_shape)
+    stored = shapely.point_on_surface(shapely.geometry.shape(u_shape))
+    assert (lon, lat) == (stored.x, stored.y)
+    assert shapely.geometry.shape(u_shape).contains(shapely.Point(lon, lat))
+    assert snap_to_grid(lon, lat, 0.25) != snap_to_grid(1.5, 15.5, 0.25)
 
 
 def incident(**kw: object) -> Incident:
