@@ -53,6 +53,8 @@ from incidents.errors import Forbidden, InvalidField, NotFound
 from incidents.identity import Principal
 from incidents.model import Role
 from incidents.tables import UserRow
+from incidents.zone_tables import ZoneRow
+from incidents.zones_store import visible_to
 
 OWNERS = ("organisation", "user")
 # Who changes an organisation's subscriptions (and reads the alerts they receive).
@@ -262,8 +264,17 @@ class AlertService:
             return sub, secondary.strip()
         return sub, None
 
-    async def _area_geometry(self, session: AsyncSession, area: Area, field: str) -> BaseGeometry:
+    async def _area_geometry(
+        self, session: AsyncSession, area: Area, field: str, org_id: uuid.UUID
+    ) -> BaseGeometry:
         zones = await zone_geometries(session, area.zones) if isinstance(area, ZonesArea) else {}
+        if zones:
+            # Another organisation's custom zone does not exist for this one: named by its id,
+            # it is an unknown zone (422), never a way to confirm it or to watch its area.
+            known = await session.scalars(
+                select(ZoneRow.id).where(ZoneRow.id.in_(sorted(zones)), visible_to(org_id))
+            )
+            zones = {k: zones[k] for k in known.all()}
         # Buffering a long route or uniting zones is CPU work: off the event loop.
         return await asyncio.to_thread(_geometry_of, area, zones, field)
 
@@ -312,7 +323,7 @@ class AlertService:
             self._parse, body, viewer.user_id, viewer.org_id, subscription_id
         )
         async with self.db.transaction() as session:
-            geometry = await self._area_geometry(session, sub.area, "area")
+            geometry = await self._area_geometry(session, sub.area, "area", viewer.org_id)
             values = self._values(sub, secondary, body, geometry, now)
             values.update(
                 id=subscription_id, owner_user_id=viewer.user_id, owner_org_id=viewer.org_id,
@@ -374,7 +385,7 @@ class AlertService:
             sub, secondary = await asyncio.to_thread(
                 self._parse, body, row.owner_user_id, row.owner_org_id, subscription_id
             )
-            geometry = await self._area_geometry(session, sub.area, "area")
+            geometry = await self._area_geometry(session, sub.area, "area", row.owner_org_id)
             await session.execute(
                 update(SubscriptionRow)
                 .where(SubscriptionRow.id == subscription_id)
@@ -478,7 +489,7 @@ class AlertService:
             raise _invalid(exc) from exc
         broadcast_id = uuid.uuid4()
         async with self.db.transaction() as session:
-            geometry = await self._area_geometry(session, area, "area")
+            geometry = await self._area_geometry(session, area, "area", viewer.org_id)
             ids = await write_broadcast_alerts(
                 session, self.cache, self.outbox, broadcast_id=broadcast_id,
                 area_geometry=geometry, message=texts, priority=priority,
