@@ -277,7 +277,9 @@ async def iter_incidents(
             rows, cursor = await IncidentStore(session).query_rows(query)
             zones: dict[Any, list[ZoneRef]] = {}
             if zone_lookup is not None and rows:
-                zones = dict(await zone_lookup(session, [r.id for r in rows]))
+                zones = dict(await zone_lookup(
+                    session, [r.id for r in rows], org_id=org_id, all_zones=org_id is None
+                ))
             page = [
                 {**feature_to_dict(feature_from_row(r, zones=zones)), "external_id": r.external_id}
                 for r in rows

@@ -72,7 +72,8 @@ class ZoneLookup(Protocol):
     """The zones each incident falls in (provided by the zones module)."""
 
     async def __call__(
-        self, session: AsyncSession, incident_ids: list[uuid.UUID]
+        self, session: AsyncSession, incident_ids: list[uuid.UUID], *,
+        org_id: uuid.UUID | None = None, all_zones: bool = False,
     ) -> dict[uuid.UUID, list[ZoneRef]]: ...
 
 
@@ -133,7 +134,9 @@ class IncidentService:
     ) -> list[IncidentFeature]:
         zones: dict[uuid.UUID, list[ZoneRef]] = {}
         if self.zone_lookup is not None and rows:
-            zones = await self.zone_lookup(session, [r.id for r in rows])
+            zones = await self.zone_lookup(
+                session, [r.id for r in rows], org_id=viewer.org_id if viewer else None
+            )
         return await self.presenter(session, viewer, rows, zones)
 
     async def feature(self, viewer: Principal | None, incident_id: uuid.UUID) -> IncidentFeature:

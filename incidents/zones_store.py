@@ -754,6 +754,8 @@ class Assigned:
     version: tuple[Any, ...]
     zone_ids: list[str]
     refs: list[ZoneRef]
+    # The owning organisation of each zone (32 hex digits, "" for platform zones).
+    owners: dict[str, str] = field(default_factory=dict)
 
 
 def assigned(session: AsyncSession) -> dict[uuid.UUID, Assigned]:
@@ -867,7 +869,8 @@ async def _store_assignment(
     for incident, new, old, previous in changes:
         zones = [snapshot.zones[snapshot.position[z]] for z in new]
         refs = [ZoneRef(id=z.id, code=z.code, name=z.name_fr, kind=z.kind) for z in zones]
-        done[incident.id] = Assigned(snapshot.version, new, _widest_first(refs))
+        done[incident.id] = Assigned(snapshot.version, new, _widest_first(refs),
+                                     {z: snapshot.owner_of(z) for z in new})
         cause = incident_cause(incident, previous)
         for zone_id in {*old, *new}:
             hit.setdefault(zone_id, []).append(cause)
@@ -877,11 +880,15 @@ async def _store_assignment(
 
 
 async def zone_lookup(
-    session: AsyncSession, incident_ids: list[uuid.UUID]
+    session: AsyncSession, incident_ids: list[uuid.UUID], *, org_id: uuid.UUID | None = None,
+    all_zones: bool = False,
 ) -> dict[uuid.UUID, list[ZoneRef]]:
-    """The zones each incident falls in, widest first (country, regions, belts, towns)."""
+    """The zones each incident falls in, widest first (country, regions, belts, towns): the
+    platform zones and `org_id`'s own custom zones (another organisation's custom zone does not
+    exist for it, even on its own incidents); every zone only with `all_zones` (server CLI)."""
     if not incident_ids:
         return {}
+    mine = "" if org_id is None else org_id.hex
     out: dict[uuid.UUID, list[ZoneRef]] = {}
     # Zones assigned in this very transaction (the POST response) need no re-read.
     just: dict[uuid.UUID, Assigned] = session.info.get(ASSIGNED_KEY, {})
@@ -890,19 +897,22 @@ async def zone_lookup(
         found = just.get(incident_id)
         if found is None:
             wanted.append(incident_id)
-        elif found.refs:
-            out[incident_id] = list(found.refs)
+            continue
+        refs = [r for r in found.refs if all_zones or found.owners.get(r.id, "") in ("", mine)]
+        if refs:
+            out[incident_id] = refs
     if not wanted:
         return out
-    rows = (
-        await session.execute(
-            select(
-                IncidentZoneRow.incident_id, ZoneRow.id, ZoneRow.code, ZoneRow.name_fr, ZoneRow.kind
-            )
-            .join(ZoneRow, ZoneRow.id == IncidentZoneRow.zone_id)
-            .where(IncidentZoneRow.incident_id.in_(wanted))
+    stmt = (
+        select(
+            IncidentZoneRow.incident_id, ZoneRow.id, ZoneRow.code, ZoneRow.name_fr, ZoneRow.kind
         )
-    ).all()
+        .join(ZoneRow, ZoneRow.id == IncidentZoneRow.zone_id)
+        .where(IncidentZoneRow.incident_id.in_(wanted))
+    )
+    if not all_zones:
+        stmt = stmt.where(visible_to(org_id))
+    rows = (await session.execute(stmt)).all()
     for incident_id, zid, code, name, kind in sorted(
         rows, key=lambda r: (_KIND_RANK.get(r[4], len(_KIND_RANK)), r[2])
     ):

@@ -105,7 +105,9 @@ class ZoneIn(Struct, forbid_unknown_fields=True):
 
 class Contributor(Struct):
     incident_id: str
-    share: float
+    # None for an incident the viewer sees only masked: its exact share would tell its exact
+    # type, severity and time; the masked contributors' shares are summed in `masked_share`.
+    share: float | None
 
 
 class ZoneRiskOut(Struct):
@@ -123,6 +125,7 @@ class ZoneRiskOut(Struct):
     expected_incidents: float
     contributors: list[Contributor]
     computed_at: datetime | None
+    masked_share: float = 0.0
 
 
 class HistoryPointOut(Struct):
@@ -492,16 +495,17 @@ async def get_zone_risk(
     sharing = request.app.state.get("sharing")
     if sharing is not None and risk.contributors:
         # Contributors name incidents: show each under the id the viewer may see it by.
+        # Those seen only masked come last, in no meaningful order and without their share.
         ids = [uuid.UUID(i) for i, _ in risk.contributors]
         shown = await sharing.shown_ids(principal_of(request), ids)
-        risk = replace(
-            risk,
-            contributors=[
-                (str(shown[k]), c)
-                for k, (_, c) in zip(ids, risk.contributors, strict=True)
-                if k in shown
-            ],
-        )
+        full = [(str(k), c) for k, (_, c) in zip(ids, risk.contributors, strict=True)
+                if shown.get(k) == k]
+        masked = [(str(shown[k]), c) for k, (_, c) in zip(ids, risk.contributors, strict=True)
+                  if k in shown and shown[k] != k]
+        out = risk_out(replace(risk, contributors=full))
+        out.contributors += [Contributor(i, None) for i, _ in sorted(masked)]
+        out.masked_share = round(sum(c for _, c in masked), 4)
+        return out
     return risk_out(risk)
 
 

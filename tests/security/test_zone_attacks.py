@@ -354,3 +354,38 @@ async def test_too_big_routes_zones_and_corridors_are_refused_naming_the_field(
         assert field in response.text
     listed = await http.get(ZONES, params={"kind": "custom"}, headers=officer.headers)
     assert listed.json()["features"] == []  # nothing was created
+
+
+async def test_another_organisation_s_custom_zone_never_shows_on_an_incident(
+    http: httpx.AsyncClient, factory: Factory
+) -> None:
+    """An incident's `properties.zones` listed every zone it fell in: a reporter of A saw the
+    name and code of the area B watches (B's custom zone), in reads, lists and exports."""
+    watcher = await factory.caller("officer")
+    code = f"axe_b_{watcher.org_id.hex[:8]}"
+    drawn = await http.post(ZONES, json={"name_fr": "Axe surveillé par B", "code": code,
+                                         "geometry": square(TRUE_LON, TRUE_LAT, 0.2)},
+                            headers=watcher.headers)
+    assert drawn.status_code == 201, drawn.text
+    reporter = await factory.caller("reporter")
+    made = await http.post(
+        "/api/v1/incidents",
+        json=incident_payload(type="theft", at=DIEMA, severity=2, sharing_level="clear"),
+        headers=reporter.headers,
+    )
+    assert made.status_code == 201, made.text
+    incident_id = made.json()["id"]
+    answers = [
+        made,
+        await http.get(f"/api/v1/incidents/{incident_id}", headers=reporter.headers),
+        await http.get("/api/v1/incidents", params={"limit": 200}, headers=reporter.headers),
+        await http.get("/api/v1/incidents", params={"format": "csv", "limit": 200},
+                       headers=reporter.headers),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200 or answer.status_code == 201, answer.text
+        assert code not in answer.text
+        assert "Axe surveillé par B" not in answer.text
+    assert "town_diema" in answers[1].text  # platform zones still listed
+    own_view = await http.get(f"/api/v1/incidents/{incident_id}", headers=watcher.headers)
+    assert code in own_view.text  # B's own zone, on a clear incident B sees
