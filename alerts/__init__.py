@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from alerts.matching import AlertedState, SubscriptionIndex, should_realert
-from alerts.policy import (
+from alerts.core.matching import AlertedState, SubscriptionIndex, should_realert
+from alerts.core.policy import (
     Priority,
     RateLimiter,
     RetryPolicy,
@@ -16,7 +16,7 @@ from alerts.policy import (
     in_quiet_hours,
     next_send_time,
 )
-from alerts.render import (
+from alerts.core.render import (
     RenderedMessage,
     gsm7_length,
     is_gsm7,
@@ -27,7 +27,7 @@ from alerts.render import (
     render_level_change,
     to_gsm7,
 )
-from alerts.subscription import (
+from alerts.core.subscription import (
     Area,
     GeometryArea,
     PointArea,
@@ -44,7 +44,7 @@ from alerts.subscription import (
 )
 
 if TYPE_CHECKING:
-    from alerts.channels import (
+    from alerts.delivery.channels import (
         AppriseNotifier,
         ChannelError,
         DeliveryResult,
@@ -53,20 +53,20 @@ if TYPE_CHECKING:
         mask_channel_url,
         validate_channel_url,
     )
-    from alerts.secrets import SecretBox, SecretDecryptError, SecretKeyError
+    from alerts.delivery.secrets import SecretBox, SecretDecryptError, SecretKeyError
 
 # Apprise and cryptography load on first use, so importing the pure modules stays light.
 _LAZY = {
-    "AppriseNotifier": "alerts.channels",
-    "ChannelError": "alerts.channels",
-    "DeliveryResult": "alerts.channels",
-    "FakeNotifier": "alerts.channels",
-    "Notifier": "alerts.channels",
-    "mask_channel_url": "alerts.channels",
-    "validate_channel_url": "alerts.channels",
-    "SecretBox": "alerts.secrets",
-    "SecretDecryptError": "alerts.secrets",
-    "SecretKeyError": "alerts.secrets",
+    "AppriseNotifier": "alerts.delivery.channels",
+    "ChannelError": "alerts.delivery.channels",
+    "DeliveryResult": "alerts.delivery.channels",
+    "FakeNotifier": "alerts.delivery.channels",
+    "Notifier": "alerts.delivery.channels",
+    "mask_channel_url": "alerts.delivery.channels",
+    "validate_channel_url": "alerts.delivery.channels",
+    "SecretBox": "alerts.delivery.secrets",
+    "SecretDecryptError": "alerts.delivery.secrets",
+    "SecretKeyError": "alerts.delivery.secrets",
 }
 
 

@@ -34,7 +34,7 @@ DIEMA = (14.5406, -9.1830)
 
 
 def _subscriptions(n: int, rng: np.random.Generator) -> list[Any]:
-    from alerts.subscription import PointArea, Subscription
+    from alerts.core.subscription import PointArea, Subscription
 
     lats = rng.uniform(*LAT, n)
     lons = rng.uniform(*LON, n)
@@ -48,8 +48,8 @@ def _subscriptions(n: int, rng: np.random.Generator) -> list[Any]:
 
 
 def bench_matching(results: dict[str, Any], sizes: list[int], probes: int) -> list[harness.Row]:
-    from alerts.matching import SubscriptionIndex
-    from alerts.subscription import area_geometries
+    from alerts.core.matching import SubscriptionIndex
+    from alerts.core.subscription import area_geometries
 
     rng = np.random.default_rng(7)
     rows: list[harness.Row] = []
@@ -127,12 +127,12 @@ def _receiver() -> Iterator[tuple[int, _Arrivals]]:
 
 async def _prepare(database_url: str, var_dir: str, port: int, count: int) -> str:
     """Migrate, create a reporter token and `count` subscriptions around Diéma."""
-    from api.app import create_app
-    from api.migrate import upgrade
+    from api.http.app import create_app
+    from api.migrations.runner import upgrade
     from api.settings import Settings
-    from incidents import identity
     from incidents.db import Database, create_engine
-    from incidents.model import Role
+    from incidents.identity import accounts as identity
+    from incidents.records.model import Role
 
     db = Database(create_engine(database_url))
     try:

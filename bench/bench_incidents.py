@@ -37,10 +37,10 @@ def sqlite_url(path: Path) -> str:
 
 async def _prepare(path: Path) -> tuple[uuid.UUID, uuid.UUID, str]:
     """Migrate `path` and add an organisation and a reporter: (org id, user id, token)."""
-    from api.migrate import upgrade
+    from api.migrations.runner import upgrade
     from incidents.db import Database, create_engine
-    from incidents.identity import create_organisation, create_user_with_token
-    from incidents.model import Role
+    from incidents.identity.accounts import create_organisation, create_user_with_token
+    from incidents.records.model import Role
 
     db = Database(create_engine(sqlite_url(path)))
     try:
@@ -215,7 +215,7 @@ async def _import(
     path: Path, count: int, org_id: uuid.UUID, bar: Any, task: Any
 ) -> tuple[int, float]:
     from incidents.db import Database, create_engine
-    from incidents.importer import import_rows
+    from incidents.interop.importer import import_rows
 
     now = datetime.now(UTC)
     rows = list(incident_inputs(count, now=now))  # as if parsed from a file: not timed
@@ -276,7 +276,7 @@ def schema_fingerprint() -> str:
 
     from alembic.script import ScriptDirectory
 
-    from api.migrate import MIGRATIONS, alembic_config
+    from api.migrations.runner import MIGRATIONS, alembic_config
 
     digest = hashlib.sha256()
     for path in sorted((MIGRATIONS / "versions").glob("*.py")):
@@ -326,8 +326,8 @@ def near_dataset(count: int, *, directory: Path = harness.OUT_DIR) -> tuple[Path
 
 def bare_sql(query: Any) -> tuple[str, list[Any]]:
     """The SQL and parameters IncidentStore sends for the first page of `query` (the reference)."""
-    from incidents.store import _select  # the statement itself, so the reference cannot drift
-    from incidents.tables import IncidentRow
+    from incidents.records.store import _select
+    from incidents.records.tables import IncidentRow
 
     wanted = query.limit + 1
     stmt = _select(query).limit(max(wanted * 2, 200))
@@ -343,10 +343,10 @@ async def _near_latencies(
     path: Path, meta: dict[str, Any], points: int, bar: Any, task: Any
 ) -> tuple[list[float], list[float], list[int]]:
     from incidents.db import Database, create_engine
-    from incidents.identity import Principal
-    from incidents.model import Role
-    from incidents.service import IncidentService
-    from incidents.store import IncidentQuery
+    from incidents.identity.accounts import Principal
+    from incidents.records.model import Role
+    from incidents.records.service import IncidentService
+    from incidents.records.store import IncidentQuery
 
     since = datetime.fromisoformat(meta["now"]) - timedelta(days=NEAR_DAYS)
     viewer = Principal(user_id=uuid.UUID(meta["user_id"]), org_id=uuid.UUID(meta["org_id"]),

@@ -21,8 +21,8 @@ from bench.synthetic import points_in_insecure_areas
 from geo.index import ZoneIndex, assign_points_loop
 from geo.measure import geodesic_area_km2
 from geo.zones import default_zones, zones_from_geojson
-from incidents.assessment import IncidentColumns, assess_area
-from incidents.risk import LEVEL_LABELS, RiskConfig, RiskInputs, score_zones, zone_neighbours
+from incidents.risk.assessment import IncidentColumns, assess_area
+from incidents.risk.model import LEVEL_LABELS, RiskConfig, RiskInputs, score_zones, zone_neighbours
 
 SHARED = harness.ROOT.parent / "shared" / "data"
 CERCLES = SHARED / "mli_admbnda_adm2_1m_gov_20211220.geojson"
@@ -69,7 +69,7 @@ def _columns(n: int, rng: np.random.Generator, now_days: float, days: int) -> In
 
 
 def _is_type(code: str) -> bool:
-    from incidents.taxonomy import TYPES as KNOWN
+    from incidents.taxonomy.catalogue import TYPES as KNOWN
 
     return code in KNOWN
 
@@ -185,8 +185,8 @@ def measure_route(results: dict[str, Any], n: int) -> list[Row]:
 
 async def _db_load(path: Path) -> tuple[float, float, int]:
     from incidents.db import Database, create_engine
-    from incidents.risk_service import RiskService
-    from incidents.zones_store import ZoneCache
+    from incidents.risk.service import RiskService
+    from incidents.zones.store import ZoneCache
 
     db = Database(create_engine(f"sqlite+aiosqlite:///{path}"))
     try:
@@ -252,10 +252,10 @@ def measure_db(results: dict[str, Any], n: int) -> list[Row]:
 
 
 async def _seed(path: Path) -> None:
-    from api.migrate import upgrade
+    from api.migrations.runner import upgrade
     from api.settings import Settings
     from incidents.db import Database, create_engine
-    from incidents.zones_store import ensure_default_zones
+    from incidents.zones.store import ensure_default_zones
 
     db = Database(create_engine(f"sqlite+aiosqlite:///{path}"))
     try:
@@ -264,8 +264,8 @@ async def _seed(path: Path) -> None:
         async with db.transaction() as session:
             from sqlalchemy import insert
 
-            from incidents.zone_tables import ZoneRow
-            from incidents.zones_store import zone_values
+            from incidents.zones.store import zone_values
+            from incidents.zones.tables import ZoneRow
 
             now = datetime.now(UTC)
             zones = default_zones(

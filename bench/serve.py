@@ -13,7 +13,7 @@ def build(kind: str, database_url: str | None, var_dir: str | None) -> Litestar:
         from bench.floor_app import create_floor_app
 
         return create_floor_app()
-    from api.app import create_app
+    from api.http.app import create_app
     from api.settings import Settings
 
     settings = Settings(

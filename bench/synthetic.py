@@ -14,11 +14,11 @@ import numpy.typing as npt
 import shapely
 from sqlalchemy.dialects import sqlite
 
-from incidents import taxonomy
-from incidents.demo import HOTSPOTS, TYPES
-from incidents.store import cell_of
-from incidents.tables import IncidentRow
-from incidents.validation import MALI_SERVICE_AREA
+from incidents.records.demo import HOTSPOTS, TYPES
+from incidents.records.store import cell_of
+from incidents.records.tables import IncidentRow
+from incidents.records.validation import MALI_SERVICE_AREA
+from incidents.taxonomy import catalogue as taxonomy
 
 FloatArray = npt.NDArray[np.float64]
 _WEIGHTS = np.array([h[3] for h in HOTSPOTS], dtype=np.float64)

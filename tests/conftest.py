@@ -16,8 +16,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from api.app import create_app
-from api.migrate import upgrade
+from api.http.app import create_app
+from api.migrations.runner import upgrade
 from api.settings import Settings
 from incidents.db import Database, create_engine
 from tests.factories import Factory

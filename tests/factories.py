@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from incidents import identity
 from incidents.db import Database
-from incidents.model import Role
+from incidents.identity import accounts as identity
+from incidents.records.model import Role
 
 # Named places (lat, lon)
 DIEMA = (14.5406, -9.1830)

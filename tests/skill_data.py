@@ -8,10 +8,10 @@ import shapely
 
 from geo.zones import Zone
 from incidents.db import Database
-from incidents.identity import create_organisation
-from incidents.importer import import_rows
+from incidents.identity.accounts import create_organisation
+from incidents.interop.importer import import_rows
 from incidents.interop.rows import RowResult
-from incidents.zones_store import import_zones
+from incidents.zones.store import import_zones
 
 # (code, lon, lat of the south-west corner, incidents per 30 days): five 0.5° squares in Mali.
 STEADY_ZONES = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from api.migrate import target_metadata
+from api.migrations.runner import target_metadata
 
 config = context.config
 

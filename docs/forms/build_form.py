@@ -17,7 +17,7 @@ from openpyxl import Workbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from incidents.taxonomy import CATEGORIES, TYPES
+from incidents.taxonomy.catalogue import CATEGORIES, TYPES
 
 FORM_PATH = Path(__file__).with_name("sentinelle_incident.xlsx")
 FR = "Français (fr)"

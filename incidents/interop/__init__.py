@@ -1,4 +1,4 @@
-"""Converters between incidents and outside formats: SMS, Kobo, ACLED, HXL, GeoJSON, CSV, CAP.
+"""Converters between incidents and outside formats: ACLED, HXL, GeoJSON, CSV, CAP.
 
 All are pure: no database, no HTTP, no clock (callers pass `now`). Importers stream
 `RowResult`s (an incident input dict with the API's JSON names, or the reason a row was refused)
@@ -15,16 +15,13 @@ from incidents.interop.csv_io import (
 )
 from incidents.interop.geojson_io import geojson_to_incidents, incidents_to_geojson, write_geojson
 from incidents.interop.hxl import hxl_to_incidents, incidents_to_hxl
-from incidents.interop.kobo import kobo_to_incident
 from incidents.interop.rows import ImportFormatError, IncidentInput, RowError, RowResult
-from incidents.interop.sms import SmsParse, parse_sms
 
 __all__ = [
     "ImportFormatError",
     "IncidentInput",
     "RowError",
     "RowResult",
-    "SmsParse",
     "acled_deleted_ids",
     "acled_to_incidents",
     "alert_to_cap",
@@ -36,8 +33,6 @@ __all__ = [
     "incidents_to_csv",
     "incidents_to_geojson",
     "incidents_to_hxl",
-    "kobo_to_incident",
-    "parse_sms",
     "write_csv",
     "write_geojson",
 ]

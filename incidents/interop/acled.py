@@ -43,7 +43,7 @@ from incidents.interop.rows import (
     point,
     severity_for,
 )
-from incidents.taxonomy import TYPES, UnknownCodeError, from_acled
+from incidents.taxonomy.catalogue import TYPES, UnknownCodeError, from_acled
 
 REQUIRED_COLUMNS = (
     "event_id_cnty",

@@ -35,7 +35,7 @@ from incidents.interop.rows import (
     restore_cell,
     severity_for,
 )
-from incidents.model import (
+from incidents.records.model import (
     IMPACT_FIELDS,
     LocationPrecision,
     Perpetrator,
@@ -45,7 +45,7 @@ from incidents.model import (
     Status,
     TimePrecision,
 )
-from incidents.taxonomy import UnknownCodeError, get_type
+from incidents.taxonomy.catalogue import UnknownCodeError, get_type
 
 IMPACT_COLUMNS = (*(f"impact_{f}" for f in IMPACT_FIELDS), "impact_aid_workers_affected")
 CSV_COLUMNS = (

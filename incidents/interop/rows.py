@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import IO, Any, Protocol
 
-from incidents.model import IMPACT_FIELDS
+from incidents.records.model import IMPACT_FIELDS
 
 #: What importers hand over: the same JSON names as `POST /api/v1/incidents`.
 IncidentInput = dict[str, Any]

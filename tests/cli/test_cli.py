@@ -13,12 +13,12 @@ from click.testing import CliRunner, Result
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
-from api.app import create_app
-from api.cli import main
+from api.cli.main import main
+from api.http.app import create_app
 from api.settings import Settings
 from incidents.db import Database, create_engine
-from incidents.demo import DEMO_ORGANISATION
-from incidents.tables import ApiTokenRow, IncidentRow, OrganisationRow
+from incidents.records.demo import DEMO_ORGANISATION
+from incidents.records.tables import ApiTokenRow, IncidentRow, OrganisationRow
 from tests.factories import incident_payload
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from api.cli import main
-from api.migrate import upgrade
+from api.cli.main import main
+from api.migrations.runner import upgrade
 from incidents.db import Database, create_engine
 from tests.skill_data import seed_steady_zones
 

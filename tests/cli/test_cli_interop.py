@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from api.cli import main
+from api.cli.main import main
 from incidents.db import Database, create_engine
-from incidents.tables import IncidentRow, UserRow
+from incidents.records.tables import IncidentRow, UserRow
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ACLED_HEADER = (

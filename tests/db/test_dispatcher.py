@@ -13,21 +13,21 @@ import msgspec
 import pytest
 from sqlalchemy import func, insert, select
 
-from alerts.channels import AppriseNotifier, ChannelPolicy, DeliveryResult, FakeNotifier
-from alerts.dispatcher import DispatchConfig, Dispatcher
-from alerts.keys import LinkSigner, secret_keys
-from alerts.outbox import OutboxConfig
-from alerts.secrets import SecretBox
-from alerts.service import AlertService
-from alerts.tables import AlertRow, DeliveryRow
-from api.app import create_app
+from alerts.core.service import AlertService
+from alerts.core.tables import AlertRow, DeliveryRow
+from alerts.delivery.channels import AppriseNotifier, ChannelPolicy, DeliveryResult, FakeNotifier
+from alerts.delivery.dispatcher import DispatchConfig, Dispatcher
+from alerts.delivery.keys import LinkSigner, secret_keys
+from alerts.delivery.secrets import SecretBox
+from alerts.outbox.writer import OutboxConfig
+from api.http.app import create_app
 from api.settings import Settings
 from incidents.db import Database
-from incidents.identity import Principal
-from incidents.model import Role
-from incidents.schemas import IncidentIn
-from incidents.service import IncidentService
-from incidents.zone_tables import ZoneLevelChangeRow, ZoneRow
+from incidents.identity.accounts import Principal
+from incidents.records.model import Role
+from incidents.records.schemas import IncidentIn
+from incidents.records.service import IncidentService
+from incidents.zones.tables import ZoneLevelChangeRow, ZoneRow
 from tests.alert_receivers import http_receiver
 from tests.factories import DIEMA, GAO, Factory, incident_payload
 
@@ -204,7 +204,7 @@ async def test_an_unchanged_incident_is_not_alerted_twice_but_an_escalation_is(
 
 
 def _patch() -> Any:
-    from incidents.schemas import IncidentPatch
+    from incidents.records.schemas import IncidentPatch
 
     return IncidentPatch
 

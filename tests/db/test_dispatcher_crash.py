@@ -16,13 +16,13 @@ import msgspec
 import pytest
 from sqlalchemy import select
 
-from alerts.tables import DeliveryRow
-from api.app import create_app
+from alerts.core.tables import DeliveryRow
+from api.http.app import create_app
 from api.settings import Settings
 from incidents.db import Database
-from incidents.identity import Principal
-from incidents.model import Role
-from incidents.schemas import IncidentIn
+from incidents.identity.accounts import Principal
+from incidents.records.model import Role
+from incidents.records.schemas import IncidentIn
 from tests.alert_receivers import HttpReceiver, http_receiver
 from tests.factories import DIEMA, Factory, incident_payload
 

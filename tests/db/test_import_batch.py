@@ -8,14 +8,14 @@ from sqlalchemy import select
 
 from api.settings import Settings
 from geo.geometry import from_wkb
-from incidents.audit_tables import AuditRow
 from incidents.db import Database
-from incidents.demo import DemoRow
-from incidents.importer import import_rows
-from incidents.sharing_service import SharingGuard
-from incidents.tables import IncidentRow
-from incidents.zone_tables import IncidentZoneRow
-from incidents.zones_store import ZoneAssignment, ensure_default_zones
+from incidents.interop.importer import import_rows
+from incidents.records.demo import DemoRow
+from incidents.records.tables import IncidentRow
+from incidents.sharing.service import SharingGuard
+from incidents.sharing.tables import AuditRow
+from incidents.zones.store import ZoneAssignment, ensure_default_zones
+from incidents.zones.tables import IncidentZoneRow
 from tests.factories import BAMAKO, GAO, KIDAL, MENAKA, Factory, incident_payload
 
 NOW = datetime.now(UTC)

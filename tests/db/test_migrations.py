@@ -14,7 +14,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from api.migrate import MIGRATIONS, alembic_config, current_revision, target_metadata, upgrade
+from api.migrations.runner import (
+    MIGRATIONS,
+    alembic_config,
+    current_revision,
+    target_metadata,
+    upgrade,
+)
 from incidents.db import Database, create_engine
 
 CORE_TABLES = {"organisations", "users", "api_tokens", "incidents", "idempotency_keys"}

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from incidents.db import Database
 from incidents.errors import InvalidField
-from incidents.identity import create_organisation, create_user_with_token, resolve_token
-from incidents.importer import import_rows
-from incidents.model import Impact, Incident, Role, Status
-from incidents.schemas import IncidentIn
-from incidents.store import (
+from incidents.identity.accounts import create_organisation, create_user_with_token, resolve_token
+from incidents.interop.importer import import_rows
+from incidents.records.model import Impact, Incident, Role, Status
+from incidents.records.schemas import IncidentIn
+from incidents.records.store import (
     IncidentQuery,
     IncidentStore,
     claim_idempotency_key,
@@ -26,8 +26,8 @@ from incidents.store import (
     encode_cursor,
     release_idempotency_key,
 )
-from incidents.tables import ApiTokenRow, IncidentRow
-from incidents.validation import incident_from_input
+from incidents.records.tables import ApiTokenRow, IncidentRow
+from incidents.records.validation import incident_from_input
 from tests.factories import GAO, KIDAL, MENAKA, Factory, incident_payload
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -214,7 +214,7 @@ async def test_tokens_are_stored_hashed_only(db: Database) -> None:
 
 
 async def test_import_is_idempotent_and_reports_rejections(db: Database, factory: Factory) -> None:
-    from incidents.demo import DemoRow
+    from incidents.records.demo import DemoRow
 
     org = await factory.org()
     good = incident_payload(at=GAO, external_id="acled:1")
@@ -244,10 +244,10 @@ async def test_retracted_rows_are_left_out_unless_asked(db: Database, factory: F
 
 
 async def test_the_sql_full_view_twin_agrees_with_access(db: Database, factory: Factory) -> None:
-    from incidents.audit_tables import IncidentNamedViewerRow
-    from incidents.identity import Principal
-    from incidents.sharing import Access, Sharing, access
-    from incidents.store import full_view_condition
+    from incidents.identity.accounts import Principal
+    from incidents.records.store import full_view_condition
+    from incidents.sharing.rules import Access, Sharing, access
+    from incidents.sharing.tables import IncidentNamedViewerRow
 
     mine, trusted, other = await factory.org(), await factory.org(), await factory.org()
     me = await factory.caller("reporter", org_id=mine)
@@ -286,10 +286,10 @@ async def test_the_sql_full_view_twin_agrees_with_access(db: Database, factory: 
 async def test_pages_with_masked_entries_of_every_precision_skip_and_repeat_nothing(
     db: Database, factory: Factory, unit: str
 ) -> None:
-    from incidents.identity import Principal
-    from incidents.model import TimePrecision
-    from incidents.sharing import MaskRules, TimeUnit, coarsen_time
-    from incidents.store import Masking
+    from incidents.identity.accounts import Principal
+    from incidents.records.model import TimePrecision
+    from incidents.records.store import Masking
+    from incidents.sharing.rules import MaskRules, TimeUnit, coarsen_time
 
     owner, viewer_org = await factory.org(), await factory.org()
     viewer = Principal(user_id=uuid.uuid4(), org_id=viewer_org, role=Role.REPORTER)

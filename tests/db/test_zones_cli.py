@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
+from api.cli.main import main
 
 # COD-AB-like régions: a clean square and a bow-tie that must be repaired.
 square_region = {

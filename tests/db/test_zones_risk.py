@@ -15,21 +15,21 @@ from sqlalchemy import select
 from api.settings import Settings
 from geo.zones import Zone
 from incidents.db import Database
-from incidents.risk import RiskConfig
-from incidents.risk_service import RiskObserver, RiskService
-from incidents.schemas import IncidentIn
-from incidents.service import IncidentService
-from incidents.store import IncidentStore, row_values
-from incidents.taxonomy import TYPES
-from incidents.validation import incident_from_input
-from incidents.zone_tables import IncidentZoneRow, ZoneRiskRow
-from incidents.zones_store import (
+from incidents.records.schemas import IncidentIn
+from incidents.records.service import IncidentService
+from incidents.records.store import IncidentStore, row_values
+from incidents.records.validation import incident_from_input
+from incidents.risk.model import RiskConfig
+from incidents.risk.service import RiskObserver, RiskService
+from incidents.taxonomy.catalogue import TYPES
+from incidents.zones.store import (
     ZoneAssignment,
     ZoneCache,
     ensure_default_zones,
     import_zones,
     zone_lookup,
 )
+from incidents.zones.tables import IncidentZoneRow, ZoneRiskRow
 from tests.factories import BAMAKO, DIEMA, GAO, MENAKA, Factory
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -166,7 +166,7 @@ async def test_big_zone_is_normalised_by_the_square_root_of_its_area(
     town = (await stored(db, "town_menaka")).score
     country = await stored(db, "mli")
     async with db.read() as session:
-        from incidents.zone_tables import ZoneRow
+        from incidents.zones.tables import ZoneRow
 
         area = (await session.get(ZoneRow, "mli")).area_km2  # type: ignore[union-attr]
     assert country.score == pytest.approx(town * math.sqrt(10_000 / area), rel=1e-6)
@@ -187,8 +187,8 @@ async def test_level_changes_are_recorded_with_their_cause(
     top = changes[-1].to_level
     assert top >= 3
     service = IncidentService(db, observers=list(writer.observers))
-    from incidents.identity import Principal
-    from incidents.model import Role
+    from incidents.identity.accounts import Principal
+    from incidents.records.model import Role
 
     officer = Principal(
         user_id=uuid.uuid4(),

@@ -11,12 +11,12 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from alerts.channels import AppriseNotifier, ChannelPolicy
-from alerts.dispatcher import DispatchConfig, Dispatcher
-from alerts.keys import LinkSigner, secret_keys
-from alerts.outbox import OutboxConfig
-from alerts.secrets import SecretBox
-from api.app import create_app
+from alerts.delivery.channels import AppriseNotifier, ChannelPolicy
+from alerts.delivery.dispatcher import DispatchConfig, Dispatcher
+from alerts.delivery.keys import LinkSigner, secret_keys
+from alerts.delivery.secrets import SecretBox
+from alerts.outbox.writer import OutboxConfig
+from api.http.app import create_app
 from api.settings import Settings
 from incidents.db import Database
 from tests.alert_receivers import http_receiver, smtp_receiver

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from alerts.tables import AlertRow, DeliveryRow
+from alerts.core.tables import AlertRow, DeliveryRow
 from incidents.db import Database
 from tests.factories import DIEMA, Factory, incident_payload
 

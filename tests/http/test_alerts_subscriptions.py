@@ -207,7 +207,7 @@ async def test_alerts_never_carry_the_reporter_or_the_narrative(
     alert = (await client.get("/api/v1/alerts", headers=cso.headers)).json()["items"][0]
     from sqlalchemy import select
 
-    from alerts.tables import DeliveryRow
+    from alerts.core.tables import DeliveryRow
 
     db = client.app.state.db
     async with db.read() as session:

@@ -17,9 +17,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from incidents.db import Database
-from incidents.identity import Principal
-from incidents.model import Role
-from incidents.sharing_service import add_member, create_network, invite
+from incidents.identity.accounts import Principal
+from incidents.records.model import Role
+from incidents.sharing.service import add_member, create_network, invite
 from tests.factories import Caller, Factory, incident_payload
 
 ROLES = ("reporter", "officer", "planner", "admin")

@@ -16,9 +16,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from incidents.db import Database
-from incidents.intake_service import register_phone, set_intake_secret
-from incidents.intake_tables import HeldSmsRow
-from incidents.tables import IncidentRow
+from incidents.intake.service import register_phone, set_intake_secret
+from incidents.intake.tables import HeldSmsRow
+from incidents.records.tables import IncidentRow
 from tests.factories import Caller, Factory
 
 Client = AsyncTestClient[Litestar]

@@ -11,8 +11,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from incidents.db import Database
-from incidents.sharing import MASKED_PROPERTIES
-from incidents.sharing_service import create_network
+from incidents.sharing.rules import MASKED_PROPERTIES
+from incidents.sharing.service import create_network
 from tests.factories import Caller, Factory, incident_payload
 
 URL = "/api/v1/incidents"

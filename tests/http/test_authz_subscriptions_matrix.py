@@ -24,9 +24,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from alerts.tables import AlertRow, DeliveryRow, SubscriptionRow
-from incidents.audit_tables import AuditRow
+from alerts.core.tables import AlertRow, DeliveryRow, SubscriptionRow
 from incidents.db import Database
+from incidents.sharing.tables import AuditRow
 from tests.factories import DIEMA, Caller, Factory
 
 Client = AsyncTestClient[Litestar]

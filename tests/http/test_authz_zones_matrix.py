@@ -24,10 +24,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from geo.zones import Zone
-from incidents.audit_tables import AuditRow
 from incidents.db import Database
-from incidents.zone_tables import ZoneRow
-from incidents.zones_store import import_zones
+from incidents.sharing.tables import AuditRow
+from incidents.zones.store import import_zones
+from incidents.zones.tables import ZoneRow
 from tests.factories import DIEMA, Caller, Factory, incident_payload
 
 Client = AsyncTestClient[Litestar]

@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from incidents.db import Database
-from incidents.tables import IncidentRow
+from incidents.records.tables import IncidentRow
 from tests.factories import DIEMA, Factory, incident_payload
 
 URL = "/api/v1/incidents"
@@ -222,7 +222,7 @@ async def test_unknown_token_is_401(
 async def test_revoked_token_is_401(
     client: AsyncTestClient, factory: Factory, db: Database
 ) -> None:
-    from incidents import identity
+    from incidents.identity import accounts as identity
 
     reporter = await factory.caller("reporter")
     assert (await client.get(URL, headers=reporter.headers)).status_code == 200

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 
 from incidents.db import Database
 from incidents.errors import Conflict
-from incidents.identity import Principal
-from incidents.schemas import IncidentIn
-from incidents.service import IncidentService
-from incidents.tables import IdempotencyRow, IncidentRow
+from incidents.identity.accounts import Principal
+from incidents.records.schemas import IncidentIn
+from incidents.records.service import IncidentService
+from incidents.records.tables import IdempotencyRow, IncidentRow
 from tests.factories import GAO, Factory, incident_payload
 
 URL = "/api/v1/incidents"

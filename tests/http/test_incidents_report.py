@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from incidents.db import Database
-from incidents.tables import IdempotencyRow, IncidentRow
+from incidents.records.tables import IdempotencyRow, IncidentRow
 from tests.factories import GAO, KIDAL, MENAKA, Factory, incident_payload
 
 URL = "/api/v1/incidents"

@@ -14,9 +14,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from incidents.db import Database
-from incidents.intake_service import set_intake_secret
+from incidents.intake.service import set_intake_secret
 from incidents.interop.rows import fold
-from incidents.tables import IncidentRow
+from incidents.records.tables import IncidentRow
 from tests.factories import Factory
 
 URL = "/api/v1/intake/kobo"

@@ -11,10 +11,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from incidents.db import Database
-from incidents.identity import Principal
-from incidents.intake_service import create_phone_user, register_phone, set_intake_secret
-from incidents.model import Role
-from incidents.tables import IncidentRow
+from incidents.identity.accounts import Principal
+from incidents.intake.service import create_phone_user, register_phone, set_intake_secret
+from incidents.records.model import Role
+from incidents.records.tables import IncidentRow
 from tests.factories import Caller, Factory
 
 URL = "/api/v1/intake/sms"
@@ -319,7 +319,7 @@ async def test_ok_acknowledges_an_alert_whose_channel_sent_it_to_this_phone_only
 ) -> None:
     from sqlalchemy import select as sql_select
 
-    from alerts.tables import AlertRow, SubscriptionRow
+    from alerts.core.tables import AlertRow, SubscriptionRow
     from tests.factories import DIEMA, incident_payload
 
     async with db.transaction() as session:

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from incidents.db import Database
 from tests.factories import DIEMA, KIDAL, Factory, incident_payload

@@ -10,12 +10,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from incidents.db import Database
-from incidents.identity import delete_user
-from incidents.sharing import HIDDEN_ORGANISATION, MASKED_PROPERTIES
-from incidents.tables import IncidentRow
+from incidents.identity.accounts import delete_user
+from incidents.records.tables import IncidentRow
+from incidents.sharing.rules import HIDDEN_ORGANISATION, MASKED_PROPERTIES
 from tests.factories import DIEMA, KIDAL, Caller, Factory, incident_payload
 
 URL = "/api/v1/incidents"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from litestar.testing import AsyncTestClient
 
-from incidents.sharing import MASKED_PROPERTIES
+from incidents.sharing.rules import MASKED_PROPERTIES
 from tests.factories import KIDAL, Factory, incident_payload
 
 ZONE = "town_kidal"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from api.cli import main
+from api.cli.main import main
 
 ACLED_FILE = "acled_mali_2017-2020.csv"
 COUNTS = re.compile(

@@ -13,9 +13,9 @@ import pytest
 from geo.index import ZoneIndex
 from geo.measure import geodesic_area_km2
 from geo.zones import zones_from_geojson
-from incidents.backtest import BacktestResult, run_backtest
 from incidents.interop.acled import acled_to_incidents
-from incidents.risk import RiskInputs, zone_neighbours
+from incidents.risk.backtest import BacktestResult, run_backtest
+from incidents.risk.model import RiskInputs, zone_neighbours
 
 pytestmark = pytest.mark.realdata
 

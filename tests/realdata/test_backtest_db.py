@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from api.cli import main
-from api.cli_zones import import_zone_file
-from api.migrate import upgrade
+from api.cli.main import main
+from api.cli.zones import import_zone_file
+from api.migrations.runner import upgrade
 from api.settings import Settings
 from incidents.db import Database, create_engine
-from incidents.identity import create_organisation
+from incidents.identity.accounts import create_organisation
 from incidents.interop.acled import acled_to_incidents
-from incidents.interop_service import import_incidents
+from incidents.interop.service import import_incidents
 
 pytestmark = pytest.mark.realdata
 

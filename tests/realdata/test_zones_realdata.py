@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from api.cli import main
+from api.cli.main import main
 from incidents.db import Database, create_engine
-from incidents.importer import import_rows
 from incidents.interop.acled import acled_to_incidents
-from incidents.tables import IncidentRow
-from incidents.zone_tables import IncidentZoneRow, ZoneRow
-from incidents.zones_store import ZoneAssignment, ZoneCache
+from incidents.interop.importer import import_rows
+from incidents.records.tables import IncidentRow
+from incidents.zones.store import ZoneAssignment, ZoneCache
+from incidents.zones.tables import IncidentZoneRow, ZoneRow
 
 pytestmark = pytest.mark.realdata
 
@@ -32,7 +32,7 @@ async def load_events_and_regions(url: str, acled: Path) -> dict[str, str]:
     """Store the ACLED events (points only) and return event id -> région zone name."""
     db = Database(create_engine(url))
     try:
-        from incidents.identity import create_organisation
+        from incidents.identity.accounts import create_organisation
 
         async with db.transaction() as session:
             org = await create_organisation(session, "ACLED check", now=datetime.now(UTC))

@@ -20,7 +20,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select, update
 
-from alerts.tables import AlertRow, DeliveryRow, SubscriptionRow
+from alerts.core.tables import AlertRow, DeliveryRow, SubscriptionRow
 from api.settings import Settings
 from incidents.db import Database
 from tests.factories import DIEMA, Caller, Factory, incident_payload
@@ -326,7 +326,7 @@ async def test_a_stored_loopback_channel_is_refused_at_delivery_and_the_log_show
     )
     assert sent.status_code == 201, sent.text
 
-    from api.cli_alerts import build_dispatcher
+    from api.cli.alerts import build_dispatcher
 
     dispatcher = build_dispatcher(db, settings, "red-team")
     await dispatcher.drain(max_rounds=3)

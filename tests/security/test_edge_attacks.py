@@ -21,11 +21,11 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from sqlalchemy import func, select
 
-from incidents import audit
-from incidents.audit_tables import AuditRow
+from incidents.audit import log as audit
 from incidents.db import Database
-from incidents.model import Role
-from incidents.tables import IncidentRow
+from incidents.records.model import Role
+from incidents.records.tables import IncidentRow
+from incidents.sharing.tables import AuditRow
 from tests.factories import Caller, Factory, incident_payload
 
 PROBLEM = "application/problem+json"

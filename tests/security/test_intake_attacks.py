@@ -18,11 +18,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from alerts.tables import AlertRow, SubscriptionRow
+from alerts.core.tables import AlertRow, SubscriptionRow
 from incidents.db import Database
-from incidents.intake_service import register_phone, set_intake_secret
-from incidents.model import Role
-from incidents.tables import IncidentRow
+from incidents.intake.service import register_phone, set_intake_secret
+from incidents.records.model import Role
+from incidents.records.tables import IncidentRow
 from tests.factories import DIEMA, Caller, Factory, incident_payload
 from tests.security.conftest import health_during
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from incidents.db import Database
-from incidents.sharing_service import create_network
+from incidents.sharing.service import create_network
 from tests.factories import Caller, Factory, incident_payload
 
 URL = "/api/v1/incidents"

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from incidents.sharing import snap_to_grid
+from incidents.sharing.rules import snap_to_grid
 from tests.factories import BAMAKO, DIEMA, Caller, Factory, incident_payload
 from tests.security.conftest import health_during
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from alerts.channels import (
+from alerts.delivery.channels import (
     AppriseNotifier,
     ChannelError,
     ChannelPolicy,

@@ -10,7 +10,7 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module", ["alerts", "alerts.subscription", "alerts.matching", "alerts.render", "alerts.policy"]
+    "module", ["alerts", "alerts.core.subscription", "alerts.core.matching", "alerts.core.render", "alerts.core.policy"]
 )
 def test_pure_modules_do_not_load_outside_world_libraries(module):
     code = (
@@ -31,6 +31,6 @@ def test_pure_modules_do_not_load_outside_world_libraries(module):
 def test_channels_are_loaded_lazily_from_the_package():
     import alerts
 
-    assert alerts.FakeNotifier.__module__ == "alerts.channels"
+    assert alerts.FakeNotifier.__module__ == "alerts.delivery.channels"
     with pytest.raises(AttributeError):
         _ = alerts.NoSuchThing

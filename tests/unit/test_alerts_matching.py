@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import shapely
 
-from alerts.matching import AlertedState, SubscriptionIndex, should_realert
-from alerts.subscription import PointArea, RouteArea, Subscription, ZonesArea, area_from_json
-from incidents.model import Impact
-from incidents.taxonomy import TYPES
+from alerts.core.matching import AlertedState, SubscriptionIndex, should_realert
+from alerts.core.subscription import PointArea, RouteArea, Subscription, ZonesArea, area_from_json
+from incidents.records.model import Impact
+from incidents.taxonomy.catalogue import TYPES
 
 point_near_diema = shapely.Point(-9.15, 14.58)
 point_in_gao = shapely.Point(-0.04, 16.27)

@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 import apprise
 import pytest
 
-from alerts.dispatcher import DispatchConfig, with_idempotency_header
-from alerts.keys import LinkSigner
-from alerts.outbox import (
+from alerts.core.policy import Priority
+from alerts.core.render import RenderedMessage, render_incident_alert
+from alerts.delivery.dispatcher import DispatchConfig, with_idempotency_header
+from alerts.delivery.keys import LinkSigner
+from alerts.delivery.secrets import SecretBox
+from alerts.outbox.writer import (
     NEVER_SENT,
     OutboxConfig,
     Recipient,
@@ -21,11 +24,8 @@ from alerts.outbox import (
     level_priority,
     recipient_view,
 )
-from alerts.policy import Priority
-from alerts.render import RenderedMessage, render_incident_alert
-from alerts.secrets import SecretBox
 from api.settings import Settings
-from incidents.model import Impact, Incident, Role, SharingLevel
+from incidents.records.model import Impact, Incident, Role, SharingLevel
 
 ORG_A, ORG_B = uuid.uuid4(), uuid.uuid4()
 WHEN = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)

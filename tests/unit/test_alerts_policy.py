@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from alerts.policy import (
+from alerts.core.policy import (
     Priority,
     RateLimiter,
     RetryPolicy,
@@ -17,7 +17,7 @@ from alerts.policy import (
     in_quiet_hours,
     next_send_time,
 )
-from alerts.subscription import QuietHours
+from alerts.core.subscription import QuietHours
 
 night = QuietHours(time(22), time(6))
 lunch = QuietHours(time(12), time(14))

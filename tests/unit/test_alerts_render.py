@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alerts.render import (
+from alerts.core.render import (
     CODE_ALPHABET,
     GSM7_BASIC,
     SMS_MAX,
@@ -21,8 +21,8 @@ from alerts.render import (
     render_level_change,
     to_gsm7,
 )
-from incidents.model import Impact
-from incidents.taxonomy import TYPES
+from incidents.records.model import Impact
+from incidents.taxonomy.catalogue import TYPES
 
 occurred = datetime(2026, 11, 24, 14, 5, tzinfo=UTC)
 long_french_place = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.secrets import SecretBox, SecretDecryptError, SecretKeyError
+from alerts.delivery.secrets import SecretBox, SecretDecryptError, SecretKeyError
 
 telegram_url = "tgram://123456789:ABCdefGHIjklMNOpqrSTUvwxYZ/987654321"
 

@@ -8,7 +8,7 @@ from datetime import time
 import pytest
 import shapely
 
-from alerts.subscription import (
+from alerts.core.subscription import (
     DEFAULT_STATUSES,
     GeometryArea,
     PointArea,
@@ -22,7 +22,7 @@ from alerts.subscription import (
     subscription_from_json,
 )
 from geo.measure import buffer_km, geodesic_distance_km
-from incidents.taxonomy import TYPES, expand_codes
+from incidents.taxonomy.catalogue import TYPES, expand_codes
 
 DIEMA = {"lat": 14.54, "lon": -9.19}
 square_near_diema = {

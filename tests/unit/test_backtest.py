@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from incidents.backtest import (
+from incidents.errors import InvalidField
+from incidents.risk.backtest import (
     BacktestResult,
     CalibrationRow,
     Tuning,
@@ -22,8 +23,7 @@ from incidents.backtest import (
     step_dates,
     tune_config,
 )
-from incidents.errors import InvalidField
-from incidents.risk import RiskConfig, RiskInputs
+from incidents.risk.model import RiskConfig, RiskInputs
 
 ZONES = 12
 START = date(2019, 1, 1)

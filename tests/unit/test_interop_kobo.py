@@ -10,8 +10,8 @@ import pytest
 from openpyxl import load_workbook
 from pyxform.xls2xform import convert
 
-from incidents.interop.kobo import kobo_to_incident
-from incidents.taxonomy import TYPES
+from incidents.intake.kobo import kobo_to_incident
+from incidents.taxonomy.catalogue import TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 FORM = ROOT / "docs" / "forms" / "sentinelle_incident.xlsx"

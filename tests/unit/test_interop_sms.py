@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from incidents.interop.sms import SMS_LENGTH, SMS_MAX_SEGMENTS, parse_sms, sms_size
-from incidents.taxonomy import TYPES
+from incidents.intake.sms import SMS_LENGTH, SMS_MAX_SEGMENTS, parse_sms, sms_size
+from incidents.taxonomy.catalogue import TYPES
 
 # A Thursday morning in Bamako (GMT all year).
 received_at = datetime(2024, 3, 14, 10, 30, tzinfo=UTC)

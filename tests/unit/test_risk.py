@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from incidents.errors import InvalidField
-from incidents.risk import (
+from incidents.risk.model import (
     LEVEL_LABELS,
     RiskConfig,
     RiskInputs,

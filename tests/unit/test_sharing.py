@@ -11,8 +11,8 @@ import pytest
 import shapely
 import shapely.geometry
 
-from incidents.model import Incident, SharingLevel, TimePrecision
-from incidents.sharing import (
+from incidents.records.model import Incident, SharingLevel, TimePrecision
+from incidents.sharing.rules import (
     HIDDEN_ORGANISATION,
     MASKED_PROPERTIES,
     Access,

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
-from api.cli import main
+from api.cli.main import main
 from incidents.errors import InvalidField
-from incidents.sharing_service import Cipher, load_secret_keys
+from incidents.sharing.service import Cipher, load_secret_keys
 
 
 def test_generated_key_file_is_private_and_stable(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from incidents.store import BIG, MAX_CELLS, cell_of, cells_covering, grid_cell
+from incidents.records.store import BIG, MAX_CELLS, cell_of, cells_covering, grid_cell
 
 point_in_kidal = (1.4078, 18.4411)  # (lon, lat)
 box_around_gao = (-0.3, 16.0, 0.2, 16.5)

@@ -9,8 +9,8 @@ from importlib.resources import files
 
 import pytest
 
-from incidents import taxonomy
-from incidents.taxonomy import (
+from incidents.taxonomy import catalogue as taxonomy
+from incidents.taxonomy.catalogue import (
     CATEGORIES,
     TYPES,
     UnknownCodeError,

@@ -10,9 +10,9 @@ import msgspec
 import pytest
 
 from incidents.errors import InvalidField
-from incidents.model import Status
-from incidents.schemas import IncidentIn, IncidentPatch
-from incidents.validation import Rules, apply_patch, incident_from_input
+from incidents.records.model import Status
+from incidents.records.schemas import IncidentIn, IncidentPatch
+from incidents.records.validation import Rules, apply_patch, incident_from_input
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ORG = uuid.UUID(int=1)

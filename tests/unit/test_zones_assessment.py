@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import shapely
 
-from incidents.assessment import IncidentColumns, assess_area
 from incidents.errors import InvalidField
-from incidents.risk import RiskConfig
+from incidents.risk.assessment import IncidentColumns, assess_area
+from incidents.risk.model import RiskConfig
 
 NOW_DAYS = 20_000.0
 CONFIG = RiskConfig(

@@ -1,0 +1,1 @@
+"""Subscriptions, matching, rendering and sending policy, and the alert use cases."""

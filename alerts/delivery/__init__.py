@@ -1,0 +1,1 @@
+"""Delivery: the dispatcher, Apprise channels and their outbound policy, channel secrets."""

@@ -1,0 +1,514 @@
+"""The dispatcher: claims due deliveries, sends each to one channel, records the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, cast
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.core.policy import RateLimiter, RetryPolicy, escalation_due
+from alerts.core.render import RenderedMessage
+from alerts.core.tables import AlertRow, DeliveryRow, SubscriptionRow
+from alerts.delivery.channels import DeliveryResult, Notifier, failure
+from alerts.delivery.secrets import SecretBox, SecretDecryptError
+from alerts.outbox.writer import (
+    OutboxConfig,
+    SubscriptionCache,
+    delivery_values,
+    write_level_change_alerts,
+)
+from incidents.db import Database
+
+log = logging.getLogger("sentinelle.dispatch")
+
+# Apprise schemes that post to a web hook and take custom headers as `+Name=value`.
+HEADER_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+RESULT_FLUSH = 25  # outcomes recorded per transaction while a batch is still sending
+
+
+class DispatchSettings(Protocol):
+    """The settings the dispatcher reads (api.settings.Settings has them)."""
+
+    @property
+    def dispatch_batch(self) -> int: ...
+    @property
+    def dispatch_lease_seconds(self) -> int: ...
+    @property
+    def dispatch_poll_seconds(self) -> float: ...
+    @property
+    def dispatch_max_attempts(self) -> int: ...
+    @property
+    def dispatch_backoff_base_seconds(self) -> float: ...
+    @property
+    def dispatch_backoff_cap_seconds(self) -> float: ...
+    @property
+    def channel_rate_per_minute(self) -> int: ...
+    @property
+    def ack_timeout_minutes(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    batch: int = 100
+    lease: timedelta = timedelta(seconds=60)
+    poll_seconds: float = 0.5
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    channel_rate_per_minute: int = 60
+    ack_timeout: timedelta = timedelta(minutes=15)
+    concurrency: int = 32
+
+    @classmethod
+    def from_settings(cls, settings: DispatchSettings) -> DispatchConfig:
+        return cls(
+            batch=settings.dispatch_batch,
+            lease=timedelta(seconds=settings.dispatch_lease_seconds),
+            poll_seconds=settings.dispatch_poll_seconds,
+            retry=RetryPolicy(
+                max_attempts=settings.dispatch_max_attempts,
+                base_s=settings.dispatch_backoff_base_seconds,
+                cap_s=max(settings.dispatch_backoff_cap_seconds,
+                          settings.dispatch_backoff_base_seconds),
+            ),
+            channel_rate_per_minute=settings.channel_rate_per_minute,
+            ack_timeout=timedelta(minutes=settings.ack_timeout_minutes),
+        )
+
+
+@dataclass
+class DispatchReport:
+    """What one pass did."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    deferred: int = 0
+    alerts_created: int = 0
+    escalations: int = 0
+
+    def add(self, other: DispatchReport) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    token: str
+    channel_encrypted: str
+    idempotency_key: str
+    attempts: int
+    title: str
+    body: str
+
+
+def with_idempotency_header(url: str, key: str) -> str:
+    """Web-hook addresses carry the delivery's idempotency key as a header, so the receiver can
+    drop a message it already has (a delivery may be sent twice after a crash)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in HEADER_SCHEMES:
+        return url
+    extra = f"%2B{IDEMPOTENCY_HEADER}={quote(key)}"
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    """Sends the outbox. Several may run at once (in-process and `sentinelle dispatch` workers):
+    rows are claimed with FOR UPDATE SKIP LOCKED on PostgreSQL and a lease on both backends."""
+
+    def __init__(
+        self,
+        db: Database,
+        notifier: Notifier,
+        box: SecretBox,
+        *,
+        config: DispatchConfig,
+        outbox: OutboxConfig,
+        cache: SubscriptionCache | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.notifier = notifier
+        self.box = box
+        self.config = config
+        self.outbox = outbox
+        self.cache = cache or SubscriptionCache()
+        self.worker_id = (worker_id or default_worker_id())[:80]
+        self.clock = clock
+        self.limiter = RateLimiter(
+            per_minute=float(config.channel_rate_per_minute),
+            burst=max(1, min(10, config.channel_rate_per_minute)),
+        )
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+
+    # --- one pass ------------------------------------------------------------------------------
+
+    async def run_once(self) -> DispatchReport:
+        """Create alerts for new level changes, resend/escalate unacknowledged flash alerts, then
+        claim and send one batch of due deliveries."""
+        report = DispatchReport()
+        now = self.clock()
+        async with self.db.transaction() as session:
+            report.alerts_created = await write_level_change_alerts(
+                session, self.cache, self.outbox, now
+            )
+        report.escalations = await self.escalate(now)
+        claimed = await self.claim(now)
+        report.claimed = len(claimed)
+        if claimed:
+            report.add(await self.send(claimed))
+        return report
+
+    async def drain(self, max_rounds: int = 100) -> DispatchReport:
+        """Run passes until nothing due is left (for tests and `dispatch --once`)."""
+        total = DispatchReport()
+        for _ in range(max_rounds):
+            report = await self.run_once()
+            total.add(report)
+            if report.claimed == 0:
+                break
+        return total
+
+    # --- claiming ------------------------------------------------------------------------------
+
+    async def claim(self, now: datetime, limit: int | None = None) -> list[Claimed]:
+        d = DeliveryRow
+        due = or_(
+            and_(d.status.in_(("pending", "failed")), d.next_attempt_at <= now),
+            # A worker that died mid-send leaves rows leased; they come back when it runs out.
+            and_(d.status == "sending", d.lease_until < now),
+        )
+        token = f"{self.worker_id}/{uuid.uuid4().hex[:12]}"
+        # A read first: an idle poll must not take SQLite's write lock.
+        async with self.db.read() as session:
+            if (await session.execute(select(d.id).where(due).limit(1))).first() is None:
+                return []
+        async with self.db.transaction() as session:
+            postgres = session.get_bind().dialect.name == "postgresql"
+            pick = select(d.id).where(due).order_by(d.next_attempt_at, d.id).limit(
+                limit or self.config.batch
+            )
+            if postgres:
+                pick = pick.with_for_update(skip_locked=True)
+            # One UPDATE takes the rows: on SQLite it takes the write lock at once (no read-then-
+            # write upgrade that could fail under concurrency); the lease is re-checked by `due`.
+            await session.execute(
+                update(d)
+                .where(d.id.in_(pick), due)
+                .values(status="sending", lease_until=now + self.config.lease, leased_by=token)
+                .execution_options(synchronize_session=False)
+            )
+            rows = (
+                await session.execute(
+                    select(
+                        d.id, d.channel_encrypted, d.idempotency_key, d.attempts, d.title, d.body
+                    ).where(d.leased_by == token)
+                )
+            ).all()
+        return [
+            Claimed(
+                r.id, token, r.channel_encrypted, r.idempotency_key, r.attempts, r.title, r.body
+            )
+            for r in rows
+        ]
+
+    # --- sending -------------------------------------------------------------------------------
+
+    async def _send_one(self, row: Claimed) -> dict[str, Any]:
+        try:
+            url = self.box.decrypt(row.channel_encrypted)
+        except SecretDecryptError:
+            log.error("delivery %s: the channel address cannot be decrypted with the keys", row.id)
+            return self._outcome(row, DeliveryResult(False, failure("invalid_address")), final=True)
+        now = self.clock()
+        key = hashlib.sha256(url.encode()).hexdigest()
+        if not self.limiter.allow(key, now):
+            return {
+                "b_id": row.id, "b_token": row.token, "b_status": "pending",
+                "b_attempts": row.attempts, "b_next": self.limiter.next_allowed(key, now),
+                "b_error": None, "b_delivered": None, "b_sent": None, "deferred": True,
+            }
+        try:
+            result = await self.notifier.send(
+                with_idempotency_header(url, row.idempotency_key), row.title, row.body
+            )
+        except Exception:  # a Notifier must not raise, but a bug must not kill the loop
+            log.exception("delivery %s: the notifier raised", row.id)
+            result = DeliveryResult(False, failure("failed"))
+        return self._outcome(row, result, final=result.final)
+
+    def _outcome(
+        self, row: Claimed, result: DeliveryResult, *, final: bool = False
+    ) -> dict[str, Any]:
+        now = self.clock()
+        attempts = row.attempts + 1
+        values: dict[str, Any] = {
+            "b_id": row.id, "b_token": row.token, "b_attempts": attempts, "b_sent": now,
+            "b_next": now, "b_error": None, "b_delivered": None,
+        }
+        if result.ok:
+            values.update(b_status="delivered", b_delivered=now)
+            return values
+        error = (result.error or failure("failed"))[:1000]
+        retry_at = None if final else self.config.retry.next_attempt_at(attempts, now)
+        if retry_at is None:
+            values.update(
+                b_status="dead",
+                b_error=f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}: {error}",
+            )
+        else:
+            values.update(b_status="failed", b_next=retry_at, b_error=error)
+        return values
+
+    async def _record(self, outcomes: list[dict[str, Any]]) -> None:
+        if not outcomes:
+            return
+        d = cast(Table, DeliveryRow.__table__)
+        sent = [o for o in outcomes if not o.get("deferred")]
+        deferred = [o for o in outcomes if o.get("deferred")]
+        async with self.db.transaction() as session:
+            conn = await session.connection()
+            if sent:
+                await conn.execute(
+                    d.update()
+                    .where(d.c.id == bindparam("b_id"), d.c.leased_by == bindparam("b_token"))
+                    .values(
+                        status=bindparam("b_status"),
+                        attempts=bindparam("b_attempts"),
+                        next_attempt_at=bindparam("b_next"),
+                        last_error=bindparam("b_error"),
+                        delivered_at=bindparam("b_delivered"),
+                        sent_at=bindparam("b_sent"),
+                        lease_until=None,
+                    ),
+                    [{k: v for k, v in o.items() if k != "deferred"} for o in sent],
+                )
+            if deferred:
+                await conn.execute(
+                    d.update()
+                    .where(d.c.id == bindparam("b_id"), d.c.leased_by == bindparam("b_token"))
+                    .values(status="pending", next_attempt_at=bindparam("b_next"),
+                            lease_until=None),
+                    [{"b_id": o["b_id"], "b_token": o["b_token"], "b_next": o["b_next"]}
+                     for o in deferred],
+                )
+
+    async def send(self, claimed: list[Claimed]) -> DispatchReport:
+        report = DispatchReport()
+        semaphore = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(row: Claimed) -> dict[str, Any]:
+            async with semaphore:
+                return await self._send_one(row)
+
+        pending: list[dict[str, Any]] = []
+        for next_done in asyncio.as_completed([one(row) for row in claimed]):
+            outcome = await next_done
+            status = "deferred" if outcome.get("deferred") else outcome["b_status"]
+            if status == "delivered":
+                report.delivered += 1
+            elif status == "failed":
+                report.retried += 1
+            elif status == "dead":
+                report.dead += 1
+            else:
+                report.deferred += 1
+            pending.append(outcome)
+            # Record as we go: a crash loses at most a few outcomes, which are then sent again
+            # with the same idempotency key (at least once, never lost).
+            if len(pending) >= RESULT_FLUSH:
+                await self._record(pending)
+                pending = []
+        await self._record(pending)
+        return report
+
+    # --- acknowledgement timeouts --------------------------------------------------------------
+
+    async def escalate(self, now: datetime) -> int:
+        """Resend unacknowledged flash alerts after the ack timeout; escalate them to the
+        subscription's secondary channel after twice the timeout."""
+        timeout = self.config.ack_timeout
+        a = AlertRow
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(a.id, a.created_at, a.resent_at, a.subscription_id).where(
+                        a.priority == "flash",
+                        a.acked_at.is_(None),
+                        a.escalated_at.is_(None),
+                        a.created_at <= now - timeout,
+                    ).limit(200)
+                )
+            ).all()
+        done = 0
+        for row in rows:
+            step = escalation_due(
+                row.created_at, None, now, timeout, resent=row.resent_at is not None
+            )
+            if step is None:
+                continue
+            async with self.db.transaction() as session:
+                column = a.resent_at if step == "resend" else a.escalated_at
+                taken = await session.execute(
+                    update(a)
+                    .where(a.id == row.id, column.is_(None), a.acked_at.is_(None))
+                    .values({column.key: now})
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    continue  # another worker did it, or it was acknowledged meanwhile
+                done += await self._repeat(session, row.id, row.subscription_id, step, now)
+        return done
+
+    async def _repeat(
+        self,
+        session: AsyncSession,
+        alert_id: uuid.UUID,
+        subscription_id: uuid.UUID,
+        step: str,
+        now: datetime,
+    ) -> int:
+        firsts = (
+            await session.execute(
+                select(DeliveryRow)
+                .where(DeliveryRow.alert_id == alert_id, DeliveryRow.purpose == "first")
+                .order_by(DeliveryRow.channel_index)
+            )
+        ).scalars().all()
+        if not firsts:
+            return 0
+        first = firsts[0]
+        if step == "resend":
+            prefix = "RAPPEL / REMINDER: "
+            targets = [(f.channel_index, f.channel_encrypted, f.channel_masked) for f in firsts]
+            purpose = "resend"
+        else:
+            sub = await session.get(SubscriptionRow, subscription_id)
+            if sub is None or sub.secondary_encrypted is None:
+                log.warning("flash alert %s not acknowledged and no secondary channel", alert_id)
+                return 0
+            prefix = "NON ACQUITTÉ / NOT ACKNOWLEDGED: "
+            targets = [(0, sub.secondary_encrypted, sub.secondary_masked or "****")]
+            purpose = "escalation"
+        # SMS have no title: the prefix then goes in front of the body.
+        if first.title:
+            message = RenderedMessage(prefix + first.title, first.body)
+        else:
+            message = RenderedMessage("", prefix + first.body)
+        await session.execute(
+            insert(DeliveryRow),
+            [
+                delivery_values(
+                    alert_id, subscription_id, i, purpose, enc, masked, message, now, now
+                )
+                for i, enc, masked in targets
+            ],
+        )
+        return 1
+
+    # --- running -------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Ask the loop to look for work now (called after a transaction wrote alerts)."""
+        loop, event = self._loop, self._wake
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Loop until `stop` is set, keeping up to `batch` deliveries in flight: new rows are
+        claimed as others finish (no wait for a whole batch), outcomes recorded in small groups."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        inflight: set[asyncio.Task[dict[str, Any]]] = set()
+        outcomes: list[dict[str, Any]] = []
+        last_chores = last_flush = -1e9
+        batch = self.config.batch
+        while not stop.is_set() or inflight:
+            try:
+                if not stop.is_set():
+                    now = self.clock()
+                    if time.monotonic() - last_chores >= self.config.poll_seconds:
+                        last_chores = time.monotonic()
+                        await self._chores(now)
+                    room = batch - len(inflight)
+                    if room >= max(1, batch // 4):
+                        for row in await self.claim(now, limit=room):
+                            inflight.add(asyncio.create_task(self._send_one(row)))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # database briefly away, etc.: log and keep going
+                log.exception("dispatch pass failed; retrying")
+                await asyncio.sleep(min(5.0, self.config.poll_seconds * 4))
+            self._wake.clear()
+            waker = asyncio.create_task(self._wake.wait())
+            done, _ = await asyncio.wait(
+                {*inflight, waker}, timeout=self.config.poll_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            waker.cancel()
+            for task in done - {waker}:
+                inflight.discard(task)  # type: ignore[arg-type]
+                outcomes.append(task.result())  # type: ignore[arg-type]
+            flush_due = time.monotonic() - last_flush >= 0.1
+            if outcomes and (len(outcomes) >= RESULT_FLUSH or not inflight or flush_due):
+                try:
+                    await self._record(outcomes)
+                except Exception:  # unrecorded rows come back when their lease runs out
+                    log.exception("recording delivery outcomes failed")
+                outcomes = []
+                last_flush = time.monotonic()
+
+    async def _chores(self, now: datetime) -> None:
+        async with self.db.transaction() as session:
+            await write_level_change_alerts(session, self.cache, self.outbox, now)
+        await self.escalate(now)
+
+    async def start(self) -> None:
+        """Start the loop as a background task (the in-process dispatcher of `sentinelle serve`)."""
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self.run(self._stop), name="sentinelle-dispatch")
+
+    async def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self.wake()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except TimeoutError:
+                self._task.cancel()
+            self._task = None

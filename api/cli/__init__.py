@@ -1,0 +1,1 @@
+"""The `sentinelle` command and its sub-commands."""

@@ -1,0 +1,181 @@
+"""`sentinelle zones import|list` and `sentinelle risk show`: boundaries, the zone ranking."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api.cli.main import fail, migrate, now, run
+from api.cli.skill import backtest_command, backtest_options
+from api.settings import Settings
+from geo.geometry import GeometryError
+from geo.zones import ZONE_KINDS, zones_from_geojson
+from incidents.db import Database
+from incidents.risk.model import LEVEL_LABELS
+from incidents.risk.service import RiskService, StoredRisk, risk_config
+from incidents.zones.store import ZoneImport, ZoneStore, ensure_default_zones, import_zones
+
+
+def read_zone_file(
+    path: Path, *, name_field: str | None, code_field: str | None, kind: str | None
+) -> tuple[list[Any], list[str]]:
+    """Parse a GeoJSON file of zones; raises ValueError with a message for the user."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{path} is not GeoJSON (invalid JSON at line {exc.lineno}): nothing was imported"
+        ) from exc
+    try:
+        zones, report = zones_from_geojson(doc, name_field=name_field, code_field=code_field)
+    except GeometryError as exc:
+        raise ValueError(f"{path}: {exc.field}: {exc.message}; nothing was imported") from exc
+    if kind is not None:
+        zones = [replace(z, kind=kind) for z in zones]
+    return zones, report
+
+
+async def import_zone_file(
+    db: Database,
+    settings: Settings,
+    path: Path,
+    *,
+    name_field: str | None = None,
+    code_field: str | None = None,
+    kind: str | None = None,
+    progress: Any = None,
+) -> ZoneImport:
+    """Everything `sentinelle zones import` does: migrate, store zones, re-assign, re-score."""
+    zones, report = read_zone_file(path, name_field=name_field, code_field=code_field, kind=kind)
+    await migrate(db)
+    when = now()
+    await ensure_default_zones(db, settings, now=when)
+    result = await import_zones(
+        db, zones, report, now=when, progress=progress, grid_degrees=settings.mask_grid_degrees
+    )
+    service = RiskService(
+        db, config=risk_config(settings), retention_days=settings.data_retention_days
+    )
+    await service.recompute_all(now=when, cause=f"zones imported from {path.name}")
+    return result
+
+
+def register(main: click.Group) -> None:
+    @main.group()
+    def zones() -> None:
+        """Zones: import official boundaries, list them."""
+
+    @zones.command("import")
+    @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+    @click.option("--name-field", default=None, help="Property with the zone name (e.g. ADM2_FR).")
+    @click.option(
+        "--code-field", default=None, help="Property with the zone code (e.g. ADM2_PCODE)."
+    )
+    @click.option(
+        "--kind",
+        type=click.Choice(ZONE_KINDS),
+        default=None,
+        help="Zone kind (detected from COD-AB fields; custom otherwise).",
+    )
+    @click.pass_obj
+    def import_cmd(
+        settings: Settings,
+        file: Path,
+        name_field: str | None,
+        code_field: str | None,
+        kind: str | None,
+    ) -> None:
+        """Import zones from GeoJSON (OCHA COD-AB fields detected) and re-assign incidents."""
+        from rich.progress import Progress
+
+        try:
+            read_zone_file(file, name_field=name_field, code_field=code_field, kind=kind)
+        except ValueError as exc:
+            fail(str(exc))
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Re-assigning incidents to zones", total=None)
+            result = run(
+                lambda db: import_zone_file(
+                    db,
+                    settings,
+                    file,
+                    name_field=name_field,
+                    code_field=code_field,
+                    kind=kind,
+                    progress=lambda n: bar.advance(task, n),
+                ),
+                settings,
+            )
+        for line in result.repairs:
+            click.echo(f"repaired: {line}", err=True)
+        click.echo(
+            f"Zones: {result.created} added, {result.updated} replaced, {len(result.repairs)} "
+            f"repaired; {result.links} incident-zone links.",
+            err=True,
+        )
+
+    @zones.command("list")
+    @click.pass_obj
+    def list_cmd(settings: Settings) -> None:
+        """List the zones with their kind and current level."""
+        rows = run(lambda db: _ranking(db, settings), settings)
+        _print_table(rows, title="Zones")
+
+    @main.group()
+    def risk() -> None:
+        """Zone risk."""
+
+    @risk.command("show")
+    @click.option("--kind", type=click.Choice(ZONE_KINDS), default=None, help="Only this kind.")
+    @click.option(
+        "--recompute/--stored",
+        default=True,
+        show_default=True,
+        help="Re-score every zone now before showing (decay since the last run).",
+    )
+    @click.pass_obj
+    def show_cmd(settings: Settings, kind: str | None, recompute: bool) -> None:
+        """Print the zones, most dangerous first."""
+        rows = run(lambda db: _ranking(db, settings, recompute=recompute), settings)
+        _print_table([r for r in rows if kind is None or r.kind == kind], title="Risk by zone")
+
+    @risk.command("backtest")
+    @backtest_options
+    @click.pass_obj
+    def backtest_cmd(settings: Settings, **options: Any) -> None:
+        """Walk-forward backtest of the risk model on the database: table and PNG chart."""
+        backtest_command(settings, **options)
+
+
+async def _ranking(
+    db: Database, settings: Settings, *, recompute: bool = False
+) -> list[StoredRisk]:
+    await migrate(db)
+    when = now()
+    service = RiskService(
+        db, config=risk_config(settings), retention_days=settings.data_retention_days
+    )
+    if await ensure_default_zones(db, settings, now=when) or recompute:
+        await service.recompute_all(now=when)
+    async with db.read() as session:
+        await ZoneStore(session).count()
+    return await service.ranking()
+
+
+def _print_table(rows: list[StoredRisk], *, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("zone", "name", "kind", "level", "score", "trend"):
+        table.add_column(col, justify="right" if col == "score" else "left")
+    for r in rows:
+        fr, en = LEVEL_LABELS[r.level]
+        table.add_row(r.code, r.name, r.kind, f"{r.level} {fr} / {en}", f"{r.score:.2f}", r.trend)
+    Console().print(table)

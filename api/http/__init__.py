@@ -1,0 +1,1 @@
+"""The Litestar application: auth, errors, protective middleware and the route modules."""

@@ -1,0 +1,154 @@
+"""Bearer-token authentication and role guards."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+
+from incidents.audit import log as audit
+from incidents.db import Database
+from incidents.errors import DomainError, Forbidden, NotFound
+from incidents.identity.accounts import Principal, hash_token, resolve_token
+from incidents.records.model import Role
+
+# Paths that need no token: health, docs, and endpoints with their own secret or signature.
+PUBLIC_PATHS = (
+    "^/api/v1/health",
+    "^/schema",
+    "^/api/v1/public",
+    "^/api/v1/alerts/cap",
+    "^/api/v1/intake/(kobo|sms)$",
+    "^/api/v1/alerts/ack/",
+    "^/$",
+)
+
+
+class TokenCache:
+    """A few seconds of memory for resolved tokens: spares a database read on every request."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        if self.ttl <= 0:
+            return None
+        item = self._items.get(key)
+        if item is None or item[0] < time.monotonic():
+            self._items.pop(key, None)
+            return None
+        return item[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        if self.ttl > 0:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[key] = (time.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise NotAuthorizedException(
+                "Send `Authorization: Bearer <token>`; an administrator creates tokens with "
+                "`sentinelle admin create-token`."
+            )
+        state = connection.app.state
+        cache: TokenCache = state.token_cache
+        key = hash_token(token)
+        principal = cache.get(key)
+        if principal is None:
+            db: Database = state.db
+            async with db.read() as session:
+                principal = await resolve_token(session, token)
+                if principal is not None and state.get("trust_lookup") is not None:
+                    principal = await state.trust_lookup(session, principal)
+            if principal is None:
+                raise NotAuthorizedException(
+                    "This token is unknown or revoked: ask an administrator for a new one."
+                )
+            cache.put(key, principal)
+        return AuthenticationResult(user=principal, auth=key)
+
+
+def auth_middleware(exclude: Iterable[str] = PUBLIC_PATHS) -> DefineMiddleware:
+    return DefineMiddleware(TokenAuthMiddleware, exclude=list(exclude))
+
+
+def denied(
+    principal: Principal | None, connection: ASGIConnection[Any, Any, Any, Any], reason: str
+) -> None:
+    """Record an authorisation refusal in the audit log of the request.
+
+    The method and the route template (`/api/v1/zones/{zone_id}`), never the path with its
+    values: who knocks where, nothing a reader of the log should not see (as the audit
+    middleware writes the refusals no handler recorded)."""
+    route = str(connection.scope.get("path_template") or "")[:200]
+    audit.later(audit.event("authz.denied", principal, target_type="route",
+                            target_id=route[:64] or None, method=connection.scope.get("method"),
+                            route=route, reason=reason[:300]))
+
+
+def requires(
+    *roles: Role, audited: bool = False, hint: str | None = None
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A guard letting only the given roles through (403 otherwise, audited when asked)."""
+    allowed = frozenset(roles)
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.user
+        if not isinstance(principal, Principal):
+            raise NotAuthorizedException("Send `Authorization: Bearer <token>`.")
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            message = hint or f"This needs one of the roles: {names}."
+            if audited:
+                denied(principal, connection, message)
+            raise PermissionDeniedException(message)
+
+    return guard
+
+
+# Refusals a handler meets in the use case: 403, 404 (another organisation's object), and a role
+# an admin may not hand out.
+_REFUSED = (Forbidden, NotFound)
+
+
+@contextmanager
+def refusals_audited(
+    principal: Principal, connection: ASGIConnection[Any, Any, Any, Any]
+) -> Iterator[None]:
+    """Audit the authorisation refusals raised inside (they are re-raised unchanged)."""
+    try:
+        yield
+    except DomainError as exc:
+        if isinstance(exc, _REFUSED) or (exc.status == 422 and exc.field == "role"):
+            denied(principal, connection, exc.detail)
+        raise
+
+
+ANY_ROLE = requires(*Role)
+WRITERS = requires(Role.REPORTER, Role.OFFICER, Role.ADMIN)
+OFFICERS = requires(Role.OFFICER, Role.ADMIN)
+ADMINS = requires(Role.ADMIN)
+OPERATORS = requires(Role.OPERATOR)
+# The identity, organisation and trust-network endpoints: their refusals are audited.
+AUDITED_ADMINS = requires(Role.ADMIN, audited=True)
+AUDITED_OPERATORS = requires(
+    Role.OPERATOR, audited=True,
+    hint="Creating, listing and deleting organisations is for the platform operator only: ask them.")
+ADMINS_OR_OPERATORS = requires(Role.ADMIN, Role.OPERATOR, audited=True)

@@ -1,0 +1,667 @@
+"""Protective middleware: request audit scope (authorisation refusals audited), body size and JSON
+depth limits whatever the content type, NUL characters and out-of-range times refused at the edge,
+spreadsheet formulas neutralised in CSV answers, security headers, strict CORS, rate limits per
+token and per address, secrets kept out of logs and client values escaped in them."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from litestar.exceptions import TooManyRequestsException
+from litestar.middleware.base import DefineMiddleware
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+from sqlalchemy import update
+
+from api.http.context import AppContext
+from api.settings import Settings
+from incidents.audit import log as audit
+from incidents.db import Database
+from incidents.errors import InvalidField
+from incidents.identity.accounts import Principal
+from incidents.interop.rows import neutralised_row
+from incidents.records.tables import ApiTokenRow
+from incidents.records.validation import check_time
+
+log = logging.getLogger("sentinelle.api")
+
+# A token use is written to the audit log once per token and address in this window: every use
+# is covered, without one database write per request.
+TOKEN_USE_WINDOW_SECONDS = 900
+# Addresses are shared (mobile carrier NAT, an office behind one router): a wider allowance.
+ADDRESS_LIMIT_FACTOR = 5
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+_DOCS_PREFIX = "/schema"
+
+
+# ---------------------------------------------------------------------------- log escaping
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def log_safe(value: Any, limit: int = 300) -> str:
+    """A client-sent value (path, query, header) fit for one log line: control characters,
+    CR and LF included, written as `\\xNN`, and cut at `limit` characters."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return _CONTROL_RE.sub(_escape_control, text)
+
+
+# ---------------------------------------------------------------------------- problems at the edge
+
+
+def _problem_bytes(
+    status: int, title: str, detail: str, path: str, field: str = "body"
+) -> bytes:
+    return json.dumps({
+        "type": f"https://sentinelle.example.org/problems/{status}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": path,
+        "field": field,
+        "invalid_params": [{"name": field, "reason": detail}],
+    }).encode()
+
+
+async def _send_problem(
+    send: Send, status: int, title: str, detail: str, path: str, field: str = "body"
+) -> None:
+    body = _problem_bytes(status, title, detail, path, field)
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    })
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of objects and arrays, without parsing (strings are skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x7B, 0x5B):  # { [
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x7D, 0x5D):
+            depth -= 1
+    return deepest
+
+
+NUL_ADVICE = "contains a NUL character (\\u0000), which is never valid text: remove it and resend."
+# `\u0000` in JSON text, not preceded by an escaping backslash (`\\u0000` is the text "\u0000").
+_JSON_NUL_RE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_QUERY_DATE_RE = re.compile(rb"(?:^|&)[^=&]*=\d{4}-\d{2}-\d{2}")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ].*)?")
+_FORM = b"application/x-www-form-urlencoded"
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _json_field_with_nul(value: Any, path: str = "") -> str | None:
+    """The field (`impact.note`, `geometry.coordinates[0]`) whose key or text holds a NUL."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return _join(path, log_safe(key, 60))
+            found = _json_field_with_nul(item, _join(path, key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _json_field_with_nul(item, _join(path, index))
+            if found:
+                return found
+    return None
+
+
+def _form_field_with_nul(text: str) -> str | None:
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        if "\x00" in key or "\x00" in value:
+            return log_safe(key, 60) or "body"
+    return None
+
+
+def body_nul_field(body: bytes, content_type: bytes) -> str | None:
+    """The field of a request body that carries a NUL character (raw, %00 or \\u0000), if any."""
+    form = content_type.startswith(_FORM)
+    raw = b"\x00" in body
+    # `in` on bytes is C-speed; the regex only runs on a body that has the escape at all.
+    escaped = not form and b"\\u0000" in body and _JSON_NUL_RE.search(body) is not None
+    if not (raw or (form and b"%00" in body) or escaped):
+        return None
+    text = body.decode("utf-8", errors="replace")
+    if form:
+        return _form_field_with_nul(text) or "body"
+    try:
+        return _json_field_with_nul(json.loads(text, strict=False)) or "body"
+    except ValueError:
+        return "body"
+
+
+class EdgeInputMiddleware:
+    """422 naming the parameter for what no handler should ever see: a NUL character in the path or
+    the query (PostgreSQL refuses NUL in text), and a time in the query outside the years the service
+    handles (times near 0001-01-01 or 9999-12-31 overflow once put in UTC)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def _query_problem(self, query: bytes) -> tuple[str, str] | None:
+        nul = b"%00" in query or b"\x00" in query
+        if not nul and not _QUERY_DATE_RE.search(query):
+            return None
+        for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            name = log_safe(key, 60) or "query"
+            if "\x00" in key or "\x00" in value:
+                return name, f"{name} {NUL_ADVICE}"
+            if _DATE_RE.fullmatch(value):
+                try:
+                    moment = datetime.fromisoformat(value)
+                except ValueError:
+                    continue  # not a time after all: the handler says what is wrong
+                try:
+                    check_time(moment, name)
+                except InvalidField as exc:
+                    return name, exc.detail
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        raw_path = (scope.get("raw_path") or b"").split(b"?", 1)[0]
+        if "\x00" in path or b"%00" in raw_path or b"\x00" in raw_path:
+            await _send_problem(send, 422, "Invalid field", f"The path {NUL_ADVICE}",
+                                path.replace("\x00", ""), "path")
+            return
+        problem = self._query_problem(scope.get("query_string", b""))
+        if problem is not None:
+            await _send_problem(send, 422, "Invalid field", problem[1], path, problem[0])
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """413 above the size limit, 400 for JSON nested deeper than allowed and 422 for a NUL
+    character in a field, before any parsing, whatever the content type claims (the handlers read
+    any body that is not a form as JSON)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length")
+        too_big = (
+            f"The request body is too large (limit {self.max_bytes} bytes): "
+            "send less data per request."
+        )
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _send_problem(send, 413, "Request body too large", too_big, path)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _send_problem(send, 413, "Request body too large", too_big, path)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        content_type = headers.get(b"content-type", b"").lower().strip()
+        if content_type.startswith(b"multipart/"):
+            # Files are bytes; no route takes one, and a multipart body is never read as JSON.
+            await self.app(scope, _replay(body, receive), send)
+            return
+        nul_field = body_nul_field(body, content_type)
+        if nul_field is not None:
+            await _send_problem(send, 422, "Invalid field", f"{nul_field} {NUL_ADVICE}", path,
+                                nul_field)
+            return
+        # Counting brackets is C-speed; only a body with more of them than the limit is scanned.
+        # A form is read as JSON too by the handlers that take a JSON body: one starting with a
+        # bracket is checked like JSON.
+        if (
+            (not content_type.startswith(_FORM) or body.lstrip()[:1] in (b"{", b"["))
+            and body.count(b"{") + body.count(b"[") > self.max_depth
+            and json_depth(body) > self.max_depth
+        ):
+            await _send_problem(
+                send, 400, "Bad request",
+                f"The JSON body is nested more than {self.max_depth} levels deep: flatten it.",
+                path,
+            )
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    replayed = False
+
+    async def replay() -> ReceiveMessage:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}  # type: ignore[return-value]
+        return await receive()
+
+    return replay
+
+
+def neutralise_csv(text: str) -> str:
+    """The CSV `text` with every cell a spreadsheet would run as a formula neutralised (OWASP)."""
+    out = io.StringIO()
+    csv.writer(out).writerows(neutralised_row(row) for row in csv.reader(io.StringIO(text)))
+    return out.getvalue()
+
+
+class CsvExportMiddleware:
+    """Every CSV answer (text/csv: `?format=csv`, `?format=hxl`) leaves with its formula cells
+    neutralised, whichever writer made it: a cell starting with =, +, -, @, tab or CR gets a
+    leading `'`; numbers (-9.18) stay numbers. Idempotent: a neutralised cell is left alone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] | None = None
+        chunks: list[bytes] = []
+
+        async def wrapped(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if kind.lower().startswith(b"text/csv"):
+                    start = dict(message)
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = neutralise_csv(b"".join(chunks).decode("utf-8")).encode("utf-8")
+                start["headers"] = [
+                    *((k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"),
+                    (b"content-length", str(len(body)).encode()),
+                ]
+                await send(start)  # type: ignore[arg-type]
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"permissions-policy", b"geolocation=(), camera=(), microphone=()"),
+    ]
+    if settings.public_url.startswith("https://"):
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
+class SecurityHeadersMiddleware:
+    """Headers that stop browsers from sniffing, framing or caching API answers."""
+
+    def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> None:
+        self.app = app
+        self.headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope.get("path", "").startswith(_DOCS_PREFIX)
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [h for h in self.headers if h[0] not in present]
+                if not docs:
+                    # The docs pages load their scripts; the API itself never serves active content.
+                    extra.append(
+                        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+                    )
+                    if b"cache-control" not in present:
+                        extra.append((b"cache-control", b"no-store"))
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+class CorsMiddleware:
+    """Only configured origins get CORS headers; with none configured, same-origin only."""
+
+    def __init__(self, app: ASGIApp, origins: Iterable[str]) -> None:
+        self.app = app
+        self.origins = {o.rstrip("/") for o in origins if o}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin-1").rstrip("/")
+        allowed = bool(origin) and origin in self.origins
+        if scope.get("method") == "OPTIONS" and b"access-control-request-method" in headers:
+            response_headers = [(b"vary", b"Origin"), (b"content-length", b"0")]
+            if allowed:
+                response_headers += [
+                    (b"access-control-allow-origin", origin.encode()),
+                    (b"access-control-allow-methods", b"GET, POST, PATCH, PUT, DELETE"),
+                    (b"access-control-allow-headers",
+                     b"Authorization, Content-Type, If-Match, Idempotency-Key"),
+                    (b"access-control-max-age", b"600"),
+                ]
+            start: Any = {"type": "http.response.start", "status": 204 if allowed else 403,
+                          "headers": response_headers}
+            await send(start)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start" and allowed:
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"access-control-allow-origin", origin.encode()),
+                    (b"access-control-expose-headers", b"ETag, Location, Idempotent-Replayed"),
+                    (b"vary", b"Origin"),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+#: Where the exception handlers leave the reason of a 403 for the audit event (api/errors.py).
+REFUSAL_REASON_KEY = "sentinelle.refusal_reason"
+
+
+class AuditMiddleware:
+    """Opens the audit scope of a request and writes its events before the answer leaves."""
+
+    def __init__(self, app: ASGIApp, seen: dict[tuple[Any, str], float]) -> None:
+        self.app = app
+        self.seen = seen
+
+    def _token_use(self, scope: Scope, address: str) -> audit.AuditEvent | None:
+        user = scope.get("user")
+        if not isinstance(user, Principal) or user.token_id is None:
+            return None
+        key = (user.token_id, address)
+        now = time.monotonic()
+        if now - self.seen.get(key, -1e18) < TOKEN_USE_WINDOW_SECONDS:
+            return None
+        if len(self.seen) > 50_000:
+            self.seen.clear()
+        self.seen[key] = now
+        return audit.event("token.used", user, target_type="token", target_id=user.token_id,
+                           method=scope.get("method"), path=scope.get("path"))
+
+    @staticmethod
+    def _refusal(scope: Scope, events: list[audit.AuditEvent]) -> audit.AuditEvent | None:
+        """`authz.denied` for a 403 answer, unless the handler already recorded its refusal.
+
+        The route template (`/api/v1/zones/{zone_id}`), never the path with its values, and
+        the method: enough to see who knocks where, nothing a reader of the log should not see."""
+        if any(e.action == "authz.denied" for e in events):
+            return None
+        user = scope.get("user")
+        principal = user if isinstance(user, Principal) else None
+        route = str(scope.get("path_template") or "")[:200]
+        details: dict[str, Any] = {"method": scope.get("method"), "route": route}
+        reason = scope.get(REFUSAL_REASON_KEY)  # type: ignore[misc]
+        if isinstance(reason, str):
+            details["reason"] = reason[:300]
+        return audit.event("authz.denied", principal, target_type="route",
+                           target_id=route[:64] or None, **details)
+
+    async def _flush(
+        self, scope: Scope, request_audit: audit.RequestAudit, status: int = 200
+    ) -> None:
+        events = list(request_audit.events)
+        request_audit.events.clear()
+        if status == 403:
+            refusal = self._refusal(scope, events)
+            if refusal is not None:
+                events.append(refusal)
+        used = self._token_use(scope, request_audit.address or "")
+        if used is not None:
+            events.append(used)
+        if not events:
+            return
+        db: Database = scope["litestar_app"].state.db
+        now = datetime.now(UTC)
+        try:
+            async with db.transaction() as session:
+                await audit.write(session, events, now=now, address=request_audit.address)
+                user = scope.get("user")
+                if used is not None and isinstance(user, Principal):
+                    await session.execute(
+                        update(ApiTokenRow)
+                        .where(ApiTokenRow.id == user.token_id)
+                        .values(last_used_at=now)
+                    )
+        except Exception as exc:  # the answer still goes out; the failure is logged, not hidden
+            log.error("Audit write failed: %s", type(exc).__name__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = client[0] if client else None
+        with audit.request_scope(address, scope) as request_audit:  # type: ignore[arg-type]
+
+            async def wrapped(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    await self._flush(scope, request_audit, message.get("status", 200))
+                await send(message)
+
+            await self.app(scope, receive, wrapped)
+
+
+_RATE_WINDOWS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def _scope_token_key(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization" and value:
+            # A hash, never the token itself, names the bucket (stores may be dumped or logged).
+            return "token:" + hashlib.sha256(value).hexdigest()[:32]
+    return _scope_address_key(scope)
+
+
+def _scope_address_key(scope: Scope) -> str:
+    client = scope.get("client")
+    return "address:" + (client[0] if client else "unknown")
+
+
+class RateLimitMiddleware:
+    """Fixed-window request limit per key, as Litestar's RateLimitMiddleware answers it.
+
+    Same window, RateLimit-* headers and 429 (TooManyRequestsException), but the count lives in
+    a plain dict shared by every route of the app: Litestar's version keeps each key's whole
+    timestamp history in a Store and JSON-encodes it twice per request, which grows with traffic
+    (a large share of a POST's cost under load).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        unit: str,
+        key: Callable[[Scope], str],
+        buckets: dict[str, list[int]],
+        exclude: str,
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.window = _RATE_WINDOWS[unit]
+        self.key = key
+        self.buckets = buckets  # key -> [count, reset (epoch seconds)]
+        self.exclude = re.compile(exclude)
+        self.policy = f"{limit}; w={self.window}".encode()
+        self.limit_text = str(limit).encode()
+
+    def _headers(self, count: int, reset: int) -> list[tuple[bytes, bytes]]:
+        remaining = self.limit - count if count <= self.limit else 0
+        return [
+            (b"ratelimit-policy", self.policy),
+            (b"ratelimit-limit", self.limit_text),
+            (b"ratelimit-remaining", str(remaining).encode()),
+            (b"ratelimit-reset", str(reset - int(time.time())).encode()),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.exclude.search(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        key = self.key(scope)
+        now = int(time.time())
+        bucket = self.buckets.get(key)
+        if bucket is None or bucket[1] <= now:
+            if len(self.buckets) > 50_000:
+                for stale in [k for k, b in self.buckets.items() if b[1] <= now]:
+                    del self.buckets[stale]
+            bucket = self.buckets[key] = [0, now + self.window]
+        if bucket[0] >= self.limit:
+            raise TooManyRequestsException(
+                headers={k.decode(): v.decode() for k, v in self._headers(*bucket)}
+            )
+        bucket[0] += 1
+        count, reset = bucket
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                ours = self._headers(count, reset)
+                names = {k for k, _ in ours}
+                message["headers"] = [
+                    *(h for h in message.get("headers", []) if h[0].lower() not in names), *ours
+                ]
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+_SECRET_RE = re.compile(r"(stl_[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+\S+|gAAAAA[A-Za-z0-9_\-=]{20,})")
+
+
+class RedactSecrets(logging.Filter):
+    """Masks tokens, bearer headers and Fernet ciphertexts in log messages, and escapes control
+    characters in their text arguments (a client's CR/LF cannot forge a log line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                log_safe(a, 2000) if isinstance(a, str) and _CONTROL_RE.search(a) else a
+                for a in record.args
+            )
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to the handler
+            return True
+        cleaned = _SECRET_RE.sub("[redacted]", message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_REDACTOR = RedactSecrets()
+
+
+def install_log_redaction(names: Iterable[str] = ("", "sentinelle", "sentinelle.api", "uvicorn",
+                                                  "uvicorn.error", "uvicorn.access",
+                                                  "litestar")) -> None:
+    for name in names:
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
+        for handler in logger.handlers:
+            if _REDACTOR not in handler.filters:
+                handler.addFilter(_REDACTOR)
+
+
+def configure(ctx: AppContext) -> None:
+    settings = ctx.settings
+    per_token = max(1, settings.rate_limit_per_minute)
+    ctx.middleware += [
+        DefineMiddleware(SecurityHeadersMiddleware, headers=security_headers(settings)),
+        DefineMiddleware(CorsMiddleware, origins=settings.cors_origins),
+        DefineMiddleware(CsvExportMiddleware),
+        DefineMiddleware(EdgeInputMiddleware),
+        DefineMiddleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                         max_depth=settings.max_json_depth),
+        DefineMiddleware(
+            RateLimitMiddleware, limit=per_token * ADDRESS_LIMIT_FACTOR, unit="minute",
+            key=_scope_address_key, buckets=ctx.state.setdefault("rate_limit_address", {}),
+            exclude="^/api/v1/health",
+        ),
+        DefineMiddleware(
+            RateLimitMiddleware, limit=per_token, unit="minute", key=_scope_token_key,
+            buckets=ctx.state.setdefault("rate_limit_token", {}), exclude="^/api/v1/health",
+        ),
+        DefineMiddleware(AuditMiddleware, seen=ctx.state.setdefault("token_use_seen", {})),
+    ]
+
+    async def redact() -> None:
+        install_log_redaction()
+
+    ctx.on_startup.append(redact)

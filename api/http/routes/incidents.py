@@ -1,0 +1,237 @@
+"""/api/v1/incidents: report, list, read, change and retract incidents."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, patch, post
+from litestar.params import Parameter
+
+from api.http.auth import ANY_ROLE, WRITERS
+from api.http.routes.common import (
+    as_utc,
+    parse_bbox,
+    parse_codes,
+    parse_lat_lon,
+    principal_of,
+    utcnow,
+)
+from incidents.audit import log as audit
+from incidents.errors import InvalidField, PreconditionRequired
+from incidents.records.model import Status
+from incidents.records.schemas import (
+    IncidentCollection,
+    IncidentFeature,
+    IncidentIn,
+    IncidentPatch,
+    RetractIn,
+)
+from incidents.records.service import IncidentService
+from incidents.records.store import IncidentQuery, radius_ok
+from incidents.taxonomy import catalogue as taxonomy
+
+GEOJSON = "application/geo+json"
+CSV_COLUMNS = (
+    "id", "type", "category", "occurred_at", "time_precision", "lat", "lon", "location_precision",
+    "place_name", "severity", "killed", "injured", "abducted", "detained", "missing",
+    "aid_workers_affected", "perpetrator", "actor", "description", "source_type", "reliability",
+    "credibility", "status", "sharing_level", "version", "zones",
+)
+
+
+def service_of(request: Request[Any, Any, Any]) -> IncidentService:
+    svc: IncidentService = request.app.state.incidents
+    return svc
+
+
+def etag(version: int | None) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str | None) -> int:
+    if value is None:
+        raise PreconditionRequired(
+            "Send `If-Match` with the incident's ETag (its version) so that concurrent edits are "
+            "not lost.",
+            field="If-Match",
+        )
+    raw = value.strip().removeprefix("W/").strip('"')
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidField("If-Match", "If-Match must be the ETag you received, e.g. \"3\".") from None
+
+
+def feature_rows_csv(features: list[IncidentFeature]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for f in features:
+        p = f.properties
+        coords = f.geometry.get("coordinates") if f.geometry.get("type") == "Point" else None
+        impact = p.impact
+        writer.writerow([
+            f.id, p.type or "", p.category, p.occurred_at.isoformat(), p.time_precision,
+            coords[1] if coords else "", coords[0] if coords else "", p.location_precision,
+            p.place_name or "", p.severity or "",
+            *(getattr(impact, k) if impact else "" for k in ("killed", "injured", "abducted",
+                                                           "detained", "missing",
+                                                           "aid_workers_affected")),
+            p.perpetrator or "", p.actor or "", p.description or "", p.source_type or "",
+            p.reliability or "", p.credibility or "", p.status or "", p.sharing_level or "",
+            p.version or "", ";".join(z.code for z in p.zones or []),
+        ])
+    return out.getvalue()
+
+
+@post(
+    "/api/v1/incidents",
+    guards=[WRITERS],
+    tags=["incidents"],
+    summary="Report an incident",
+    description=(
+        "Creates an incident and answers 201 with it as a GeoJSON Feature. Send an "
+        "`Idempotency-Key` header to make retries on a weak connection safe: the same key and body "
+        "replay the first answer; the same key with another body is refused (422); a duplicate "
+        "still in progress answers 409."
+    ),
+    status_code=201,
+)
+async def report_incident(
+    request: Request[Any, Any, Any],
+    data: IncidentIn,
+    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+) -> Response[IncidentFeature]:
+    result = await service_of(request).report(
+        principal_of(request), data, now=utcnow(), idempotency_key=idempotency_key
+    )
+    # Built from what the caller may see: a masked answer carries neither id nor version.
+    headers: dict[str, str] = {}
+    if result.location_id is not None:
+        headers["Location"] = f"/api/v1/incidents/{result.location_id}"
+        headers["ETag"] = etag(result.feature.properties.version or result.incident.version)
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(result.feature, status_code=201, headers=headers, media_type=GEOJSON)
+
+
+@get(
+    "/api/v1/incidents",
+    guards=[ANY_ROLE],
+    tags=["incidents"],
+    summary="Find incidents by time, type, place",
+    description=(
+        "Newest first, as a GeoJSON FeatureCollection (`format=csv` for CSV). Retracted incidents "
+        "are left out unless `status` asks for them. Page with `next_cursor`."
+    ),
+)
+async def list_incidents(
+    request: Request[Any, Any, Any],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    type_: Annotated[str | None, Parameter(query="type", description="Type or category codes, comma-separated.")] = None,
+    min_severity: Annotated[int | None, Parameter(ge=1, le=5)] = None,
+    status: Annotated[str | None, Parameter(description="reported, verified, disputed, retracted; comma-separated.")] = None,
+    bbox: Annotated[str | None, Parameter(description="minLon,minLat,maxLon,maxLat")] = None,
+    near: Annotated[str | None, Parameter(description="lat,lon (with radius_km)")] = None,
+    radius_km: Annotated[float | None, Parameter(description="0 < radius_km ≤ 500, geodesic")] = None,
+    zone: Annotated[str | None, Parameter(description="A zone id: incidents that fall in it.")] = None,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+    format_: Annotated[str, Parameter(query="format", description="geojson (default) or csv")] = "geojson",
+) -> Response[IncidentCollection]:
+    query = IncidentQuery(limit=limit, cursor=cursor)
+    query.since, query.until = as_utc(since), as_utc(until)
+    if type_:
+        try:
+            query.types = taxonomy.expand_codes(parse_codes(type_))
+        except taxonomy.UnknownCodeError as exc:
+            raise InvalidField("type", str(exc), suggestions=exc.suggestions) from exc
+    query.min_severity = min_severity
+    if status:
+        codes = parse_codes(status)
+        valid = {s.value for s in Status}
+        for code in codes:
+            if code not in valid:
+                raise InvalidField("status", f"Unknown status {code!r}; use {', '.join(sorted(valid))}.")
+        query.statuses = frozenset(codes)
+    if bbox:
+        query.bbox = parse_bbox(bbox)
+    if near:
+        query.near = parse_lat_lon(near)
+        query.radius_km = radius_ok(radius_km)
+    elif radius_km is not None:
+        raise InvalidField("near", "Give `near=lat,lon` with `radius_km`.")
+    if zone:
+        zone_filter = request.app.state.get("zone_filter")
+        if zone_filter is None:
+            raise InvalidField("zone", "Zones are not available in this deployment.")
+        query.zone_incident_ids = await zone_filter(zone)
+    if format_ not in ("geojson", "csv", "hxl"):
+        raise InvalidField("format", "format must be geojson, csv or hxl.")
+    features, next_cursor = await service_of(request).list(principal_of(request), query)
+    if format_ != "geojson":
+        audit.later(audit.event("incidents.exported", principal_of(request), format=format_,
+                                count=len(features)))
+    if format_ == "csv":
+        return Response(feature_rows_csv(features), media_type="text/csv; charset=utf-8")  # type: ignore[arg-type]
+    if format_ == "hxl":
+        exporter = request.app.state.get("hxl_export")
+        if exporter is None:
+            raise InvalidField("format", "HXL export is not available in this deployment.")
+        return Response(exporter(features), media_type="text/csv; charset=utf-8")  # type: ignore[no-any-return]
+    body = IncidentCollection(type="FeatureCollection", features=features, next_cursor=next_cursor)
+    return Response(body, media_type=GEOJSON)
+
+
+@get("/api/v1/incidents/{incident_id:uuid}", guards=[ANY_ROLE], tags=["incidents"], summary="One incident")
+async def get_incident(request: Request[Any, Any, Any], incident_id: uuid.UUID) -> Response[IncidentFeature]:
+    feature = await service_of(request).get(principal_of(request), incident_id)
+    headers = {"ETag": etag(feature.properties.version)} if feature.properties.version else {}
+    return Response(feature, headers=headers, media_type=GEOJSON)
+
+
+@patch(
+    "/api/v1/incidents/{incident_id:uuid}",
+    guards=[WRITERS],
+    tags=["incidents"],
+    summary="Change an incident (If-Match required)",
+    description="Send `If-Match` with the ETag you read; a stale version answers 412.",
+)
+async def patch_incident(
+    request: Request[Any, Any, Any],
+    incident_id: uuid.UUID,
+    data: IncidentPatch,
+    if_match: Annotated[str | None, Parameter(header="If-Match")] = None,
+) -> Response[IncidentFeature]:
+    version = parse_if_match(if_match)
+    svc = service_of(request)
+    viewer = principal_of(request)
+    updated = await svc.patch(viewer, incident_id, data, if_match=version, now=utcnow())
+    feature = await svc.get(viewer, incident_id)
+    return Response(feature, headers={"ETag": etag(updated.version)}, media_type=GEOJSON)
+
+
+@post(
+    "/api/v1/incidents/{incident_id:uuid}/retract",
+    guards=[WRITERS],
+    tags=["incidents"],
+    summary="Retract an incident (kept, marked retracted)",
+    status_code=200,
+)
+async def retract_incident(
+    request: Request[Any, Any, Any], incident_id: uuid.UUID, data: RetractIn | None = None
+) -> Response[IncidentFeature]:
+    svc = service_of(request)
+    viewer = principal_of(request)
+    updated = await svc.retract(viewer, incident_id, now=utcnow(), reason=data.reason if data else None)
+    feature = await svc.get(viewer, incident_id)
+    return Response(feature, headers={"ETag": etag(updated.version)}, media_type=GEOJSON)
+
+
+ROUTES = [report_incident, list_incidents, get_incident, patch_incident, retract_incident]
+

@@ -1,0 +1,158 @@
+"""/api/v1/risk/skill: how well the risk model foresaw the incidents in the database."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get
+from litestar.params import Parameter
+from msgspec import Struct
+
+from api.http.auth import OFFICERS
+from incidents.risk.backtest import BacktestResult
+from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
+from incidents.risk.service import risk_config
+from incidents.risk.skill import SkillReport, measure_skill, parse_skill_request
+
+METHOD_LABELS = {
+    "model": "model (expected incidents)",
+    "risk_score": "risk score behind the level (information only)",
+}
+
+
+class MethodSkillOut(Struct):
+    label: str
+    mean_rho: float | None
+    mean_top_k: float | None
+    rho: list[float | None]
+    top_k: list[float | None]
+
+
+class CalibrationOut(Struct):
+    level: int
+    level_code: str
+    level_label: str
+    level_label_en: str
+    zone_steps: int
+    serious: int
+    share: float | None
+
+
+class ChosenOut(Struct):
+    step: date
+    half_lives_days: list[float]
+    half_life_shares: list[float]
+    spillover: float
+    training_steps: int
+
+
+class SkillOut(Struct):
+    zones: str
+    zone_count: int
+    incident_count: int
+    first_incident: date
+    last_incident: date
+    from_: date = msgspec.field(name="from")
+    to: date = msgspec.field(name="to")
+    step: str = "1mo"
+    horizon_days: int = 30
+    k: int = 10
+    window_days: float = 730.0
+    serious_severity: int = 4
+    steps: list[date] = msgspec.field(default_factory=list)
+    methods: dict[str, MethodSkillOut] = msgspec.field(default_factory=dict)
+    beats_baselines: bool = False
+    calibration: list[CalibrationOut] = msgspec.field(default_factory=list)
+    calibration_rises: bool = False
+    chosen: list[ChosenOut] = msgspec.field(default_factory=list)
+    notes: list[str] = msgspec.field(default_factory=list)
+
+
+def _num(value: float) -> float | None:
+    return None if math.isnan(value) else round(float(value), 4)
+
+
+def skill_out(report: SkillReport) -> SkillOut:
+    result: BacktestResult = report.result
+    return SkillOut(
+        zones=report.zones,
+        zone_count=report.zone_count,
+        incident_count=report.incident_count,
+        first_incident=report.first_incident,
+        last_incident=report.last_incident,
+        from_=report.start,
+        to=report.end,
+        step=report.step,
+        horizon_days=result.horizon_days,
+        k=result.k,
+        window_days=report.window_days,
+        steps=list(result.steps),
+        methods={
+            name: MethodSkillOut(
+                label=METHOD_LABELS.get(name, name.replace("_", " ")),
+                mean_rho=_num(m.mean_rho),
+                mean_top_k=_num(m.mean_top_k),
+                rho=[_num(x) for x in m.rho],
+                top_k=[_num(x) for x in m.top_k],
+            )
+            for name, m in result.methods.items()
+        },
+        beats_baselines=result.beats_baselines(),
+        calibration=[
+            CalibrationOut(
+                level=r.level,
+                level_code=LEVEL_CODES[r.level],
+                level_label=LEVEL_LABELS[r.level][0],
+                level_label_en=LEVEL_LABELS[r.level][1],
+                zone_steps=r.zone_steps,
+                serious=r.serious,
+                share=_num(r.share),
+            )
+            for r in result.calibration
+        ],
+        calibration_rises=result.calibration_rises(),
+        chosen=[
+            ChosenOut(
+                step=date.fromisoformat(c["step"]),
+                half_lives_days=list(c["half_lives_days"]),
+                half_life_shares=list(c["half_life_shares"]),
+                spillover=float(c["spillover"]),
+                training_steps=int(c["training_steps"]),
+            )
+            for c in result.chosen
+        ],
+        notes=report.notes,
+    )
+
+
+@get(
+    "/api/v1/risk/skill",
+    guards=[OFFICERS],
+    tags=["risk"],
+    summary="How well the risk model foresaw incidents (walk-forward backtest)",
+    description="At each step the zones of kind `zones` are scored with what was known before "
+    "it and compared with the incidents of the next `horizon`: Spearman ρ and top-k capture "
+    "for the model and for the incident counts of the last 30, 90 and 180 days, and how often "
+    "each level saw a serious incident. Officers and admins.",
+)
+async def get_skill(
+    request: Request[Any, Any, Any],
+    from_: Annotated[
+        str | None, Parameter(query="from", description="First step, YYYY-MM-DD.")
+    ] = None,
+    to: Annotated[str | None, Parameter(description="Last step, YYYY-MM-DD.")] = None,
+    horizon: Annotated[str, Parameter(description="Judged on the next 30d, 4w...")] = "30d",
+    zones: Annotated[str, Parameter(description="Zone kind: admin1, admin2...")] = "admin2",
+    step: Annotated[str, Parameter(description="Between steps: 1mo, 30d...")] = "1mo",
+    k: Annotated[str | None, Parameter(description="Top-k zones (default 10).")] = None,
+) -> SkillOut:
+    query = parse_skill_request(start=from_, end=to, horizon=horizon, zones=zones, step=step, k=k)
+    settings = request.app.state.settings
+    report = await measure_skill(request.app.state.db, query, config=risk_config(settings))
+    return skill_out(report)
+
+
+ROUTES = [get_skill]

@@ -1,0 +1,660 @@
+"""/api/v1/zones and /api/v1/risk: zones, their rolling risk, and area or route assessment."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, delete, get, post, put
+from litestar.params import Parameter
+from msgspec import Struct
+
+from api.http.auth import ANY_ROLE, requires
+from api.http.context import AppContext
+from api.http.routes.common import as_utc, parse_codes, principal_of, utcnow
+from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, to_geojson
+from incidents.errors import InvalidField
+from incidents.records.model import Role
+from incidents.risk.assessment import MAX_AREA_VERTICES
+from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
+from incidents.risk.service import Assessment, RiskObserver, RiskService, StoredRisk, risk_config
+from incidents.sharing.rules import TimeUnit
+from incidents.sharing.service import visible_in_full
+from incidents.zones.store import (
+    ZoneAssignment,
+    ZoneCache,
+    ZoneDraft,
+    ZoneService,
+    ensure_default_zones,
+    parse_zone_geometry,
+    zone_filter,
+    zone_lookup,
+)
+from incidents.zones.tables import ZoneRow
+
+log = logging.getLogger("sentinelle.zones")
+GEOJSON = "application/geo+json"
+# Who may draw zones: officers and admins (their organisation's custom zones) and the platform
+# operator (platform zones); the service decides which zone each may change.
+ZONE_EDITORS = requires(Role.OFFICER, Role.ADMIN, Role.OPERATOR)
+# Text fields of a zone, as long as their columns.
+TEXT_LIMITS = {"name_fr": 200, "name_en": 200, "code": 64, "parent_code": 64, "provenance": 2000}
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class RiskSummary(Struct):
+    level: int
+    level_code: str
+    level_label: str
+    level_label_en: str
+    score: float
+    trend: str
+    computed_at: datetime | None = None
+
+
+class ZoneProperties(Struct):
+    code: str
+    name: str
+    name_fr: str
+    name_en: str
+    kind: str
+    parent_code: str | None
+    provenance: str
+    approximate: bool
+    version: int
+    area_km2: float
+    risk: RiskSummary | None = None
+
+
+class ZoneFeature(Struct):
+    type: str
+    id: str
+    geometry: dict[str, Any]
+    properties: ZoneProperties
+    warnings: list[str] | None = None
+
+
+class ZoneCollection(Struct):
+    type: str
+    features: list[ZoneFeature]
+
+
+class ZoneIn(Struct, forbid_unknown_fields=True):
+    name_fr: str
+    geometry: dict[str, Any]
+    code: str | None = None
+    name_en: str | None = None
+    kind: str = "custom"
+    parent_code: str | None = None
+    provenance: str | None = None
+    approximate: bool = False
+
+
+class Contributor(Struct):
+    incident_id: str
+    # None for an incident the viewer sees only masked: its exact share would tell its exact
+    # type, severity and time; the masked contributors' shares are summed in `masked_share`.
+    share: float | None
+
+
+class ZoneRiskOut(Struct):
+    zone_id: str
+    code: str
+    name: str
+    kind: str
+    level: int
+    level_code: str
+    level_label: str
+    level_label_en: str
+    score: float
+    sub_scores: dict[str, float]
+    trend: str
+    expected_incidents: float
+    contributors: list[Contributor]
+    computed_at: datetime | None
+    masked_share: float = 0.0
+
+
+class HistoryPointOut(Struct):
+    at: datetime
+    level: int
+    level_code: str
+    score: float
+    trend: str
+
+
+class HistoryOut(Struct):
+    zone_id: str
+    from_: datetime = msgspec.field(name="from")
+    to: datetime = msgspec.field(name="to")
+    step: str = "1d"
+    points: list[HistoryPointOut] = msgspec.field(default_factory=list)
+
+
+class RankedZone(Struct):
+    zone_id: str
+    code: str
+    name: str
+    kind: str
+    level: int
+    level_code: str
+    level_label: str
+    score: float
+    trend: str
+
+
+class RankingOut(Struct):
+    zones: list[RankedZone]
+
+
+class AssessIn(Struct, forbid_unknown_fields=True):
+    geometry: dict[str, Any]
+    radius_km: float | None = None
+    corridor_km: float = 10.0
+    window_days: int | None = None
+    segment_km: float = 25.0
+
+
+class AssessedZone(Struct):
+    id: str
+    code: str
+    name: str
+    kind: str
+    level: int
+    level_code: str
+    score: float
+
+
+class AssessedIncidentOut(Struct):
+    id: str
+    type: str
+    occurred_at: datetime
+    severity: int
+    status: str
+    distance_km: float
+    along_km: float | None = None
+
+
+class SegmentOut(Struct):
+    index: int
+    from_km: float
+    to_km: float
+    level: int
+    level_code: str
+    score: float
+    incident_count: int
+    geometry: dict[str, Any]
+
+
+class AssessmentOut(Struct):
+    kind: str
+    level: int
+    level_code: str
+    level_label: str
+    level_label_en: str
+    score: float
+    sub_scores: dict[str, float]
+    area_km2: float
+    length_km: float | None
+    window_days: int
+    zones: list[AssessedZone]
+    incident_count: int
+    incidents: list[AssessedIncidentOut]
+    segments: list[SegmentOut]
+
+
+# --- conversions -------------------------------------------------------------------------------
+
+
+def _summary(risk: StoredRisk | None) -> RiskSummary | None:
+    if risk is None:
+        return None
+    fr, en = LEVEL_LABELS[risk.level]
+    return RiskSummary(
+        level=risk.level,
+        level_code=LEVEL_CODES[risk.level],
+        level_label=fr,
+        level_label_en=en,
+        score=round(risk.score, 4),
+        trend=risk.trend,
+        computed_at=risk.computed_at,
+    )
+
+
+def zone_feature(
+    row: ZoneRow, risk: StoredRisk | None = None, warnings: list[str] | None = None
+) -> ZoneFeature:
+    return ZoneFeature(
+        type="Feature",
+        id=row.id,
+        geometry=to_geojson(from_wkb(row.geometry_wkb)),
+        properties=ZoneProperties(
+            code=row.code,
+            name=row.name_fr,
+            name_fr=row.name_fr,
+            name_en=row.name_en,
+            kind=row.kind,
+            parent_code=row.parent_code,
+            provenance=row.provenance,
+            approximate=row.approximate,
+            version=row.version,
+            area_km2=round(row.area_km2, 3),
+            risk=_summary(risk),
+        ),
+        warnings=warnings,
+    )
+
+
+def risk_out(risk: StoredRisk) -> ZoneRiskOut:
+    fr, en = LEVEL_LABELS[risk.level]
+    return ZoneRiskOut(
+        zone_id=risk.zone_id,
+        code=risk.code,
+        name=risk.name,
+        kind=risk.kind,
+        level=risk.level,
+        level_code=LEVEL_CODES[risk.level],
+        level_label=fr,
+        level_label_en=en,
+        score=round(risk.score, 4),
+        sub_scores={k: round(v, 4) for k, v in risk.sub_scores.items()},
+        trend=risk.trend,
+        expected_incidents=round(risk.expected_incidents, 3),
+        contributors=[Contributor(i, round(c, 4)) for i, c in risk.contributors],
+        computed_at=risk.computed_at,
+    )
+
+
+def assessment_out(result: Assessment) -> AssessmentOut:
+    area = result.area
+    fr, en = LEVEL_LABELS[area.level]
+    return AssessmentOut(
+        kind=area.kind,
+        level=area.level,
+        level_code=LEVEL_CODES[area.level],
+        level_label=fr,
+        level_label_en=en,
+        score=round(area.score, 4),
+        sub_scores={k: round(v, 4) for k, v in area.sub_scores.items()},
+        area_km2=round(area.area_km2, 1),
+        length_km=None if area.length_km is None else round(area.length_km, 2),
+        window_days=result.window_days,
+        zones=[
+            AssessedZone(
+                z.zone_id, z.code, z.name, z.kind, z.level, LEVEL_CODES[z.level], round(z.score, 4)
+            )
+            for z in result.zones
+        ],
+        incident_count=result.incident_count,
+        incidents=[
+            AssessedIncidentOut(
+                str(i.id), i.type, i.occurred_at, i.severity, i.status, i.distance_km, i.along_km
+            )
+            for i in result.incidents
+        ],
+        segments=[
+            SegmentOut(
+                index=s.index,
+                from_km=round(s.from_km, 2),
+                to_km=round(s.to_km, 2),
+                level=s.level,
+                level_code=LEVEL_CODES[s.level],
+                score=round(s.score, 4),
+                incident_count=s.incident_count,
+                geometry=to_geojson(s.geometry),
+            )
+            for s in area.segments
+        ],
+    )
+
+
+_STEP_RE = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
+MAX_STEP = timedelta(days=366)
+
+
+def parse_step(value: str) -> timedelta:
+    m = _STEP_RE.match(value)
+    if not m:
+        raise InvalidField("step", "step is a number and a unit: 12h, 1d or 2w")
+    unit = {"h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+    try:
+        n = int(m.group(1))
+        delta = timedelta(**{unit: n})
+    except (OverflowError, ValueError):  # beyond what a timedelta (or int) holds: too long
+        raise InvalidField("step", "step must be at most 366 days, e.g. 1d, 7d or 2w") from None
+    if n == 0:
+        raise InvalidField("step", "step is a number and a unit: 12h, 1d or 2w")
+    if delta > MAX_STEP:
+        raise InvalidField("step", "step must be at most 366 days, e.g. 1d, 7d or 2w")
+    return delta
+
+
+def _midnight(value: datetime) -> datetime:
+    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def risk_day(at: datetime | None, *, now: datetime, retention_days: int) -> datetime | None:
+    """`at` rounded down to 00:00 UTC of its day; 422 when it is older than the data retention.
+
+    A whole day per answer: with exact times, an outsider could bisect the moment a masked
+    incident raised the score.
+    """
+    if at is None:
+        return None
+    if at < now - timedelta(days=retention_days):
+        raise InvalidField(
+            "at",
+            f"`at` is older than the data retention ({retention_days} days): "
+            "give a time within it",
+        )
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _draft(data: ZoneIn) -> tuple[ZoneDraft, list[str]]:
+    for name, limit in TEXT_LIMITS.items():
+        value = getattr(data, name)
+        if value is not None and len(value) > limit:
+            raise InvalidField(name, f"{name} is at most {limit} characters: shorten it")
+    geom, warnings = parse_zone_geometry(data.geometry)
+    draft = ZoneDraft(
+        name_fr=data.name_fr,
+        geometry=geom,
+        code=data.code,
+        name_en=data.name_en,
+        kind=data.kind,
+        parent_code=data.parent_code,
+        provenance=data.provenance,
+        approximate=data.approximate,
+    )
+    return draft, warnings
+
+
+def _zones(request: Request[Any, Any, Any]) -> ZoneService:
+    svc: ZoneService = request.app.state.zones
+    return svc
+
+
+def _risk(request: Request[Any, Any, Any]) -> RiskService:
+    svc: RiskService = request.app.state.risk
+    return svc
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+
+@get("/api/v1/zones", guards=[ANY_ROLE], tags=["zones"], summary="Zones with their risk level")
+async def list_zones(
+    request: Request[Any, Any, Any],
+    kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
+) -> Response[ZoneCollection]:
+    viewer = principal_of(request)
+    rows = await _zones(request).list(parse_codes(kind) or None, viewer)
+    ranking = {r.zone_id: r for r in await _risk(request).ranking(viewer.org_id)}
+    body = ZoneCollection(
+        type="FeatureCollection", features=[zone_feature(r, ranking.get(r.id)) for r in rows]
+    )
+    return Response(body, media_type=GEOJSON)
+
+
+@get("/api/v1/zones/{zone_id:str}", guards=[ANY_ROLE], tags=["zones"], summary="One zone")
+async def get_zone(request: Request[Any, Any, Any], zone_id: str) -> Response[ZoneFeature]:
+    row = await _zones(request).get(zone_id, principal_of(request))
+    risk = await _risk(request).zone_risk(zone_id, at=None, now=utcnow())
+    return Response(await _feature(row, risk), media_type=GEOJSON)
+
+
+async def _feature(
+    row: ZoneRow, risk: StoredRisk | None, warnings: list[str] | None = None
+) -> ZoneFeature:
+    # A zone of 10,000 vertices: its GeoJSON is built off the event loop.
+    return await asyncio.to_thread(zone_feature, row, risk, warnings)
+
+
+@post(
+    "/api/v1/zones",
+    guards=[ZONE_EDITORS],
+    tags=["zones"],
+    summary="Create a zone (officers and admins: custom zones; the operator: platform zones)",
+    description="An officer's or admin's zone is a `custom` zone of their organisation: only "
+    "its officers and admins change it, and other organisations do not see it. The platform "
+    "operator creates platform zones (any kind). At most 10,000 vertices and 500 rings. "
+    "Invalid polygons are repaired and the repairs listed in `warnings`; 422 when nothing can "
+    "be repaired. Incidents are assigned to the new zone at once.",
+    status_code=201,
+)
+async def create_zone(request: Request[Any, Any, Any], data: ZoneIn) -> Response[ZoneFeature]:
+    draft, warnings = await asyncio.to_thread(_draft, data)  # parsing and repair: off the loop
+    row = await _zones(request).create(draft, now=utcnow(), actor=principal_of(request))
+    risk = await _risk(request).zone_risk(row.id, at=None, now=utcnow())
+    return Response(
+        await _feature(row, risk, warnings or None),
+        status_code=201,
+        headers={"Location": f"/api/v1/zones/{row.id}"},
+        media_type=GEOJSON,
+    )
+
+
+@put(
+    "/api/v1/zones/{zone_id:str}",
+    guards=[ZONE_EDITORS],
+    tags=["zones"],
+    summary="Replace a zone (its organisation's officers and admins; platform zones: the operator)",
+)
+async def replace_zone(
+    request: Request[Any, Any, Any], zone_id: str, data: ZoneIn
+) -> Response[ZoneFeature]:
+    draft, warnings = await asyncio.to_thread(_draft, data)
+    row = await _zones(request).replace(
+        zone_id, draft, now=utcnow(), actor=principal_of(request)
+    )
+    risk = await _risk(request).zone_risk(row.id, at=None, now=utcnow())
+    return Response(await _feature(row, risk, warnings or None), media_type=GEOJSON)
+
+
+@delete(
+    "/api/v1/zones/{zone_id:str}",
+    guards=[ZONE_EDITORS],
+    tags=["zones"],
+    summary="Delete a zone (its organisation's officers and admins; platform zones: the operator)",
+    status_code=204,
+)
+async def delete_zone(request: Request[Any, Any, Any], zone_id: str) -> None:
+    await _zones(request).delete(zone_id, now=utcnow(), actor=principal_of(request))
+
+
+@get(
+    "/api/v1/zones/{zone_id:str}/risk",
+    guards=[ANY_ROLE],
+    tags=["risk"],
+    summary="A zone's risk now, or at `at`",
+    description="`at` is rounded down to the start of its UTC day (00:00Z): the risk is given "
+    "per day, so that stepping `at` cannot reveal when a masked incident happened. `at` must "
+    "be within the data retention (`SENTINELLE_DATA_RETENTION_DAYS`) and not in the future.",
+)
+async def get_zone_risk(
+    request: Request[Any, Any, Any], zone_id: str, at: datetime | None = None
+) -> ZoneRiskOut:
+    now = utcnow()
+    await _zones(request).get(zone_id, principal_of(request))  # another's custom zone: 404
+    retention_days = request.app.state.settings.data_retention_days
+    day = risk_day(as_utc(at), now=now, retention_days=retention_days)
+    risk = await _risk(request).zone_risk(zone_id, at=day, now=now)
+    sharing = request.app.state.get("sharing")
+    if sharing is not None and risk.contributors:
+        # Contributors name incidents: show each under the id the viewer may see it by.
+        # Those seen only masked come last, in no meaningful order and without their share.
+        ids = [uuid.UUID(i) for i, _ in risk.contributors]
+        shown = await sharing.shown_ids(principal_of(request), ids)
+        full = [(str(k), c) for k, (_, c) in zip(ids, risk.contributors, strict=True)
+                if shown.get(k) == k]
+        masked = [(str(shown[k]), c) for k, (_, c) in zip(ids, risk.contributors, strict=True)
+                  if k in shown and shown[k] != k]
+        out = risk_out(replace(risk, contributors=full))
+        out.contributors += [Contributor(i, None) for i, _ in sorted(masked)]
+        out.masked_share = round(sum(c for _, c in masked), 4)
+        return out
+    return risk_out(risk)
+
+
+@get(
+    "/api/v1/zones/{zone_id:str}/risk/history",
+    guards=[ANY_ROLE],
+    tags=["risk"],
+    summary="A zone's risk over time",
+)
+async def get_zone_risk_history(
+    request: Request[Any, Any, Any],
+    zone_id: str,
+    from_: Annotated[datetime | None, Parameter(query="from")] = None,
+    to: datetime | None = None,
+    step: str = "1d",
+) -> HistoryOut:
+    now = utcnow()
+    await _zones(request).get(zone_id, principal_of(request))  # another's custom zone: 404
+    # Whole days only, like `at`: finer or shifted points would time a masked incident.
+    day = timedelta(days=1)
+    given_to = as_utc(to)
+    end = _midnight(given_to) if given_to is not None else now
+    given_from = as_utc(from_)
+    start = _midnight(given_from) if given_from is not None else _midnight(end - timedelta(days=90))
+    delta = parse_step(step)
+    if delta < day or delta % day:
+        raise InvalidField("step", "step is whole days or weeks (1d, 7d, 2w): finer steps would "
+                           "reveal the time of incidents you may only see masked")
+    points = await _risk(request).history(zone_id, start=start, end=end, step=delta, now=now)
+    return HistoryOut(
+        zone_id=zone_id,
+        from_=start,
+        to=end,
+        step=step,
+        points=[
+            HistoryPointOut(p.at, p.level, LEVEL_CODES[p.level], round(p.score, 4), p.trend)
+            for p in points
+        ],
+    )
+
+
+@get("/api/v1/risk", guards=[ANY_ROLE], tags=["risk"], summary="All zones, most dangerous first")
+async def get_ranking(
+    request: Request[Any, Any, Any],
+    kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
+) -> RankingOut:
+    kinds = set(parse_codes(kind))
+    ranking = await _risk(request).ranking(principal_of(request).org_id)
+    ranked = [r for r in ranking if not kinds or r.kind in kinds]
+    return RankingOut(
+        zones=[
+            RankedZone(
+                r.zone_id,
+                r.code,
+                r.name,
+                r.kind,
+                r.level,
+                LEVEL_CODES[r.level],
+                LEVEL_LABELS[r.level][0],
+                round(r.score, 4),
+                r.trend,
+            )
+            for r in ranked
+        ]
+    )
+
+
+@post(
+    "/api/v1/risk/assess",
+    guards=[ANY_ROLE],
+    tags=["risk"],
+    status_code=200,
+    summary="Risk of an area or a route",
+    description="`geometry`: a Point with `radius_km` (0-500), a Polygon (at most 10,000 "
+    "vertices), or a route LineString (at most 1,000 vertices) with `corridor_km` (0-50, "
+    "default 10) cut into stretches of `segment_km` (1-500, at most 1,000 stretches). "
+    "`window_days` defaults to the risk window. Incidents you may only see masked count as "
+    "their masked entry: in the area when their grid-cell centre is, weighed by their "
+    "category, dated by their day; only incidents you see in full are listed.",
+)
+async def assess(request: Request[Any, Any, Any], data: AssessIn) -> AssessmentOut:
+    geom = await asyncio.to_thread(_assessed_geometry, data.geometry)
+    viewer = principal_of(request)
+    policy = request.app.state.incidents.read_policy
+
+    async def conditions(session: Any) -> list[Any]:
+        return list(await policy.conditions(session, viewer))
+
+    sharing = request.app.state.get("sharing")
+    result = await _risk(request).assess(
+        geom,
+        now=utcnow(),
+        radius_km=data.radius_km,
+        corridor_km=data.corridor_km,
+        window_days=data.window_days,
+        segment_km=data.segment_km,
+        conditions=conditions,
+        full_view=visible_in_full(viewer) if sharing is not None else None,
+        viewer_org=viewer.org_id,
+    )
+    return assessment_out(result)
+
+
+def _assessed_geometry(obj: dict[str, Any]) -> Any:
+    try:
+        return parse_geojson_geometry(obj, field="geometry", max_vertices=MAX_AREA_VERTICES)
+    except GeometryError as exc:
+        raise InvalidField(exc.field, exc.message) from exc
+
+
+ROUTES = [
+    list_zones,
+    get_zone,
+    create_zone,
+    replace_zone,
+    delete_zone,
+    get_zone_risk,
+    get_zone_risk_history,
+    get_ranking,
+    assess,
+]
+
+
+def configure(ctx: AppContext) -> None:
+    """Zone assignment and risk observers, `?zone=` filter, default zones, periodic decay."""
+    settings = ctx.settings
+    cache = ZoneCache(grid_degrees=settings.mask_grid_degrees)
+    unit = TimeUnit.WEEK if settings.mask_time_unit == TimeUnit.WEEK.value else TimeUnit.DAY
+    risk = RiskService(
+        ctx.db,
+        config=risk_config(settings),
+        cache=cache,
+        retention_days=settings.data_retention_days,
+        reload_seconds=float(settings.risk_recompute_seconds),
+        time_unit=unit,
+    )
+    zones = ZoneService(ctx.db, cache, risk)
+    ctx.incidents.observers = [
+        *ctx.incidents.observers,
+        ZoneAssignment(cache),
+        RiskObserver(risk),
+    ]
+    ctx.incidents.zone_lookup = zone_lookup
+    ctx.state.update(zone_filter=zone_filter(ctx.db), zones=zones, risk=risk, zone_cache=cache)
+
+    async def start() -> None:
+        now = utcnow()
+        if await ensure_default_zones(ctx.db, settings, now=now):
+            await risk.recompute_all(now=now, cause="default zones created")
+        # Debounced re-scoring after reports, a check for other processes' writes, and the
+        # full re-computation (decay) every risk_recompute_seconds.
+        risk.start(utcnow)
+
+    async def stop() -> None:
+        await risk.stop()
+
+    ctx.on_startup.append(start)
+    ctx.on_shutdown.append(stop)

@@ -1,0 +1,1 @@
+"""Alembic migrations and the runner that applies them (the only way the schema is made)."""

@@ -1,0 +1,1 @@
+"""Organisations, users and API tokens: who is asking, for which organisation, with which role."""

@@ -1,0 +1,1 @@
+"""Field intake: SMS and KoboToolbox reports, their secrets and the held queue."""

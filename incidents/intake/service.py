@@ -1,0 +1,540 @@
+"""Field intake: Kobo submissions and SMS become incidents; unknown numbers wait for review."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import anyio
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incidents.db import Database
+from incidents.errors import Conflict, Forbidden, InvalidField, NotFound
+from incidents.identity.accounts import Principal, create_user
+from incidents.intake.kobo import kobo_to_incident
+from incidents.intake.sms import SMS_MAX_SEGMENTS, SmsParse, parse_sms, sms_size
+from incidents.intake.tables import HeldSmsRow, IntakeSecretRow
+from incidents.interop.rows import PlaceFinder
+from incidents.interop.service import update_from_source
+from incidents.records.model import Role
+from incidents.records.schemas import IncidentIn
+from incidents.records.service import IncidentService
+from incidents.records.store import IncidentStore, row_values
+from incidents.records.tables import IncidentRow, UserRow
+from incidents.records.validation import incident_from_input
+
+SECRET_PREFIX = "sik_"  # noqa: S105 - a prefix, not a secret
+# Alphabet of reference codes: no 0/O or 1/I, which people misread on a phone screen.
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_SMS_LENGTH = 160
+#: A sender as gateways give it: a phone number, or an operator's alphanumeric sender id.
+_SENDER = re.compile(r"[+0-9A-Za-z][0-9A-Za-z .()\-]{0,31}")
+_SENDER_MAX = 32  # held_sms.sender
+# Internal ids (incidents, alerts, users, organisations) never go into an SMS reply.
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+
+_REPORTING_ROLES = (Role.REPORTER, Role.OFFICER, Role.ADMIN)
+
+#: The alerts module's acknowledgement: (who, code, now) -> True when an alert was acknowledged.
+AlertAcknowledger = Callable[[Principal, str, datetime], Awaitable[bool]]
+
+
+# ---------------------------------------------------------------------------- secrets and phones
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.strip().encode("utf-8")).hexdigest()
+
+
+async def set_intake_secret(session: AsyncSession, org_id: uuid.UUID, *, now: datetime) -> str:
+    """A new intake secret for the organisation (the previous one stops working); shown once."""
+    from incidents.records.tables import OrganisationRow
+
+    org = await session.get(OrganisationRow, org_id)
+    if org is None or org.deleted_at is not None:
+        raise NotFound(f"No organisation {org_id}; create it with `sentinelle admin create-org`.")
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    row = await session.get(IntakeSecretRow, org_id)
+    if row is None:
+        session.add(IntakeSecretRow(org_id=org_id, secret_hash=hash_secret(secret), created_at=now))
+    else:
+        row.secret_hash, row.created_at = hash_secret(secret), now
+    await session.flush()
+    return secret
+
+
+async def org_for_secret(session: AsyncSession, secret: str | None) -> uuid.UUID:
+    """The organisation whose intake secret this is, or Forbidden."""
+    if not secret or not secret.strip():
+        raise Forbidden(
+            "Send the organisation's intake secret in the X-Sentinelle-Intake-Secret header or "
+            "?secret=; an administrator creates it with `sentinelle intake set-secret`."
+        )
+    from incidents.records.tables import OrganisationRow
+
+    org_id = (
+        await session.execute(
+            select(IntakeSecretRow.org_id)
+            .join(OrganisationRow, OrganisationRow.id == IntakeSecretRow.org_id)
+            .where(
+                IntakeSecretRow.secret_hash == hash_secret(secret),
+                OrganisationRow.deleted_at.is_(None),
+            )
+        )
+    ).scalar_one_or_none()
+    if org_id is None:
+        raise Forbidden(
+            "This intake secret is unknown or was replaced; ask an administrator for the current "
+            "one (`sentinelle intake set-secret`)."
+        )
+    return org_id
+
+
+def normalise_phone(raw: str, *, country_code: str = "223") -> str:
+    """+<digits>: separators dropped, 00 read as +, 8-digit local numbers given `country_code`
+    (Mali's numbers have 8 digits), so "76 12 34 56", "0022376123456" and "+223 76123456" match."""
+    text = raw.strip()
+    digits = re.sub(r"\D", "", text)
+    if not digits or len(digits) < 6 or len(digits) > 15:
+        raise InvalidField("phone", f"{raw!r} is not a phone number; write it as +22376123456.")
+    if text.startswith("+"):
+        return "+" + digits
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    if len(digits) == 8:
+        return "+" + country_code + digits
+    return "+" + digits
+
+
+async def register_phone(session: AsyncSession, user_id: uuid.UUID, phone: str) -> str:
+    """Tie a phone number to a user: SMS from it are reported as that user."""
+    number = normalise_phone(phone)
+    user = await session.get(UserRow, user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotFound(f"No user {user_id}.")
+    taken = (
+        await session.execute(select(UserRow.id).where(UserRow.phone == number))
+    ).scalar_one_or_none()
+    if taken is not None and taken != user_id:
+        raise Conflict(f"{number} is already registered to another user; unregister it first.")
+    user.phone = number
+    await session.flush()
+    return number
+
+
+async def create_phone_user(
+    session: AsyncSession, org_id: uuid.UUID, phone: str, *, role: Role, now: datetime,
+    name: str | None = None,
+) -> uuid.UUID:
+    """A new user of the organisation who reports only by SMS from this phone."""
+    number = normalise_phone(phone)
+    taken = (
+        await session.execute(select(UserRow.id).where(UserRow.phone == number))
+    ).scalar_one_or_none()
+    if taken is not None:
+        raise Conflict(f"{number} is already registered to another user; unregister it first.")
+    return await create_user(
+        session, org_id, name=name or f"SMS {number[-4:]}", role=role, now=now, phone=number
+    )
+
+
+async def principal_for_phone(
+    session: AsyncSession, phone: str, *, org_id: uuid.UUID
+) -> Principal | None:
+    """The user of `org_id` this phone is registered to. A number registered in another
+    organisation is unknown here: a gateway's secret speaks only for its own organisation."""
+    try:
+        number = normalise_phone(phone)
+    except InvalidField:
+        return None
+    row = (
+        await session.execute(
+            select(UserRow.id, UserRow.org_id, UserRow.role).where(
+                UserRow.phone == number, UserRow.org_id == org_id, UserRow.deleted_at.is_(None)
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal(user_id=row[0], org_id=row[1], role=Role(row[2]))
+
+
+def reference_code(incident_id: uuid.UUID) -> str:
+    """Six characters read off an incident id, to quote in an SMS reply."""
+    number = incident_id.int
+    chars = []
+    for _ in range(6):
+        number, digit = divmod(number, len(_CODE_ALPHABET))
+        chars.append(_CODE_ALPHABET[digit])
+    return "".join(chars)
+
+
+def check_sms(sender: str, text: str) -> None:
+    """Refuse what no phone sends: more than SMS_MAX_SEGMENTS segments, or a sender that is not
+    a number (or an alphanumeric sender id) of at most 32 characters."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidField("text", "The SMS has no text; send the message's text in `text`.")
+    size = sms_size(text)
+    if size.segments > SMS_MAX_SEGMENTS:
+        raise InvalidField(
+            "text",
+            f"The SMS is longer than {SMS_MAX_SEGMENTS} segments ({size.max_units} "
+            f"{'GSM-7' if size.alphabet == 'gsm7' else 'UCS-2'} characters); send a shorter "
+            "message.",
+        )
+    if not isinstance(sender, str) or not sender.strip():
+        raise InvalidField("sender", "Give the sender's phone number, e.g. +22376123456.")
+    if len(sender.strip()) > _SENDER_MAX or not _SENDER.fullmatch(sender.strip()):
+        raise InvalidField(
+            "sender",
+            f"The sender must be a phone number of at most {_SENDER_MAX} characters, e.g. "
+            "+22376123456.",
+        )
+
+
+def without_ids(reply: str) -> str:
+    """An SMS reply with anything shaped like an internal id taken out."""
+    return " ".join(_UUID.sub("", reply).split())
+
+
+def _with_reference(reply: str, code: str, language: str) -> str:
+    label = "ref" if language.startswith("en") else "réf"
+    body = reply.removeprefix("Sentinelle: ")
+    text = f"Sentinelle {label} {code}: {body}"
+    if len(text) > _SMS_LENGTH:
+        text = text[: _SMS_LENGTH - 1].rsplit(" ", 1)[0].rstrip(" ,.(") + "."
+    return text
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class KoboReceived:
+    incident_id: uuid.UUID
+    created: bool
+    updated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SmsReceived:
+    """What happened to an SMS: `created`, `replayed`, `held`, `incomplete`, `acknowledged`,
+    `unknown_code`; `reply` is the answer to send back."""
+
+    status: str
+    reply: str
+    incident_id: uuid.UUID | None = None
+    reference: str | None = None
+    held_id: uuid.UUID | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSms:
+    id: uuid.UUID
+    sender: str
+    text: str
+    received_at: datetime
+    reason: str
+    state: str
+    incident_id: uuid.UUID | None
+    reviewed_by: uuid.UUID | None
+    reviewed_at: datetime | None
+
+
+def _held(row: HeldSmsRow) -> HeldSms:
+    return HeldSms(
+        id=row.id, sender=row.sender, text=row.text, received_at=row.received_at,
+        reason=row.reason, state=row.state, incident_id=row.incident_id,
+        reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at,
+    )
+
+
+_HELD_REPLY = {
+    "fr": "Sentinelle: message reçu. Ce numéro n'est pas enregistré: un responsable sécurité "
+    "le vérifiera avant toute diffusion.",
+    "en": "Sentinelle: message received. This number is not registered: a security officer "
+    "will check it before anything is shared.",
+}
+_UNKNOWN_CODE_REPLY = {
+    "fr": "Sentinelle: code d'alerte {code} inconnu ou déjà confirmé. Vérifiez le code reçu.",
+    "en": "Sentinelle: alert code {code} unknown or already acknowledged. Check the code.",
+}
+
+
+# ---------------------------------------------------------------------------- service
+
+
+@dataclass
+class IntakeService:
+    db: Database
+    incidents: IncidentService
+    max_accuracy_m: float = 500.0
+    gazetteer: PlaceFinder | None = None
+    acknowledge: AlertAcknowledger | None = None
+
+    async def _store_new(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        org_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        now: datetime,
+    ) -> tuple[uuid.UUID, bool, bool]:
+        """Create, or (same external id) update when the source changed: (id, created, updated)."""
+        try:
+            data = msgspec.convert(dict(payload), IncidentIn, strict=False)
+        except msgspec.ValidationError as exc:
+            text = str(exc)
+            name = text.split("at `$.", 1)[1].rstrip("`") if "at `$." in text else "submission"
+            raise InvalidField(name, text) from None
+        external_id = data.external_id
+        if external_id is not None:
+            found = await self._existing(org_id, external_id, data, now)
+            if found is not None:
+                return found
+        incident, geom = incident_from_input(
+            data, org_id=org_id, user_id=user_id, now=now, rules=self.incidents.rules
+        )
+        try:
+            async with self.db.transaction() as session:
+                await IncidentStore(session).add_many([row_values(incident, geom)])
+                for observer in self.incidents.observers:
+                    await observer.incident_written(session, incident, geom, None, now)
+        except IntegrityError:
+            # The same submission arrived twice at once: the other request stored it.
+            if external_id is None:
+                raise
+            found = await self._existing(org_id, external_id, data, now)
+            if found is None:
+                raise
+            return found
+        return incident.id, True, False
+
+    async def _existing(
+        self, org_id: uuid.UUID, external_id: str, data: IncidentIn, now: datetime
+    ) -> tuple[uuid.UUID, bool, bool] | None:
+        async with self.db.transaction() as session:
+            row = (
+                await session.scalars(
+                    select(IncidentRow).where(
+                        IncidentRow.org_id == org_id, IncidentRow.external_id == external_id
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            changed = await update_from_source(
+                session, row, data, now=now, rules=self.incidents.rules,
+                observers=self.incidents.observers,
+            )
+            return row.id, False, changed
+
+    # -- Kobo
+
+    async def receive_kobo(
+        self, secret: str | None, payload: Mapping[str, Any], *, now: datetime
+    ) -> KoboReceived:
+        """One KoboToolbox submission, filed in the secret's organisation whatever the payload
+        says; a resent one (same `_uuid`) creates nothing new."""
+        async with self.db.read() as session:
+            org_id = await org_for_secret(session, secret)
+        result = await anyio.to_thread.run_sync(
+            functools.partial(
+                kobo_to_incident, payload, max_accuracy_m=self.max_accuracy_m,
+                gazetteer=self.gazetteer,
+            )
+        )
+        if result.incident is None:
+            raise InvalidField(result.field or "submission", result.error or "not an incident")
+        incident_id, created, updated = await self._store_new(
+            result.incident, org_id=org_id, user_id=None, now=now
+        )
+        return KoboReceived(incident_id, created, updated)
+
+    # -- SMS
+
+    async def receive_sms(
+        self,
+        secret: str | None,
+        *,
+        sender: str,
+        text: str,
+        received_at: datetime,
+        now: datetime,
+        acknowledge: AlertAcknowledger | None = None,
+    ) -> SmsReceived:
+        """A phone registered in the secret's organisation reports as its user (or acknowledges
+        one of the alerts sent to it); any other number is held for that organisation's officers.
+        """
+        check_sms(sender, text)
+        async with self.db.read() as session:
+            gateway_org = await org_for_secret(session, secret)
+            reporter = await principal_for_phone(session, sender, org_id=gateway_org)
+        parse = await self._parse(text, received_at)
+        result = await self._answer(
+            gateway_org, reporter, parse, sender=sender, text=text, received_at=received_at,
+            now=now, acknowledge=acknowledge or self.acknowledge,
+        )
+        return dataclasses.replace(result, reply=without_ids(result.reply))
+
+    async def _parse(self, text: str, received_at: datetime) -> SmsParse:
+        # Typo-tolerant matching is CPU work: off the event loop, so other requests go on.
+        return await anyio.to_thread.run_sync(
+            functools.partial(parse_sms, text, now=received_at, gazetteer=self.gazetteer)
+        )
+
+    async def _answer(
+        self,
+        gateway_org: uuid.UUID,
+        reporter: Principal | None,
+        parse: SmsParse,
+        *,
+        sender: str,
+        text: str,
+        received_at: datetime,
+        now: datetime,
+        acknowledge: AlertAcknowledger | None,
+    ) -> SmsReceived:
+        if reporter is None:
+            held_id = uuid.uuid4()
+            async with self.db.transaction() as session:
+                session.add(
+                    HeldSmsRow(
+                        id=held_id, org_id=gateway_org, sender=sender.strip(), text=text,
+                        received_at=received_at, reason="unknown_sender", state="held",
+                    )
+                )
+            return SmsReceived("held", _HELD_REPLY[parse.language], held_id=held_id)
+        if parse.kind == "ack":
+            assert parse.ack_code is not None
+            # The acknowledger only touches alerts sent to this phone's user.
+            done = acknowledge is not None and await acknowledge(reporter, parse.ack_code, now)
+            if not done:
+                return SmsReceived(
+                    "unknown_code", _UNKNOWN_CODE_REPLY[parse.language].format(code=parse.ack_code)
+                )
+            return SmsReceived("acknowledged", parse.reply())
+        if parse.kind == "incomplete":
+            return SmsReceived("incomplete", parse.reply(), missing=list(parse.missing))
+        if reporter.role not in _REPORTING_ROLES:
+            raise Forbidden(
+                f"This phone belongs to a user with the role {reporter.role.value}, who cannot "
+                "report incidents; register the phone of a reporter or an officer."
+            )
+        # A gateway that retries the same message must not create a second incident.
+        digest = hashlib.sha256(
+            f"{normalise_phone(sender)}|{received_at.isoformat()}|{text}".encode()
+        ).hexdigest()[:32]
+        payload = {**parse.incident, "external_id": f"sms:{digest}"}
+        incident_id, created, _ = await self._store_new(
+            payload, org_id=reporter.org_id, user_id=reporter.user_id, now=now
+        )
+        code = reference_code(incident_id)
+        return SmsReceived(
+            "created" if created else "replayed",
+            _with_reference(parse.reply(), code, parse.language),
+            incident_id=incident_id,
+            reference=code,
+        )
+
+    # -- held SMS, for officers
+
+    async def list_held(self, viewer: Principal, *, state: str = "held") -> list[HeldSms]:
+        self._officer(viewer)
+        async with self.db.read() as session:
+            rows = await session.scalars(
+                select(HeldSmsRow)
+                .where(HeldSmsRow.org_id == viewer.org_id, HeldSmsRow.state == state)
+                .order_by(HeldSmsRow.received_at.desc())
+                .limit(500)
+            )
+            return [_held(r) for r in rows.all()]
+
+    async def publish_held(
+        self,
+        viewer: Principal,
+        held_id: uuid.UUID,
+        *,
+        now: datetime,
+        corrections: Mapping[str, Any] | None = None,
+    ) -> tuple[HeldSms, uuid.UUID]:
+        """The officer vouches for a held SMS: it becomes an incident reported by the officer.
+
+        `corrections` (API field names) fill in or fix what the SMS did not say clearly.
+        """
+        row = await self._held_row(viewer, held_id)
+        parse = await self._parse(row.text, row.received_at)
+        if parse.kind == "ack":
+            raise InvalidField("text", "This SMS acknowledges an alert; discard it instead.")
+        payload: dict[str, Any] = {**parse.incident, **dict(corrections or {})}
+        missing = [
+            name for name in ("type", "location")
+            if name in parse.missing and not (
+                payload.get(name) or (name == "location" and (
+                    payload.get("geometry") or payload.get("lat") is not None
+                ))
+            )
+        ]
+        if missing:
+            raise InvalidField(
+                missing[0],
+                f"The SMS does not say the {missing[0]}; send it in the body, e.g. "
+                '{"type": "kidnapping"} or {"lat": 14.54, "lon": -9.19}.',
+            )
+        payload["external_id"] = f"sms-held:{held_id}"
+        incident_id, _, _ = await self._store_new(
+            payload, org_id=row.org_id, user_id=viewer.user_id, now=now
+        )
+        held = await self._review(viewer, held_id, "published", now, incident_id)
+        return held, incident_id
+
+    async def discard_held(
+        self, viewer: Principal, held_id: uuid.UUID, *, now: datetime
+    ) -> HeldSms:
+        await self._held_row(viewer, held_id)
+        return await self._review(viewer, held_id, "discarded", now, None)
+
+    def _officer(self, viewer: Principal) -> None:
+        if not viewer.is_officer:
+            raise Forbidden("Only security officers review SMS from unregistered numbers.")
+
+    async def _held_row(self, viewer: Principal, held_id: uuid.UUID) -> HeldSmsRow:
+        self._officer(viewer)
+        async with self.db.read() as session:
+            row = await session.get(HeldSmsRow, held_id)
+            if row is None or row.org_id != viewer.org_id:
+                raise NotFound(f"No held SMS {held_id} for your organisation.")
+            if row.state != "held":
+                raise Conflict(f"This SMS was already {row.state}.")
+            session.expunge(row)
+            return row
+
+    async def _review(
+        self, viewer: Principal, held_id: uuid.UUID, state: str, now: datetime,
+        incident_id: uuid.UUID | None,
+    ) -> HeldSms:
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(HeldSmsRow)
+                .where(HeldSmsRow.id == held_id, HeldSmsRow.state == "held")
+                .values(state=state, reviewed_by=viewer.user_id, reviewed_at=now,
+                        incident_id=incident_id)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise Conflict("Another officer reviewed this SMS meanwhile; reload the list.")
+            row = await session.get(HeldSmsRow, held_id)
+            assert row is not None
+            return _held(row)
+

@@ -1,0 +1,379 @@
+"""Use cases around exchange formats: idempotent bulk import with updates, export, public alerts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+import msgspec
+import shapely
+from sqlalchemy import column as sa_column
+from sqlalchemy import select
+from sqlalchemy import table as sa_table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.geometry import from_wkb
+from incidents.db import Database
+from incidents.errors import InvalidField
+from incidents.interop import RowResult, incidents_to_hxl
+from incidents.interop.importer import ImportReport, InputRow, import_rows
+from incidents.records.model import Incident, Status
+from incidents.records.schemas import IncidentFeature, IncidentIn, ZoneRef
+from incidents.records.service import IncidentObserver, ZoneLookup
+from incidents.records.store import IncidentQuery, IncidentStore, incident_from_row
+from incidents.records.tables import IncidentRow
+from incidents.records.validation import Rules, incident_from_input
+from incidents.sharing.views import feature_from_row
+
+# What a re-import may change: what the source says happened. Status, sharing level and the
+# organisation's own judgement (reliability, credibility) stay as officers left them.
+CONTENT_FIELDS = (
+    "type",
+    "occurred_at",
+    "time_precision",
+    "location_precision",
+    "place_name",
+    "severity",
+    "impact",
+    "perpetrator",
+    "actor",
+    "description",
+)
+
+
+@dataclass
+class ImportSummary:
+    """Each input row lands in one count: created, updated, unchanged, duplicate, rejected."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str | None, str]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.updated + self.unchanged + self.duplicates + len(self.rejected)
+
+    def add(self, report: ImportReport) -> None:
+        self.created += report.created
+        self.unchanged += report.already_present
+        self.duplicates += report.duplicates
+        self.rejected += report.rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    incident_id: uuid.UUID
+    outcome: str  # created | updated | unchanged
+
+
+def _changes(current: Incident, fresh: Incident, current_geom: shapely.Geometry,
+             fresh_geom: shapely.Geometry) -> dict[str, Any]:
+    changed = {
+        name: getattr(fresh, name)
+        for name in CONTENT_FIELDS
+        if getattr(fresh, name) != getattr(current, name)
+    }
+    if not shapely.equals_exact(current_geom, fresh_geom, tolerance=1e-9):
+        changed["geometry"] = fresh.geometry
+    return changed
+
+
+async def update_from_source(
+    session: AsyncSession,
+    row: IncidentRow,
+    data: IncidentIn,
+    *,
+    now: datetime,
+    rules: Rules,
+    observers: Sequence[IncidentObserver],
+) -> bool:
+    """Apply what the source now says to a stored incident; False when nothing changed."""
+    current = incident_from_row(row)
+    fresh, geom = incident_from_input(
+        data, org_id=current.org_id, user_id=current.user_id, now=now, rules=rules
+    )
+    current_geom = from_wkb(row.geometry_wkb)
+    changed = _changes(current, fresh, current_geom, geom)
+    if not changed:
+        return False
+    updated = replace(current, **changed, version=current.version + 1, updated_at=now)
+    new_geom = geom if "geometry" in changed else current_geom
+    if not await IncidentStore(session).replace_if_version(updated, new_geom, current.version):
+        return False
+    for observer in observers:
+        await observer.incident_written(session, updated, new_geom, current, now)
+    return True
+
+
+async def _rows_by_external_id(
+    session: AsyncSession, org_id: uuid.UUID, external_ids: Iterable[str]
+) -> dict[str, IncidentRow]:
+    ids = sorted(set(external_ids))
+    if not ids:
+        return {}
+    rows = await session.scalars(
+        select(IncidentRow).where(IncidentRow.org_id == org_id, IncidentRow.external_id.in_(ids))
+    )
+    return {r.external_id: r for r in rows.all() if r.external_id is not None}
+
+
+def _as_input(payload: Mapping[str, Any], row_number: int) -> IncidentIn:
+    try:
+        return msgspec.convert(dict(payload), IncidentIn, strict=False)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        name = text.split("at `$.", 1)[1].rstrip("`") if "at `$." in text else "row"
+        raise InvalidField(name, text) from None
+
+
+async def import_incidents(
+    db: Database,
+    results: Iterable[RowResult],
+    *,
+    org_id: uuid.UUID,
+    now: datetime,
+    user_id: uuid.UUID | None = None,
+    observers: Sequence[IncidentObserver] = (),
+    defaults: Mapping[str, Any] | None = None,
+    rules: Rules | None = None,
+    batch_size: int = 1000,
+    progress: Any = None,
+) -> ImportSummary:
+    """Store converted rows: new external ids are created, known ones updated when the source
+    changed, rows without an external id get a content id (a re-import creates nothing).
+
+    Each batch is one transaction. Call the converter's header check before this (the converters
+    raise ImportFormatError on their first `next`), so a bad file stores nothing.
+    """
+    rules = rules or Rules()
+    summary = ImportSummary()
+    rows = iter(results)
+    while batch := list(itertools.islice(rows, batch_size)):
+        if progress is not None:
+            progress(len(batch))
+        explicit = [
+            r for r in batch if r.incident is not None and r.incident.get("external_id")
+        ]
+        async with db.read() as session:
+            known = await _rows_by_external_id(
+                session, org_id, (str(r.incident["external_id"]) for r in explicit if r.incident)
+            )
+        fresh = [
+            r for r in batch
+            if r.incident is None or str(r.incident.get("external_id") or "") not in known
+        ]
+        again = [r for r in explicit if r.incident and str(r.incident["external_id"]) in known]
+        if again:
+            async with db.transaction() as session:
+                # Re-read in this transaction with one query, not one `session.get` per row.
+                current = await _rows_by_external_id(
+                    session, org_id, (str(r.incident["external_id"]) for r in again if r.incident)
+                )
+                for result in again:
+                    assert result.incident is not None
+                    payload = {**(defaults or {}), **result.incident}
+                    row = current.get(str(payload["external_id"]))
+                    if row is None:
+                        continue
+                    try:
+                        data = _as_input(payload, result.row_number)
+                        changed = await update_from_source(
+                            session, row, data, now=now, rules=rules, observers=observers
+                        )
+                    except InvalidField as exc:
+                        summary.rejected.append((result.row_number, exc.field, exc.detail))
+                        continue
+                    if changed:
+                        summary.updated += 1
+                    else:
+                        summary.unchanged += 1
+        if fresh:
+            summary.add(
+                await import_rows(
+                    db, cast(list[InputRow], fresh), org_id=org_id, user_id=user_id, now=now,
+                    rules=rules, observers=observers, defaults=dict(defaults or {}),
+                    batch_size=batch_size,
+                )
+            )
+    return summary
+
+
+async def retract_external(
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    external_ids: Iterable[str],
+    now: datetime,
+    reason: str,
+    observers: Sequence[IncidentObserver] = (),
+) -> int:
+    """Retract the organisation's incidents with these external ids (kept, marked retracted, so
+    they leave lists, maps and risk but the record of what was once published stays)."""
+    removed = 0
+    ids = sorted(set(external_ids))
+    for start in range(0, len(ids), 500):
+        async with db.transaction() as session:
+            found = await _rows_by_external_id(session, org_id, ids[start : start + 500])
+            for row in found.values():
+                current = incident_from_row(row)
+                if current.status == Status.RETRACTED:
+                    continue
+                description = f"{current.description or ''}\n[retracted] {reason}".strip()
+                updated = replace(
+                    current, status=Status.RETRACTED, description=description,
+                    version=current.version + 1, updated_at=now,
+                )
+                geom = from_wkb(row.geometry_wkb)
+                if await IncidentStore(session).replace_if_version(updated, geom, current.version):
+                    for observer in observers:
+                        await observer.incident_written(session, updated, geom, current, now)
+                    removed += 1
+    return removed
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def feature_to_dict(feature: IncidentFeature) -> dict[str, Any]:
+    """A presented feature as the flat incident dict the interop writers take."""
+    properties = msgspec.to_builtins(feature.properties)
+    out: dict[str, Any] = {"id": str(feature.id), "geometry": feature.geometry, **properties}
+    for zone in feature.properties.zones or []:
+        if zone.kind in ("admin1", "admin2") and not out.get(zone.kind):
+            out[zone.kind] = zone.name
+    return out
+
+
+def hxl_text(features: Sequence[IncidentFeature]) -> str:
+    """`GET /api/v1/incidents?format=hxl`: the presented page as HXL-tagged CSV."""
+    out = io.StringIO()
+    csv.writer(out).writerows(incidents_to_hxl(feature_to_dict(f) for f in features))
+    return out.getvalue()
+
+
+async def iter_incidents(
+    db: Database,
+    *,
+    org_id: uuid.UUID | None = None,
+    zone_lookup: ZoneLookup | None = None,
+    page_size: int = 500,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every incident that is not retracted, newest first, page by page (full details: this is
+    for administrators exporting from the command line, not for API viewers)."""
+    cursor: str | None = None
+    while True:
+        query = IncidentQuery(limit=page_size, cursor=cursor)
+        if org_id is not None:
+            query.extra_conditions.append(IncidentRow.org_id == org_id)
+        async with db.read() as session:
+            rows, cursor = await IncidentStore(session).query_rows(query)
+            zones: dict[Any, list[ZoneRef]] = {}
+            if zone_lookup is not None and rows:
+                zones = dict(await zone_lookup(
+                    session, [r.id for r in rows], org_id=org_id, all_zones=org_id is None
+                ))
+            page = [
+                {**feature_to_dict(feature_from_row(r, zones=zones)), "external_id": r.external_id}
+                for r in rows
+            ]
+        if page:
+            yield page
+        if cursor is None:
+            return
+
+
+def flatten_pages(pages: Iterable[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    for page in pages:
+        yield from page
+
+
+# ---------------------------------------------------------------------------- public alerts
+
+
+class PublicAlerts(Protocol):
+    """Alerts that may be published as CAP (the alerts module provides the real source).
+
+    Each alert is a mapping as `incidents.interop.cap.alert_to_cap` reads it, plus `updated`
+    (datetime) for the Atom index.
+    """
+
+    async def list_public(self, now: datetime) -> list[Mapping[str, Any]]: ...
+
+    async def get_public(self, alert_id: str, now: datetime) -> Mapping[str, Any] | None: ...
+
+
+class NoPublicAlerts:
+    """Until the alerts module is wired in: an empty feed, and 404 for every alert."""
+
+    async def list_public(self, now: datetime) -> list[Mapping[str, Any]]:
+        return []
+
+    async def get_public(self, alert_id: str, now: datetime) -> Mapping[str, Any] | None:
+        return None
+
+
+# The alerts table seen by name only: incidents must not import the alerts package (it depends on
+# us), and the feed needs just one fact from it: that an alert went out about an incident.
+_alerts = sa_table("alerts", sa_column("incident_id"), sa_column("kind"))
+CAP_FEED_SIZE = 100
+
+
+def _public_alert(row: IncidentRow) -> dict[str, Any]:
+    incident = incident_from_row(row)
+    return {
+        "id": str(incident.id),
+        "type": incident.type,
+        "severity": incident.severity,
+        "status": incident.status.value,
+        "geometry": incident.geometry,
+        "location_precision": incident.location_precision.value,
+        "place_name": incident.place_name,
+        "occurred_at": incident.occurred_at,
+        "version": incident.version,
+        "updated": incident.updated_at or incident.reported_at,
+    }
+
+
+@dataclass
+class AlertedPublicIncidents:
+    """Public alerts: incidents shared as `clear` (anyone may know) that an alert went out about.
+
+    Only the type, place, time, severity and status are published; never the narrative, the
+    organisation or who reported it.
+    """
+
+    db: Database
+
+    def _select(self) -> Any:
+        alerted = select(_alerts.c.incident_id).where(_alerts.c.kind == "incident")
+        return select(IncidentRow).where(
+            IncidentRow.sharing_level == "clear",
+            IncidentRow.is_demo.is_(False),
+            IncidentRow.id.in_(alerted),
+        )
+
+    async def list_public(self, now: datetime) -> list[Mapping[str, Any]]:
+        async with self.db.read() as session:
+            rows = await session.scalars(
+                self._select().order_by(IncidentRow.updated_at.desc()).limit(CAP_FEED_SIZE)
+            )
+            return [_public_alert(r) for r in rows.all()]
+
+    async def get_public(self, alert_id: str, now: datetime) -> Mapping[str, Any] | None:
+        try:
+            incident_id = uuid.UUID(alert_id)
+        except ValueError:
+            return None
+        async with self.db.read() as session:
+            row = (
+                await session.scalars(self._select().where(IncidentRow.id == incident_id))
+            ).one_or_none()
+            return None if row is None else _public_alert(row)

@@ -1,0 +1,1 @@
+"""The incident record: model, validation, JSON shapes, tables, store and use cases."""

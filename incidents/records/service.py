@@ -1,0 +1,341 @@
+"""Incident use cases: report (idempotent), read, list, change with If-Match, retract."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+import msgspec
+import shapely
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.geometry import from_wkb
+from incidents.db import Database
+from incidents.errors import Conflict, Forbidden, InvalidField, NotFound, PreconditionFailed
+from incidents.identity.accounts import Principal
+from incidents.records.model import Incident, Role, Status
+from incidents.records.schemas import IncidentFeature, IncidentIn, IncidentPatch, ZoneRef
+from incidents.records.store import (
+    IncidentQuery,
+    IncidentStore,
+    Masking,
+    claim_idempotency_key,
+    complete_idempotency_key,
+    incident_from_row,
+    release_idempotency_key,
+    row_values,
+)
+from incidents.records.tables import IncidentRow
+from incidents.records.validation import Rules, apply_patch, incident_from_input
+from incidents.sharing.rules import MaskRules
+from incidents.sharing.views import feature_from_row
+
+
+class IncidentObserver(Protocol):
+    """Runs inside the transaction that writes an incident (zone assignment, risk, alert outbox)."""
+
+    async def incident_written(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        geom: shapely.Geometry,
+        previous: Incident | None,
+        now: datetime,
+    ) -> None: ...
+
+
+class ReadPolicy(Protocol):
+    """Who may see what (sharing levels); the default lets every member see everything."""
+
+    async def conditions(
+        self, session: AsyncSession, viewer: Principal, query: IncidentQuery | None = None
+    ) -> list[Any]: ...
+
+    async def may_read(self, session: AsyncSession, viewer: Principal, row: IncidentRow) -> bool: ...
+
+
+class OpenReadPolicy:
+    async def conditions(
+        self, session: AsyncSession, viewer: Principal, query: IncidentQuery | None = None
+    ) -> list[Any]:
+        return []
+
+    async def may_read(self, session: AsyncSession, viewer: Principal, row: IncidentRow) -> bool:
+        return True
+
+
+class ZoneLookup(Protocol):
+    """The zones each incident falls in (provided by the zones module)."""
+
+    async def __call__(
+        self, session: AsyncSession, incident_ids: list[uuid.UUID], *,
+        org_id: uuid.UUID | None = None, all_zones: bool = False,
+    ) -> dict[uuid.UUID, list[ZoneRef]]: ...
+
+
+class Presenter(Protocol):
+    """Turns stored rows into what a viewer may see (full or masked features)."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        viewer: Principal | None,
+        rows: list[IncidentRow],
+        zones: dict[uuid.UUID, list[ZoneRef]],
+    ) -> list[IncidentFeature]: ...
+
+
+async def present_full(
+    session: AsyncSession,
+    viewer: Principal | None,
+    rows: list[IncidentRow],
+    zones: dict[uuid.UUID, list[ZoneRef]],
+) -> list[IncidentFeature]:
+    return [feature_from_row(row, zones=zones) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    incident: Incident
+    feature: IncidentFeature
+    replayed: bool
+
+    @property
+    def location_id(self) -> uuid.UUID | None:
+        """The id for `Location`: only when the answer is a full view (a masked one has none)."""
+        return None if self.feature.properties.masked else self.feature.id
+
+
+def request_hash(data: IncidentIn) -> str:
+    return hashlib.sha256(msgspec.json.encode(data)).hexdigest()
+
+
+def _may_edit(viewer: Principal, incident: Incident) -> bool:
+    return viewer.role in (Role.OFFICER, Role.ADMIN) or incident.org_id == viewer.org_id
+
+
+@dataclass
+class IncidentService:
+    db: Database
+    rules: Rules = field(default_factory=Rules)
+    observers: Sequence[IncidentObserver] = ()
+    read_policy: ReadPolicy = field(default_factory=OpenReadPolicy)
+    zone_lookup: ZoneLookup | None = None
+    presenter: Presenter = present_full
+    # How masked entries look; None: taken from the presenter (`rules`), if it masks at all.
+    mask_rules: MaskRules | None = None
+
+    async def present(
+        self, session: AsyncSession, viewer: Principal | None, rows: list[IncidentRow]
+    ) -> list[IncidentFeature]:
+        zones: dict[uuid.UUID, list[ZoneRef]] = {}
+        if self.zone_lookup is not None and rows:
+            zones = await self.zone_lookup(
+                session, [r.id for r in rows], org_id=viewer.org_id if viewer else None
+            )
+        return await self.presenter(session, viewer, rows, zones)
+
+    async def feature(self, viewer: Principal | None, incident_id: uuid.UUID) -> IncidentFeature:
+        async with self.db.read() as session:
+            row = await IncidentStore(session).get_row(incident_id)
+            if row is None:
+                raise NotFound(f"No incident {incident_id}.")
+            return (await self.present(session, viewer, [row]))[0]
+
+    async def _written(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        geom: shapely.Geometry,
+        previous: Incident | None,
+        now: datetime,
+    ) -> None:
+        for observer in self.observers:
+            await observer.incident_written(session, incident, geom, previous, now)
+
+    async def report(
+        self,
+        viewer: Principal,
+        data: IncidentIn,
+        *,
+        now: datetime,
+        idempotency_key: str | None = None,
+    ) -> Reported:
+        if viewer.role == Role.PLANNER:
+            raise Forbidden("Planners read incidents; ask a reporter or an officer to report one.")
+        if data.status in (Status.VERIFIED, Status.DISPUTED) and not viewer.is_officer:
+            raise InvalidField("status", "Only security officers verify or dispute; leave `status` out.")
+        if data.status == Status.RETRACTED:
+            raise InvalidField("status", "A new incident cannot be retracted; leave `status` out.")
+        incident, geom = incident_from_input(
+            data, org_id=viewer.org_id, user_id=viewer.user_id, now=now, rules=self.rules
+        )
+        if idempotency_key is None:
+            async with self.db.transaction() as session:
+                feature = await self._insert(session, viewer, incident, geom, now)
+            return Reported(incident, feature, replayed=False)
+
+        key = idempotency_key.strip()
+        if not key or len(key) > 200:
+            raise InvalidField("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters.")
+        digest = request_hash(data)
+        async with self.db.transaction() as session:
+            state = await claim_idempotency_key(session, viewer.org_id, key, digest, now=now)
+        if state.state == "pending":
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry in a moment."
+            )
+        if state.state == "done":
+            assert state.resource_id is not None
+            async with self.db.read() as session:
+                row = await IncidentStore(session).get_row(state.resource_id)
+                # A key replays only for the person who first used it: anyone else in the
+                # organisation gets the same refusal whatever the body, so a replay confirms
+                # nothing about a report they may not see (nor that it still exists).
+                if row is None or row.user_id != viewer.user_id:
+                    raise InvalidField(
+                        "Idempotency-Key",
+                        "This Idempotency-Key was already used in your organisation; use a new "
+                        "key for a new report.",
+                    )
+                if state.request_hash != digest:
+                    raise InvalidField(
+                        "Idempotency-Key",
+                        "This Idempotency-Key was used with a different body; use a new key for "
+                        "a new report.",
+                    )
+                # What the replaying viewer may see now (sharing or role may have changed).
+                feature = (await self.present(session, viewer, [row]))[0]
+            return Reported(incident_from_row(row), feature, replayed=True)
+        try:
+            async with self.db.transaction() as session:
+                feature = await self._insert(session, viewer, incident, geom, now)
+                await complete_idempotency_key(session, viewer.org_id, key, incident.id, 201)
+        except BaseException:
+            async with self.db.transaction() as session:
+                await release_idempotency_key(session, viewer.org_id, key)
+            raise
+        return Reported(incident, feature, replayed=False)
+
+    async def _insert(
+        self,
+        session: AsyncSession,
+        viewer: Principal,
+        incident: Incident,
+        geom: shapely.Geometry,
+        now: datetime,
+    ) -> IncidentFeature:
+        values = row_values(incident, geom)
+        await IncidentStore(session).add_many([values])
+        await self._written(session, incident, geom, None, now)
+        # A transient row (not attached to the session) renders the response without a re-read.
+        return (await self.present(session, viewer, [IncidentRow(**values)]))[0]
+
+    async def _visible_row(
+        self, session: AsyncSession, viewer: Principal, incident_id: uuid.UUID
+    ) -> IncidentRow:
+        row = await IncidentStore(session).get_row(incident_id)
+        # Not visible and absent look the same: never confirm that a hidden incident exists.
+        if row is None or not await self.read_policy.may_read(session, viewer, row):
+            raise NotFound(f"No incident {incident_id} that you can see.")
+        return row
+
+    async def get(self, viewer: Principal, incident_id: uuid.UUID) -> IncidentFeature:
+        async with self.db.read() as session:
+            row = await self._visible_row(session, viewer, incident_id)
+            return (await self.present(session, viewer, [row]))[0]
+
+    def masking_rules(self) -> MaskRules | None:
+        """How masked entries look, when the presenter masks (its `rules`), else None."""
+        if self.mask_rules is not None:
+            return self.mask_rules
+        rules = getattr(self.presenter, "rules", None)
+        return rules if isinstance(rules, MaskRules) else None
+
+    async def list(
+        self, viewer: Principal | None, query: IncidentQuery
+    ) -> tuple[list[IncidentFeature], str | None]:
+        async with self.db.read() as session:
+            rules = self.masking_rules()
+            if rules is not None:
+                # Every filter, the order and the cursor use only the masked entry of an incident
+                # the viewer may not see in full (incidents.store.Masking): the read policy's
+                # conditions, which only keep masked entries out of fine filters, are not needed.
+                masking: Masking | None = Masking(viewer, rules)
+            else:
+                masking = None
+                if viewer is not None:
+                    query.extra_conditions += await self.read_policy.conditions(
+                        session, viewer, query
+                    )
+            rows, cursor = await IncidentStore(session).query_rows(query, masking)
+            return await self.present(session, viewer, rows), cursor
+
+    async def patch(
+        self,
+        viewer: Principal,
+        incident_id: uuid.UUID,
+        patch: IncidentPatch,
+        *,
+        if_match: int,
+        now: datetime,
+    ) -> Incident:
+        if viewer.role == Role.PLANNER:
+            raise Forbidden("Planners cannot change incidents; ask the reporting organisation.")
+        if patch.status is not msgspec.UNSET:
+            if patch.status == Status.RETRACTED:
+                raise InvalidField("status", "Use POST /api/v1/incidents/{id}/retract to retract.")
+            if not viewer.is_officer:
+                raise Forbidden("Only security officers verify or dispute incidents.")
+        async with self.db.transaction() as session:
+            row = await self._visible_row(session, viewer, incident_id)
+            current = incident_from_row(row)
+            if not _may_edit(viewer, current):
+                raise Forbidden("Only the reporting organisation or an officer can change this incident.")
+            if current.version != if_match:
+                raise PreconditionFailed(
+                    f"The incident is at version {current.version}, not {if_match}: reload it and "
+                    "apply your change again.",
+                    current_version=current.version,
+                )
+            updated, geom = apply_patch(current, patch, now=now, rules=self.rules)
+            geom = geom if geom is not None else from_wkb(row.geometry_wkb)
+            store = IncidentStore(session)
+            if not await store.replace_if_version(updated, geom, expected_version=if_match):
+                raise PreconditionFailed(
+                    "The incident changed while you were editing it: reload it and try again."
+                )
+            await self._written(session, updated, geom, current, now)
+        return updated
+
+    async def retract(
+        self, viewer: Principal, incident_id: uuid.UUID, *, now: datetime, reason: str | None = None
+    ) -> Incident:
+        if viewer.role == Role.PLANNER:
+            raise Forbidden("Planners cannot retract incidents.")
+        async with self.db.transaction() as session:
+            row = await self._visible_row(session, viewer, incident_id)
+            current = incident_from_row(row)
+            if not _may_edit(viewer, current):
+                raise Forbidden("Only the reporting organisation or an officer can retract it.")
+            if current.status == Status.RETRACTED:
+                return current
+            description = current.description
+            if reason:
+                description = f"{description or ''}\n[retracted] {reason}".strip()
+            updated = replace(
+                current,
+                status=Status.RETRACTED,
+                description=description,
+                version=current.version + 1,
+                updated_at=now,
+            )
+            geom = from_wkb(row.geometry_wkb)
+            if not await IncidentStore(session).replace_if_version(updated, geom, current.version):
+                raise PreconditionFailed("The incident changed meanwhile: try again.")
+            await self._written(session, updated, geom, current, now)
+        return updated

@@ -1,0 +1,1 @@
+"""Risk: the pure scoring model, zone scores and level changes, area and route assessment, skill."""

@@ -1,0 +1,1 @@
+"""Sharing: who sees an incident in full (TLP), the masked entry, trust networks, consent."""

@@ -1,0 +1,1 @@
+"""Zones in the database: their tables, CRUD and which zones each incident falls in."""
