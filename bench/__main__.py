@@ -73,11 +73,20 @@ def table_of(title: str, rows: Sequence[harness.Row]) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", action="append", default=[], metavar="NAME",
-                        help="Run only bench/bench_NAME.py (repeatable).")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Run only bench/bench_NAME.py (repeatable).",
+    )
     parser.add_argument("--quick", action="store_true", help="Smaller sizes and shorter runs.")
-    parser.add_argument("--output", type=Path, default=harness.RESULTS,
-                        help="Where to write the figures (default bench/results.json).")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=harness.RESULTS,
+        help="Where to write the figures (default bench/results.json).",
+    )
     args = parser.parse_args(argv)
     harness.OPTIONS.quick = args.quick
     console = harness.console

@@ -41,8 +41,13 @@ def _subscriptions(n: int, rng: np.random.Generator) -> list[Any]:
     radii = rng.uniform(5, 100, n)
     owner = uuid.uuid4()
     return [
-        Subscription(uuid.uuid4(), owner, None, ["json://127.0.0.1/x"],
-                     PointArea(float(la), float(lo), float(r)))
+        Subscription(
+            uuid.uuid4(),
+            owner,
+            None,
+            ["json://127.0.0.1/x"],
+            PointArea(float(la), float(lo), float(r)),
+        )
         for la, lo, r in zip(lats, lons, radii, strict=True)
     ]
 
@@ -74,13 +79,26 @@ def bench_matching(results: dict[str, Any], sizes: list[int], probes: int) -> li
             plain.append(time.perf_counter() - t)
         target = "≤ 20 ms" if n <= 10_000 else "≤ 100 ms"
         p95 = harness.percentile_ms(indexed, 95)
-        rows.append(harness.record(
-            results, f"alerts: match 1 incident, {n:,} subscriptions (p95)", p95, "ms",
-            reference=harness.percentile_ms(plain, 95), digits=3, target=target,
-        ))
-        rows.append(harness.record(
-            results, f"alerts: build index of {n:,} subscriptions", build_s * 1000, "ms", digits=0,
-        ))
+        rows.append(
+            harness.record(
+                results,
+                f"alerts: match 1 incident, {n:,} subscriptions (p95)",
+                p95,
+                "ms",
+                reference=harness.percentile_ms(plain, 95),
+                digits=3,
+                target=target,
+            )
+        )
+        rows.append(
+            harness.record(
+                results,
+                f"alerts: build index of {n:,} subscriptions",
+                build_s * 1000,
+                "ms",
+                digits=0,
+            )
+        )
     harness.note(
         "Matching: STRtree over subscription areas plus numpy filter masks; reference is an "
         "unindexed vectorised shapely.intersects over every area, same incidents, same run."
@@ -139,20 +157,23 @@ async def _prepare(database_url: str, var_dir: str, port: int, count: int) -> st
         await upgrade(db.engine)
         now = datetime.now(UTC)
         async with db.transaction() as session:
-            org = await identity.create_organisation(session, f"bench {uuid.uuid4().hex[:6]}",
-                                                     now=now)
+            org = await identity.create_organisation(
+                session, f"bench {uuid.uuid4().hex[:6]}", now=now
+            )
             user_id, _, token = await identity.create_user_with_token(
                 session, org, role=Role.REPORTER, now=now, name="bench"
             )
-        settings = Settings(database_url=database_url, var_dir=var_dir,
-                            dispatch_in_process=False)
+        settings = Settings(database_url=database_url, var_dir=var_dir, dispatch_in_process=False)
         app = create_app(settings, db=db)
         owner = identity.Principal(user_id, org, Role.REPORTER)
         for i in range(count):
             await app.state.alerts.create_subscription(
                 owner,
-                {"channels": [f"json://127.0.0.1:{port}/s{i}"], "format": "sms",
-                 "area": {"point": {"lat": DIEMA[0], "lon": DIEMA[1]}, "radius_km": 40}},
+                {
+                    "channels": [f"json://127.0.0.1:{port}/s{i}"],
+                    "format": "sms",
+                    "area": {"point": {"lat": DIEMA[0], "lon": DIEMA[1]}, "radius_km": 40},
+                },
                 now=now,
             )
         return str(token)
@@ -172,8 +193,9 @@ def _workers(count: int, database_url: str, var_dir: Path, log: Path) -> Iterato
     command = [str(Path(sys.executable).parent / "sentinelle"), "dispatch", "--no-migrate"]
     with log.open("wb") as out:
         procs = [
-            subprocess.Popen(command, cwd=harness.ROOT, env=env, stdout=out,
-                             stderr=subprocess.STDOUT)
+            subprocess.Popen(
+                command, cwd=harness.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
             for _ in range(count)
         ]
         try:
@@ -204,24 +226,35 @@ def bench_delivery(
     try:
         with _receiver() as (port, arrivals):
             token = asyncio.run(_prepare(database_url, str(var_dir), port, count))
-            with harness.served(
-                ["sentinelle", "--database-url", database_url, "--var-dir", str(var_dir)],
-                log=out / "server.log",
-            ) as api_port, _workers(
-                workers, database_url, var_dir, out / "workers.log"
-            ), httpx.Client(
-                base_url=f"http://127.0.0.1:{api_port}",
-                headers={"Authorization": f"Bearer {token}"}, timeout=30,
-            ) as client:
+            with (
+                harness.served(
+                    ["sentinelle", "--database-url", database_url, "--var-dir", str(var_dir)],
+                    log=out / "server.log",
+                ) as api_port,
+                _workers(workers, database_url, var_dir, out / "workers.log"),
+                httpx.Client(
+                    base_url=f"http://127.0.0.1:{api_port}",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=30,
+                ) as client,
+            ):
                 for r in range(rounds):
                     with arrivals.lock:
                         arrivals.times.clear()
                     occurred = datetime.now(UTC) - timedelta(hours=1 + r)
-                    body = {"type": "kidnapping", "lat": DIEMA[0], "lon": DIEMA[1],
-                            "severity": 4, "occurred_at": occurred.isoformat()}
+                    body = {
+                        "type": "kidnapping",
+                        "lat": DIEMA[0],
+                        "lon": DIEMA[1],
+                        "severity": 4,
+                        "occurred_at": occurred.isoformat(),
+                    }
                     started = time.perf_counter()
-                    answer = client.post("/api/v1/incidents", content=json.dumps(body),
-                                         headers={"Content-Type": "application/json"})
+                    answer = client.post(
+                        "/api/v1/incidents",
+                        content=json.dumps(body),
+                        headers={"Content-Type": "application/json"},
+                    )
                     posts.append(time.perf_counter() - started)
                     answer.raise_for_status()
                     deadline = time.monotonic() + 60
@@ -242,13 +275,20 @@ def bench_delivery(
     setup = "serve" if not workers else f"serve + {workers} dispatch worker{'s' * (workers > 1)}"
     rows = [
         harness.record(
-            results, f"alerts: POST incident -> arrival, {count:,} subscriptions, {setup} (p95)",
-            harness.percentile_ms(latencies, 95), "ms",
-            reference=harness.percentile_ms(posts, 95), digits=0, target="≤ 2,000 ms",
+            results,
+            f"alerts: POST incident -> arrival, {count:,} subscriptions, {setup} (p95)",
+            harness.percentile_ms(latencies, 95),
+            "ms",
+            reference=harness.percentile_ms(posts, 95),
+            digits=0,
+            target="≤ 2,000 ms",
         ),
         harness.record(
-            results, f"alerts: POST incident -> arrival, {count:,} subscriptions, {setup} (p50)",
-            harness.percentile_ms(latencies, 50), "ms", digits=0,
+            results,
+            f"alerts: POST incident -> arrival, {count:,} subscriptions, {setup} (p50)",
+            harness.percentile_ms(latencies, 50),
+            "ms",
+            digits=0,
         ),
     ]
     if not workers:

@@ -127,15 +127,32 @@ def load(
         from bench.synthetic import wrk_script
 
         script = workdir / f"post-{port}.lua"
-        script.write_text(wrk_script(
-            authorization=f"Bearer {token}" if token else None, idempotency=idempotency
-        ))
+        script.write_text(
+            wrk_script(authorization=f"Bearer {token}" if token else None, idempotency=idempotency)
+        )
         threads = min(2, connections)
-        cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-               "--timeout", "10s", "-s", str(script), url]
+        cmd = [
+            wrk,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ]
     else:
-        cmd = [sys.executable, "-m", "bench.loadgen", url, "--seconds", str(seconds),
-               "--connections", str(connections)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            url,
+            "--seconds",
+            str(seconds),
+            "--connections",
+            str(connections),
+        ]
         if token:
             cmd += ["--token", token]
         if idempotency:
@@ -174,8 +191,15 @@ def measure_post(
             for name, args, tok, idem in plan:
                 bar.update(task, description=f"POST load: {name} ({seconds:.0f} s)")
                 with harness.served(args, log=work / f"{name}.log") as port:
-                    runs[name] = load(port, work, seconds=seconds, connections=connections,
-                                      token=tok, idempotency=idem, use_wrk=use_wrk)
+                    runs[name] = load(
+                        port,
+                        work,
+                        seconds=seconds,
+                        connections=connections,
+                        token=tok,
+                        idempotency=idem,
+                        use_wrk=use_wrk,
+                    )
                 bar.advance(task)
         with sqlite3.connect(db_path) as conn:
             stored = conn.execute("SELECT count(*) FROM incidents").fetchone()[0]
@@ -186,25 +210,61 @@ def measure_post(
         generator += " (install wrk for a client that cannot be the bottleneck)"
     rows = [
         record(results, "incidents.http_floor_rps", floor["rps"], "req/s"),
-        record(results, "incidents.post_rps", post["rps"], "req/s", reference=floor["rps"],
-               target="≥ 0.35"),
-        record(results, "incidents.post_errors", post["errors"], "responses", reference=0,
-               target="0 non-2xx"),
-        record(results, "incidents.post_p99_ms", post["p99_ms"], "ms", reference=floor["p99_ms"],
-               digits=1),
+        record(
+            results,
+            "incidents.post_rps",
+            post["rps"],
+            "req/s",
+            reference=floor["rps"],
+            target="≥ 0.35",
+        ),
+        record(
+            results,
+            "incidents.post_errors",
+            post["errors"],
+            "responses",
+            reference=0,
+            target="0 non-2xx",
+        ),
+        record(
+            results,
+            "incidents.post_p99_ms",
+            post["p99_ms"],
+            "ms",
+            reference=floor["p99_ms"],
+            digits=1,
+        ),
     ]
     if "post_idempotent" in runs:
         idem = runs["post_idempotent"]
-        rows.append(record(results, "incidents.post_idempotent_rps", idem["rps"], "req/s",
-                           reference=floor["rps"]))
-        rows.append(record(results, "incidents.post_idempotent_errors", idem["errors"],
-                           "responses", reference=0))
+        rows.append(
+            record(
+                results,
+                "incidents.post_idempotent_rps",
+                idem["rps"],
+                "req/s",
+                reference=floor["rps"],
+            )
+        )
+        rows.append(
+            record(
+                results,
+                "incidents.post_idempotent_errors",
+                idem["errors"],
+                "responses",
+                reference=0,
+            )
+        )
     sent_ok = sum(r["requests"] - r["status_errors"] for k, r in runs.items() if k != "floor")
-    note(f"POST: uvicorn, 1 worker, 127.0.0.1; load by {generator}, {connections} connections, "
-         f"{seconds:.0f} s per run; every body a distinct valid incident in Mali. "
-         f"{stored:,} incidents stored for {sent_ok:,} 2xx answers.")
-    note("PERFORMANCE.md (2 cores): bare Litestar handler ~6,700 req/s with wrk 16 connections; "
-         "SQLite ~10,000 commits/s with one row per transaction.")
+    note(
+        f"POST: uvicorn, 1 worker, 127.0.0.1; load by {generator}, {connections} connections, "
+        f"{seconds:.0f} s per run; every body a distinct valid incident in Mali. "
+        f"{stored:,} incidents stored for {sent_ok:,} 2xx answers."
+    )
+    note(
+        "PERFORMANCE.md (2 cores): bare Litestar handler ~6,700 req/s with wrk 16 connections; "
+        "SQLite ~10,000 commits/s with one row per transaction."
+    )
     return rows
 
 
@@ -251,18 +311,27 @@ def measure_import(results: dict[str, Any], *, count: int = 100_000) -> list[Row
         with harness.progress() as bar:
             task = bar.add_task(f"import_rows: {count:,} incidents", total=count)
             created, elapsed = asyncio.run(_import(import_db, count, org_id, bar, task))
-            columns = stored_columns(count, now=datetime.now(UTC), org_id=org_id, user_id=user_id,
-                                     days=365)
+            columns = stored_columns(
+                count, now=datetime.now(UTC), org_id=org_id, user_id=user_id, days=365
+            )
             spent = insert_columns(floor_db, columns, count, batch=count)
     rate, floor = created / elapsed, count / spent
     rows = [
-        record(results, "incidents.import_rate", rate, "incidents/s", reference=floor,
-               target="≥ 5,000/s"),
+        record(
+            results,
+            "incidents.import_rate",
+            rate,
+            "incidents/s",
+            reference=floor,
+            target="≥ 5,000/s",
+        ),
         record(results, "incidents.sqlite_floor_rows_per_s", floor, "rows/s"),
     ]
-    note(f"Import: {count:,} rows through incidents.importer.import_rows (validation, batches of "
-         f"2,000, one transaction each, no observers); reference: sqlite3 executemany of the same "
-         f"number of comparable rows in ONE transaction into the same migrated schema.")
+    note(
+        f"Import: {count:,} rows through incidents.importer.import_rows (validation, batches of "
+        f"2,000, one transaction each, no observers); reference: sqlite3 executemany of the same "
+        f"number of comparable rows in ONE transaction into the same migrated schema."
+    )
     note("PERFORMANCE.md: SQLite one transaction for many rows ~57,000 rows/s.")
     return rows
 
@@ -318,8 +387,14 @@ def near_dataset(count: int, *, directory: Path = harness.OUT_DIR) -> tuple[Path
     finally:
         conn.close()
     building.rename(path)
-    meta = {"count": count, "head": head, "version": DATASET_VERSION, "now": now.isoformat(),
-            "org_id": str(org_id), "user_id": str(user_id)}
+    meta = {
+        "count": count,
+        "head": head,
+        "version": DATASET_VERSION,
+        "now": now.isoformat(),
+        "org_id": str(org_id),
+        "user_id": str(user_id),
+    }
     meta_path.write_text(json.dumps(meta, indent=2))
     return path, meta
 
@@ -349,8 +424,9 @@ async def _near_latencies(
     from incidents.records.store import IncidentQuery
 
     since = datetime.fromisoformat(meta["now"]) - timedelta(days=NEAR_DAYS)
-    viewer = Principal(user_id=uuid.UUID(meta["user_id"]), org_id=uuid.UUID(meta["org_id"]),
-                       role=Role.REPORTER)
+    viewer = Principal(
+        user_id=uuid.UUID(meta["user_id"]), org_id=uuid.UUID(meta["org_id"]), role=Role.REPORTER
+    )
     lat, lon = points_in_insecure_areas(np.random.default_rng(7), points)
     spots = list(zip(lat.tolist(), lon.tolist(), strict=True))
 
@@ -406,16 +482,37 @@ def measure_near(
             service_s, sql_s, found = asyncio.run(_near_latencies(path, meta, points, bar, task))
         label = _label(count)
         median, sql_median = harness.percentile_ms(service_s, 50), harness.percentile_ms(sql_s, 50)
-        rows.append(record(results, f"incidents.near_median_ms.{label}", median, "ms",
-                           reference=sql_median, digits=1, target="median ≤ 30 ms"))
-        rows.append(record(results, f"incidents.near_p95_ms.{label}", harness.percentile_ms(
-            service_s, 95), "ms", reference=harness.percentile_ms(sql_s, 95), digits=1))
-        note(f"near over {count:,}: {points} points around Mali's insecure areas, radius "
-             f"{NEAR_RADIUS_KM:.0f} km, last {NEAR_DAYS} days, first page (limit 100); "
-             f"median {np.median(found):.0f} incidents returned per query. Reference: the same "
-             "SELECT (first prefilter batch) run with sqlite3.")
-    note(f"near datasets: point incidents uniform over 5 years, cached in {directory} "
-         "(rebuilt when the migrations change).")
+        rows.append(
+            record(
+                results,
+                f"incidents.near_median_ms.{label}",
+                median,
+                "ms",
+                reference=sql_median,
+                digits=1,
+                target="median ≤ 30 ms",
+            )
+        )
+        rows.append(
+            record(
+                results,
+                f"incidents.near_p95_ms.{label}",
+                harness.percentile_ms(service_s, 95),
+                "ms",
+                reference=harness.percentile_ms(sql_s, 95),
+                digits=1,
+            )
+        )
+        note(
+            f"near over {count:,}: {points} points around Mali's insecure areas, radius "
+            f"{NEAR_RADIUS_KM:.0f} km, last {NEAR_DAYS} days, first page (limit 100); "
+            f"median {np.median(found):.0f} incidents returned per query. Reference: the same "
+            "SELECT (first prefilter batch) run with sqlite3."
+        )
+    note(
+        f"near datasets: point incidents uniform over 5 years, cached in {directory} "
+        "(rebuilt when the migrations change)."
+    )
     return rows
 
 

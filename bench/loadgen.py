@@ -74,8 +74,13 @@ def main() -> None:
     parser.add_argument("--idempotency", action="store_true")
     args = parser.parse_args()
     result = asyncio.run(
-        generate(args.url, seconds=args.seconds, connections=args.connections, token=args.token,
-                 idempotency=args.idempotency)
+        generate(
+            args.url,
+            seconds=args.seconds,
+            connections=args.connections,
+            token=args.token,
+            idempotency=args.idempotency,
+        )
     )
     print(json.dumps(result))
 

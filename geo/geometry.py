@@ -305,7 +305,10 @@ def to_geojson(geom: shapely.Geometry, *, ndigits: int = 6) -> dict[str, Any]:
 
 def point_geojson(lon: float, lat: float, *, ndigits: int = 6) -> dict[str, Any]:
     """Same as ``to_geojson`` of a 2D point, without building the mapping (hot on imports)."""
-    return {"type": "Point", "coordinates": [round(float(lon), ndigits), round(float(lat), ndigits)]}
+    return {
+        "type": "Point",
+        "coordinates": [round(float(lon), ndigits), round(float(lat), ndigits)],
+    }
 
 
 def bbox(geom: shapely.Geometry) -> BBox:

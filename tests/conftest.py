@@ -69,13 +69,17 @@ def fx_postgres_url() -> str:
 async def _truncate_postgres(db: Database) -> None:
     async with db.engine.begin() as conn:
         names = (
-            await conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-                    "AND tablename <> 'alembic_version'"
+            (
+                await conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname='public' "
+                        "AND tablename <> 'alembic_version'"
+                    )
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if names:
             joined = ", ".join(f'"{n}"' for n in names)
             await conn.execute(text(f"TRUNCATE {joined} RESTART IDENTITY CASCADE"))
@@ -87,9 +91,7 @@ def fx_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(name="database_url")
-def fx_database_url(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> str:
+def fx_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if backend == "postgres":
         return str(request.getfixturevalue("postgres_url"))
     template: Path = request.getfixturevalue("sqlite_template")

@@ -41,7 +41,9 @@ class Factory:
                 session, name or f"CSO {uuid.uuid4().hex[:6]}", now=datetime.now(UTC)
             )
 
-    async def caller(self, role: Role | str = Role.REPORTER, org_id: uuid.UUID | None = None) -> Caller:
+    async def caller(
+        self, role: Role | str = Role.REPORTER, org_id: uuid.UUID | None = None
+    ) -> Caller:
         role = Role(role)
         org_id = org_id or await self.org()
         async with self.db.transaction() as session:
@@ -52,7 +54,9 @@ class Factory:
 
     async def operator(self) -> Caller:
         """The platform operator: a user with the `operator` role in its own platform organisation."""
-        return await self.caller(Role.OPERATOR, org_id=await self.org(f"Plateforme {uuid.uuid4().hex[:6]}"))
+        return await self.caller(
+            Role.OPERATOR, org_id=await self.org(f"Plateforme {uuid.uuid4().hex[:6]}")
+        )
 
 
 def incident_payload(

@@ -31,12 +31,46 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 
 _TRANSLITERATION = {
-    "ç": "c", "œ": "oe", "Œ": "OE", "À": "A", "Â": "A", "È": "E", "Ê": "E", "Ë": "E",
-    "Î": "I", "Ï": "I", "Ô": "O", "Ù": "U", "Û": "U", "Ÿ": "Y", "ÿ": "y",
-    "’": "'", "‘": "'", "‚": ",", "`": "'", "´": "'", "“": '"', "”": '"', "„": '"',
-    "«": '"', "»": '"', "‹": "<", "›": ">", "–": "-", "—": "-", "‑": "-", "−": "-",
-    "…": "...", "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\t": " ", "°": "o",
-    "•": "-", "·": ".", "×": "x",
+    "ç": "c",
+    "œ": "oe",
+    "Œ": "OE",
+    "À": "A",
+    "Â": "A",
+    "È": "E",
+    "Ê": "E",
+    "Ë": "E",
+    "Î": "I",
+    "Ï": "I",
+    "Ô": "O",
+    "Ù": "U",
+    "Û": "U",
+    "Ÿ": "Y",
+    "ÿ": "y",
+    "’": "'",
+    "‘": "'",
+    "‚": ",",
+    "`": "'",
+    "´": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "«": '"',
+    "»": '"',
+    "‹": "<",
+    "›": ">",
+    "–": "-",
+    "—": "-",
+    "‑": "-",
+    "−": "-",
+    "…": "...",
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\u2009": " ",
+    "\t": " ",
+    "°": "o",
+    "•": "-",
+    "·": ".",
+    "×": "x",
 }
 
 # Code alphabet without 0/O and 1/I, which people misread and mistype on phones.
@@ -357,17 +391,20 @@ def render_incident_alert(
     words = _WORDS[lang]
 
     if format == "sms":
-        return RenderedMessage("", _incident_sms(
-            type_label=type_label,
-            place=place,
-            when=None if "occurred_at" not in v else _short_time(
-                v["occurred_at"], precision, lang, local_tz
+        return RenderedMessage(
+            "",
+            _incident_sms(
+                type_label=type_label,
+                place=place,
+                when=None
+                if "occurred_at" not in v
+                else _short_time(v["occurred_at"], precision, lang, local_tz),
+                severity=None if severity is None else f"{words['severity']} {severity}/5",
+                status=status,
+                impact=", ".join(impact[:2]) or None,
+                reply=None if code is None else f"{words['reply']} {code}",
             ),
-            severity=None if severity is None else f"{words['severity']} {severity}/5",
-            status=status,
-            impact=", ".join(impact[:2]) or None,
-            reply=None if code is None else f"{words['reply']} {code}",
-        ))
+        )
     if format != "full":
         raise ValueError("format must be 'sms' or 'full'")
 
@@ -383,9 +420,9 @@ def render_incident_alert(
         lon, lat = geometry["coordinates"][:2]
         lines.append(_colon(lang, words["position"], f"{lat:.4f}, {lon:.4f} (lat, lon)"))
     if "occurred_at" in v:
-        lines.append(_colon(lang, words["time"], _full_time(
-            v["occurred_at"], precision, lang, local_tz
-        )))
+        lines.append(
+            _colon(lang, words["time"], _full_time(v["occurred_at"], precision, lang, local_tz))
+        )
     if severity is not None:
         lines.append(_colon(lang, words["severity"], f"{severity}/5"))
     if status:
@@ -394,9 +431,9 @@ def render_incident_alert(
         lines.append(_colon(lang, words["impact"], ", ".join(impact)))
     if "perpetrator" in v:
         perpetrator = _value(v["perpetrator"])
-        lines.append(_colon(
-            lang, words["perpetrator"], _PERPETRATOR[lang].get(perpetrator, perpetrator)
-        ))
+        lines.append(
+            _colon(lang, words["perpetrator"], _PERPETRATOR[lang].get(perpetrator, perpetrator))
+        )
     if v.get("actor"):
         lines.append(_colon(lang, words["actor"], str(v["actor"])))
     if v.get("description"):
@@ -429,8 +466,9 @@ def _incident_sms(
     status, impact = (None if s is None else to_gsm7(s) for s in (status, impact))
     when, severity, reply = (None if s is None else to_gsm7(s) for s in (when, severity, reply))
 
-    def build(prefix: str, label: str, place: str | None, status: str | None,
-              impact: str | None) -> str:
+    def build(
+        prefix: str, label: str, place: str | None, status: str | None, impact: str | None
+    ) -> str:
         head = prefix + label + (f" - {place}" if place else "") + (f", {when}" if when else "")
         facts = ", ".join(p for p in (severity, status, impact) if p)
         return ". ".join(p for p in (head, facts, reply) if p)
@@ -492,8 +530,12 @@ def render_level_change(
         title = title.replace(" : ", ": ")
     lines = [
         _colon(lang, words["zone"], zone_name),
-        _colon(lang, words["level"], f"{old_level} ({levels.get(old_level, old_level)}) → "
-               f"{new_level} ({levels.get(new_level, new_level)})"),
+        _colon(
+            lang,
+            words["level"],
+            f"{old_level} ({levels.get(old_level, old_level)}) → "
+            f"{new_level} ({levels.get(new_level, new_level)})",
+        ),
     ]
     if changed_at is not None:
         lines.append(_colon(lang, words["time"], _full_time(changed_at, "exact", lang, local_tz)))

@@ -59,10 +59,23 @@ from incidents.zones.tables import ZoneRow
 OWNERS = ("organisation", "user")
 # Who changes an organisation's subscriptions (and reads the alerts they receive).
 MANAGERS = frozenset({Role.OFFICER, Role.ADMIN, Role.OPERATOR})
-SUBSCRIPTION_FIELDS = frozenset({
-    "name", "owner", "channels", "secondary_channel", "area", "types", "min_severity",
-    "statuses", "min_level", "language", "format", "quiet_hours", "paused",
-})
+SUBSCRIPTION_FIELDS = frozenset(
+    {
+        "name",
+        "owner",
+        "channels",
+        "secondary_channel",
+        "area",
+        "types",
+        "min_severity",
+        "statuses",
+        "min_level",
+        "language",
+        "format",
+        "quiet_hours",
+        "paused",
+    }
+)
 BROADCAST_PRIORITIES = {"normal": Priority.ROUTINE, "flash": Priority.FLASH}
 TEST_MESSAGE = {
     "fr": "Message d'essai : cette adresse reçoit bien les alertes Sentinelle.",
@@ -179,9 +192,7 @@ def received_alerts(viewer: Principal) -> Any:
     mine = or_(personal, s.owner_kind == "organisation") if _manager(viewer) else personal
     return and_(
         AlertRow.owner_org_id == viewer.org_id,
-        AlertRow.subscription_id.in_(
-            select(s.id).where(s.owner_org_id == viewer.org_id, mine)
-        ),
+        AlertRow.subscription_id.in_(select(s.id).where(s.owner_org_id == viewer.org_id, mine)),
     )
 
 
@@ -202,8 +213,12 @@ class AlertService:
         return visible_subscriptions(viewer)
 
     async def _row(
-        self, session: AsyncSession, viewer: Principal, subscription_id: uuid.UUID,
-        *, change: bool = False,
+        self,
+        session: AsyncSession,
+        viewer: Principal,
+        subscription_id: uuid.UUID,
+        *,
+        change: bool = False,
     ) -> SubscriptionRow:
         row = (
             await session.execute(
@@ -231,7 +246,10 @@ class AlertService:
             self.policy.check(url, field)
 
     def _parse(
-        self, body: Mapping[str, Any], owner_user_id: uuid.UUID, owner_org_id: uuid.UUID,
+        self,
+        body: Mapping[str, Any],
+        owner_user_id: uuid.UUID,
+        owner_org_id: uuid.UUID,
         subscription_id: uuid.UUID,
     ) -> tuple[Subscription, str | None]:
         """Validate a whole body (blocking: Apprise parsing and DNS; run it in a thread)."""
@@ -251,8 +269,8 @@ class AlertService:
             if secondary not in (None, ""):
                 if not isinstance(secondary, str) or len(secondary) > 2000:
                     raise ChannelError(
-                        "secondary_channel", "give a channel address (text, at most 2000 "
-                        "characters)"
+                        "secondary_channel",
+                        "give a channel address (text, at most 2000 characters)",
                     )
                 self._check_channel(secondary.strip(), "secondary_channel")
         except (SubscriptionError, ChannelError) as exc:
@@ -279,8 +297,12 @@ class AlertService:
         return await asyncio.to_thread(_geometry_of, area, zones, field)
 
     def _values(
-        self, sub: Subscription, secondary: str | None, body: Mapping[str, Any],
-        geometry: BaseGeometry, now: datetime,
+        self,
+        sub: Subscription,
+        secondary: str | None,
+        body: Mapping[str, Any],
+        geometry: BaseGeometry,
+        now: datetime,
     ) -> dict[str, Any]:
         minx, miny, maxx, maxy = geometry.bounds
         return {
@@ -292,7 +314,10 @@ class AlertService:
             "secondary_masked": None if secondary is None else mask_channel_url(secondary),
             "area": sub.area.to_json(),
             "area_wkb": to_wkb(geometry),
-            "min_lon": minx, "min_lat": miny, "max_lon": maxx, "max_lat": maxy,
+            "min_lon": minx,
+            "min_lat": miny,
+            "max_lon": maxx,
+            "max_lat": maxy,
             "types": sorted(sub.types),
             "min_severity": sub.min_severity,
             "statuses": sorted(sub.statuses),
@@ -326,7 +351,9 @@ class AlertService:
             geometry = await self._area_geometry(session, sub.area, "area", viewer.org_id)
             values = self._values(sub, secondary, body, geometry, now)
             values.update(
-                id=subscription_id, owner_user_id=viewer.user_id, owner_org_id=viewer.org_id,
+                id=subscription_id,
+                owner_user_id=viewer.user_id,
+                owner_org_id=viewer.org_id,
                 created_at=now,
             )
             await session.execute(insert(SubscriptionRow).values(**values))
@@ -336,12 +363,16 @@ class AlertService:
     async def list_subscriptions(self, viewer: Principal) -> list[SubscriptionOut]:
         async with self.db.read() as session:
             rows = (
-                await session.execute(
-                    select(SubscriptionRow)
-                    .where(self._visible(viewer))
-                    .order_by(SubscriptionRow.created_at, SubscriptionRow.id)
+                (
+                    await session.execute(
+                        select(SubscriptionRow)
+                        .where(self._visible(viewer))
+                        .order_by(SubscriptionRow.created_at, SubscriptionRow.id)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             return [_out(r) for r in rows]
 
     async def get_subscription(
@@ -351,8 +382,12 @@ class AlertService:
             return _out(await self._row(session, viewer, subscription_id))
 
     async def update_subscription(
-        self, viewer: Principal, subscription_id: uuid.UUID, patch: Mapping[str, Any],
-        *, now: datetime,
+        self,
+        viewer: Principal,
+        subscription_id: uuid.UUID,
+        patch: Mapping[str, Any],
+        *,
+        now: datetime,
     ) -> SubscriptionOut:
         """Fields given replace the stored ones; channels left out stay as they are."""
         if not isinstance(patch, Mapping):
@@ -362,14 +397,16 @@ class AlertService:
             row = await self._row(session, viewer, subscription_id, change=True)
             if "owner" in patch and patch["owner"] != row.owner_kind:
                 raise InvalidField(
-                    "owner", "owner: a subscription's owner cannot change; create a new "
-                    "subscription with the owner you want and delete this one"
+                    "owner",
+                    "owner: a subscription's owner cannot change; create a new "
+                    "subscription with the owner you want and delete this one",
                 )
             current: dict[str, Any] = {
                 "name": row.name,
                 "owner": row.owner_kind,
                 "channels": [self.box.decrypt(c) for c in row.channels_encrypted],
-                "secondary_channel": None if row.secondary_encrypted is None
+                "secondary_channel": None
+                if row.secondary_encrypted is None
                 else self.box.decrypt(row.secondary_encrypted),
                 "area": row.area,
                 "types": row.types,
@@ -428,22 +465,35 @@ class AlertService:
                 await session.execute(select(UserRow.role).where(UserRow.id == row.owner_user_id))
             ).scalar_one_or_none()
             recipient = Recipient(
-                id=row.id, owner_user_id=row.owner_user_id, owner_org_id=row.owner_org_id,
-                owner_role=str(role or ""), channels_encrypted=tuple(row.channels_encrypted),
+                id=row.id,
+                owner_user_id=row.owner_user_id,
+                owner_org_id=row.owner_org_id,
+                owner_role=str(role or ""),
+                channels_encrypted=tuple(row.channels_encrypted),
                 channels_masked=tuple(row.channels_masked),
-                secondary_encrypted=None, secondary_masked=None,
-                language=row.language, format=row.format, quiet_hours=None,
+                secondary_encrypted=None,
+                secondary_masked=None,
+                language=row.language,
+                format=row.format,
+                quiet_hours=None,
             )
 
             def render(code: str) -> RenderedMessage:
                 return render_broadcast(
-                    TEST_MESSAGE, Priority.ROUTINE, language=row.language, format=row.format,
+                    TEST_MESSAGE,
+                    Priority.ROUTINE,
+                    language=row.language,
+                    format=row.format,
                     code=code,
                 )
 
             [alert_id] = await write_alerts(
-                session, [NewAlert(recipient, render, payload={"test": True})], kind="test",
-                priority=Priority.ROUTINE, config=self.outbox, now=now,
+                session,
+                [NewAlert(recipient, render, payload={"test": True})],
+                kind="test",
+                priority=Priority.ROUTINE,
+                config=self.outbox,
+                now=now,
             )
             alert = (
                 await session.execute(select(AlertRow).where(AlertRow.id == alert_id))
@@ -491,9 +541,15 @@ class AlertService:
         async with self.db.transaction() as session:
             geometry = await self._area_geometry(session, area, "area", viewer.org_id)
             ids = await write_broadcast_alerts(
-                session, self.cache, self.outbox, broadcast_id=broadcast_id,
-                area_geometry=geometry, message=texts, priority=priority,
-                sender_id=viewer.user_id, now=now,
+                session,
+                self.cache,
+                self.outbox,
+                broadcast_id=broadcast_id,
+                area_geometry=geometry,
+                message=texts,
+                priority=priority,
+                sender_id=viewer.user_id,
+                now=now,
             )
             # How many other organisations' subscriptions an area reaches would map where they
             # work (bisect the area): the answer counts the sender's organisation's only.
@@ -501,9 +557,9 @@ class AlertService:
             if ids:
                 own = (
                     await session.execute(
-                        select(func.count()).select_from(AlertRow).where(
-                            AlertRow.id.in_(ids), AlertRow.owner_org_id == viewer.org_id
-                        )
+                        select(func.count())
+                        .select_from(AlertRow)
+                        .where(AlertRow.id.in_(ids), AlertRow.owner_org_id == viewer.org_id)
                     )
                 ).scalar_one()
         return BroadcastOut(id=broadcast_id, priority=priority_code, alerts=int(own))
@@ -578,17 +634,26 @@ class AlertService:
                     select(
                         func.count(func.distinct(case((d.sent_at.is_not(None), d.alert_id)))),
                         func.count(func.distinct(case((d.status == "delivered", d.alert_id)))),
-                    ).join(a, a.id == d.alert_id).where(mine)
+                    )
+                    .join(a, a.id == d.alert_id)
+                    .where(mine)
                 )
             ).one()
             rows = (
-                await session.execute(
-                    select(a).where(mine).order_by(a.created_at.desc(), a.id).limit(limit)
+                (
+                    await session.execute(
+                        select(a).where(mine).order_by(a.created_at.desc(), a.id).limit(limit)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             counts = await self._counts(session, [r.id for r in rows])
         return AlertList(
-            alerts=total, sent=sent, delivered=delivered, acknowledged=acknowledged,
+            alerts=total,
+            sent=sent,
+            delivered=delivered,
+            acknowledged=acknowledged,
             items=[_alert_out(r, counts.get(r.id, DeliveryCounts())) for r in rows],
         )
 
@@ -621,32 +686,42 @@ class AlertService:
             condition = AlertRow.code == ref.strip().upper()
         async with self.db.read() as session:
             alert = (
-                await session.execute(
-                    select(AlertRow).where(condition, received_alerts(viewer))
-                )
+                await session.execute(select(AlertRow).where(condition, received_alerts(viewer)))
             ).scalar_one_or_none()
             if alert is None:
                 raise NotFound(
                     f"No alert {ref} sent to you; list your alerts with GET /api/v1/alerts."
                 )
             rows = (
-                await session.execute(
-                    select(DeliveryRow)
-                    .where(DeliveryRow.alert_id == alert.id)
-                    .order_by(DeliveryRow.id)
+                (
+                    await session.execute(
+                        select(DeliveryRow)
+                        .where(DeliveryRow.alert_id == alert.id)
+                        .order_by(DeliveryRow.id)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         return DeliveryList(
             alert_id=alert.id,
             code=alert.code,
             items=[
                 DeliveryOut(
-                    id=r.id, channel=r.channel_masked, channel_index=r.channel_index,
-                    purpose=r.purpose, status=r.status, attempts=r.attempts,
-                    idempotency_key=r.idempotency_key, created_at=r.created_at,
-                    next_attempt_at=r.next_attempt_at if r.status in ("pending", "failed")
+                    id=r.id,
+                    channel=r.channel_masked,
+                    channel_index=r.channel_index,
+                    purpose=r.purpose,
+                    status=r.status,
+                    attempts=r.attempts,
+                    idempotency_key=r.idempotency_key,
+                    created_at=r.created_at,
+                    next_attempt_at=r.next_attempt_at
+                    if r.status in ("pending", "failed")
                     else None,
-                    sent_at=r.sent_at, delivered_at=r.delivered_at, last_error=r.last_error,
+                    sent_at=r.sent_at,
+                    delivered_at=r.delivered_at,
+                    last_error=r.last_error,
                 )
                 for r in rows
             ],

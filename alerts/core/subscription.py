@@ -186,7 +186,10 @@ def _number(obj: Mapping[str, Any], key: str, field: str) -> float:
 
 
 def _distance(
-    obj: Mapping[str, Any], key: str, field: str, default: float | None,
+    obj: Mapping[str, Any],
+    key: str,
+    field: str,
+    default: float | None,
     maximum: float = MAX_RADIUS_KM,
 ) -> float:
     if key not in obj and default is not None:
@@ -238,8 +241,9 @@ def area_from_json(obj: Any, field: str = "area") -> Area:
             raise SubscriptionError(f"{field}.zones", "give a non-empty list of zone ids")
         if len(zones) > MAX_ZONES:
             raise SubscriptionError(
-                f"{field}.zones", f"give at most {MAX_ZONES} zones; split the area into several "
-                "subscriptions or draw it as one geometry"
+                f"{field}.zones",
+                f"give at most {MAX_ZONES} zones; split the area into several "
+                "subscriptions or draw it as one geometry",
             )
         for i, zone_id in enumerate(zones):
             if not isinstance(zone_id, str) or not zone_id.strip():
@@ -269,7 +273,8 @@ def area_from_json(obj: Any, field: str = "area") -> Area:
             "the track (one point every few hundred metres is plenty)",
         )
     return RouteArea(
-        obj["route"], line,
+        obj["route"],
+        line,
         _distance(obj, "corridor_km", field, DEFAULT_CORRIDOR_KM, MAX_CORRIDOR_KM),
     )
 
@@ -373,8 +378,9 @@ def parse_types(codes: Iterable[Any], field: str = "types") -> frozenset[str]:
     codes = list(codes)
     if len(codes) > MAX_TYPES:
         raise SubscriptionError(
-            field, f"give at most {MAX_TYPES} type or category codes (a category code stands for "
-            "all its types)"
+            field,
+            f"give at most {MAX_TYPES} type or category codes (a category code stands for "
+            "all its types)",
         )
     result: set[str] = set()
     for i, code in enumerate(codes):
@@ -441,16 +447,16 @@ def subscription_from_json(
         raise SubscriptionError("channels", "give at least one channel address")
     if len(channels) > MAX_CHANNELS:
         raise SubscriptionError(
-            "channels", f"give at most {MAX_CHANNELS} channel addresses; add a second "
-            "subscription for more"
+            "channels",
+            f"give at most {MAX_CHANNELS} channel addresses; add a second subscription for more",
         )
     for i, url in enumerate(channels):
         if not isinstance(url, str) or not url.strip():
             raise SubscriptionError(f"channels[{i}]", "give a channel address (text)")
         if len(url) > MAX_CHANNEL_CHARS:
             raise SubscriptionError(
-                f"channels[{i}]", f"give a channel address of at most {MAX_CHANNEL_CHARS} "
-                "characters"
+                f"channels[{i}]",
+                f"give a channel address of at most {MAX_CHANNEL_CHARS} characters",
             )
         if validate_channel is not None:
             validate_channel(url.strip(), f"channels[{i}]")

@@ -63,39 +63,109 @@ def _instantiate(url: str) -> apprise.plugins.NotifyBase | None:
 # Apprise schemes accepted by default (names as in apprise 2.x): SMS gateways, e-mail, chat,
 # push services, and JSON / form / XML web hooks. SENTINELLE_CHANNEL_SCHEMES replaces the list;
 # the word "default" in it stands for this list.
-SMS_SCHEMES = frozenset({
-    "atalk", "bulksms", "clickatell", "clicksend", "d7sms", "httpsms", "infobip", "kaleyra",
-    "msgbird", "msg91", "nexmo", "vonage", "octopush", "plivo", "seven", "sinch", "smseagle",
-    "smseagles", "telnyx", "twilio",
-})
+SMS_SCHEMES = frozenset(
+    {
+        "atalk",
+        "bulksms",
+        "clickatell",
+        "clicksend",
+        "d7sms",
+        "httpsms",
+        "infobip",
+        "kaleyra",
+        "msgbird",
+        "msg91",
+        "nexmo",
+        "vonage",
+        "octopush",
+        "plivo",
+        "seven",
+        "sinch",
+        "smseagle",
+        "smseagles",
+        "telnyx",
+        "twilio",
+    }
+)
 EMAIL_SCHEMES = frozenset({"mailto", "mailtos"})
-CHAT_SCHEMES = frozenset({
-    "tgram", "whatsapp", "signal", "signals", "matrix", "matrixs", "slack", "discord",
-    "workflow", "workflows", "rocket", "rockets", "mmost", "mmosts", "gchat", "zulip",
-    "webex", "wxteams",
-})
+CHAT_SCHEMES = frozenset(
+    {
+        "tgram",
+        "whatsapp",
+        "signal",
+        "signals",
+        "matrix",
+        "matrixs",
+        "slack",
+        "discord",
+        "workflow",
+        "workflows",
+        "rocket",
+        "rockets",
+        "mmost",
+        "mmosts",
+        "gchat",
+        "zulip",
+        "webex",
+        "wxteams",
+    }
+)
 PUSH_SCHEMES = frozenset({"ntfy", "ntfys", "gotify", "gotifys", "pover", "pbul"})
 WEBHOOK_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
 DEFAULT_SCHEMES = SMS_SCHEMES | EMAIL_SCHEMES | CHAT_SCHEMES | PUSH_SCHEMES | WEBHOOK_SCHEMES
 
 # Schemes whose URL names the server to connect to (the others talk to their vendor's hosts,
 # and the socket guard still covers them).
-HOST_SCHEMES = WEBHOOK_SCHEMES | EMAIL_SCHEMES | frozenset({
-    "ntfy", "ntfys", "gotify", "gotifys", "matrix", "matrixs", "rocket", "rockets", "mmost",
-    "mmosts", "signal", "signals", "smseagle", "smseagles", "apprise", "apprises",
-})
+HOST_SCHEMES = (
+    WEBHOOK_SCHEMES
+    | EMAIL_SCHEMES
+    | frozenset(
+        {
+            "ntfy",
+            "ntfys",
+            "gotify",
+            "gotifys",
+            "matrix",
+            "matrixs",
+            "rocket",
+            "rockets",
+            "mmost",
+            "mmosts",
+            "signal",
+            "signals",
+            "smseagle",
+            "smseagles",
+            "apprise",
+            "apprises",
+        }
+    )
+)
 # Our own header on web hooks (see alerts.dispatcher.with_idempotency_header).
 OWN_HEADERS = frozenset({"idempotency-key"})
 
 # Cloud metadata services by name and by address (link-local and ULA ones are refused anyway).
-METADATA_HOSTS = frozenset({
-    "metadata", "metadata.google.internal", "metadata.goog", "instance-data",
-    "instance-data.ec2.internal", "metadata.azure.com", "metadata.packet.net",
-})
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "168.63.129.16", "100.100.100.200",
-    "192.0.0.192",
-))
+METADATA_HOSTS = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.azure.com",
+        "metadata.packet.net",
+    }
+)
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "fd00:ec2::254",
+        "168.63.129.16",
+        "100.100.100.200",
+        "192.0.0.192",
+    )
+)
 _LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".home.arpa", ".lan")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _6TO4 = ipaddress.ip_network("2002::/16")
@@ -209,7 +279,9 @@ class ChannelPolicy:
     )
 
     @classmethod
-    def from_settings(cls, schemes: str | Iterable[str] = "", allow_hosts: str = "") -> ChannelPolicy:
+    def from_settings(
+        cls, schemes: str | Iterable[str] = "", allow_hosts: str = ""
+    ) -> ChannelPolicy:
         """`schemes`: comma-separated Apprise schemes ("" or "default": the default list;
         "default,apprise" adds to it); `allow_hosts`: comma-separated `host` or `host:port`."""
         names = schemes.split(",") if isinstance(schemes, str) else list(schemes)
@@ -234,23 +306,27 @@ class ChannelPolicy:
         scheme = _scheme(url)
         if scheme is None:
             raise ChannelError(
-                field, "not a notification address: it must start with a scheme such as "
-                "mailto://, tgram://, signal:// or json://"
+                field,
+                "not a notification address: it must start with a scheme such as "
+                "mailto://, tgram://, signal:// or json://",
             )
         if scheme not in self.schemes:
             raise ChannelError(
-                field, f"{scheme}:// is not allowed on this server; use one of "
+                field,
+                f"{scheme}:// is not allowed on this server; use one of "
                 + ", ".join(f"{s}://" for s in sorted(self.schemes))
-                + " (the operator sets the list in SENTINELLE_CHANNEL_SCHEMES)"
+                + " (the operator sets the list in SENTINELLE_CHANNEL_SCHEMES)",
             )
         try:
             self._refuse_overrides(url, scheme)
             plugin = _instantiate(url)
             if plugin is None:
                 raise ChannelError(
-                    field, f"{scheme}:// address is not usable: check the scheme and that the "
+                    field,
+                    f"{scheme}:// address is not usable: check the scheme and that the "
                     "host, token or recipient are all given (see the Apprise documentation for "
-                    "this service)", reason="invalid_address",
+                    "this service)",
+                    reason="invalid_address",
                 )
             self._refuse_plugin_overrides(plugin, scheme)
             self._refuse_hosts(scheme, plugin)
@@ -382,9 +458,11 @@ def _connect_allowed(state: _Egress, address: Any) -> bool:
         if not addresses:
             return False
     for ip in addresses:
-        if forbidden_address(ip) and (ip, port) not in state.allowed and (
-            ip, None
-        ) not in state.allowed:
+        if (
+            forbidden_address(ip)
+            and (ip, port) not in state.allowed
+            and (ip, None) not in state.allowed
+        ):
             return False
     return True
 
@@ -410,7 +488,9 @@ def install_egress_guard() -> None:
 
 
 @contextlib.contextmanager
-def egress_guard(allowed: frozenset[tuple[IPAddress, int | None]] = frozenset()) -> Iterator[_Egress]:
+def egress_guard(
+    allowed: frozenset[tuple[IPAddress, int | None]] = frozenset(),
+) -> Iterator[_Egress]:
     """Within this block (and the threads it starts with its context, as Apprise does), every
     socket connection to a non-public address not in `allowed` fails with PermissionError."""
     install_egress_guard()
@@ -453,7 +533,11 @@ def _shorten_number(match: re.Match[str]) -> str:
 # What a subscriber may read about a failed delivery: "delivery failed: <reason>", one of these.
 # Never the network error itself, which would tell whether a port is open.
 REASONS = (
-    "refused_by_policy", "invalid_address", "unreachable", "timeout", "rejected_by_receiver",
+    "refused_by_policy",
+    "invalid_address",
+    "unreachable",
+    "timeout",
+    "rejected_by_receiver",
     "failed",
 )
 
@@ -496,8 +580,12 @@ class AppriseNotifier:
     `policy` first, and every connection the delivery opens is checked again (egress_guard)."""
 
     def __init__(
-        self, *, timeout_s: float = 30.0, app_id: str = "Sentinelle",
-        policy: ChannelPolicy | None = None, allow_cache_s: float = 60.0,
+        self,
+        *,
+        timeout_s: float = 30.0,
+        app_id: str = "Sentinelle",
+        policy: ChannelPolicy | None = None,
+        allow_cache_s: float = 60.0,
     ) -> None:
         self._timeout_s = timeout_s
         self._asset = apprise.AppriseAsset(app_id=app_id, app_desc=app_id)
@@ -528,7 +616,9 @@ class AppriseNotifier:
         with egress_guard(allowed) as guard:
             try:
                 result = await ap.async_notify(
-                    body=body, title=title, body_format=apprise.NotifyFormat.TEXT,
+                    body=body,
+                    title=title,
+                    body_format=apprise.NotifyFormat.TEXT,
                     timeout=self._timeout_s,
                 )
             except Exception:  # Apprise plugins raise arbitrary errors; report, don't crash.

@@ -79,8 +79,9 @@ class DispatchConfig:
             retry=RetryPolicy(
                 max_attempts=settings.dispatch_max_attempts,
                 base_s=settings.dispatch_backoff_base_seconds,
-                cap_s=max(settings.dispatch_backoff_cap_seconds,
-                          settings.dispatch_backoff_base_seconds),
+                cap_s=max(
+                    settings.dispatch_backoff_cap_seconds, settings.dispatch_backoff_base_seconds
+                ),
             ),
             channel_rate_per_minute=settings.channel_rate_per_minute,
             ack_timeout=timedelta(minutes=settings.ack_timeout_minutes),
@@ -211,8 +212,11 @@ class Dispatcher:
                 return []
         async with self.db.transaction() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
-            pick = select(d.id).where(due).order_by(d.next_attempt_at, d.id).limit(
-                limit or self.config.batch
+            pick = (
+                select(d.id)
+                .where(due)
+                .order_by(d.next_attempt_at, d.id)
+                .limit(limit or self.config.batch)
             )
             if postgres:
                 pick = pick.with_for_update(skip_locked=True)
@@ -250,9 +254,15 @@ class Dispatcher:
         key = hashlib.sha256(url.encode()).hexdigest()
         if not self.limiter.allow(key, now):
             return {
-                "b_id": row.id, "b_token": row.token, "b_status": "pending",
-                "b_attempts": row.attempts, "b_next": self.limiter.next_allowed(key, now),
-                "b_error": None, "b_delivered": None, "b_sent": None, "deferred": True,
+                "b_id": row.id,
+                "b_token": row.token,
+                "b_status": "pending",
+                "b_attempts": row.attempts,
+                "b_next": self.limiter.next_allowed(key, now),
+                "b_error": None,
+                "b_delivered": None,
+                "b_sent": None,
+                "deferred": True,
             }
         try:
             result = await self.notifier.send(
@@ -269,8 +279,13 @@ class Dispatcher:
         now = self.clock()
         attempts = row.attempts + 1
         values: dict[str, Any] = {
-            "b_id": row.id, "b_token": row.token, "b_attempts": attempts, "b_sent": now,
-            "b_next": now, "b_error": None, "b_delivered": None,
+            "b_id": row.id,
+            "b_token": row.token,
+            "b_attempts": attempts,
+            "b_sent": now,
+            "b_next": now,
+            "b_error": None,
+            "b_delivered": None,
         }
         if result.ok:
             values.update(b_status="delivered", b_delivered=now)
@@ -313,10 +328,13 @@ class Dispatcher:
                 await conn.execute(
                     d.update()
                     .where(d.c.id == bindparam("b_id"), d.c.leased_by == bindparam("b_token"))
-                    .values(status="pending", next_attempt_at=bindparam("b_next"),
-                            lease_until=None),
-                    [{"b_id": o["b_id"], "b_token": o["b_token"], "b_next": o["b_next"]}
-                     for o in deferred],
+                    .values(
+                        status="pending", next_attempt_at=bindparam("b_next"), lease_until=None
+                    ),
+                    [
+                        {"b_id": o["b_id"], "b_token": o["b_token"], "b_next": o["b_next"]}
+                        for o in deferred
+                    ],
                 )
 
     async def send(self, claimed: list[Claimed]) -> DispatchReport:
@@ -358,12 +376,14 @@ class Dispatcher:
         async with self.db.read() as session:
             rows = (
                 await session.execute(
-                    select(a.id, a.created_at, a.resent_at, a.subscription_id).where(
+                    select(a.id, a.created_at, a.resent_at, a.subscription_id)
+                    .where(
                         a.priority == "flash",
                         a.acked_at.is_(None),
                         a.escalated_at.is_(None),
                         a.created_at <= now - timeout,
-                    ).limit(200)
+                    )
+                    .limit(200)
                 )
             ).all()
         done = 0
@@ -395,12 +415,16 @@ class Dispatcher:
         now: datetime,
     ) -> int:
         firsts = (
-            await session.execute(
-                select(DeliveryRow)
-                .where(DeliveryRow.alert_id == alert_id, DeliveryRow.purpose == "first")
-                .order_by(DeliveryRow.channel_index)
+            (
+                await session.execute(
+                    select(DeliveryRow)
+                    .where(DeliveryRow.alert_id == alert_id, DeliveryRow.purpose == "first")
+                    .order_by(DeliveryRow.channel_index)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not firsts:
             return 0
         first = firsts[0]
@@ -476,7 +500,8 @@ class Dispatcher:
             self._wake.clear()
             waker = asyncio.create_task(self._wake.wait())
             done, _ = await asyncio.wait(
-                {*inflight, waker}, timeout=self.config.poll_seconds,
+                {*inflight, waker},
+                timeout=self.config.poll_seconds,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             waker.cancel()

@@ -103,9 +103,7 @@ class SubscriptionSnapshot:
 
 async def subscriptions_version(session: AsyncSession) -> tuple[Any, ...]:
     """Changes whenever a subscription or a zone changes (two cheap aggregates)."""
-    subs = (
-        await session.execute(select(func.count(), func.max(SubscriptionRow.updated_at)))
-    ).one()
+    subs = (await session.execute(select(func.count(), func.max(SubscriptionRow.updated_at)))).one()
     zones = (
         await session.execute(
             select(func.count(), func.max(ZoneRow.updated_at), func.sum(ZoneRow.version))
@@ -336,9 +334,7 @@ async def write_alerts(
             zip(r.channels_encrypted, r.channels_masked, strict=True)
         ):
             delivery_rows.append(
-                delivery_values(
-                    alert_id, r.id, i, "first", encrypted, masked, message, due, now
-                )
+                delivery_values(alert_id, r.id, i, "first", encrypted, masked, message, due, now)
             )
     # Core inserts (executemany): the ORM's bulk path costs more than the database here.
     await session.execute(insert(cast(Table, AlertRow.__table__)), alert_rows)
@@ -415,10 +411,12 @@ def recipient_view(
         return conservative_view(incident, zones)
     try:
         feature = view_for(
-            recipient, incident,
-            rules=MaskRules(grid_degrees=config.mask_grid_degrees,
-                            time_unit=TimeUnit.WEEK if config.mask_time_unit == "week"
-                            else TimeUnit.DAY),
+            recipient,
+            incident,
+            rules=MaskRules(
+                grid_degrees=config.mask_grid_degrees,
+                time_unit=TimeUnit.WEEK if config.mask_time_unit == "week" else TimeUnit.DAY,
+            ),
             language=recipient.language,
         )
     except Exception:  # a rendering problem must never stop the incident from being recorded
@@ -544,8 +542,10 @@ async def cell_places(session: AsyncSession, cell: shapely.Point) -> list[dict[s
             select(ZoneRow.name_fr, ZoneRow.name_en, ZoneRow.geometry_wkb)
             .where(
                 ZoneRow.owner_org_id.is_(None),
-                ZoneRow.min_lon <= x, ZoneRow.max_lon >= x,
-                ZoneRow.min_lat <= y, ZoneRow.max_lat >= y,
+                ZoneRow.min_lon <= x,
+                ZoneRow.max_lon >= x,
+                ZoneRow.min_lat <= y,
+                ZoneRow.max_lat >= y,
             )
             .order_by(ZoneRow.area_km2, ZoneRow.id)
         )
@@ -617,13 +617,17 @@ class AlertOutbox:
         states: dict[uuid.UUID, AlertedState] = {}
         if previous is not None:
             rows = (
-                await session.execute(
-                    select(AlertedStateRow).where(
-                        AlertedStateRow.incident_id == incident.id,
-                        AlertedStateRow.subscription_id.in_(ids),
+                (
+                    await session.execute(
+                        select(AlertedStateRow).where(
+                            AlertedStateRow.incident_id == incident.id,
+                            AlertedStateRow.subscription_id.in_(ids),
+                        )
                     )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             states = {r.subscription_id: _state_of(r) for r in rows}
         # A masked entry does not change when the incident escalates: a masked recipient hears
         # of an incident once (a second alert would tell that severity, status or toll grew).
@@ -632,7 +636,10 @@ class AlertOutbox:
         if not targets:
             return
         await self.write_incident_alerts(
-            session, incident, [snapshot.recipients[i] for i in targets], now,
+            session,
+            incident,
+            [snapshot.recipients[i] for i in targets],
+            now,
             replace={i: states[i] for i in targets if i in states},
             coarse_ids=frozenset(masked_ids),
         )
@@ -685,7 +692,8 @@ class AlertOutbox:
                 ]
                 view = (
                     masked_view(r, incident, local, self.config)
-                    if masked else recipient_view(r, incident, local, self.config)
+                    if masked
+                    else recipient_view(r, incident, local, self.config)
                 )
                 view.pop("masked", None)
                 views[key] = view
@@ -695,29 +703,44 @@ class AlertOutbox:
                 code: str, r: Recipient = r, view: dict[str, Any] = view, masked: bool = masked
             ) -> RenderedMessage:
                 return render_incident_alert(
-                    view, language=r.language, format=r.format, code=code,
+                    view,
+                    language=r.language,
+                    format=r.format,
+                    code=code,
                     link=None if r.format == "sms" or masked else link,
                 )
 
             payload: dict[str, Any] = (
                 {"masked": True}
                 if masked
-                else {"incident_version": incident.version, "severity": incident.severity,
-                      "status": str(incident.status)}
+                else {
+                    "incident_version": incident.version,
+                    "severity": incident.severity,
+                    "status": str(incident.status),
+                }
             )
             (masked_sent if masked else sent).append(r)
             (masked_new if masked else new).append(
-                NewAlert(r, render, incident_id=incident.id, payload=payload,
-                         render_key=(*key, r.format))
+                NewAlert(
+                    r, render, incident_id=incident.id, payload=payload, render_key=(*key, r.format)
+                )
             )
         alert_ids = await write_alerts(
-            session, new, kind="incident", priority=incident_priority(incident),
-            config=self.config, now=now,
+            session,
+            new,
+            kind="incident",
+            priority=incident_priority(incident),
+            config=self.config,
+            now=now,
         )
         # Priority follows severity; for masked recipients the category's severity, as matched.
         alert_ids += await write_alerts(
-            session, masked_new, kind="incident", priority=masked_priority(incident),
-            config=self.config, now=now,
+            session,
+            masked_new,
+            kind="incident",
+            priority=masked_priority(incident),
+            config=self.config,
+            now=now,
         )
         subscription_ids = [r.id for r in (*sent, *masked_sent)]
         if replace:
@@ -801,13 +824,17 @@ async def write_level_change_alerts(
     if latest <= position:
         return 0
     changes = (
-        await session.execute(
-            select(ZoneLevelChangeRow)
-            .where(ZoneLevelChangeRow.id > position)
-            .order_by(ZoneLevelChangeRow.id)
-            .limit(batch)
+        (
+            await session.execute(
+                select(ZoneLevelChangeRow)
+                .where(ZoneLevelChangeRow.id > position)
+                .order_by(ZoneLevelChangeRow.id)
+                .limit(batch)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not changes:
         return 0
     snapshot = await cache.snapshot(session)
@@ -838,23 +865,37 @@ async def write_level_change_alerts(
                 code: str, r: Recipient = r, name: str = name, change: ZoneLevelChangeRow = change
             ) -> RenderedMessage:
                 return render_level_change(
-                    name, change.from_level or 1, change.to_level, language=r.language,
-                    format=r.format, code=code, changed_at=change.at,
+                    name,
+                    change.from_level or 1,
+                    change.to_level,
+                    language=r.language,
+                    format=r.format,
+                    code=code,
+                    changed_at=change.at,
                 )
 
             new.append(
                 NewAlert(
-                    r, render, zone_id=zone.id,
-                    payload={"zone_id": zone.id, "from_level": change.from_level,
-                             "to_level": change.to_level, "change_id": change.id},
+                    r,
+                    render,
+                    zone_id=zone.id,
+                    payload={
+                        "zone_id": zone.id,
+                        "from_level": change.from_level,
+                        "to_level": change.to_level,
+                        "change_id": change.id,
+                    },
                     render_key=(r.language, r.format),
                 )
             )
         written += len(
             await write_alerts(
-                session, new, kind="level_change",
+                session,
+                new,
+                kind="level_change",
                 priority=level_priority(change.from_level, change.to_level),
-                config=config, now=now,
+                config=config,
+                now=now,
             )
         )
     await session.execute(
@@ -894,7 +935,9 @@ async def write_broadcast_alerts(
 
         new.append(
             NewAlert(
-                r, render, broadcast_id=broadcast_id,
+                r,
+                render,
+                broadcast_id=broadcast_id,
                 payload={"message": dict(message), "sent_by": str(sender_id)},
                 render_key=(r.language, r.format),
             )
@@ -902,4 +945,3 @@ async def write_broadcast_alerts(
     return await write_alerts(
         session, new, kind="broadcast", priority=priority, config=config, now=now
     )
-

@@ -22,16 +22,22 @@ def build_dispatcher(db: Database, settings: Settings, worker_id: str | None) ->
 
     keys = secret_keys(settings)
     outbox = OutboxConfig(
-        public_url=settings.public_url, signer=LinkSigner(keys),
-        mask_grid_degrees=settings.mask_grid_degrees, mask_time_unit=settings.mask_time_unit,
+        public_url=settings.public_url,
+        signer=LinkSigner(keys),
+        mask_grid_degrees=settings.mask_grid_degrees,
+        mask_time_unit=settings.mask_time_unit,
     )
     return Dispatcher(
         db,
-        AppriseNotifier(policy=ChannelPolicy.from_settings(
-            settings.channel_schemes, settings.channel_allow_hosts
-        )),
+        AppriseNotifier(
+            policy=ChannelPolicy.from_settings(
+                settings.channel_schemes, settings.channel_allow_hosts
+            )
+        ),
         SecretBox(keys, field="secret_keys"),
-        config=DispatchConfig.from_settings(settings), outbox=outbox, worker_id=worker_id,
+        config=DispatchConfig.from_settings(settings),
+        outbox=outbox,
+        worker_id=worker_id,
     )
 
 

@@ -113,11 +113,20 @@ def register(main: click.Group) -> None:
 
     @group.command("import")
     @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-    @click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS), default=None,
-                  help="File format (detected from the header when left out).")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(IMPORT_FORMATS),
+        default=None,
+        help="File format (detected from the header when left out).",
+    )
     @click.option("--org", "org", required=True, help="Organisation id the incidents belong to.")
-    @click.option("--deleted", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-                  default=None, help="ACLED deleted-events CSV: retract those events.")
+    @click.option(
+        "--deleted",
+        type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        default=None,
+        help="ACLED deleted-events CSV: retract those events.",
+    )
     @click.pass_obj
     def import_cmd(
         settings: Settings, file: Path, fmt: str | None, org: str, deleted: Path | None
@@ -154,24 +163,37 @@ def register(main: click.Group) -> None:
                 except ImportFormatError as exc:
                     fail(f"{exc.field}: {exc.message}. Nothing was imported.")
                     raise
-                bar = stack.enter_context(Progress(
-                    TextColumn("[bold]{task.description}"), BarColumn(),
-                    TextColumn("{task.percentage:>3.0f}%"), TransferSpeedColumn(),
-                    transient=True, disable=not sys.stderr.isatty(),
-                ))
+                bar = stack.enter_context(
+                    Progress(
+                        TextColumn("[bold]{task.description}"),
+                        BarColumn(),
+                        TextColumn("{task.percentage:>3.0f}%"),
+                        TransferSpeedColumn(),
+                        transient=True,
+                        disable=not sys.stderr.isatty(),
+                    )
+                )
                 task = bar.add_task(f"Importing {file.name} ({fmt})", total=size)
                 if lines is not None:
                     bar.advance(task, lines.read)
                     lines.on_read = lambda n: bar.advance(task, n)
                 summary = await import_incidents(
-                    db, rows, org_id=org_id, now=now(), observers=observers,
+                    db,
+                    rows,
+                    org_id=org_id,
+                    now=now(),
+                    observers=observers,
                     defaults=FORMAT_DEFAULTS.get(fmt),
                 )
             removed = None
             if deleted_ids is not None:
                 removed = await retract_external(
-                    db, org_id=org_id, external_ids=(f"acled:{i}" for i in deleted_ids),
-                    now=now(), reason="deleted by ACLED", observers=observers,
+                    db,
+                    org_id=org_id,
+                    external_ids=(f"acled:{i}" for i in deleted_ids),
+                    now=now(),
+                    reason="deleted by ACLED",
+                    observers=observers,
                 )
             return summary, removed
 
@@ -179,10 +201,15 @@ def register(main: click.Group) -> None:
         print_report(summary, removed=removed)
 
     @group.command("export")
-    @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="geojson",
-                  show_default=True)
-    @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-                  help="File to write (standard output when left out).")
+    @click.option(
+        "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="geojson", show_default=True
+    )
+    @click.option(
+        "--output",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="File to write (standard output when left out).",
+    )
     @click.option("--org", "org", default=None, help="Only this organisation's incidents.")
     @click.pass_obj
     def export_cmd(settings: Settings, fmt: str, output: Path | None, org: str | None) -> None:
@@ -197,7 +224,8 @@ def register(main: click.Group) -> None:
             with ExitStack() as stack:
                 out: IO[str] = (
                     stack.enter_context(output.open("w", encoding="utf-8", newline=""))
-                    if output is not None else sys.stdout
+                    if output is not None
+                    else sys.stdout
                 )
                 return await export_to(db, fmt, out, org_id=org_id, zone_lookup=zone_lookup)
 
@@ -239,13 +267,21 @@ def register(main: click.Group) -> None:
     @click.argument("phone")
     @click.option("--user", "user", default=None, help="Existing user id the phone belongs to.")
     @click.option("--org", "org", default=None, help="Or: create a user in this organisation.")
-    @click.option("--role", type=click.Choice([r.value for r in Role if r is not Role.OPERATOR]),
-                  default=Role.REPORTER.value,
-                  show_default=True, help="Role of the created user.")
+    @click.option(
+        "--role",
+        type=click.Choice([r.value for r in Role if r is not Role.OPERATOR]),
+        default=Role.REPORTER.value,
+        show_default=True,
+        help="Role of the created user.",
+    )
     @click.option("--name", default=None, help="Name of the created user.")
     @click.pass_obj
     def register_phone_cmd(
-        settings: Settings, phone: str, user: str | None, org: str | None, role: str,
+        settings: Settings,
+        phone: str,
+        user: str | None,
+        org: str | None,
+        role: str,
         name: str | None,
     ) -> None:
         """Tie PHONE to a user, so SMS from it are reported as that user."""
@@ -264,7 +300,11 @@ def register(main: click.Group) -> None:
                     user_id = parse_uuid(user, "--user")
                     return user_id, await register_phone(session, user_id, phone)
                 user_id = await create_phone_user(
-                    session, parse_uuid(str(org), "--org"), phone, role=Role(role), now=now(),
+                    session,
+                    parse_uuid(str(org), "--org"),
+                    phone,
+                    role=Role(role),
+                    now=now(),
                     name=name,
                 )
                 return user_id, normalise_phone(phone)

@@ -80,7 +80,9 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     run(migrate, settings)
     host = host or settings.host
     port = port or settings.port
-    click.echo(f"Sentinelle on http://{host}:{port} — API docs at http://{host}:{port}/schema", err=True)
+    click.echo(
+        f"Sentinelle on http://{host}:{port} — API docs at http://{host}:{port}/schema", err=True
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
 
 
@@ -114,9 +116,19 @@ def create_org(settings: Settings, name: str) -> None:
         await migrate(db)
         async with db.transaction() as session:
             org_id = await create_organisation(session, name, now=now())
-            await audit.write(session, [audit.event(
-                "organisation.created", None, target_type="organisation", target_id=org_id,
-                via="cli")], now=now())
+            await audit.write(
+                session,
+                [
+                    audit.event(
+                        "organisation.created",
+                        None,
+                        target_type="organisation",
+                        target_id=org_id,
+                        via="cli",
+                    )
+                ],
+                now=now(),
+            )
             return org_id
 
     try:
@@ -131,8 +143,12 @@ ORG_ROLES = [r.value for r in Role if r is not Role.OPERATOR]
 
 @admin.command("create-token")
 @click.option("--org", "org", required=True, help="Organisation id (from create-org).")
-@click.option("--role", type=click.Choice(ORG_ROLES), required=True,
-              help="The user's role (the platform operator: `sentinelle admin create-operator`).")
+@click.option(
+    "--role",
+    type=click.Choice(ORG_ROLES),
+    required=True,
+    help="The user's role (the platform operator: `sentinelle admin create-operator`).",
+)
 @click.option("--name", default=None, help="Who the token is for (a person or a device).")
 @click.pass_obj
 def create_token(settings: Settings, org: str, role: str, name: str | None) -> None:
@@ -169,10 +185,19 @@ def revoke_token_cmd(settings: Settings, token_or_id: str) -> None:
             revoked = await revoke_token(session, token_or_id, now=now())
             if revoked:
                 # The id only: the argument may be the clear token, which never goes in the log.
-                await audit.write(session, [audit.event(
-                    "token.revoked", None, target_type="token",
-                    target_id=None if token_or_id.startswith("stl_") else token_or_id,
-                    via="cli")], now=now())
+                await audit.write(
+                    session,
+                    [
+                        audit.event(
+                            "token.revoked",
+                            None,
+                            target_type="token",
+                            target_id=None if token_or_id.startswith("stl_") else token_or_id,
+                            via="cli",
+                        )
+                    ],
+                    now=now(),
+                )
             return revoked
 
     if not run(go, settings):
@@ -238,9 +263,22 @@ def delete_org(settings: Settings, org: str, yes: bool) -> None:
 async def audit_token_created(
     session: Any, token_id: uuid.UUID, user_id: uuid.UUID, org_id: uuid.UUID, role: Role
 ) -> None:
-    await audit.write(session, [audit.event(
-        "token.created", None, target_type="token", target_id=token_id, user_id=str(user_id),
-        org_id=str(org_id), role=role.value, via="cli")], now=now())
+    await audit.write(
+        session,
+        [
+            audit.event(
+                "token.created",
+                None,
+                target_type="token",
+                target_id=token_id,
+                user_id=str(user_id),
+                org_id=str(org_id),
+                role=role.value,
+                via="cli",
+            )
+        ],
+        now=now(),
+    )
 
 
 @main.command()
@@ -258,19 +296,27 @@ def demo(settings: Settings, count: int) -> None:
 
         await migrate(db)
         async with db.transaction() as session:
-            org_id = (await session.execute(
-                select(OrganisationRow.id).where(OrganisationRow.name == DEMO_ORGANISATION)
-            )).scalar_one_or_none()
+            org_id = (
+                await session.execute(
+                    select(OrganisationRow.id).where(OrganisationRow.name == DEMO_ORGANISATION)
+                )
+            ).scalar_one_or_none()
             if org_id is None:
                 org_id = await create_organisation(session, DEMO_ORGANISATION, now=now())
         await importlib.import_module("incidents.zones.store").ensure_default_zones(
-            db, settings, now=now())
+            db, settings, now=now()
+        )
         from api.http.app import create_app
 
         app = create_app(settings, db=db)
         report = await import_rows(
-            db, demo_rows(now=now(), count=count), org_id=org_id, user_id=None, now=now(),
-            is_demo=True, observers=list(app.state.incidents.observers),
+            db,
+            demo_rows(now=now(), count=count),
+            org_id=org_id,
+            user_id=None,
+            now=now(),
+            is_demo=True,
+            observers=list(app.state.incidents.observers),
         )
         # Levels now, so that GET /api/v1/risk shows them at once.
         await app.state.risk.recompute_all(now=now(), cause="demo data loaded")

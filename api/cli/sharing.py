@@ -128,8 +128,12 @@ def register(main: click.Group) -> None:
         """The audit log."""
 
     @audit_group.command("purge")
-    @click.option("--days", type=int, default=None,
-                  help="Keep this many days (default: SENTINELLE_AUDIT_RETENTION_DAYS).")
+    @click.option(
+        "--days",
+        type=int,
+        default=None,
+        help="Keep this many days (default: SENTINELLE_AUDIT_RETENTION_DAYS).",
+    )
     @click.pass_obj
     def audit_purge(settings: Settings, days: int | None) -> None:
         """Delete audit entries older than the retention period."""
@@ -167,5 +171,7 @@ def register(main: click.Group) -> None:
         except ValueError as exc:
             fail(f"{exc}: put the old key after the new one in SENTINELLE_SECRET_KEYS.")
             return
-        click.echo(f"{done} narratives re-encrypted with the first key; the old keys can now "
-                   "be removed.", err=True)
+        click.echo(
+            f"{done} narratives re-encrypted with the first key; the old keys can now be removed.",
+            err=True,
+        )

@@ -46,8 +46,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     ctx = AppContext(
         settings=settings, db=db, incidents=IncidentService(db, rules=rules, observers=[])
     )
-    ctx.state.update(settings=settings, db=db, incidents=ctx.incidents,
-                     token_cache=TokenCache(settings.token_cache_seconds))
+    ctx.state.update(
+        settings=settings,
+        db=db,
+        incidents=ctx.incidents,
+        token_cache=TokenCache(settings.token_cache_seconds),
+    )
     for name in AREAS:
         module = importlib.import_module(name)
         configure = getattr(module, "configure", None)

@@ -58,7 +58,9 @@ class TokenCache:
 
 
 class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         token = token.strip()
@@ -98,9 +100,17 @@ def denied(
     values: who knocks where, nothing a reader of the log should not see (as the audit
     middleware writes the refusals no handler recorded)."""
     route = str(connection.scope.get("path_template") or "")[:200]
-    audit.later(audit.event("authz.denied", principal, target_type="route",
-                            target_id=route[:64] or None, method=connection.scope.get("method"),
-                            route=route, reason=reason[:300]))
+    audit.later(
+        audit.event(
+            "authz.denied",
+            principal,
+            target_type="route",
+            target_id=route[:64] or None,
+            method=connection.scope.get("method"),
+            route=route,
+            reason=reason[:300],
+        )
+    )
 
 
 def requires(
@@ -149,6 +159,8 @@ OPERATORS = requires(Role.OPERATOR)
 # The identity, organisation and trust-network endpoints: their refusals are audited.
 AUDITED_ADMINS = requires(Role.ADMIN, audited=True)
 AUDITED_OPERATORS = requires(
-    Role.OPERATOR, audited=True,
-    hint="Creating, listing and deleting organisations is for the platform operator only: ask them.")
+    Role.OPERATOR,
+    audited=True,
+    hint="Creating, listing and deleting organisations is for the platform operator only: ask them.",
+)
 ADMINS_OR_OPERATORS = requires(Role.ADMIN, Role.OPERATOR, audited=True)

@@ -68,7 +68,11 @@ def _validation_field(exc: ValidationException) -> tuple[str | None, str]:
         key = item.get("key")
         match = _KEY_RE.search(message)
         if match and match.group(1):
-            key = f"{key}.{match.group(1)}" if key and key != match.group(1).split(".")[0] else match.group(1)
+            key = (
+                f"{key}.{match.group(1)}"
+                if key and key != match.group(1).split(".")[0]
+                else match.group(1)
+            )
         source = item.get("source")
         named = _NAMED_RE.search(message)
         if source == "body" and key == "data":
@@ -86,8 +90,12 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
     field, message = _validation_field(exc)
     lowered = message.lower()
     if "malformed" in lowered or "json is malformed" in lowered or "invalid json" in lowered:
-        return problem(400, "The body is not valid JSON: check quotes, commas and brackets.",
-                       field="body", instance=request.url.path)
+        return problem(
+            400,
+            "The body is not valid JSON: check quotes, commas and brackets.",
+            field="body",
+            instance=request.url.path,
+        )
     detail = f"{field}: {message}" if field else message
     return problem(422, detail, field=field, instance=request.url.path)
 
@@ -124,23 +132,33 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
     elif isinstance(exc, PermissionDeniedException):
         detail = detail or "Your role may not do this."
     if status == 400 and isinstance(exc.__cause__, SerializationException):
-        return problem(400, "The body is not valid JSON: check quotes, commas and brackets.",
-                       field="body", instance=request.url.path)
+        return problem(
+            400,
+            "The body is not valid JSON: check quotes, commas and brackets.",
+            field="body",
+            instance=request.url.path,
+        )
     if status == 413:
         limit = _body_limit(request)
         detail = f"The request body is too large (limit {limit}): send less data per request."
     _note_refusal(request, status, detail)
     if status >= 500:
         log.error("HTTP %s on %s", status, log_safe(request.url.path))
-        detail = "Something went wrong on our side; try again, and tell an administrator if it lasts."
+        detail = (
+            "Something went wrong on our side; try again, and tell an administrator if it lasts."
+        )
     return problem(status, detail, instance=request.url.path)
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Log the type only: messages may carry SQL, secrets or personal data.
     # The path is the client's: escaped, so that a %0A in it cannot forge a log line.
-    log.error("Unhandled %s on %s %s", type(exc).__name__, log_safe(request.method),
-              log_safe(request.url.path))
+    log.error(
+        "Unhandled %s on %s %s",
+        type(exc).__name__,
+        log_safe(request.method),
+        log_safe(request.url.path),
+    )
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,
         "Something went wrong on our side; nothing was changed. Try again, and tell an "

@@ -65,32 +65,34 @@ def log_safe(value: Any, limit: int = 300) -> str:
 # ---------------------------------------------------------------------------- problems at the edge
 
 
-def _problem_bytes(
-    status: int, title: str, detail: str, path: str, field: str = "body"
-) -> bytes:
-    return json.dumps({
-        "type": f"https://sentinelle.example.org/problems/{status}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": path,
-        "field": field,
-        "invalid_params": [{"name": field, "reason": detail}],
-    }).encode()
+def _problem_bytes(status: int, title: str, detail: str, path: str, field: str = "body") -> bytes:
+    return json.dumps(
+        {
+            "type": f"https://sentinelle.example.org/problems/{status}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": path,
+            "field": field,
+            "invalid_params": [{"name": field, "reason": detail}],
+        }
+    ).encode()
 
 
 async def _send_problem(
     send: Send, status: int, title: str, detail: str, path: str, field: str = "body"
 ) -> None:
     body = _problem_bytes(status, title, detail, path, field)
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
@@ -207,8 +209,14 @@ class EdgeInputMiddleware:
         path = scope.get("path", "")
         raw_path = (scope.get("raw_path") or b"").split(b"?", 1)[0]
         if "\x00" in path or b"%00" in raw_path or b"\x00" in raw_path:
-            await _send_problem(send, 422, "Invalid field", f"The path {NUL_ADVICE}",
-                                path.replace("\x00", ""), "path")
+            await _send_problem(
+                send,
+                422,
+                "Invalid field",
+                f"The path {NUL_ADVICE}",
+                path.replace("\x00", ""),
+                "path",
+            )
             return
         problem = self._query_problem(scope.get("query_string", b""))
         if problem is not None:
@@ -263,8 +271,9 @@ class BodyLimitMiddleware:
             return
         nul_field = body_nul_field(body, content_type)
         if nul_field is not None:
-            await _send_problem(send, 422, "Invalid field", f"{nul_field} {NUL_ADVICE}", path,
-                                nul_field)
+            await _send_problem(
+                send, 422, "Invalid field", f"{nul_field} {NUL_ADVICE}", path, nul_field
+            )
             return
         # Counting brackets is C-speed; only a body with more of them than the limit is scanned.
         # A form is read as JSON too by the handlers that take a JSON body: one starting with a
@@ -275,7 +284,9 @@ class BodyLimitMiddleware:
             and json_depth(body) > self.max_depth
         ):
             await _send_problem(
-                send, 400, "Bad request",
+                send,
+                400,
+                "Bad request",
                 f"The JSON body is nested more than {self.max_depth} levels deep: flatten it.",
                 path,
             )
@@ -332,7 +343,11 @@ class CsvExportMiddleware:
                     return
                 body = neutralise_csv(b"".join(chunks).decode("utf-8")).encode("utf-8")
                 start["headers"] = [
-                    *((k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"),
+                    *(
+                        (k, v)
+                        for k, v in start.get("headers", [])
+                        if k.lower() != b"content-length"
+                    ),
                     (b"content-length", str(len(body)).encode()),
                 ]
                 await send(start)  # type: ignore[arg-type]
@@ -406,12 +421,17 @@ class CorsMiddleware:
                 response_headers += [
                     (b"access-control-allow-origin", origin.encode()),
                     (b"access-control-allow-methods", b"GET, POST, PATCH, PUT, DELETE"),
-                    (b"access-control-allow-headers",
-                     b"Authorization, Content-Type, If-Match, Idempotency-Key"),
+                    (
+                        b"access-control-allow-headers",
+                        b"Authorization, Content-Type, If-Match, Idempotency-Key",
+                    ),
                     (b"access-control-max-age", b"600"),
                 ]
-            start: Any = {"type": "http.response.start", "status": 204 if allowed else 403,
-                          "headers": response_headers}
+            start: Any = {
+                "type": "http.response.start",
+                "status": 204 if allowed else 403,
+                "headers": response_headers,
+            }
             await send(start)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
@@ -451,8 +471,14 @@ class AuditMiddleware:
         if len(self.seen) > 50_000:
             self.seen.clear()
         self.seen[key] = now
-        return audit.event("token.used", user, target_type="token", target_id=user.token_id,
-                           method=scope.get("method"), path=scope.get("path"))
+        return audit.event(
+            "token.used",
+            user,
+            target_type="token",
+            target_id=user.token_id,
+            method=scope.get("method"),
+            path=scope.get("path"),
+        )
 
     @staticmethod
     def _refusal(scope: Scope, events: list[audit.AuditEvent]) -> audit.AuditEvent | None:
@@ -469,8 +495,9 @@ class AuditMiddleware:
         reason = scope.get(REFUSAL_REASON_KEY)  # type: ignore[misc]
         if isinstance(reason, str):
             details["reason"] = reason[:300]
-        return audit.event("authz.denied", principal, target_type="route",
-                           target_id=route[:64] or None, **details)
+        return audit.event(
+            "authz.denied", principal, target_type="route", target_id=route[:64] or None, **details
+        )
 
     async def _flush(
         self, scope: Scope, request_audit: audit.RequestAudit, status: int = 200
@@ -594,7 +621,8 @@ class RateLimitMiddleware:
                 ours = self._headers(count, reset)
                 names = {k for k, _ in ours}
                 message["headers"] = [
-                    *(h for h in message.get("headers", []) if h[0].lower() not in names), *ours
+                    *(h for h in message.get("headers", []) if h[0].lower() not in names),
+                    *ours,
                 ]
             await send(message)
 
@@ -627,9 +655,17 @@ class RedactSecrets(logging.Filter):
 _REDACTOR = RedactSecrets()
 
 
-def install_log_redaction(names: Iterable[str] = ("", "sentinelle", "sentinelle.api", "uvicorn",
-                                                  "uvicorn.error", "uvicorn.access",
-                                                  "litestar")) -> None:
+def install_log_redaction(
+    names: Iterable[str] = (
+        "",
+        "sentinelle",
+        "sentinelle.api",
+        "uvicorn",
+        "uvicorn.error",
+        "uvicorn.access",
+        "litestar",
+    ),
+) -> None:
     for name in names:
         logger = logging.getLogger(name)
         if _REDACTOR not in logger.filters:
@@ -647,16 +683,26 @@ def configure(ctx: AppContext) -> None:
         DefineMiddleware(CorsMiddleware, origins=settings.cors_origins),
         DefineMiddleware(CsvExportMiddleware),
         DefineMiddleware(EdgeInputMiddleware),
-        DefineMiddleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                         max_depth=settings.max_json_depth),
         DefineMiddleware(
-            RateLimitMiddleware, limit=per_token * ADDRESS_LIMIT_FACTOR, unit="minute",
-            key=_scope_address_key, buckets=ctx.state.setdefault("rate_limit_address", {}),
+            BodyLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            max_depth=settings.max_json_depth,
+        ),
+        DefineMiddleware(
+            RateLimitMiddleware,
+            limit=per_token * ADDRESS_LIMIT_FACTOR,
+            unit="minute",
+            key=_scope_address_key,
+            buckets=ctx.state.setdefault("rate_limit_address", {}),
             exclude="^/api/v1/health",
         ),
         DefineMiddleware(
-            RateLimitMiddleware, limit=per_token, unit="minute", key=_scope_token_key,
-            buckets=ctx.state.setdefault("rate_limit_token", {}), exclude="^/api/v1/health",
+            RateLimitMiddleware,
+            limit=per_token,
+            unit="minute",
+            key=_scope_token_key,
+            buckets=ctx.state.setdefault("rate_limit_token", {}),
+            exclude="^/api/v1/health",
         ),
         DefineMiddleware(AuditMiddleware, seen=ctx.state.setdefault("token_use_seen", {})),
     ]

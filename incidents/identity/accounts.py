@@ -57,7 +57,9 @@ async def create_organisation(session: AsyncSession, name: str, *, now: datetime
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"An organisation named {name!r} already exists; choose another name.") from exc
+        raise Conflict(
+            f"An organisation named {name!r} already exists; choose another name."
+        ) from exc
     return org_id
 
 
@@ -105,7 +107,9 @@ async def create_user_with_token(
     name: str | None = None,
 ) -> tuple[uuid.UUID, uuid.UUID, str]:
     """A new user of the organisation with this role, and its token: (user id, token id, token)."""
-    user_id = await create_user(session, org_id, name=name or f"{role.value} user", role=role, now=now)
+    user_id = await create_user(
+        session, org_id, name=name or f"{role.value} user", role=role, now=now
+    )
     token_id, token = await create_token(session, user_id, now=now, name=name)
     return user_id, token_id, token
 
@@ -194,8 +198,12 @@ async def has_live_admin(session: AsyncSession, org_id: uuid.UUID) -> bool:
     found = await session.scalar(
         select(ApiTokenRow.id)
         .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-        .where(UserRow.org_id == org_id, UserRow.role == Role.ADMIN.value,
-               UserRow.deleted_at.is_(None), ApiTokenRow.revoked_at.is_(None))
+        .where(
+            UserRow.org_id == org_id,
+            UserRow.role == Role.ADMIN.value,
+            UserRow.deleted_at.is_(None),
+            ApiTokenRow.revoked_at.is_(None),
+        )
         .limit(1)
     )
     return found is not None
@@ -235,8 +243,10 @@ async def issue_token(
                 )
         else:
             if await live_organisation(session, target) is None:
-                raise NotFound(f"No organisation {target}; list them with GET "
-                               "/api/v1/organisations.", field="org_id")
+                raise NotFound(
+                    f"No organisation {target}; list them with GET /api/v1/organisations.",
+                    field="org_id",
+                )
             if role != Role.ADMIN:
                 raise InvalidField(
                     "role",
@@ -269,9 +279,15 @@ async def issue_token(
 
 def _token_info(token: ApiTokenRow, user: UserRow) -> TokenInfo:
     return TokenInfo(
-        id=token.id, user_id=user.id, user_name=user.name, org_id=user.org_id,
-        role=Role(user.role), name=token.name, created_at=token.created_at,
-        revoked_at=token.revoked_at, last_used_at=token.last_used_at,
+        id=token.id,
+        user_id=user.id,
+        user_name=user.name,
+        org_id=user.org_id,
+        role=Role(user.role),
+        name=token.name,
+        created_at=token.created_at,
+        revoked_at=token.revoked_at,
+        last_used_at=token.last_used_at,
     )
 
 
@@ -291,11 +307,13 @@ async def revoke_token_as(
     session: AsyncSession, actor: Principal, token_id: uuid.UUID, *, now: datetime
 ) -> TokenInfo:
     """Revoke a live token: the operator any, an organisation's admin those of its own users."""
-    found = (await session.execute(
-        select(ApiTokenRow, UserRow)
-        .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-        .where(ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None))
-    )).first()
+    found = (
+        await session.execute(
+            select(ApiTokenRow, UserRow)
+            .join(UserRow, UserRow.id == ApiTokenRow.user_id)
+            .where(ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None))
+        )
+    ).first()
     if found is None or not (actor.is_operator or found[1].org_id == actor.org_id):
         raise NotFound(
             f"No live token {token_id} in your organisation; GET /api/v1/tokens lists them."
@@ -332,7 +350,8 @@ async def platform_organisation(session: AsyncSession, *, now: datetime) -> uuid
     if existing is not None:
         return existing
     named = await session.scalar(
-        select(OrganisationRow.id).where(OrganisationRow.name == PLATFORM_ORGANISATION,
-                                         OrganisationRow.deleted_at.is_(None))
+        select(OrganisationRow.id).where(
+            OrganisationRow.name == PLATFORM_ORGANISATION, OrganisationRow.deleted_at.is_(None)
+        )
     )
     return named or await create_organisation(session, PLATFORM_ORGANISATION, now=now)

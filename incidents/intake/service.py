@@ -134,7 +134,12 @@ async def register_phone(session: AsyncSession, user_id: uuid.UUID, phone: str) 
 
 
 async def create_phone_user(
-    session: AsyncSession, org_id: uuid.UUID, phone: str, *, role: Role, now: datetime,
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    phone: str,
+    *,
+    role: Role,
+    now: datetime,
     name: str | None = None,
 ) -> uuid.UUID:
     """A new user of the organisation who reports only by SMS from this phone."""
@@ -255,9 +260,15 @@ class HeldSms:
 
 def _held(row: HeldSmsRow) -> HeldSms:
     return HeldSms(
-        id=row.id, sender=row.sender, text=row.text, received_at=row.received_at,
-        reason=row.reason, state=row.state, incident_id=row.incident_id,
-        reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at,
+        id=row.id,
+        sender=row.sender,
+        text=row.text,
+        received_at=row.received_at,
+        reason=row.reason,
+        state=row.state,
+        incident_id=row.incident_id,
+        reviewed_by=row.reviewed_by,
+        reviewed_at=row.reviewed_at,
     )
 
 
@@ -336,7 +347,11 @@ class IntakeService:
             if row is None:
                 return None
             changed = await update_from_source(
-                session, row, data, now=now, rules=self.incidents.rules,
+                session,
+                row,
+                data,
+                now=now,
+                rules=self.incidents.rules,
                 observers=self.incidents.observers,
             )
             return row.id, False, changed
@@ -352,7 +367,9 @@ class IntakeService:
             org_id = await org_for_secret(session, secret)
         result = await anyio.to_thread.run_sync(
             functools.partial(
-                kobo_to_incident, payload, max_accuracy_m=self.max_accuracy_m,
+                kobo_to_incident,
+                payload,
+                max_accuracy_m=self.max_accuracy_m,
                 gazetteer=self.gazetteer,
             )
         )
@@ -384,8 +401,14 @@ class IntakeService:
             reporter = await principal_for_phone(session, sender, org_id=gateway_org)
         parse = await self._parse(text, received_at)
         result = await self._answer(
-            gateway_org, reporter, parse, sender=sender, text=text, received_at=received_at,
-            now=now, acknowledge=acknowledge or self.acknowledge,
+            gateway_org,
+            reporter,
+            parse,
+            sender=sender,
+            text=text,
+            received_at=received_at,
+            now=now,
+            acknowledge=acknowledge or self.acknowledge,
         )
         return dataclasses.replace(result, reply=without_ids(result.reply))
 
@@ -412,8 +435,13 @@ class IntakeService:
             async with self.db.transaction() as session:
                 session.add(
                     HeldSmsRow(
-                        id=held_id, org_id=gateway_org, sender=sender.strip(), text=text,
-                        received_at=received_at, reason="unknown_sender", state="held",
+                        id=held_id,
+                        org_id=gateway_org,
+                        sender=sender.strip(),
+                        text=text,
+                        received_at=received_at,
+                        reason="unknown_sender",
+                        state="held",
                     )
                 )
             return SmsReceived("held", _HELD_REPLY[parse.language], held_id=held_id)
@@ -480,11 +508,15 @@ class IntakeService:
             raise InvalidField("text", "This SMS acknowledges an alert; discard it instead.")
         payload: dict[str, Any] = {**parse.incident, **dict(corrections or {})}
         missing = [
-            name for name in ("type", "location")
-            if name in parse.missing and not (
-                payload.get(name) or (name == "location" and (
-                    payload.get("geometry") or payload.get("lat") is not None
-                ))
+            name
+            for name in ("type", "location")
+            if name in parse.missing
+            and not (
+                payload.get(name)
+                or (
+                    name == "location"
+                    and (payload.get("geometry") or payload.get("lat") is not None)
+                )
             )
         ]
         if missing:
@@ -522,19 +554,26 @@ class IntakeService:
             return row
 
     async def _review(
-        self, viewer: Principal, held_id: uuid.UUID, state: str, now: datetime,
+        self,
+        viewer: Principal,
+        held_id: uuid.UUID,
+        state: str,
+        now: datetime,
         incident_id: uuid.UUID | None,
     ) -> HeldSms:
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(HeldSmsRow)
                 .where(HeldSmsRow.id == held_id, HeldSmsRow.state == "held")
-                .values(state=state, reviewed_by=viewer.user_id, reviewed_at=now,
-                        incident_id=incident_id)
+                .values(
+                    state=state,
+                    reviewed_by=viewer.user_id,
+                    reviewed_at=now,
+                    incident_id=incident_id,
+                )
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise Conflict("Another officer reviewed this SMS meanwhile; reload the list.")
             row = await session.get(HeldSmsRow, held_id)
             assert row is not None
             return _held(row)
-

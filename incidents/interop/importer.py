@@ -79,9 +79,9 @@ async def import_rows(
             return
         async with db.transaction() as session:
             store = IncidentStore(session)
-            known = await store.existing_external_ids(org_id, [
-                i.external_id for i, _ in pending if i.external_id is not None
-            ])
+            known = await store.existing_external_ids(
+                org_id, [i.external_id for i, _ in pending if i.external_id is not None]
+            )
             fresh: list[tuple[Incident, shapely.Geometry]] = []
             seen: set[str | None] = set()
             for incident, geom in pending:
@@ -118,7 +118,9 @@ async def import_rows(
             payload["external_id"] = content_id(row.incident)
         try:
             data = msgspec.convert(payload, IncidentIn, strict=False)
-            incident, geom = incident_from_input(data, org_id=org_id, user_id=user_id, now=now, rules=rules)
+            incident, geom = incident_from_input(
+                data, org_id=org_id, user_id=user_id, now=now, rules=rules
+            )
         except msgspec.ValidationError as exc:
             report.rejected.append((row.row_number, *_message(exc)))
             continue

@@ -273,7 +273,9 @@ def parse_when(value: str, field: str) -> datetime:
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
-        raise RowError(field, f"'{value}' is outside the calendar once put in UTC; check the year") from None
+        raise RowError(
+            field, f"'{value}' is outside the calendar once put in UTC; check the year"
+        ) from None
 
 
 def iso_utc(moment: datetime | date) -> str:

@@ -74,8 +74,9 @@ class Upserted:
     outcome: str  # created | updated | unchanged
 
 
-def _changes(current: Incident, fresh: Incident, current_geom: shapely.Geometry,
-             fresh_geom: shapely.Geometry) -> dict[str, Any]:
+def _changes(
+    current: Incident, fresh: Incident, current_geom: shapely.Geometry, fresh_geom: shapely.Geometry
+) -> dict[str, Any]:
     changed = {
         name: getattr(fresh, name)
         for name in CONTENT_FIELDS
@@ -159,15 +160,14 @@ async def import_incidents(
     while batch := list(itertools.islice(rows, batch_size)):
         if progress is not None:
             progress(len(batch))
-        explicit = [
-            r for r in batch if r.incident is not None and r.incident.get("external_id")
-        ]
+        explicit = [r for r in batch if r.incident is not None and r.incident.get("external_id")]
         async with db.read() as session:
             known = await _rows_by_external_id(
                 session, org_id, (str(r.incident["external_id"]) for r in explicit if r.incident)
             )
         fresh = [
-            r for r in batch
+            r
+            for r in batch
             if r.incident is None or str(r.incident.get("external_id") or "") not in known
         ]
         again = [r for r in explicit if r.incident and str(r.incident["external_id"]) in known]
@@ -198,8 +198,14 @@ async def import_incidents(
         if fresh:
             summary.add(
                 await import_rows(
-                    db, cast(list[InputRow], fresh), org_id=org_id, user_id=user_id, now=now,
-                    rules=rules, observers=observers, defaults=dict(defaults or {}),
+                    db,
+                    cast(list[InputRow], fresh),
+                    org_id=org_id,
+                    user_id=user_id,
+                    now=now,
+                    rules=rules,
+                    observers=observers,
+                    defaults=dict(defaults or {}),
                     batch_size=batch_size,
                 )
             )
@@ -228,8 +234,11 @@ async def retract_external(
                     continue
                 description = f"{current.description or ''}\n[retracted] {reason}".strip()
                 updated = replace(
-                    current, status=Status.RETRACTED, description=description,
-                    version=current.version + 1, updated_at=now,
+                    current,
+                    status=Status.RETRACTED,
+                    description=description,
+                    version=current.version + 1,
+                    updated_at=now,
                 )
                 geom = from_wkb(row.geometry_wkb)
                 if await IncidentStore(session).replace_if_version(updated, geom, current.version):
@@ -277,9 +286,11 @@ async def iter_incidents(
             rows, cursor = await IncidentStore(session).query_rows(query)
             zones: dict[Any, list[ZoneRef]] = {}
             if zone_lookup is not None and rows:
-                zones = dict(await zone_lookup(
-                    session, [r.id for r in rows], org_id=org_id, all_zones=org_id is None
-                ))
+                zones = dict(
+                    await zone_lookup(
+                        session, [r.id for r in rows], org_id=org_id, all_zones=org_id is None
+                    )
+                )
             page = [
                 {**feature_to_dict(feature_from_row(r, zones=zones)), "external_id": r.external_id}
                 for r in rows

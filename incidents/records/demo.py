@@ -30,9 +30,19 @@ HOTSPOTS = (
     ("Bamako", 12.650, -8.000, 1, 0.1),
 )
 TYPES = (
-    ("armed_attack", 10), ("ied", 8), ("kidnapping", 5), ("theft", 8), ("robbery", 5),
-    ("illegal_checkpoint", 6), ("access_denial", 4), ("threat", 5), ("carjacking", 3),
-    ("intercommunal_clash", 3), ("movement_restriction", 3), ("looting", 2), ("demonstration", 1),
+    ("armed_attack", 10),
+    ("ied", 8),
+    ("kidnapping", 5),
+    ("theft", 8),
+    ("robbery", 5),
+    ("illegal_checkpoint", 6),
+    ("access_denial", 4),
+    ("threat", 5),
+    ("carjacking", 3),
+    ("intercommunal_clash", 3),
+    ("movement_restriction", 3),
+    ("looting", 2),
+    ("demonstration", 1),
 )
 
 
@@ -44,7 +54,9 @@ class DemoRow:
     field: str | None = None
 
 
-def demo_rows(*, now: datetime, count: int = 400, days: int = 150, seed: int = 2026) -> Iterator[DemoRow]:
+def demo_rows(
+    *, now: datetime, count: int = 400, days: int = 150, seed: int = 2026
+) -> Iterator[DemoRow]:
     """Deterministic for a seed: re-running `sentinelle demo` adds nothing new (same external ids)."""
     rng = random.Random(seed)  # noqa: S311 - synthetic demo data, not a secret
     places = [h for h in HOTSPOTS for _ in range(h[3])]

@@ -41,7 +41,8 @@ class IncidentIn(Struct, forbid_unknown_fields=True):
 
     type: Annotated[str, Meta(description="A type code from the taxonomy, e.g. `kidnapping`.")]
     occurred_at: Annotated[
-        datetime, Meta(description="When it happened, ISO 8601; without an offset it is read as UTC.")
+        datetime,
+        Meta(description="When it happened, ISO 8601; without an offset it is read as UTC."),
     ]
     time_precision: TimePrecision = TimePrecision.EXACT
     geometry: dict[str, Any] | None = None

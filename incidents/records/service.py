@@ -55,7 +55,9 @@ class ReadPolicy(Protocol):
         self, session: AsyncSession, viewer: Principal, query: IncidentQuery | None = None
     ) -> list[Any]: ...
 
-    async def may_read(self, session: AsyncSession, viewer: Principal, row: IncidentRow) -> bool: ...
+    async def may_read(
+        self, session: AsyncSession, viewer: Principal, row: IncidentRow
+    ) -> bool: ...
 
 
 class OpenReadPolicy:
@@ -72,8 +74,12 @@ class ZoneLookup(Protocol):
     """The zones each incident falls in (provided by the zones module)."""
 
     async def __call__(
-        self, session: AsyncSession, incident_ids: list[uuid.UUID], *,
-        org_id: uuid.UUID | None = None, all_zones: bool = False,
+        self,
+        session: AsyncSession,
+        incident_ids: list[uuid.UUID],
+        *,
+        org_id: uuid.UUID | None = None,
+        all_zones: bool = False,
     ) -> dict[uuid.UUID, list[ZoneRef]]: ...
 
 
@@ -168,7 +174,9 @@ class IncidentService:
         if viewer.role == Role.PLANNER:
             raise Forbidden("Planners read incidents; ask a reporter or an officer to report one.")
         if data.status in (Status.VERIFIED, Status.DISPUTED) and not viewer.is_officer:
-            raise InvalidField("status", "Only security officers verify or dispute; leave `status` out.")
+            raise InvalidField(
+                "status", "Only security officers verify or dispute; leave `status` out."
+            )
         if data.status == Status.RETRACTED:
             raise InvalidField("status", "A new incident cannot be retracted; leave `status` out.")
         incident, geom = incident_from_input(
@@ -295,7 +303,9 @@ class IncidentService:
             row = await self._visible_row(session, viewer, incident_id)
             current = incident_from_row(row)
             if not _may_edit(viewer, current):
-                raise Forbidden("Only the reporting organisation or an officer can change this incident.")
+                raise Forbidden(
+                    "Only the reporting organisation or an officer can change this incident."
+                )
             if current.version != if_match:
                 raise PreconditionFailed(
                     f"The incident is at version {current.version}, not {if_match}: reload it and "

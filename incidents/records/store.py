@@ -130,7 +130,9 @@ def _open(stored: str | None) -> str | None:
         return UNREADABLE
 
 
-def row_values(incident: Incident, geom: shapely.Geometry, *, is_demo: bool = False) -> dict[str, Any]:
+def row_values(
+    incident: Incident, geom: shapely.Geometry, *, is_demo: bool = False
+) -> dict[str, Any]:
     """Column values for an incident row."""
     return rows_values([(incident, geom)], is_demo=is_demo)[0]
 
@@ -159,8 +161,14 @@ def rows_values(
 
 
 _GEOM_TYPES = {
-    0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
-    5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection",
+    0: "Point",
+    1: "LineString",
+    2: "LinearRing",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
 }
 
 
@@ -385,20 +393,28 @@ def _by_precision(unit: TimeUnit) -> dict[TimePrecision, list[str]]:
 
 def _coarse_since(bound: datetime, unit: TimeUnit) -> Any:
     """Rows whose coarse start is at or after `bound`, exactly, as ranges on occurred_at."""
-    return or_(*(
-        and_(IncidentRow.time_precision.in_(values),
-             IncidentRow.occurred_at >= coarse_at_least(bound, shown, unit))
-        for shown, values in _by_precision(unit).items()
-    ))
+    return or_(
+        *(
+            and_(
+                IncidentRow.time_precision.in_(values),
+                IncidentRow.occurred_at >= coarse_at_least(bound, shown, unit),
+            )
+            for shown, values in _by_precision(unit).items()
+        )
+    )
 
 
 def _coarse_until(bound: datetime, unit: TimeUnit) -> Any:
     """Rows whose coarse start is at or before `bound`, exactly."""
-    return or_(*(
-        and_(IncidentRow.time_precision.in_(values),
-             IncidentRow.occurred_at < coarse_at_most(bound, shown, unit))
-        for shown, values in _by_precision(unit).items()
-    ))
+    return or_(
+        *(
+            and_(
+                IncidentRow.time_precision.in_(values),
+                IncidentRow.occurred_at < coarse_at_most(bound, shown, unit),
+            )
+            for shown, values in _by_precision(unit).items()
+        )
+    )
 
 
 # A masked entry's sort time is at most this much before its exact time (a month, reported vaguely).
@@ -436,9 +452,7 @@ def _full_conditions(query: IncidentQuery, cursor: ListKey | None) -> list[Any]:
         conds.append(
             or_(
                 IncidentRow.occurred_at < when,
-                and_(IncidentRow.occurred_at == when, IncidentRow.id < ident)
-                if full
-                else false(),
+                and_(IncidentRow.occurred_at == when, IncidentRow.id < ident) if full else false(),
             )
         )
     return conds
@@ -464,8 +478,12 @@ def _masked_conditions(query: IncidentQuery, rules: MaskRules, cursor: ListKey |
         if grid is None:
             return [false()]
         minx, miny, maxx, maxy = grid
-        conds += [IncidentRow.lon >= minx, IncidentRow.lon < maxx,
-                  IncidentRow.lat >= miny, IncidentRow.lat < maxy]
+        conds += [
+            IncidentRow.lon >= minx,
+            IncidentRow.lon < maxx,
+            IncidentRow.lat >= miny,
+            IncidentRow.lat < maxy,
+        ]
     if cursor is not None:
         conds.append(_coarse_until(cursor[0], unit))  # sort time at or before the cursor's
     return conds
@@ -507,6 +525,8 @@ _NEWEST_FIRST = (IncidentRow.occurred_at.desc(), IncidentRow.id.desc())
 def _select(query: IncidentQuery, masking: Masking | None = None) -> Select[tuple[IncidentRow]]:
     """Candidates newest first by exact time; the page order is the list key's (see _scan)."""
     return select(IncidentRow).where(*_conditions(query, masking)).order_by(*_NEWEST_FIRST)
+
+
 # The columns the exact tests, the masking decision and the order need: candidates are screened
 # before full rows are loaded.
 _LIGHT = (
@@ -543,7 +563,9 @@ def _exact_filter(rows: list[Any], query: IncidentQuery) -> list[Any]:
             keep[is_point] = geodesic_distance_km(lon, lat, lons, lats) <= radius
         if (~is_point).any():
             circle = buffer_km(shapely.Point(lon, lat), radius, quad_segs=32)
-            others = [from_wkb(r.geometry_wkb) for r, p in zip(rows, is_point, strict=True) if not p]
+            others = [
+                from_wkb(r.geometry_wkb) for r, p in zip(rows, is_point, strict=True) if not p
+            ]
             keep[~is_point] = shapely.intersects(circle, np.array(others, dtype=object))
     if query.bbox is not None:
         box = shapely.box(*query.bbox)
@@ -605,7 +627,9 @@ class IncidentStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, incident: Incident, geom: shapely.Geometry, *, is_demo: bool = False) -> None:
+    async def add(
+        self, incident: Incident, geom: shapely.Geometry, *, is_demo: bool = False
+    ) -> None:
         await self.add_many([row_values(incident, geom, is_demo=is_demo)])
 
     async def add_many(self, rows: list[dict[str, Any]]) -> None:
@@ -626,7 +650,15 @@ class IncidentStore:
     ) -> bool:
         """Write the new state only if the stored version is still `expected_version`."""
         values = row_values(incident, geom)
-        for key in ("id", "org_id", "user_id", "created_at", "reported_at", "is_demo", "external_id"):
+        for key in (
+            "id",
+            "org_id",
+            "user_id",
+            "created_at",
+            "reported_at",
+            "is_demo",
+            "external_id",
+        ):
             values.pop(key)
         result = await self.session.execute(
             update(IncidentRow)
@@ -649,8 +681,12 @@ class IncidentStore:
         if window is not None and masking is not None:
             grid = _grid_window(window, masking.rules.grid_degrees)
             if grid is not None:
-                window = (min(window[0], grid[0]), min(window[1], grid[1]),
-                          max(window[2], grid[2]), max(window[3], grid[3]))
+                window = (
+                    min(window[0], grid[0]),
+                    min(window[1], grid[1]),
+                    max(window[2], grid[2]),
+                    max(window[3], grid[3]),
+                )
         cells = cells_covering(window) if window is not None else None
         if cells is not None:
             keyed = await self._spatial_page(query, masking, cells, wanted)
@@ -681,24 +717,34 @@ class IncidentStore:
         viewer = masking.viewer
         named: set[uuid.UUID] = set()
         if viewer is not None:
-            named = set((await self.session.scalars(
-                select(IncidentNamedViewerRow.incident_id).where(
-                    IncidentNamedViewerRow.user_id == viewer.user_id,
-                    IncidentNamedViewerRow.incident_id.in_([r.id for r in rows]),
-                )
-            )).all())
+            named = set(
+                (
+                    await self.session.scalars(
+                        select(IncidentNamedViewerRow.incident_id).where(
+                            IncidentNamedViewerRow.user_id == viewer.user_id,
+                            IncidentNamedViewerRow.incident_id.in_([r.id for r in rows]),
+                        )
+                    )
+                ).all()
+            )
         flags = []
         for r in rows:
             sharing = Sharing(
-                level=SharingLevel(r.sharing_level), org_id=r.org_id, user_id=r.user_id,
-                named_user_ids=frozenset({viewer.user_id}) if viewer and r.id in named
+                level=SharingLevel(r.sharing_level),
+                org_id=r.org_id,
+                user_id=r.user_id,
+                named_user_ids=frozenset({viewer.user_id})
+                if viewer and r.id in named
                 else frozenset(),
             )
             flags.append(access(viewer, sharing) == Access.MASKED)
         return flags
 
     async def _keep(
-        self, rows: Sequence[Any], query: IncidentQuery, masking: Masking | None,
+        self,
+        rows: Sequence[Any],
+        query: IncidentQuery,
+        masking: Masking | None,
         cursor: ListKey | None,
     ) -> list[tuple[ListKey, Any]]:
         """The rows passing the filters of their own view, with their list keys."""
@@ -735,10 +781,12 @@ class IncidentStore:
         while True:
             page = stmt
             if after is not None:
-                page = stmt.where(or_(
-                    IncidentRow.occurred_at < after[0],
-                    and_(IncidentRow.occurred_at == after[0], IncidentRow.id < after[1]),
-                ))
+                page = stmt.where(
+                    or_(
+                        IncidentRow.occurred_at < after[0],
+                        and_(IncidentRow.occurred_at == after[0], IncidentRow.id < after[1]),
+                    )
+                )
             rows = list((await self.session.scalars(page.limit(batch))).all())
             found += await self._keep(rows, query, masking, cursor)
             if len(rows) < batch:
@@ -835,7 +883,11 @@ async def claim_idempotency_key(
         async with session.begin_nested():
             await session.execute(
                 insert(IdempotencyRow).values(
-                    org_id=org_id, key=key, request_hash=request_hash, state="pending", created_at=now
+                    org_id=org_id,
+                    key=key,
+                    request_hash=request_hash,
+                    state="pending",
+                    created_at=now,
                 )
             )
     except IntegrityError:

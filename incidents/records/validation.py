@@ -94,7 +94,13 @@ def check_geometry(
                 geometry, max_vertices=rules.max_vertices, service_area=rules.service_area
             )
         if lat is None or lon is None:
-            missing = "lat" if lat is None and lon is not None else "lon" if lat is not None else "geometry"
+            missing = (
+                "lat"
+                if lat is None and lon is not None
+                else "lon"
+                if lat is not None
+                else "geometry"
+            )
             raise InvalidField(
                 missing,
                 "Say where it happened: a GeoJSON `geometry` ([lon, lat]) or both `lat` and `lon`.",
@@ -123,9 +129,7 @@ def incident_from_input(
     occurred = check_occurred_at(data.occurred_at, now=now, rules=rules)
     geom = check_geometry(data.geometry, data.lat, data.lon, rules=rules)
     # A point built from lat/lon is 2D: its GeoJSON is written directly (no mapping/rounding walk).
-    geometry = (
-        to_geojson(geom) if data.geometry is not None else point_geojson(geom.x, geom.y)
-    )
+    geometry = to_geojson(geom) if data.geometry is not None else point_geojson(geom.x, geom.y)
     incident = Incident(
         id=uuid.uuid4(),
         type=kind.code,
@@ -170,8 +174,9 @@ def apply_patch(
     changes: dict[str, Any] = {}
     geom = None
     if "geometry" in given or "lat" in given or "lon" in given:
-        geom = check_geometry(given.pop("geometry", None), given.pop("lat", None),
-                              given.pop("lon", None), rules=rules)
+        geom = check_geometry(
+            given.pop("geometry", None), given.pop("lat", None), given.pop("lon", None), rules=rules
+        )
         changes["geometry"] = to_geojson(geom)
     if "type" in given:
         changes["type"] = check_type(given.pop("type")).code

@@ -153,6 +153,7 @@ def mask_columns(
         geometries=geometries,
     )
 
+
 FloatArray = npt.NDArray[np.float64]
 
 

@@ -382,7 +382,10 @@ class RiskStore:
         return inputs, counts
 
     def area_columns(
-        self, bounds: tuple[float, float, float, float], since_days: float, until_days: float,
+        self,
+        bounds: tuple[float, float, float, float],
+        since_days: float,
+        until_days: float,
         config: RiskConfig,
     ) -> IncidentColumns:
         """Incidents of the time window whose extent meets `bounds` (vectorised, no query)."""
@@ -398,8 +401,10 @@ class RiskStore:
             shaped = np.fromiter(self.shapes, dtype=np.intp, count=len(self.shapes))
             boxes = shapely.bounds(np.array(list(self.shapes.values()), dtype=object))
             meets = (
-                (boxes[:, 2] >= minx) & (boxes[:, 0] <= maxx)
-                & (boxes[:, 3] >= miny) & (boxes[:, 1] <= maxy)
+                (boxes[:, 2] >= minx)
+                & (boxes[:, 0] <= maxx)
+                & (boxes[:, 3] >= miny)
+                & (boxes[:, 1] <= maxy)
             )
             rows = np.union1d(rows, shaped[meets & live[shaped]])
             with_shape = np.isin(rows, shaped)
@@ -643,8 +648,11 @@ class RiskService:
         position = store.zone_position
         zone_positions = [position[z] for z in written.zones[1] if z in position]
         store.upsert(
-            written.row, zone_positions, written.shape,
-            updated_at=written.updated_at, is_new=written.is_new,
+            written.row,
+            zone_positions,
+            written.shape,
+            updated_at=written.updated_at,
+            is_new=written.is_new,
         )
 
     def incident_committed(
@@ -715,8 +723,10 @@ class RiskService:
             # One row per link: an organisation's zone counts others' incidents masked.
             owners = [snapshot.owner_of(z) for z in cols["zone_id"]]
             masked = np.array(
-                [o != "" and o != str(org).replace("-", "") for o, org in
-                 zip(owners, cols["org_id"], strict=True)],
+                [
+                    o != "" and o != str(org).replace("-", "")
+                    for o, org in zip(owners, cols["org_id"], strict=True)
+                ],
                 dtype=bool,
             )
             cols = _masked_rows(cols, masked, self.time_unit)
@@ -959,9 +969,7 @@ class RiskService:
             ZoneRiskRow, ZoneRiskRow.zone_id == ZoneRow.id
         )
         if viewer_org is not True:
-            stmt = stmt.where(
-                visible_to(viewer_org if isinstance(viewer_org, uuid.UUID) else None)
-            )
+            stmt = stmt.where(visible_to(viewer_org if isinstance(viewer_org, uuid.UUID) else None))
         async with self.db.read() as session:
             rows = (await session.execute(stmt)).all()
         out = [_stored(z, r) for z, r in rows]

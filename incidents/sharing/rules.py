@@ -26,8 +26,9 @@ HIDDEN_ORGANISATION = "une organisation membre / a member organisation"
 # The masked place is a grid cell: `location_precision` says so instead of a real precision.
 GRID_PRECISION = "grid"
 # Fields a masked view may carry, and nothing else (tests check every masked response against it).
-MASKED_PROPERTIES = frozenset({"category", "occurred_at", "time_precision", "location_precision",
-                               "masked"})
+MASKED_PROPERTIES = frozenset(
+    {"category", "occurred_at", "time_precision", "location_precision", "masked"}
+)
 
 
 class Access(enum.StrEnum):
@@ -125,8 +126,12 @@ def snap_to_grid(lon: float, lat: float, degrees: float) -> tuple[float, float]:
     return round((col + 0.5) * degrees, 6), round((row + 0.5) * degrees, 6)
 
 
-_TIME_ORDER = {TimePrecision.EXACT: 0, TimePrecision.DAY: 1, TimePrecision.WEEK: 2,
-               TimePrecision.MONTH: 3}
+_TIME_ORDER = {
+    TimePrecision.EXACT: 0,
+    TimePrecision.DAY: 1,
+    TimePrecision.WEEK: 2,
+    TimePrecision.MONTH: 3,
+}
 
 
 def coarsen_time(

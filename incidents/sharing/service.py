@@ -108,7 +108,7 @@ class Cipher:
         if not stored.startswith(SEALED_PREFIX):
             return stored  # written before encryption was configured
         try:
-            return self._fernet.decrypt(stored[len(SEALED_PREFIX):].encode()).decode()
+            return self._fernet.decrypt(stored[len(SEALED_PREFIX) :].encode()).decode()
         except InvalidToken as exc:
             raise ValueError("no configured key decrypts this value") from exc
 
@@ -345,20 +345,38 @@ class SharingPresenter:
                 read_ids.append(str(row.id))
         if read_ids and viewer is not None:
             if len(rows) == 1:
-                audit.later(audit.event("incident.read", viewer, target_type="incident",
-                                        target_id=read_ids[0]))
+                audit.later(
+                    audit.event(
+                        "incident.read", viewer, target_type="incident", target_id=read_ids[0]
+                    )
+                )
             else:
-                audit.later(audit.event("incidents.listed", viewer, target_type="incident",
-                                        ids=read_ids))
+                audit.later(
+                    audit.event("incidents.listed", viewer, target_type="incident", ids=read_ids)
+                )
         return features
 
 
 # --- changes: consent and audit ----------------------------------------------------------------
 
 AUDITED_FIELDS = (
-    "type", "occurred_at", "time_precision", "geometry", "location_precision", "place_name",
-    "severity", "impact", "perpetrator", "actor", "description", "source_type", "reliability",
-    "credibility", "status", "sharing_level", "hide_organisation",
+    "type",
+    "occurred_at",
+    "time_precision",
+    "geometry",
+    "location_precision",
+    "place_name",
+    "severity",
+    "impact",
+    "perpetrator",
+    "actor",
+    "description",
+    "source_type",
+    "reliability",
+    "credibility",
+    "status",
+    "sharing_level",
+    "hide_organisation",
 )
 
 
@@ -373,10 +391,20 @@ class SharingGuard:
     ) -> None:
         """Batch form for bulk imports of new incidents: one audit insert for the batch."""
         actor = audit.current_actor()
-        await audit.write(session, [audit.event(
-            "incident.created", actor, target_type="incident", target_id=incident.id,
-            sharing_level=incident.sharing_level.value,
-        ) for incident, _ in written], now=now)
+        await audit.write(
+            session,
+            [
+                audit.event(
+                    "incident.created",
+                    actor,
+                    target_type="incident",
+                    target_id=incident.id,
+                    sharing_level=incident.sharing_level.value,
+                )
+                for incident, _ in written
+            ],
+            now=now,
+        )
 
     async def incident_written(
         self,
@@ -388,10 +416,19 @@ class SharingGuard:
     ) -> None:
         actor = audit.current_actor()
         if previous is None:
-            await audit.write(session, [audit.event(
-                "incident.created", actor, target_type="incident", target_id=incident.id,
-                sharing_level=incident.sharing_level.value,
-            )], now=now)
+            await audit.write(
+                session,
+                [
+                    audit.event(
+                        "incident.created",
+                        actor,
+                        target_type="incident",
+                        target_id=incident.id,
+                        sharing_level=incident.sharing_level.value,
+                    )
+                ],
+                now=now,
+            )
             return
         changed = [f for f in AUDITED_FIELDS if getattr(previous, f) != getattr(incident, f)]
         sharing_changed = {"sharing_level", "hide_organisation"} & set(changed)
@@ -403,21 +440,36 @@ class SharingGuard:
             )
         events = []
         if "status" in changed:
-            events.append(audit.event(
-                "incident.status_changed", actor, target_type="incident", target_id=incident.id,
-                **{"from": previous.status.value, "to": incident.status.value},
-            ))
+            events.append(
+                audit.event(
+                    "incident.status_changed",
+                    actor,
+                    target_type="incident",
+                    target_id=incident.id,
+                    **{"from": previous.status.value, "to": incident.status.value},
+                )
+            )
         if "sharing_level" in changed:
-            events.append(audit.event(
-                "incident.sharing_changed", actor, target_type="incident", target_id=incident.id,
-                **{"from": previous.sharing_level.value, "to": incident.sharing_level.value},
-            ))
+            events.append(
+                audit.event(
+                    "incident.sharing_changed",
+                    actor,
+                    target_type="incident",
+                    target_id=incident.id,
+                    **{"from": previous.sharing_level.value, "to": incident.sharing_level.value},
+                )
+            )
         rest = [f for f in changed if f not in ("status", "sharing_level")]
         if rest or not events:
-            events.append(audit.event(
-                "incident.changed", actor, target_type="incident", target_id=incident.id,
-                fields=rest,
-            ))
+            events.append(
+                audit.event(
+                    "incident.changed",
+                    actor,
+                    target_type="incident",
+                    target_id=incident.id,
+                    fields=rest,
+                )
+            )
         await audit.write(session, events, now=now)
 
 
@@ -482,8 +534,10 @@ async def _live_org(session: AsyncSession, org_id: uuid.UUID, field: str) -> Non
 
 
 def _no_network(network_id: uuid.UUID) -> NotFound:
-    return NotFound(f"No trust network {network_id} that your organisation belongs to; "
-                    "GET /api/v1/trust-networks lists yours.")
+    return NotFound(
+        f"No trust network {network_id} that your organisation belongs to; "
+        "GET /api/v1/trust-networks lists yours."
+    )
 
 
 async def _member_ids(session: AsyncSession, network_id: uuid.UUID) -> list[uuid.UUID]:
@@ -501,8 +555,11 @@ async def _network_row(
     """The network, if it exists and (for an API caller) the caller's organisation is a member."""
     row = await session.get(TrustNetworkRow, network_id)
     if row is None:
-        raise _no_network(network_id) if actor is not None else NotFound(
-            f"No trust network {network_id}; `sentinelle trust list` shows them.")
+        raise (
+            _no_network(network_id)
+            if actor is not None
+            else NotFound(f"No trust network {network_id}; `sentinelle trust list` shows them.")
+        )
     if actor is not None and actor.org_id not in await _member_ids(session, network_id):
         raise _no_network(network_id)
     return row
@@ -512,11 +569,15 @@ def _require_owner(row: TrustNetworkRow, actor: Principal, what: str) -> None:
     if row.owner_org_id == actor.org_id:
         return
     if row.owner_org_id is None:
-        raise Forbidden(f"This network has no owner organisation, so nobody {what} over the API: "
-                        "ask the platform operator (`sentinelle trust ...` on the server). You "
-                        "may always leave it.")
-    raise Forbidden(f"Only the organisation that owns this network {what}; you may leave it with "
-                    f"DELETE /api/v1/trust-networks/{row.id}/members/{actor.org_id}.")
+        raise Forbidden(
+            f"This network has no owner organisation, so nobody {what} over the API: "
+            "ask the platform operator (`sentinelle trust ...` on the server). You "
+            "may always leave it."
+        )
+    raise Forbidden(
+        f"Only the organisation that owns this network {what}; you may leave it with "
+        f"DELETE /api/v1/trust-networks/{row.id}/members/{actor.org_id}."
+    )
 
 
 async def _invitations_out(
@@ -524,24 +585,42 @@ async def _invitations_out(
 ) -> list[Invitation]:
     if not rows:
         return []
-    networks = dict((await session.execute(
-        select(TrustNetworkRow.id, TrustNetworkRow.name)
-        .where(TrustNetworkRow.id.in_(sorted({r.network_id for r in rows})))
-    )).all())
-    inviters = dict((await session.execute(
-        select(UserRow.id, UserRow.org_id).where(UserRow.id.in_(sorted({r.invited_by for r in rows})))
-    )).all())
-    names = await organisation_names(
-        session, [*{r.org_id for r in rows}, *set(inviters.values())])
+    networks = dict(
+        (
+            await session.execute(
+                select(TrustNetworkRow.id, TrustNetworkRow.name).where(
+                    TrustNetworkRow.id.in_(sorted({r.network_id for r in rows}))
+                )
+            )
+        ).all()
+    )
+    inviters = dict(
+        (
+            await session.execute(
+                select(UserRow.id, UserRow.org_id).where(
+                    UserRow.id.in_(sorted({r.invited_by for r in rows}))
+                )
+            )
+        ).all()
+    )
+    names = await organisation_names(session, [*{r.org_id for r in rows}, *set(inviters.values())])
     out = []
     for r in rows:
         by_org = inviters.get(r.invited_by)
-        out.append(Invitation(
-            id=r.id, network_id=r.network_id, network_name=networks.get(r.network_id, ""),
-            org_id=r.org_id, org_name=names.get(r.org_id, ""), invited_by_org_id=by_org,
-            invited_by_org_name=names.get(by_org) if by_org else None, state=r.state,
-            created_at=r.created_at, decided_at=r.decided_at,
-        ))
+        out.append(
+            Invitation(
+                id=r.id,
+                network_id=r.network_id,
+                network_name=networks.get(r.network_id, ""),
+                org_id=r.org_id,
+                org_name=names.get(r.org_id, ""),
+                invited_by_org_id=by_org,
+                invited_by_org_name=names.get(by_org) if by_org else None,
+                state=r.state,
+                created_at=r.created_at,
+                decided_at=r.decided_at,
+            )
+        )
     return out
 
 
@@ -555,44 +634,76 @@ async def _network(
     names = await organisation_names(session, ids)
     invitations: list[Invitation] = []
     if viewer is not None and row.owner_org_id == viewer.org_id:
-        pending = (await session.scalars(
-            select(TrustNetworkInvitationRow)
-            .where(TrustNetworkInvitationRow.network_id == network_id,
-                   TrustNetworkInvitationRow.state == "pending")
-            .order_by(TrustNetworkInvitationRow.created_at, TrustNetworkInvitationRow.id)
-        )).all()
+        pending = (
+            await session.scalars(
+                select(TrustNetworkInvitationRow)
+                .where(
+                    TrustNetworkInvitationRow.network_id == network_id,
+                    TrustNetworkInvitationRow.state == "pending",
+                )
+                .order_by(TrustNetworkInvitationRow.created_at, TrustNetworkInvitationRow.id)
+            )
+        ).all()
         invitations = await _invitations_out(session, pending)
     return TrustNetwork(
-        id=row.id, name=row.name, org_ids=ids, owner_org_id=row.owner_org_id,
-        members=[NetworkMember(id=i, name=names.get(i, "")) for i in ids], invitations=invitations,
+        id=row.id,
+        name=row.name,
+        org_ids=ids,
+        owner_org_id=row.owner_org_id,
+        members=[NetworkMember(id=i, name=names.get(i, "")) for i in ids],
+        invitations=invitations,
     )
 
 
 async def _invite(
-    session: AsyncSession, actor: Principal, network_id: uuid.UUID, org_id: uuid.UUID,
-    field: str, *, now: datetime,
+    session: AsyncSession,
+    actor: Principal,
+    network_id: uuid.UUID,
+    org_id: uuid.UUID,
+    field: str,
+    *,
+    now: datetime,
 ) -> TrustNetworkInvitationRow:
     await _live_org(session, org_id, field)
     if org_id in await _member_ids(session, network_id):
         raise Conflict(f"Organisation {org_id} is already a member of this network.", field=field)
-    pending = await session.scalar(select(TrustNetworkInvitationRow.id).where(
-        TrustNetworkInvitationRow.network_id == network_id,
-        TrustNetworkInvitationRow.org_id == org_id,
-        TrustNetworkInvitationRow.state == "pending",
-    ))
+    pending = await session.scalar(
+        select(TrustNetworkInvitationRow.id).where(
+            TrustNetworkInvitationRow.network_id == network_id,
+            TrustNetworkInvitationRow.org_id == org_id,
+            TrustNetworkInvitationRow.state == "pending",
+        )
+    )
     if pending is not None:
-        raise Conflict(f"Organisation {org_id} already has a pending invitation ({pending}) to "
-                       "this network: wait for its answer, or withdraw it.", field=field)
+        raise Conflict(
+            f"Organisation {org_id} already has a pending invitation ({pending}) to "
+            "this network: wait for its answer, or withdraw it.",
+            field=field,
+        )
     invitation = TrustNetworkInvitationRow(
-        id=uuid.uuid4(), network_id=network_id, org_id=org_id, invited_by=actor.user_id,
-        state="pending", created_at=now,
+        id=uuid.uuid4(),
+        network_id=network_id,
+        org_id=org_id,
+        invited_by=actor.user_id,
+        state="pending",
+        created_at=now,
     )
     session.add(invitation)
     await session.flush()
-    await audit.write(session, [audit.event(
-        "trust_network.invited", actor, target_type="trust_network", target_id=network_id,
-        org_id=str(org_id), invitation_id=str(invitation.id),
-    )], now=now)
+    await audit.write(
+        session,
+        [
+            audit.event(
+                "trust_network.invited",
+                actor,
+                target_type="trust_network",
+                target_id=network_id,
+                org_id=str(org_id),
+                invitation_id=str(invitation.id),
+            )
+        ],
+        now=now,
+    )
     return invitation
 
 
@@ -610,13 +721,20 @@ async def create_network(
     if not name or len(name) > 200:
         raise InvalidField("name", "Give the trust network a name of 1 to 200 characters.")
     network_id = uuid.uuid4()
-    session.add(TrustNetworkRow(id=network_id, name=name, created_at=now,
-                                owner_org_id=actor.org_id if actor is not None else None))
+    session.add(
+        TrustNetworkRow(
+            id=network_id,
+            name=name,
+            created_at=now,
+            owner_org_id=actor.org_id if actor is not None else None,
+        )
+    )
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"A trust network named {name!r} exists; choose another name.",
-                       field="name") from exc
+        raise Conflict(
+            f"A trust network named {name!r} exists; choose another name.", field="name"
+        ) from exc
     unique = list(dict.fromkeys(org_ids))
     if actor is None:
         for i, org_id in enumerate(unique):
@@ -625,10 +743,19 @@ async def create_network(
     else:
         session.add(TrustNetworkMemberRow(network_id=network_id, org_id=actor.org_id, added_at=now))
     await session.flush()
-    await audit.write(session, [audit.event(
-        "trust_network.created", actor, target_type="trust_network", target_id=network_id,
-        org_ids=[str(o) for o in unique],
-    )], now=now)
+    await audit.write(
+        session,
+        [
+            audit.event(
+                "trust_network.created",
+                actor,
+                target_type="trust_network",
+                target_id=network_id,
+                org_ids=[str(o) for o in unique],
+            )
+        ],
+        now=now,
+    )
     if actor is not None:
         for i, org_id in enumerate(unique):
             if org_id != actor.org_id:
@@ -642,9 +769,13 @@ async def list_networks(
     """Every network (CLI), or only those the viewer's organisation belongs to."""
     stmt = select(TrustNetworkRow.id).order_by(TrustNetworkRow.name)
     if viewer is not None:
-        stmt = stmt.where(TrustNetworkRow.id.in_(
-            select(TrustNetworkMemberRow.network_id)
-            .where(TrustNetworkMemberRow.org_id == viewer.org_id)))
+        stmt = stmt.where(
+            TrustNetworkRow.id.in_(
+                select(TrustNetworkMemberRow.network_id).where(
+                    TrustNetworkMemberRow.org_id == viewer.org_id
+                )
+            )
+        )
     ids = (await session.scalars(stmt)).all()
     return [await _network(session, i, viewer) for i in ids]
 
@@ -657,32 +788,53 @@ async def get_network(
 
 
 async def add_member(
-    session: AsyncSession, actor: Principal | None, network_id: uuid.UUID, org_id: uuid.UUID,
-    *, now: datetime,
+    session: AsyncSession,
+    actor: Principal | None,
+    network_id: uuid.UUID,
+    org_id: uuid.UUID,
+    *,
+    now: datetime,
 ) -> TrustNetwork:
     """Direct membership, for the operator on the server only: over the API one invites."""
     if actor is not None:
-        raise Forbidden("Organisations join a network by invitation: POST "
-                        f"/api/v1/trust-networks/{network_id}/invitations.")
+        raise Forbidden(
+            "Organisations join a network by invitation: POST "
+            f"/api/v1/trust-networks/{network_id}/invitations."
+        )
     await _network_row(session, None, network_id)
     await _live_org(session, org_id, "org_id")
     if org_id not in await _member_ids(session, network_id):
         session.add(TrustNetworkMemberRow(network_id=network_id, org_id=org_id, added_at=now))
         await session.flush()
-        await audit.write(session, [audit.event("trust_network.member_added", actor,
-                                                target_type="trust_network", target_id=network_id,
-                                                org_id=str(org_id))], now=now)
+        await audit.write(
+            session,
+            [
+                audit.event(
+                    "trust_network.member_added",
+                    actor,
+                    target_type="trust_network",
+                    target_id=network_id,
+                    org_id=str(org_id),
+                )
+            ],
+            now=now,
+        )
     return await _network(session, network_id)
 
 
 async def invite(
-    session: AsyncSession, actor: Principal, network_id: uuid.UUID, org_id: uuid.UUID,
-    *, now: datetime,
+    session: AsyncSession,
+    actor: Principal,
+    network_id: uuid.UUID,
+    org_id: uuid.UUID,
+    *,
+    now: datetime,
 ) -> Invitation:
     row = await _network_row(session, actor, network_id)
     _require_owner(row, actor, "invites organisations")
     [out] = await _invitations_out(
-        session, [await _invite(session, actor, network_id, org_id, "org_id", now=now)])
+        session, [await _invite(session, actor, network_id, org_id, "org_id", now=now)]
+    )
     return out
 
 
@@ -691,25 +843,37 @@ async def list_invitations(
 ) -> list[Invitation]:
     """Invitations to the viewer's organisation and those its users sent, newest first."""
     sent_by_us = select(UserRow.id).where(UserRow.org_id == viewer.org_id)
-    stmt = select(TrustNetworkInvitationRow).where(or_(
-        TrustNetworkInvitationRow.org_id == viewer.org_id,
-        TrustNetworkInvitationRow.invited_by.in_(sent_by_us),
-    ))
+    stmt = select(TrustNetworkInvitationRow).where(
+        or_(
+            TrustNetworkInvitationRow.org_id == viewer.org_id,
+            TrustNetworkInvitationRow.invited_by.in_(sent_by_us),
+        )
+    )
     if state is not None:
         stmt = stmt.where(TrustNetworkInvitationRow.state == state)
-    rows = (await session.scalars(stmt.order_by(
-        TrustNetworkInvitationRow.created_at.desc(), TrustNetworkInvitationRow.id).limit(limit)
-    )).all()
+    rows = (
+        await session.scalars(
+            stmt.order_by(
+                TrustNetworkInvitationRow.created_at.desc(), TrustNetworkInvitationRow.id
+            ).limit(limit)
+        )
+    ).all()
     return await _invitations_out(session, rows)
 
 
 def _no_invitation(invitation_id: uuid.UUID) -> NotFound:
-    return NotFound(f"No invitation {invitation_id} for your organisation; GET "
-                    "/api/v1/trust-network-invitations lists them.")
+    return NotFound(
+        f"No invitation {invitation_id} for your organisation; GET "
+        "/api/v1/trust-network-invitations lists them."
+    )
 
 
 async def decide_invitation(
-    session: AsyncSession, actor: Principal, invitation_id: uuid.UUID, *, accept: bool,
+    session: AsyncSession,
+    actor: Principal,
+    invitation_id: uuid.UUID,
+    *,
+    accept: bool,
     now: datetime,
 ) -> Invitation:
     """The invited organisation's admin accepts (and joins) or declines."""
@@ -720,23 +884,36 @@ async def decide_invitation(
         raise Conflict(f"This invitation was already {row.state}.")
     decided = await session.execute(
         update(TrustNetworkInvitationRow)
-        .where(TrustNetworkInvitationRow.id == invitation_id,
-               TrustNetworkInvitationRow.state == "pending")
-        .values(state="accepted" if accept else "declined", decided_at=now,
-                decided_by=actor.user_id)
+        .where(
+            TrustNetworkInvitationRow.id == invitation_id,
+            TrustNetworkInvitationRow.state == "pending",
+        )
+        .values(
+            state="accepted" if accept else "declined", decided_at=now, decided_by=actor.user_id
+        )
         .execution_options(synchronize_session=False)
     )
     if not decided.rowcount:  # type: ignore[attr-defined]
         raise Conflict("Someone else answered this invitation meanwhile.")
     await session.refresh(row)
     if accept and actor.org_id not in await _member_ids(session, row.network_id):
-        session.add(TrustNetworkMemberRow(network_id=row.network_id, org_id=actor.org_id,
-                                          added_at=now))
+        session.add(
+            TrustNetworkMemberRow(network_id=row.network_id, org_id=actor.org_id, added_at=now)
+        )
     await session.flush()
-    await audit.write(session, [audit.event(
-        "trust_network.joined" if accept else "trust_network.invitation_declined", actor,
-        target_type="trust_network", target_id=row.network_id, invitation_id=str(row.id),
-    )], now=now)
+    await audit.write(
+        session,
+        [
+            audit.event(
+                "trust_network.joined" if accept else "trust_network.invitation_declined",
+                actor,
+                target_type="trust_network",
+                target_id=row.network_id,
+                invitation_id=str(row.id),
+            )
+        ],
+        now=now,
+    )
     [out] = await _invitations_out(session, [row])
     return out
 
@@ -750,32 +927,51 @@ async def withdraw_invitation(
         raise _no_invitation(invitation_id)
     if network.owner_org_id != actor.org_id:
         if row.org_id == actor.org_id:
-            raise Forbidden("Only the inviting organisation withdraws an invitation; decline it "
-                            f"with POST /api/v1/trust-network-invitations/{row.id}/decline.")
+            raise Forbidden(
+                "Only the inviting organisation withdraws an invitation; decline it "
+                f"with POST /api/v1/trust-network-invitations/{row.id}/decline."
+            )
         raise _no_invitation(invitation_id)
     if row.state != "pending":
         raise Conflict(f"This invitation was already {row.state}.")
     withdrawn = await session.execute(
         update(TrustNetworkInvitationRow)
-        .where(TrustNetworkInvitationRow.id == invitation_id,
-               TrustNetworkInvitationRow.state == "pending")
+        .where(
+            TrustNetworkInvitationRow.id == invitation_id,
+            TrustNetworkInvitationRow.state == "pending",
+        )
         .values(state="withdrawn", decided_at=now, decided_by=actor.user_id)
         .execution_options(synchronize_session=False)
     )
     if not withdrawn.rowcount:  # type: ignore[attr-defined]
         raise Conflict("This invitation was answered meanwhile.")
     await session.refresh(row)
-    await audit.write(session, [audit.event(
-        "trust_network.invitation_withdrawn", actor, target_type="trust_network",
-        target_id=row.network_id, invitation_id=str(row.id), org_id=str(row.org_id),
-    )], now=now)
+    await audit.write(
+        session,
+        [
+            audit.event(
+                "trust_network.invitation_withdrawn",
+                actor,
+                target_type="trust_network",
+                target_id=row.network_id,
+                invitation_id=str(row.id),
+                org_id=str(row.org_id),
+            )
+        ],
+        now=now,
+    )
     [out] = await _invitations_out(session, [row])
     return out
 
 
 async def _drop_member(
-    session: AsyncSession, actor: Principal | None, network: TrustNetworkRow, org_id: uuid.UUID,
-    action: str, *, now: datetime,
+    session: AsyncSession,
+    actor: Principal | None,
+    network: TrustNetworkRow,
+    org_id: uuid.UUID,
+    action: str,
+    *,
+    now: datetime,
 ) -> bool:
     """Remove a member; an owner leaving leaves the network ownerless. True if the network is gone."""
     result = await session.execute(
@@ -784,33 +980,60 @@ async def _drop_member(
         )
     )
     if not result.rowcount:  # type: ignore[attr-defined]
-        raise NotFound(f"Organisation {org_id} is not in trust network {network.id}.",
-                       field="org_id")
-    events = [audit.event(action, actor, target_type="trust_network", target_id=network.id,
-                          org_id=str(org_id))]
+        raise NotFound(
+            f"Organisation {org_id} is not in trust network {network.id}.", field="org_id"
+        )
+    events = [
+        audit.event(
+            action, actor, target_type="trust_network", target_id=network.id, org_id=str(org_id)
+        )
+    ]
     if network.owner_org_id == org_id:
         await session.execute(
-            update(TrustNetworkRow).where(TrustNetworkRow.id == network.id)
-            .values(owner_org_id=None))
+            update(TrustNetworkRow)
+            .where(TrustNetworkRow.id == network.id)
+            .values(owner_org_id=None)
+        )
         await session.execute(
             update(TrustNetworkInvitationRow)
-            .where(TrustNetworkInvitationRow.network_id == network.id,
-                   TrustNetworkInvitationRow.state == "pending")
-            .values(state="withdrawn", decided_at=now))
-        events.append(audit.event("trust_network.owner_left", actor, target_type="trust_network",
-                                  target_id=network.id, org_id=str(org_id)))
+            .where(
+                TrustNetworkInvitationRow.network_id == network.id,
+                TrustNetworkInvitationRow.state == "pending",
+            )
+            .values(state="withdrawn", decided_at=now)
+        )
+        events.append(
+            audit.event(
+                "trust_network.owner_left",
+                actor,
+                target_type="trust_network",
+                target_id=network.id,
+                org_id=str(org_id),
+            )
+        )
     gone = not await _member_ids(session, network.id)
     if gone:
         await _delete_network_rows(session, network.id)
-        events.append(audit.event("trust_network.deleted", actor, target_type="trust_network",
-                                  target_id=network.id, reason="last member left"))
+        events.append(
+            audit.event(
+                "trust_network.deleted",
+                actor,
+                target_type="trust_network",
+                target_id=network.id,
+                reason="last member left",
+            )
+        )
     await audit.write(session, events, now=now)
     return gone
 
 
 async def remove_member(
-    session: AsyncSession, actor: Principal | None, network_id: uuid.UUID, org_id: uuid.UUID,
-    *, now: datetime,
+    session: AsyncSession,
+    actor: Principal | None,
+    network_id: uuid.UUID,
+    org_id: uuid.UUID,
+    *,
+    now: datetime,
 ) -> TrustNetwork | None:
     """Leave (own organisation: always allowed) or remove another member (owner only).
 
@@ -838,9 +1061,15 @@ async def delete_network(
     if actor is not None:
         _require_owner(row, actor, "deletes it")
     await _delete_network_rows(session, network_id)
-    await audit.write(session, [audit.event("trust_network.deleted", actor,
-                                            target_type="trust_network", target_id=network_id)],
-                      now=now)
+    await audit.write(
+        session,
+        [
+            audit.event(
+                "trust_network.deleted", actor, target_type="trust_network", target_id=network_id
+            )
+        ],
+        now=now,
+    )
 
 
 async def leave_every_network(
@@ -849,16 +1078,22 @@ async def leave_every_network(
     """An organisation being deleted leaves its networks; invitations to it are withdrawn."""
     await session.execute(
         update(TrustNetworkInvitationRow)
-        .where(TrustNetworkInvitationRow.org_id == org_id,
-               TrustNetworkInvitationRow.state == "pending")
-        .values(state="withdrawn", decided_at=now))
-    ids = (await session.scalars(select(TrustNetworkMemberRow.network_id).where(
-        TrustNetworkMemberRow.org_id == org_id))).all()
+        .where(
+            TrustNetworkInvitationRow.org_id == org_id, TrustNetworkInvitationRow.state == "pending"
+        )
+        .values(state="withdrawn", decided_at=now)
+    )
+    ids = (
+        await session.scalars(
+            select(TrustNetworkMemberRow.network_id).where(TrustNetworkMemberRow.org_id == org_id)
+        )
+    ).all()
     for network_id in ids:
         network = await session.get(TrustNetworkRow, network_id)
         if network is not None:
-            await _drop_member(session, actor, network, org_id, "trust_network.member_removed",
-                               now=now)
+            await _drop_member(
+                session, actor, network, org_id, "trust_network.member_removed", now=now
+            )
 
 
 # --- people named on a red incident ------------------------------------------------------------
@@ -892,9 +1127,19 @@ async def set_named_viewers(
     for user_id in wanted:
         session.add(IncidentNamedViewerRow(incident_id=incident_id, user_id=user_id, added_at=now))
     await session.flush()
-    await audit.write(session, [audit.event("incident.named_viewers_changed", viewer,
-                                            target_type="incident", target_id=incident_id,
-                                            user_ids=[str(u) for u in wanted])], now=now)
+    await audit.write(
+        session,
+        [
+            audit.event(
+                "incident.named_viewers_changed",
+                viewer,
+                target_type="incident",
+                target_id=incident_id,
+                user_ids=[str(u) for u in wanted],
+            )
+        ],
+        now=now,
+    )
     return wanted
 
 
@@ -916,9 +1161,15 @@ class SharingRequest(msgspec.Struct):
 
 def _request_out(row: SharingChangeRequestRow) -> SharingRequest:
     return SharingRequest(
-        id=row.id, incident_id=row.incident_id, from_level=SharingLevel(row.from_level),
-        to_level=SharingLevel(row.to_level), state=row.state, requested_by=row.requested_by,
-        requester_org_id=row.requester_org_id, created_at=row.created_at, reason=row.reason,
+        id=row.id,
+        incident_id=row.incident_id,
+        from_level=SharingLevel(row.from_level),
+        to_level=SharingLevel(row.to_level),
+        state=row.state,
+        requested_by=row.requested_by,
+        requester_org_id=row.requester_org_id,
+        created_at=row.created_at,
+        reason=row.reason,
         decided_at=row.decided_at,
     )
 
@@ -939,9 +1190,11 @@ class SharingService:
         if not incident_ids:
             return {}
         async with self.db.read() as session:
-            rows = (await session.scalars(
-                select(IncidentRow).where(IncidentRow.id.in_(list(incident_ids)))
-            )).all()
+            rows = (
+                await session.scalars(
+                    select(IncidentRow).where(IncidentRow.id.in_(list(incident_ids)))
+                )
+            ).all()
             named = await named_viewers(
                 session, [r.id for r in rows if r.sharing_level == SharingLevel.RED.value]
             )
@@ -953,8 +1206,13 @@ class SharingService:
         }
 
     async def request_change(
-        self, viewer: Principal, incident_id: uuid.UUID, to_level: SharingLevel,
-        reason: str | None, *, now: datetime,
+        self,
+        viewer: Principal,
+        incident_id: uuid.UUID,
+        to_level: SharingLevel,
+        reason: str | None,
+        *,
+        now: datetime,
     ) -> SharingRequest:
         if not viewer.is_officer:
             raise Forbidden("Only security officers ask to change a sharing level.")
@@ -970,17 +1228,33 @@ class SharingService:
             if row.sharing_level == to_level.value:
                 raise InvalidField("sharing_level", f"The incident is already {to_level.value}.")
             request = SharingChangeRequestRow(
-                id=uuid.uuid4(), incident_id=incident_id, incident_org_id=row.org_id,
-                requested_by=viewer.user_id, requester_org_id=viewer.org_id,
-                from_level=row.sharing_level, to_level=to_level.value, reason=reason,
-                state="pending", created_at=now,
+                id=uuid.uuid4(),
+                incident_id=incident_id,
+                incident_org_id=row.org_id,
+                requested_by=viewer.user_id,
+                requester_org_id=viewer.org_id,
+                from_level=row.sharing_level,
+                to_level=to_level.value,
+                reason=reason,
+                state="pending",
+                created_at=now,
             )
             session.add(request)
             await session.flush()
-            await audit.write(session, [audit.event(
-                "sharing.requested", viewer, target_type="incident", target_id=incident_id,
-                request_id=str(request.id), to=to_level.value,
-            )], now=now)
+            await audit.write(
+                session,
+                [
+                    audit.event(
+                        "sharing.requested",
+                        viewer,
+                        target_type="incident",
+                        target_id=incident_id,
+                        request_id=str(request.id),
+                        to=to_level.value,
+                    )
+                ],
+                now=now,
+            )
             return _request_out(request)
 
     async def list_requests(self, viewer: Principal, state: str | None) -> list[SharingRequest]:
@@ -1010,24 +1284,40 @@ class SharingService:
         if accept:
             current = await self.incidents.get(viewer, row.incident_id)
             await self.incidents.patch(
-                viewer, row.incident_id,
+                viewer,
+                row.incident_id,
                 IncidentPatch(sharing_level=SharingLevel(row.to_level)),
-                if_match=current.properties.version or 0, now=now,
+                if_match=current.properties.version or 0,
+                now=now,
             )
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(SharingChangeRequestRow)
-                .where(SharingChangeRequestRow.id == request_id,
-                       SharingChangeRequestRow.state == "pending")
-                .values(state="accepted" if accept else "refused", decided_at=now,
-                        decided_by=viewer.user_id)
+                .where(
+                    SharingChangeRequestRow.id == request_id,
+                    SharingChangeRequestRow.state == "pending",
+                )
+                .values(
+                    state="accepted" if accept else "refused",
+                    decided_at=now,
+                    decided_by=viewer.user_id,
+                )
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise Conflict("Someone else decided on this request meanwhile.")
-            await audit.write(session, [audit.event(
-                "sharing.accepted" if accept else "sharing.refused", viewer,
-                target_type="incident", target_id=row.incident_id, request_id=str(request_id),
-            )], now=now)
+            await audit.write(
+                session,
+                [
+                    audit.event(
+                        "sharing.accepted" if accept else "sharing.refused",
+                        viewer,
+                        target_type="incident",
+                        target_id=row.incident_id,
+                        request_id=str(request_id),
+                    )
+                ],
+                now=now,
+            )
             fresh = await session.get(SharingChangeRequestRow, request_id, populate_existing=True)
             assert fresh is not None
             return _request_out(fresh)
@@ -1042,44 +1332,81 @@ class SharingService:
             assert org is not None
             users = (await session.scalars(select(UserRow).where(UserRow.org_id == org_id))).all()
             user_ids = [u.id for u in users]
-            tokens = (await session.scalars(
-                select(ApiTokenRow).where(ApiTokenRow.user_id.in_(user_ids))
-            )).all() if user_ids else []
-            rows = (await session.scalars(
-                select(IncidentRow).where(IncidentRow.org_id == org_id).order_by(IncidentRow.id)
-            )).all()
-            incidents = [
-                full_feature(incident_from_row(r), demo=bool(r.is_demo)) for r in rows
-            ]
+            tokens = (
+                (
+                    await session.scalars(
+                        select(ApiTokenRow).where(ApiTokenRow.user_id.in_(user_ids))
+                    )
+                ).all()
+                if user_ids
+                else []
+            )
+            rows = (
+                await session.scalars(
+                    select(IncidentRow).where(IncidentRow.org_id == org_id).order_by(IncidentRow.id)
+                )
+            ).all()
+            incidents = [full_feature(incident_from_row(r), demo=bool(r.is_demo)) for r in rows]
             named = await named_viewers(session, [r.id for r in rows])
-            networks = (await session.scalars(
-                select(TrustNetworkMemberRow.network_id).where(
-                    TrustNetworkMemberRow.org_id == org_id)
-            )).all()
-            requests = (await session.scalars(select(SharingChangeRequestRow).where(or_(
-                SharingChangeRequestRow.incident_org_id == org_id,
-                SharingChangeRequestRow.requester_org_id == org_id,
-            )))).all()
-            entries = (await session.scalars(
-                select(AuditRow).where(AuditRow.actor_org_id == org_id).order_by(AuditRow.id)
-            )).all()
+            networks = (
+                await session.scalars(
+                    select(TrustNetworkMemberRow.network_id).where(
+                        TrustNetworkMemberRow.org_id == org_id
+                    )
+                )
+            ).all()
+            requests = (
+                await session.scalars(
+                    select(SharingChangeRequestRow).where(
+                        or_(
+                            SharingChangeRequestRow.incident_org_id == org_id,
+                            SharingChangeRequestRow.requester_org_id == org_id,
+                        )
+                    )
+                )
+            ).all()
+            entries = (
+                await session.scalars(
+                    select(AuditRow).where(AuditRow.actor_org_id == org_id).order_by(AuditRow.id)
+                )
+            ).all()
         result: dict[str, Any] = {
             "organisation": {"id": org.id, "name": org.name, "created_at": org.created_at},
             "exported_at": now,
-            "users": [{"id": u.id, "name": u.name, "role": u.role, "phone": u.phone,
-                       "created_at": u.created_at, "deleted_at": u.deleted_at} for u in users],
+            "users": [
+                {
+                    "id": u.id,
+                    "name": u.name,
+                    "role": u.role,
+                    "phone": u.phone,
+                    "created_at": u.created_at,
+                    "deleted_at": u.deleted_at,
+                }
+                for u in users
+            ],
             # Token hashes stay behind: they are credentials, not the organisation's data.
-            "tokens": [{"id": t.id, "user_id": t.user_id, "name": t.name,
-                        "created_at": t.created_at, "revoked_at": t.revoked_at,
-                        "last_used_at": t.last_used_at} for t in tokens],
+            "tokens": [
+                {
+                    "id": t.id,
+                    "user_id": t.user_id,
+                    "name": t.name,
+                    "created_at": t.created_at,
+                    "revoked_at": t.revoked_at,
+                    "last_used_at": t.last_used_at,
+                }
+                for t in tokens
+            ],
             "incidents": incidents,
             "named_viewers": {str(k): sorted(str(u) for u in v) for k, v in named.items()},
             "trust_networks": list(networks),
             "sharing_requests": [_request_out(r) for r in requests],
             "audit": [audit_entry(e) for e in entries],
         }
-        audit.later(audit.event("organisation.exported", viewer, target_type="organisation",
-                                target_id=org_id))
+        audit.later(
+            audit.event(
+                "organisation.exported", viewer, target_type="organisation", target_id=org_id
+            )
+        )
         out: dict[str, Any] = msgspec.to_builtins(result)
         return out
 
@@ -1097,51 +1424,80 @@ class SharingService:
         if actor is not None and not actor.is_operator:
             raise Forbidden("Only the platform operator deletes an organisation: ask them.")
         if actor is not None and org_id == actor.org_id:
-            raise Conflict("This is the platform organisation you act from; it is not deleted "
-                           "over the API.", field="org_id")
+            raise Conflict(
+                "This is the platform organisation you act from; it is not deleted over the API.",
+                field="org_id",
+            )
         async with self.db.transaction() as session:
             org = await session.get(OrganisationRow, org_id)
             if org is None or org.deleted_at is not None:
-                raise NotFound(f"No organisation {org_id}; GET /api/v1/organisations lists them.",
-                               field="org_id")
+                raise NotFound(
+                    f"No organisation {org_id}; GET /api/v1/organisations lists them.",
+                    field="org_id",
+                )
             incident_ids = select(IncidentRow.id).where(IncidentRow.org_id == org_id)
-            await session.execute(delete(IncidentNamedViewerRow).where(
-                IncidentNamedViewerRow.incident_id.in_(incident_ids)))
-            await session.execute(delete(SharingChangeRequestRow).where(
-                SharingChangeRequestRow.incident_org_id == org_id))
+            await session.execute(
+                delete(IncidentNamedViewerRow).where(
+                    IncidentNamedViewerRow.incident_id.in_(incident_ids)
+                )
+            )
+            await session.execute(
+                delete(SharingChangeRequestRow).where(
+                    SharingChangeRequestRow.incident_org_id == org_id
+                )
+            )
             result = await session.execute(
                 update(IncidentRow)
                 .where(IncidentRow.org_id == org_id)
-                .values(user_id=None, description=None, actor=None, place_name=None,
-                        external_id=None, hide_organisation=True,
-                        sharing_level=SharingLevel.RED.value, version=IncidentRow.version + 1,
-                        updated_at=now)
+                .values(
+                    user_id=None,
+                    description=None,
+                    actor=None,
+                    place_name=None,
+                    external_id=None,
+                    hide_organisation=True,
+                    sharing_level=SharingLevel.RED.value,
+                    version=IncidentRow.version + 1,
+                    updated_at=now,
+                )
                 .execution_options(synchronize_session=False)
             )
             kept = int(result.rowcount or 0)  # type: ignore[attr-defined]
             users = select(UserRow.id).where(UserRow.org_id == org_id)
-            await session.execute(delete(IncidentNamedViewerRow).where(
-                IncidentNamedViewerRow.user_id.in_(users)))
+            await session.execute(
+                delete(IncidentNamedViewerRow).where(IncidentNamedViewerRow.user_id.in_(users))
+            )
             await session.execute(
                 update(ApiTokenRow)
                 .where(ApiTokenRow.user_id.in_(users), ApiTokenRow.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
             await session.execute(
-                update(UserRow).where(UserRow.org_id == org_id)
+                update(UserRow)
+                .where(UserRow.org_id == org_id)
                 .values(name="deleted", phone=None, deleted_at=now)
             )
             await leave_every_network(session, actor, org_id, now=now)
             await session.execute(
-                update(OrganisationRow).where(OrganisationRow.id == org_id)
+                update(OrganisationRow)
+                .where(OrganisationRow.id == org_id)
                 .values(name=f"deleted-{org_id.hex}", deleted_at=now)
                 .execution_options(synchronize_session=False)
             )
             forget_organisation(org_id)
-            await audit.write(session, [audit.event(
-                "organisation.deleted", actor, target_type="organisation", target_id=org_id,
-                incidents_kept_anonymous=kept,
-            )], now=now)
+            await audit.write(
+                session,
+                [
+                    audit.event(
+                        "organisation.deleted",
+                        actor,
+                        target_type="organisation",
+                        target_id=org_id,
+                        incidents_kept_anonymous=kept,
+                    )
+                ],
+                now=now,
+            )
         # Again after commit: a response served meanwhile may have cached the old name.
         forget_organisation(org_id)
         return kept
@@ -1155,9 +1511,18 @@ class SharingService:
             raise Forbidden("Only the platform operator creates organisations: ask them.")
         async with self.db.transaction() as session:
             org_id = await identity.create_organisation(session, name, now=now)
-            await audit.write(session, [audit.event(
-                "organisation.created", actor, target_type="organisation", target_id=org_id,
-            )], now=now)
+            await audit.write(
+                session,
+                [
+                    audit.event(
+                        "organisation.created",
+                        actor,
+                        target_type="organisation",
+                        target_id=org_id,
+                    )
+                ],
+                now=now,
+            )
         return identity.OrganisationInfo(id=org_id, name=name.strip(), created_at=now)
 
     async def organisations(self, actor: Principal) -> list[identity.OrganisationInfo]:
@@ -1167,16 +1532,33 @@ class SharingService:
             return await identity.list_organisations(session)
 
     async def issue_token(
-        self, actor: Principal, *, org_id: uuid.UUID | None, role: Role, name: str | None,
+        self,
+        actor: Principal,
+        *,
+        org_id: uuid.UUID | None,
+        role: Role,
+        name: str | None,
         now: datetime,
     ) -> identity.IssuedToken:
         async with self.db.transaction() as session:
             issued = await identity.issue_token(
-                session, actor, org_id=org_id, role=role, name=name, now=now)
-            await audit.write(session, [audit.event(
-                "token.created", actor, target_type="token", target_id=issued.token_id,
-                user_id=str(issued.user_id), org_id=str(issued.org_id), role=role.value,
-            )], now=now)
+                session, actor, org_id=org_id, role=role, name=name, now=now
+            )
+            await audit.write(
+                session,
+                [
+                    audit.event(
+                        "token.created",
+                        actor,
+                        target_type="token",
+                        target_id=issued.token_id,
+                        user_id=str(issued.user_id),
+                        org_id=str(issued.org_id),
+                        role=role.value,
+                    )
+                ],
+                now=now,
+            )
         return issued
 
     async def tokens(self, actor: Principal, *, limit: int) -> list[identity.TokenInfo]:
@@ -1188,10 +1570,20 @@ class SharingService:
     ) -> identity.TokenInfo:
         async with self.db.transaction() as session:
             revoked = await identity.revoke_token_as(session, actor, token_id, now=now)
-            await audit.write(session, [audit.event(
-                "token.revoked", actor, target_type="token", target_id=token_id,
-                user_id=str(revoked.user_id), org_id=str(revoked.org_id),
-            )], now=now)
+            await audit.write(
+                session,
+                [
+                    audit.event(
+                        "token.revoked",
+                        actor,
+                        target_type="token",
+                        target_id=token_id,
+                        user_id=str(revoked.user_id),
+                        org_id=str(revoked.org_id),
+                    )
+                ],
+                now=now,
+            )
         return revoked
 
     # --- thin transactional wrappers for the API (no session handling in handlers) --------------
@@ -1245,8 +1637,12 @@ class SharingService:
             await delete_network(session, actor, network_id, now=now)
 
     async def name_viewers(
-        self, viewer: Principal, incident_id: uuid.UUID, user_ids: Sequence[uuid.UUID],
-        *, now: datetime,
+        self,
+        viewer: Principal,
+        incident_id: uuid.UUID,
+        user_ids: Sequence[uuid.UUID],
+        *,
+        now: datetime,
     ) -> list[uuid.UUID]:
         async with self.db.transaction() as session:
             return await set_named_viewers(session, viewer, incident_id, user_ids, now=now)
@@ -1260,9 +1656,7 @@ class SharingService:
         async with self.db.transaction() as session:
             return await audit.purge(session, older_than=older_than)
 
-    async def public_list(
-        self, query: IncidentQuery
-    ) -> tuple[list[IncidentFeature], str | None]:
+    async def public_list(self, query: IncidentQuery) -> tuple[list[IncidentFeature], str | None]:
         query.extra_conditions += public_conditions()
         return await self.incidents.list(None, query)
 
@@ -1281,8 +1675,13 @@ class AuditEntry(msgspec.Struct):
 
 def audit_entry(row: AuditRow) -> AuditEntry:
     return AuditEntry(
-        id=row.id, at=row.at, action=row.action, actor_user_id=row.actor_user_id,
-        actor_org_id=row.actor_org_id, target_type=row.target_type, target_id=row.target_id,
-        address=row.address, details=dict(row.details or {}),
+        id=row.id,
+        at=row.at,
+        action=row.action,
+        actor_user_id=row.actor_user_id,
+        actor_org_id=row.actor_org_id,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        address=row.address,
+        details=dict(row.details or {}),
     )
-

@@ -17,7 +17,9 @@ class TrustNetworkRow(Base):
     __tablename__ = "trust_networks"
     # Names are unique per owner only: a global rule would confirm, through a 409, that another
     # organisation's hidden network has a given name.
-    __table_args__ = (UniqueConstraint("owner_org_id", "name", name="uq_trust_networks_owner_name"),)
+    __table_args__ = (
+        UniqueConstraint("owner_org_id", "name", name="uq_trust_networks_owner_name"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

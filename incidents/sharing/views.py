@@ -56,13 +56,13 @@ def full_feature(
         zones=list(zones),
         demo=demo,
     )
-    return IncidentFeature(type="Feature", id=incident.id, geometry=incident.geometry, properties=props)
+    return IncidentFeature(
+        type="Feature", id=incident.id, geometry=incident.geometry, properties=props
+    )
 
 
 def feature_from_row(
     row: IncidentRow, *, zones: Mapping[object, Sequence[ZoneRef]] | None = None
 ) -> IncidentFeature:
     incident = incident_from_row(row)
-    return full_feature(
-        incident, zones=(zones or {}).get(row.id, ()), demo=row.is_demo
-    )
+    return full_feature(incident, zones=(zones or {}).get(row.id, ()), demo=row.is_demo)

@@ -237,7 +237,9 @@ class ZoneSnapshot:
         groups = [
             (kind, owner)
             for kind in NEIGHBOUR_KINDS
-            for owner in sorted({o for z, o in zip(zones, owner_hex, strict=True) if z.kind == kind})
+            for owner in sorted(
+                {o for z, o in zip(zones, owner_hex, strict=True) if z.kind == kind}
+            )
         ]
         for kind, owner in groups:
             members = np.array(
@@ -342,9 +344,16 @@ class ZoneCache:
         plain = [
             (
                 Zone(
-                    id=r.id, code=r.code, name_fr=r.name_fr, name_en=r.name_en, kind=r.kind,
-                    geometry=None, parent_code=r.parent_code, provenance=r.provenance,
-                    approximate=r.approximate, version=r.version,
+                    id=r.id,
+                    code=r.code,
+                    name_fr=r.name_fr,
+                    name_en=r.name_en,
+                    kind=r.kind,
+                    geometry=None,
+                    parent_code=r.parent_code,
+                    provenance=r.provenance,
+                    approximate=r.approximate,
+                    version=r.version,
                 ),
                 r.geometry_wkb,
                 r.area_km2,
@@ -352,9 +361,7 @@ class ZoneCache:
             )
             for r in rows
         ]
-        self._snapshot = await asyncio.to_thread(
-            _build_snapshot, version, plain, self.grid_degrees
-        )
+        self._snapshot = await asyncio.to_thread(_build_snapshot, version, plain, self.grid_degrees)
         return self._snapshot
 
 
@@ -710,8 +717,14 @@ async def reassign_zone(
     def pairs() -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
         index = ZoneIndex([(zone.id, zone.geometry)])
         return zone_pairs(
-            index, types, np.asarray(lons, float), np.asarray(lats, float), wkbs,
-            owners=[_hex(owner)], org_ids=[_hex(o) for o in orgs], grid_degrees=grid_degrees,
+            index,
+            types,
+            np.asarray(lons, float),
+            np.asarray(lats, float),
+            wkbs,
+            owners=[_hex(owner)],
+            org_ids=[_hex(o) for o in orgs],
+            grid_degrees=grid_degrees,
         )
 
     items, _ = await asyncio.to_thread(pairs)  # a 10,000-vertex zone: off the event loop
@@ -864,13 +877,16 @@ async def _store_assignment(
     rows = [{"incident_id": inc.id, "zone_id": z} for inc, new, _, _ in changes for z in new]
     if rows:
         # A Core insert on the table: the ORM bulk path cost ~1 ms on every incident report.
-        await session.execute(IncidentZoneRow.__table__.insert(), rows[0] if len(rows) == 1 else rows)
+        await session.execute(
+            IncidentZoneRow.__table__.insert(), rows[0] if len(rows) == 1 else rows
+        )
     done, hit = assigned(session), touched(session)
     for incident, new, old, previous in changes:
         zones = [snapshot.zones[snapshot.position[z]] for z in new]
         refs = [ZoneRef(id=z.id, code=z.code, name=z.name_fr, kind=z.kind) for z in zones]
-        done[incident.id] = Assigned(snapshot.version, new, _widest_first(refs),
-                                     {z: snapshot.owner_of(z) for z in new})
+        done[incident.id] = Assigned(
+            snapshot.version, new, _widest_first(refs), {z: snapshot.owner_of(z) for z in new}
+        )
         cause = incident_cause(incident, previous)
         for zone_id in {*old, *new}:
             hit.setdefault(zone_id, []).append(cause)
@@ -880,7 +896,10 @@ async def _store_assignment(
 
 
 async def zone_lookup(
-    session: AsyncSession, incident_ids: list[uuid.UUID], *, org_id: uuid.UUID | None = None,
+    session: AsyncSession,
+    incident_ids: list[uuid.UUID],
+    *,
+    org_id: uuid.UUID | None = None,
     all_zones: bool = False,
 ) -> dict[uuid.UUID, list[ZoneRef]]:
     """The zones each incident falls in, widest first (country, regions, belts, towns): the
@@ -904,9 +923,7 @@ async def zone_lookup(
     if not wanted:
         return out
     stmt = (
-        select(
-            IncidentZoneRow.incident_id, ZoneRow.id, ZoneRow.code, ZoneRow.name_fr, ZoneRow.kind
-        )
+        select(IncidentZoneRow.incident_id, ZoneRow.id, ZoneRow.code, ZoneRow.name_fr, ZoneRow.kind)
         .join(ZoneRow, ZoneRow.id == IncidentZoneRow.zone_id)
         .where(IncidentZoneRow.incident_id.in_(wanted))
     )
@@ -1044,8 +1061,16 @@ PLATFORM_ONLY = (
 
 
 def _refuse(actor: Actor, action: str, target: str | None, detail: str, field: str) -> Forbidden:
-    audit.later(audit.event("authz.denied", actor, target_type="zone",  # type: ignore[arg-type]
-                            target_id=target, operation=action, reason=field))
+    audit.later(
+        audit.event(
+            "authz.denied",
+            actor,
+            target_type="zone",  # type: ignore[arg-type]
+            target_id=target,
+            operation=action,
+            reason=field,
+        )
+    )
     return Forbidden(detail, field=field)
 
 
@@ -1085,13 +1110,16 @@ class ZoneService:
     def _check_kind(self, actor: Actor, draft: ZoneDraft, action: str, target: str | None) -> None:
         if not actor.is_operator and draft.kind in PLATFORM_KINDS:
             raise _refuse(
-                actor, action, target,
+                actor,
+                action,
+                target,
                 f"Zones of kind {draft.kind!r} are official platform zones: {PLATFORM_ONLY}.",
                 "kind",
             )
 
-    async def _hidden_clash(self, session: AsyncSession, zone: Zone, org: uuid.UUID | None,
-                            own_id: str | None = None) -> Zone:
+    async def _hidden_clash(
+        self, session: AsyncSession, zone: Zone, org: uuid.UUID | None, own_id: str | None = None
+    ) -> Zone:
         """A code already taken by a zone the actor may not know of: a fresh code instead of a
         409 that would tell that organisation's zone exists."""
         stmt = select(ZoneRow).where((ZoneRow.id == zone.id) | (ZoneRow.code == zone.code))
@@ -1104,14 +1132,20 @@ class ZoneService:
     def _owner_of_new(self, actor: Actor) -> uuid.UUID | None:
         return None if actor.is_operator else actor.org_id
 
-    async def _editable(self, session: AsyncSession, zone_id: str, actor: Actor,
-                        action: str) -> ZoneRow:
+    async def _editable(
+        self, session: AsyncSession, zone_id: str, actor: Actor, action: str
+    ) -> ZoneRow:
         row = await ZoneStore(session).get(zone_id)
         if not may_know(row, actor.org_id):
             raise _unknown(zone_id)
         if row.owner_org_id is None and not actor.is_operator:
-            raise _refuse(actor, action, zone_id,
-                          f"Zone {zone_id!r} is a platform zone: {PLATFORM_ONLY}.", "zone")
+            raise _refuse(
+                actor,
+                action,
+                zone_id,
+                f"Zone {zone_id!r} is a platform zone: {PLATFORM_ONLY}.",
+                "zone",
+            )
         return row
 
     async def _after(
@@ -1158,9 +1192,12 @@ class ZoneService:
                 owner = current.owner_org_id
                 if owner is not None and draft.kind != "custom":
                     raise _refuse(
-                        actor, "zone.replace", zone_id,
+                        actor,
+                        "zone.replace",
+                        zone_id,
                         "An organisation's zone stays of kind `custom`: official kinds are "
-                        f"platform zones, and {PLATFORM_ONLY}.", "kind",
+                        f"platform zones, and {PLATFORM_ONLY}.",
+                        "kind",
                     )
                 zone = await self._hidden_clash(session, zone, actor.org_id, own_id=zone_id)
             row = await ZoneStore(session).replace(zone, now)

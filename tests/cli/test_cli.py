@@ -152,8 +152,9 @@ def test_create_token_makes_no_operator_inside_an_organisation(cli: CliRunner) -
     result = invoke(cli, "admin", "create-token", "--org", org_id, "--role", "operator")
     assert result.exit_code != 0
     assert result.stdout == ""
-    phone = invoke(cli, "intake", "register-phone", "+22370000001", "--org", org_id,
-                   "--role", "operator")
+    phone = invoke(
+        cli, "intake", "register-phone", "+22370000001", "--org", org_id, "--role", "operator"
+    )
     assert phone.exit_code != 0
 
 
@@ -183,24 +184,30 @@ def test_create_operator_prints_a_token_that_runs_the_platform(
     second = invoke(cli, "admin", "create-operator")
     assert second.exit_code == 0, second.output
     platforms = select(func.count(func.distinct(OrganisationRow.id))).where(
-        OrganisationRow.name == "Plateforme Sentinelle")
+        OrganisationRow.name == "Plateforme Sentinelle"
+    )
     assert scalar(database_url, platforms) == 1
     headers = {"Authorization": f"Bearer {token}"}
     with api(database_url, tmp_path) as client:
         made = client.post("/api/v1/organisations", json={"name": "AMSS"}, headers=headers)
         assert made.status_code == 201, made.text
         org_id = made.json()["id"]
-        assert org_id in {o["id"] for o in client.get("/api/v1/organisations",
-                                                       headers=headers).json()}
-        admin = client.post("/api/v1/tokens", json={"org_id": org_id, "role": "admin"},
-                            headers=headers)
+        assert org_id in {
+            o["id"] for o in client.get("/api/v1/organisations", headers=headers).json()
+        }
+        admin = client.post(
+            "/api/v1/tokens", json={"org_id": org_id, "role": "admin"}, headers=headers
+        )
         assert admin.status_code == 201, admin.text
         admin_headers = {"Authorization": f"Bearer {admin.json()['token']}"}
         # An organisation's admin neither creates nor deletes organisations.
-        assert client.post("/api/v1/organisations", json={"name": "Autre"},
-                           headers=admin_headers).status_code == 403
-        assert client.delete("/api/v1/organisations/me",
-                             headers=admin_headers).status_code == 403
+        assert (
+            client.post(
+                "/api/v1/organisations", json={"name": "Autre"}, headers=admin_headers
+            ).status_code
+            == 403
+        )
+        assert client.delete("/api/v1/organisations/me", headers=admin_headers).status_code == 403
         deleted = invoke(cli, "admin", "delete-org", org_id, "--yes")
         assert deleted.exit_code == 0, deleted.output
         assert client.get("/api/v1/incidents", headers=admin_headers).status_code == 401

@@ -57,8 +57,17 @@ def test_prints_model_and_baselines_and_writes_the_chart(env: dict[str, str]) ->
 def test_chart_goes_where_asked(env: dict[str, str], tmp_path: Path) -> None:
     chart = tmp_path / "charts" / "skill.png"
     result = invoke(
-        env, "--zones", "custom", "--k", "2", "--step", "30d", "--horizon", "2w",
-        "--chart", str(chart),
+        env,
+        "--zones",
+        "custom",
+        "--k",
+        "2",
+        "--step",
+        "30d",
+        "--horizon",
+        "2w",
+        "--chart",
+        str(chart),
     )
     assert result.exit_code == 0, result.output
     assert "(30d)" in result.stdout

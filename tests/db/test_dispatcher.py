@@ -66,18 +66,24 @@ async def fx_world(fast: Settings, db: Database, factory: Factory) -> World:
 
 
 def dispatcher(
-    db: Database, settings: Settings, notifier: Any = None, *, worker_id: str = "test",
+    db: Database,
+    settings: Settings,
+    notifier: Any = None,
+    *,
+    worker_id: str = "test",
     clock: Any = None,
 ) -> Dispatcher:
     keys = secret_keys(settings)
     extra = {} if clock is None else {"clock": clock}
     return Dispatcher(
-        db, notifier or AppriseNotifier(
-            timeout_s=5, policy=ChannelPolicy.from_settings("", "127.0.0.1")
-        ), SecretBox(keys),
+        db,
+        notifier
+        or AppriseNotifier(timeout_s=5, policy=ChannelPolicy.from_settings("", "127.0.0.1")),
+        SecretBox(keys),
         config=DispatchConfig.from_settings(settings),
         outbox=OutboxConfig(public_url=settings.public_url, signer=LinkSigner(keys)),
-        worker_id=worker_id, **extra,
+        worker_id=worker_id,
+        **extra,
     )
 
 
@@ -192,13 +198,19 @@ async def test_an_unchanged_incident_is_not_alerted_twice_but_an_escalation_is(
     reported = await world.incidents.report(world.reporter, data, now=datetime.now(UTC))
     officer = dataclasses.replace(world.subscriber)
     await world.incidents.patch(
-        officer, reported.incident.id, msgspec.convert({"place_name": "Diéma"}, _patch()),
-        if_match=1, now=datetime.now(UTC),
+        officer,
+        reported.incident.id,
+        msgspec.convert({"place_name": "Diéma"}, _patch()),
+        if_match=1,
+        now=datetime.now(UTC),
     )
     assert len(await deliveries(db)) == 1
     await world.incidents.patch(
-        officer, reported.incident.id, msgspec.convert({"severity": 5}, _patch()),
-        if_match=2, now=datetime.now(UTC),
+        officer,
+        reported.incident.id,
+        msgspec.convert({"severity": 5}, _patch()),
+        if_match=2,
+        now=datetime.now(UTC),
     )
     assert len(await deliveries(db)) == 2
 
@@ -239,7 +251,9 @@ async def test_an_unacknowledged_flash_alert_is_resent_then_escalated_to_the_sec
     await d.drain()
     targets = [c.url.split("?")[0] for c in notifier.calls]
     assert targets == [
-        "json://127.0.0.1:9/primary", "json://127.0.0.1:9/primary", "json://127.0.0.1:9/boss"
+        "json://127.0.0.1:9/primary",
+        "json://127.0.0.1:9/primary",
+        "json://127.0.0.1:9/boss",
     ]
     assert "REMINDER" in notifier.calls[1].title or "REMINDER" in notifier.calls[1].body
     assert len({r.idempotency_key for r in await deliveries(db)}) == 3
@@ -271,23 +285,48 @@ async def test_a_zone_level_change_alerts_the_subscriptions_naming_the_zone_once
     from geo.geometry import to_wkb
 
     async with db.transaction() as session:
-        await session.execute(insert(ZoneRow).values(
-            id="kayes-diema", code="kayes-diema", name_fr="Diéma", name_en="Diema",
-            kind="admin2", parent_code=None, geometry_wkb=to_wkb(box(-9.6, 14.2, -8.8, 14.9)),
-            min_lon=-9.6, min_lat=14.2, max_lon=-8.8, max_lat=14.9, area_km2=7000.0,
-            provenance="test", approximate=True, version=1, created_at=now, updated_at=now,
-        ))
+        await session.execute(
+            insert(ZoneRow).values(
+                id="kayes-diema",
+                code="kayes-diema",
+                name_fr="Diéma",
+                name_en="Diema",
+                kind="admin2",
+                parent_code=None,
+                geometry_wkb=to_wkb(box(-9.6, 14.2, -8.8, 14.9)),
+                min_lon=-9.6,
+                min_lat=14.2,
+                max_lon=-8.8,
+                max_lat=14.9,
+                area_km2=7000.0,
+                provenance="test",
+                approximate=True,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     await subscribe(world, ["json://127.0.0.1:9/z"], min_level=3, format="sms")
     await world.alerts.create_subscription(
         world.subscriber,
-        {"channels": ["json://127.0.0.1:9/zones"], "area": {"zones": ["kayes-diema"]},
-         "min_level": 5},
+        {
+            "channels": ["json://127.0.0.1:9/zones"],
+            "area": {"zones": ["kayes-diema"]},
+            "min_level": 5,
+        },
         now=now,
     )
     async with db.transaction() as session:
-        await session.execute(insert(ZoneLevelChangeRow).values(
-            zone_id="kayes-diema", from_level=2, to_level=4, score=0.7, at=now, cause="test",
-        ))
+        await session.execute(
+            insert(ZoneLevelChangeRow).values(
+                zone_id="kayes-diema",
+                from_level=2,
+                to_level=4,
+                score=0.7,
+                at=now,
+                cause="test",
+            )
+        )
     notifier = FakeNotifier()
     d = dispatcher(db, fast, notifier)
     report = await d.drain()
@@ -317,9 +356,15 @@ async def test_quiet_hours_hold_routine_alerts_but_not_flash_ones(
     await dispatcher(db, fast, notifier).drain()
     assert len(notifier.calls) == 1
     async with db.read() as session:
-        held = (await session.execute(
-            select(DeliveryRow.next_attempt_at).where(DeliveryRow.status == "pending")
-        )).scalars().all()
+        held = (
+            (
+                await session.execute(
+                    select(DeliveryRow.next_attempt_at).where(DeliveryRow.status == "pending")
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert len(held) == 1
     assert held[0] > datetime.now(UTC) + timedelta(minutes=90)
 

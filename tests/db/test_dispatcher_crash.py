@@ -41,8 +41,13 @@ def worker(settings: Settings, database_url: str, name: str) -> subprocess.Popen
         "SENTINELLE_CHANNEL_RATE_PER_MINUTE": "100000",
         "SENTINELLE_CHANNEL_ALLOW_HOSTS": "127.0.0.1",
     }
-    command = [str(Path(sys.executable).parent / "sentinelle"), "dispatch", "--no-migrate",
-               "--worker-id", name]
+    command = [
+        str(Path(sys.executable).parent / "sentinelle"),
+        "dispatch",
+        "--no-migrate",
+        "--worker-id",
+        name,
+    ]
     return subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -55,7 +60,10 @@ def fx_slow_receiver() -> Iterator[HttpReceiver]:
 
 
 async def test_killing_the_worker_mid_batch_loses_nothing_and_keeps_the_idempotency_keys(
-    settings: Settings, database_url: str, db: Database, factory: Factory,
+    settings: Settings,
+    database_url: str,
+    db: Database,
+    factory: Factory,
     slow_receiver: HttpReceiver,
 ) -> None:
     app = create_app(settings, db=db)
@@ -66,13 +74,16 @@ async def test_killing_the_worker_mid_batch_loses_nothing_and_keeps_the_idempote
     for i in range(SUBSCRIPTIONS):
         await app.state.alerts.create_subscription(
             owner,
-            {"channels": [slow_receiver.url(f"s{i}")],
-             "area": {"point": {"lat": DIEMA[0], "lon": DIEMA[1]}, "radius_km": 30}},
+            {
+                "channels": [slow_receiver.url(f"s{i}")],
+                "area": {"point": {"lat": DIEMA[0], "lon": DIEMA[1]}, "radius_km": 30},
+            },
             now=now,
         )
     await app.state.incidents.report(
         Principal(reporter.user_id, reporter.org_id, Role.REPORTER),
-        msgspec.convert(incident_payload(at=DIEMA), IncidentIn), now=now,
+        msgspec.convert(incident_payload(at=DIEMA), IncidentIn),
+        now=now,
     )
     async with db.read() as session:
         expected = set((await session.execute(select(DeliveryRow.idempotency_key))).scalars())
@@ -94,9 +105,7 @@ async def test_killing_the_worker_mid_batch_loses_nothing_and_keeps_the_idempote
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             async with db.read() as session:
-                statuses = set(
-                    (await session.execute(select(DeliveryRow.status))).scalars()
-                )
+                statuses = set((await session.execute(select(DeliveryRow.status))).scalars())
             if statuses == {"delivered"}:
                 break
             await asyncio.sleep(0.1)

@@ -33,7 +33,12 @@ async def test_import_assigns_zones_and_audits_each_new_incident(
     ]
     assignment = ZoneAssignment()
     report = await import_rows(
-        db, rows, org_id=org, user_id=None, now=NOW, batch_size=3,
+        db,
+        rows,
+        org_id=org,
+        user_id=None,
+        now=NOW,
+        batch_size=3,
         observers=[SharingGuard(), assignment],
     )
     assert report.created == 4

@@ -253,8 +253,13 @@ async def test_the_sql_full_view_twin_agrees_with_access(db: Database, factory: 
     me = await factory.caller("reporter", org_id=mine)
     named = await factory.caller("reporter", org_id=other)
     rows: list[Incident] = []
-    for org, user in ((mine, me.user_id), (mine, None), (trusted, None), (other, named.user_id),
-                      (other, None)):
+    for org, user in (
+        (mine, me.user_id),
+        (mine, None),
+        (trusted, None),
+        (other, named.user_id),
+        (other, None),
+    ):
         for level in ("red", "amber_strict", "amber", "green", "clear"):
             incident, geom = new_incident(org, sharing_level=level)
             from dataclasses import replace
@@ -263,22 +268,35 @@ async def test_the_sql_full_view_twin_agrees_with_access(db: Database, factory: 
             await add(db, incident, geom)
             rows.append(incident)
     async with db.transaction() as session:
-        session.add(IncidentNamedViewerRow(incident_id=rows[15].id, user_id=me.user_id,
-                                           added_at=NOW))
+        session.add(
+            IncidentNamedViewerRow(incident_id=rows[15].id, user_id=me.user_id, added_at=NOW)
+        )
     viewers = [None] + [
         Principal(user_id=me.user_id, org_id=mine, role=role, trusted_org_ids=frozenset(t))
-        for role in (Role.REPORTER, Role.OFFICER, Role.OPERATOR) for t in ((), {trusted})
+        for role in (Role.REPORTER, Role.OFFICER, Role.OPERATOR)
+        for t in ((), {trusted})
     ]
     for viewer in viewers:
         async with db.read() as session:
-            full = set((await session.scalars(
-                select(IncidentRow.id).where(full_view_condition(viewer))
-            )).all())
+            full = set(
+                (
+                    await session.scalars(select(IncidentRow.id).where(full_view_condition(viewer)))
+                ).all()
+            )
         for incident in rows:
             named_ids = frozenset({me.user_id}) if incident.id == rows[15].id else frozenset()
-            expected = access(viewer, Sharing(level=incident.sharing_level, org_id=incident.org_id,
-                                              user_id=incident.user_id,
-                                              named_user_ids=named_ids)) == Access.FULL
+            expected = (
+                access(
+                    viewer,
+                    Sharing(
+                        level=incident.sharing_level,
+                        org_id=incident.org_id,
+                        user_id=incident.user_id,
+                        named_user_ids=named_ids,
+                    ),
+                )
+                == Access.FULL
+            )
             assert (incident.id in full) == expected, (viewer, incident.sharing_level)
 
 
@@ -297,8 +315,9 @@ async def test_pages_with_masked_entries_of_every_precision_skip_and_repeat_noth
     for n in range(30):
         precision = ("exact", "day", "week", "month")[n % 4]
         level = "red" if n % 3 else "green"
-        incident, geom = new_incident(owner, days_ago=n * 1.7 + 0.3, time_precision=precision,
-                                      sharing_level=level)
+        incident, geom = new_incident(
+            owner, days_ago=n * 1.7 + 0.3, time_precision=precision, sharing_level=level
+        )
         await add(db, incident, geom)
         made.add(incident.id)
     masking = Masking(viewer, MaskRules(time_unit=TimeUnit(unit)))
@@ -311,7 +330,8 @@ async def test_pages_with_masked_entries_of_every_precision_skip_and_repeat_noth
         while True:
             async with db.read() as session:
                 rows, cursor = await IncidentStore(session).query_rows(
-                    IncidentQuery(limit=limit, cursor=cursor), masking)
+                    IncidentQuery(limit=limit, cursor=cursor), masking
+                )
             seen += [r.id for r in rows]
             if cursor is None:
                 break
@@ -319,13 +339,15 @@ async def test_pages_with_masked_entries_of_every_precision_skip_and_repeat_noth
     since = NOW - timedelta(days=20, hours=5)
     async with db.read() as session:
         recent, _ = await IncidentStore(session).query_rows(
-            IncidentQuery(limit=500, since=since), masking)
+            IncidentQuery(limit=500, since=since), masking
+        )
     expected = set()
     for row in whole:
         shown = row.occurred_at
         if row.sharing_level == "red":  # masked for this viewer: its coarse start counts
-            shown = coarsen_time(row.occurred_at, TimePrecision(row.time_precision),
-                                 TimeUnit(unit))[0]
+            shown = coarsen_time(
+                row.occurred_at, TimePrecision(row.time_precision), TimeUnit(unit)
+            )[0]
         if shown >= since:
             expected.add(row.id)
     assert {r.id for r in recent} == expected

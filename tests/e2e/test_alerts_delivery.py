@@ -28,7 +28,8 @@ Client = AsyncTestClient[Litestar]
 def dispatcher_for(db: Database, settings: Settings) -> Dispatcher:
     keys = secret_keys(settings)
     return Dispatcher(
-        db, AppriseNotifier(timeout_s=5, policy=ChannelPolicy.from_settings("", "127.0.0.1")),
+        db,
+        AppriseNotifier(timeout_s=5, policy=ChannelPolicy.from_settings("", "127.0.0.1")),
         SecretBox(keys),
         config=DispatchConfig.from_settings(settings),
         outbox=OutboxConfig(public_url=settings.public_url, signer=LinkSigner(keys)),
@@ -48,8 +49,11 @@ async def test_diema_kidnapping_reaches_the_subscriber_in_french_sms_and_is_ackn
     with http_receiver() as receiver:
         answer = await client.post(
             "/api/v1/subscriptions",
-            json={"channels": [receiver.url("diema")], "area": {"zones": ["town_diema"]},
-                  "format": "sms"},
+            json={
+                "channels": [receiver.url("diema")],
+                "area": {"zones": ["town_diema"]},
+                "format": "sms",
+            },
             headers=cso.headers,
         )
         assert answer.status_code == 201, answer.text
@@ -73,7 +77,10 @@ async def test_diema_kidnapping_reaches_the_subscriber_in_french_sms_and_is_ackn
 
     listing = (await client.get("/api/v1/alerts", headers=cso.headers)).json()
     assert (listing["alerts"], listing["sent"], listing["delivered"], listing["acknowledged"]) == (
-        1, 1, 1, 0
+        1,
+        1,
+        1,
+        0,
     )
     code = listing["items"][0]["code"]
     assert code in message
@@ -97,7 +104,8 @@ async def test_full_form_arrives_by_email_with_a_signed_link_that_acknowledges_w
         )
         assert answer.status_code == 201, answer.text
         await client.post(
-            "/api/v1/incidents", json=incident_payload(type="armed_attack", at=DIEMA),
+            "/api/v1/incidents",
+            json=incident_payload(type="armed_attack", at=DIEMA),
             headers=cso.headers,
         )
         report = await dispatcher_for(db, settings).drain()
@@ -108,7 +116,7 @@ async def test_full_form_arrives_by_email_with_a_signed_link_that_acknowledges_w
     assert "officer@cso.example.org" in smtp.messages[0].rcpt_tos
     assert "Armed attack" in content
     link = next(line for line in content.splitlines() if "/api/v1/alerts/ack/" in line)
-    path = link[link.index("/api/v1/alerts/ack/"):].strip()
+    path = link[link.index("/api/v1/alerts/ack/") :].strip()
     first = await client.get(path)
     second = await client.get(path)
     assert first.status_code == 200, first.text

@@ -21,14 +21,25 @@ async def test_level_rise_in_a_subscribed_zone_creates_level_change_alerts(
     assert levels["town_diema"] == 1
     created = await client.post(
         "/api/v1/subscriptions",
-        json={"channels": ["json://127.0.0.1:9/levels"], "area": {"zones": ["town_diema"]},
-              "min_level": 1, "format": "sms"},
+        json={
+            "channels": ["json://127.0.0.1:9/levels"],
+            "area": {"zones": ["town_diema"]},
+            "min_level": 1,
+            "format": "sms",
+        },
         headers=subscriber.headers,
     )
     assert created.status_code == 201, created.text
     for day in range(1, 9):
-        body = incident_payload(type="kidnapping", at=DIEMA, days_ago=day, severity=5,
-                                reliability="A", credibility=1, sharing_level="green")
+        body = incident_payload(
+            type="kidnapping",
+            at=DIEMA,
+            days_ago=day,
+            severity=5,
+            reliability="A",
+            credibility=1,
+            sharing_level="green",
+        )
         response = await client.post("/api/v1/incidents", json=body, headers=reporter.headers)
         assert response.status_code == 201, response.text
 

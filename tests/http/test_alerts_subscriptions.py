@@ -28,8 +28,8 @@ async def test_a_subscription_is_created_read_changed_and_deleted_with_channels_
 ) -> None:
     caller = await factory.caller("reporter")
     created = await client.post(
-        "/api/v1/subscriptions", json=body(channels=[TELEGRAM, SIGNAL], types=["abduction"],
-                                           quiet_hours="22:00-06:00"),
+        "/api/v1/subscriptions",
+        json=body(channels=[TELEGRAM, SIGNAL], types=["abduction"], quiet_hours="22:00-06:00"),
         headers=caller.headers,
     )
     assert created.status_code == 201, created.text
@@ -43,7 +43,8 @@ async def test_a_subscription_is_created_read_changed_and_deleted_with_channels_
     listed = (await client.get("/api/v1/subscriptions", headers=caller.headers)).json()
     assert [s["id"] for s in listed["items"]] == [sub["id"]]
     changed = await client.patch(
-        f"/api/v1/subscriptions/{sub['id']}", json={"paused": True, "language": "en"},
+        f"/api/v1/subscriptions/{sub['id']}",
+        json={"paused": True, "language": "en"},
         headers=caller.headers,
     )
     assert changed.status_code == 200, changed.text
@@ -78,8 +79,10 @@ async def test_another_organisation_cannot_see_a_subscription(
         ({"area": {}}, "area"),
         ({"area": {"zones": []}}, "area.zones"),
         ({"area": {"zones": ["atlantis"]}}, "area.zones[0]"),
-        ({"area": {"geometry": {"type": "Polygon", "coordinates": []}}},
-         "area.geometry.coordinates"),
+        (
+            {"area": {"geometry": {"type": "Polygon", "coordinates": []}}},
+            "area.geometry.coordinates",
+        ),
         ({"area": {"point": {"lat": 14.5, "lon": -9.1}, "radius_km": 0}}, "area.radius_km"),
         ({"area": {"point": {"lat": 14.5, "lon": -9.1}, "radius_km": -3}}, "area.radius_km"),
         ({"area": {"point": {"lat": 14.5, "lon": -9.1}, "radius_km": 501}}, "area.radius_km"),
@@ -125,8 +128,11 @@ async def test_an_officer_broadcast_reaches_the_subscriptions_in_its_area(
     await client.post("/api/v1/subscriptions", json=body(), headers=officer.headers)
     answer = await client.post(
         "/api/v1/alerts/broadcast",
-        json={"area": {"zones": ["town_diema"]}, "priority": "flash",
-              "message": {"fr": "Axe Diéma-Nioro fermé", "en": "Diema-Nioro road closed"}},
+        json={
+            "area": {"zones": ["town_diema"]},
+            "priority": "flash",
+            "message": {"fr": "Axe Diéma-Nioro fermé", "en": "Diema-Nioro road closed"},
+        },
         headers=officer.headers,
     )
     assert answer.status_code == 201, answer.text
@@ -154,8 +160,10 @@ async def test_an_officer_broadcast_reaches_the_subscriptions_in_its_area(
     [
         ({"area": {"zones": ["town_diema"]}, "message": {}}, "message"),
         ({"area": {"zones": ["town_diema"]}, "message": {"de": "Hallo"}}, "message.de"),
-        ({"area": {"zones": ["town_diema"]}, "message": {"fr": "x"}, "priority": "max"},
-         "priority"),
+        (
+            {"area": {"zones": ["town_diema"]}, "message": {"fr": "x"}, "priority": "max"},
+            "priority",
+        ),
         ({"area": {}, "message": {"fr": "x"}}, "area"),
     ],
 )
@@ -178,9 +186,7 @@ async def test_an_unknown_code_is_not_found_and_acknowledging_twice_is_fine(
     assert unsigned.status_code == 403
 
     await client.post("/api/v1/subscriptions", json=body(), headers=cso.headers)
-    await client.post(
-        "/api/v1/incidents", json=incident_payload(at=DIEMA), headers=cso.headers
-    )
+    await client.post("/api/v1/incidents", json=incident_payload(at=DIEMA), headers=cso.headers)
     code = (await client.get("/api/v1/alerts", headers=cso.headers)).json()["items"][0]["code"]
     first = await client.post(f"/api/v1/alerts/{code}/ack", headers=cso.headers)
     second = await client.post(f"/api/v1/alerts/{code}/ack", headers=cso.headers)
@@ -200,8 +206,12 @@ async def test_alerts_never_carry_the_reporter_or_the_narrative(
     await client.post("/api/v1/subscriptions", json=body(), headers=cso.headers)
     await client.post(
         "/api/v1/incidents",
-        json=incident_payload(at=DIEMA, sharing_level="green", actor="Commandant Untel",
-                              description="Le chauffeur Moussa a été enlevé"),
+        json=incident_payload(
+            at=DIEMA,
+            sharing_level="green",
+            actor="Commandant Untel",
+            description="Le chauffeur Moussa a été enlevé",
+        ),
         headers=reporter.headers,
     )
     alert = (await client.get("/api/v1/alerts", headers=cso.headers)).json()["items"][0]
@@ -227,7 +237,7 @@ async def test_deleting_a_subscription_drops_its_unsent_messages(
     await client.post("/api/v1/incidents", json=incident_payload(at=DIEMA), headers=cso.headers)
     alert = (await client.get("/api/v1/alerts", headers=cso.headers)).json()["items"][0]
     await client.delete(f"/api/v1/subscriptions/{sub['id']}", headers=cso.headers)
-    log = (await client.get(f"/api/v1/alerts/{alert['code']}/deliveries", headers=cso.headers))
+    log = await client.get(f"/api/v1/alerts/{alert['code']}/deliveries", headers=cso.headers)
     [delivery] = log.json()["items"]
     assert delivery["status"] == "dead"
     assert "deleted" in delivery["last_error"]

@@ -35,10 +35,10 @@ ROLES = ("reporter", "officer", "planner", "admin", "operator")
 #                  own organisation's secret   other organisation's secret
 SMS: dict[str, tuple[tuple[int, str | None], tuple[int, str | None]]] = {
     "reporter": ((200, "created"), (200, "held")),
-    "officer":  ((200, "created"), (200, "held")),
-    "planner":  ((403, None),      (200, "held")),  # planners do not report incidents
-    "admin":    ((200, "created"), (200, "held")),
-    "operator": ((403, None),      (200, "held")),  # nor does the platform operator
+    "officer": ((200, "created"), (200, "held")),
+    "planner": ((403, None), (200, "held")),  # planners do not report incidents
+    "admin": ((200, "created"), (200, "held")),
+    "operator": ((403, None), (200, "held")),  # nor does the platform operator
 }
 
 # POST /intake/kobo with the caller's bearer token and: no secret, the own organisation's secret,
@@ -55,16 +55,16 @@ KOBO: dict[str, tuple[int, int, int]] = {
 LIST_WITHOUT = 2000  # 200, and the SMS is not in the list
 #                    list          publish  discard
 HELD: dict[str, tuple[int, int, int]] = {
-    "anonymous":      (401,          401, 401),
-    "reporter/own":   (403,          403, 403),
-    "officer/own":    (200,          201, 200),
-    "planner/own":    (403,          403, 403),
-    "admin/own":      (200,          201, 200),
-    "reporter/other": (403,          403, 403),
-    "officer/other":  (LIST_WITHOUT, 404, 404),  # another organisation's SMS does not exist
-    "planner/other":  (403,          403, 403),
-    "admin/other":    (LIST_WITHOUT, 404, 404),
-    "operator":       (403,          403, 403),  # the operator reviews no organisation's SMS
+    "anonymous": (401, 401, 401),
+    "reporter/own": (403, 403, 403),
+    "officer/own": (200, 201, 200),
+    "planner/own": (403, 403, 403),
+    "admin/own": (200, 201, 200),
+    "reporter/other": (403, 403, 403),
+    "officer/other": (LIST_WITHOUT, 404, 404),  # another organisation's SMS does not exist
+    "planner/other": (403, 403, 403),
+    "admin/other": (LIST_WITHOUT, 404, 404),
+    "operator": (403, 403, 403),  # the operator reviews no organisation's SMS
 }
 
 

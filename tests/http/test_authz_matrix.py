@@ -22,19 +22,19 @@ F, M = "full", "masked"
 # Who sees the details (F) or only the masked entry (M), per sharing level:
 #                          red  amber_strict amber green clear
 VISIBILITY: dict[str, tuple[str, str, str, str, str]] = {
-    "author":           (F, F, F, F, F),  # the reporter who made the report
-    "reporter/own":     (M, F, F, F, F),
-    "officer/own":      (M, F, F, F, F),
-    "planner/own":      (M, F, F, F, F),
-    "admin/own":        (M, F, F, F, F),
+    "author": (F, F, F, F, F),  # the reporter who made the report
+    "reporter/own": (M, F, F, F, F),
+    "officer/own": (M, F, F, F, F),
+    "planner/own": (M, F, F, F, F),
+    "admin/own": (M, F, F, F, F),
     "reporter/trusted": (M, M, F, F, F),
-    "officer/trusted":  (M, M, F, F, F),
-    "planner/trusted":  (M, M, F, F, F),
-    "admin/trusted":    (M, M, F, F, F),
-    "reporter/other":   (M, M, M, F, F),
-    "officer/other":    (M, M, F, F, F),  # security officers see amber
-    "planner/other":    (M, M, M, F, F),
-    "admin/other":      (M, M, F, F, F),
+    "officer/trusted": (M, M, F, F, F),
+    "planner/trusted": (M, M, F, F, F),
+    "admin/trusted": (M, M, F, F, F),
+    "reporter/other": (M, M, M, F, F),
+    "officer/other": (M, M, F, F, F),  # security officers see amber
+    "planner/other": (M, M, M, F, F),
+    "admin/other": (M, M, F, F, F),
 }
 
 # GET /incidents/{id}: the details, or 404 (never 403: a hidden incident is not confirmed).
@@ -43,19 +43,19 @@ GET = {who: tuple(200 if v == F else 404 for v in row) for who, row in VISIBILIT
 # PATCH /incidents/{id} and POST /incidents/{id}/retract:
 #                       red  amber_strict amber green clear
 CHANGE: dict[str, tuple[int, int, int, int, int]] = {
-    "author":           (200, 200, 200, 200, 200),
-    "reporter/own":     (404, 200, 200, 200, 200),
-    "officer/own":      (404, 200, 200, 200, 200),
-    "planner/own":      (403, 403, 403, 403, 403),  # planners never change incidents
-    "admin/own":        (404, 200, 200, 200, 200),
+    "author": (200, 200, 200, 200, 200),
+    "reporter/own": (404, 200, 200, 200, 200),
+    "officer/own": (404, 200, 200, 200, 200),
+    "planner/own": (403, 403, 403, 403, 403),  # planners never change incidents
+    "admin/own": (404, 200, 200, 200, 200),
     "reporter/trusted": (404, 404, 403, 403, 403),  # may read, not change
-    "officer/trusted":  (404, 404, 200, 200, 200),
-    "planner/trusted":  (403, 403, 403, 403, 403),
-    "admin/trusted":    (404, 404, 200, 200, 200),
-    "reporter/other":   (404, 404, 404, 403, 403),
-    "officer/other":    (404, 404, 200, 200, 200),
-    "planner/other":    (403, 403, 403, 403, 403),
-    "admin/other":      (404, 404, 200, 200, 200),
+    "officer/trusted": (404, 404, 200, 200, 200),
+    "planner/trusted": (403, 403, 403, 403, 403),
+    "admin/trusted": (404, 404, 200, 200, 200),
+    "reporter/other": (404, 404, 404, 403, 403),
+    "officer/other": (404, 404, 200, 200, 200),
+    "planner/other": (403, 403, 403, 403, 403),
+    "admin/other": (404, 404, 200, 200, 200),
 }
 
 ENDPOINTS = ("get", "list", "csv", "patch", "retract")
@@ -89,7 +89,11 @@ async def current_version(client: AsyncTestClient, world: World, location: str) 
 
 
 async def outcome(
-    client: AsyncTestClient, endpoint: str, viewer: Caller, world: World, location: str,
+    client: AsyncTestClient,
+    endpoint: str,
+    viewer: Caller,
+    world: World,
+    location: str,
     incident_id: str,
 ) -> Any:
     if endpoint == "get":
@@ -120,7 +124,8 @@ async def test_authorisation_matrix(
 ) -> None:
     world = await build_world(factory, db)
     created = await client.post(
-        URL, json=incident_payload(sharing_level=level, actor="Groupe X"),
+        URL,
+        json=incident_payload(sharing_level=level, actor="Groupe X"),
         headers=world.author.headers,
     )
     assert created.status_code == 201, created.text
@@ -128,7 +133,11 @@ async def test_authorisation_matrix(
     location = f"{URL}/{incident_id}"
     column = LEVELS.index(level)
     expected_table: dict[str, tuple[Any, ...]] = {
-        "get": GET, "list": VISIBILITY, "csv": VISIBILITY, "patch": CHANGE, "retract": CHANGE,
+        "get": GET,
+        "list": VISIBILITY,
+        "csv": VISIBILITY,
+        "patch": CHANGE,
+        "retract": CHANGE,
     }[endpoint]
     # A retracted incident can be retracted again (200, unchanged) by whoever may change it.
     order = [k for k in VISIBILITY if k != "author"] + ["author"]
@@ -145,8 +154,9 @@ async def test_public_without_token(client: AsyncTestClient, factory: Factory) -
     author = await factory.caller("reporter")
     ids = {}
     for level in LEVELS:
-        response = await client.post(URL, json=incident_payload(sharing_level=level),
-                                     headers=author.headers)
+        response = await client.post(
+            URL, json=incident_payload(sharing_level=level), headers=author.headers
+        )
         ids[level] = response.json()["id"]
     for path in (URL, f"{URL}/{ids['clear']}", f"{URL}?format=csv"):
         assert (await client.get(path)).status_code == 401

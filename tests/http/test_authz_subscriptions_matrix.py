@@ -48,29 +48,29 @@ MANAGERS: Row = (403, 201, 403, 201)  # officers and admins; the others 403
 #                           own                   owner trusted               other                 operator
 EXPECTED: Table = {
     # POST with owner organisation, for the caller's organisation (the operator's: its own).
-    "create_org":          (MANAGERS,             403,  MANAGERS,             MANAGERS,             201),
-    "create_personal":     ((201,) * 4,           201,  (201,) * 4,           (201,) * 4,           201),
+    "create_org": (MANAGERS, 403, MANAGERS, MANAGERS, 201),
+    "create_personal": ((201,) * 4, 201, (201,) * 4, (201,) * 4, 201),
     # A personal subscription over O's custom zone: unknown outside O, as a zone that is not.
-    "create_on_o_zone":    ((201,) * 4,           201,  (422,) * 4,           (422,) * 4,           422),
-    "list_org":            ((S, S, S, S),         S,    BLIND,                BLIND,                N),
-    "list_personal":       (BLIND,                S,    BLIND,                BLIND,                N),
-    "get_org":             ((200,) * 4,           200,  HIDDEN,               HIDDEN,               404),
-    "get_personal":        (HIDDEN,               200,  HIDDEN,               HIDDEN,               404),
-    "update_org":          ((403, 200, 403, 200), 403,  HIDDEN,               HIDDEN,               404),
-    "update_personal":     (HIDDEN,               200,  HIDDEN,               HIDDEN,               404),
-    "delete_org":          ((403, 204, 403, 204), 403,  HIDDEN,               HIDDEN,               404),
-    "delete_personal":     (HIDDEN,               204,  HIDDEN,               HIDDEN,               404),
-    "test_org":            ((403, 201, 403, 201), 403,  HIDDEN,               HIDDEN,               404),
-    "test_personal":       (HIDDEN,               201,  HIDDEN,               HIDDEN,               404),
-    "broadcast":           (MANAGERS,             403,  MANAGERS,             MANAGERS,             403),
-    "broadcast_on_o_zone": (MANAGERS,             403,  (403, 422, 403, 422), (403, 422, 403, 422), 403),
+    "create_on_o_zone": ((201,) * 4, 201, (422,) * 4, (422,) * 4, 422),
+    "list_org": ((S, S, S, S), S, BLIND, BLIND, N),
+    "list_personal": (BLIND, S, BLIND, BLIND, N),
+    "get_org": ((200,) * 4, 200, HIDDEN, HIDDEN, 404),
+    "get_personal": (HIDDEN, 200, HIDDEN, HIDDEN, 404),
+    "update_org": ((403, 200, 403, 200), 403, HIDDEN, HIDDEN, 404),
+    "update_personal": (HIDDEN, 200, HIDDEN, HIDDEN, 404),
+    "delete_org": ((403, 204, 403, 204), 403, HIDDEN, HIDDEN, 404),
+    "delete_personal": (HIDDEN, 204, HIDDEN, HIDDEN, 404),
+    "test_org": ((403, 201, 403, 201), 403, HIDDEN, HIDDEN, 404),
+    "test_personal": (HIDDEN, 201, HIDDEN, HIDDEN, 404),
+    "broadcast": (MANAGERS, 403, MANAGERS, MANAGERS, 403),
+    "broadcast_on_o_zone": (MANAGERS, 403, (403, 422, 403, 422), (403, 422, 403, 422), 403),
     # GET /alerts: the alert a broadcast sent to O's subscription, to the personal one.
-    "alerts_org":          ((N, S, N, S),         N,    BLIND,                BLIND,                N),
-    "alerts_personal":     (BLIND,                S,    BLIND,                BLIND,                N),
-    "deliveries_org":      ((404, 200, 404, 200), 404,  HIDDEN,               HIDDEN,               404),
-    "deliveries_personal": (HIDDEN,               200,  HIDDEN,               HIDDEN,               404),
-    "ack_org":             ((404, 200, 404, 200), 404,  HIDDEN,               HIDDEN,               404),
-    "ack_personal":        (HIDDEN,               200,  HIDDEN,               HIDDEN,               404),
+    "alerts_org": ((N, S, N, S), N, BLIND, BLIND, N),
+    "alerts_personal": (BLIND, S, BLIND, BLIND, N),
+    "deliveries_org": ((404, 200, 404, 200), 404, HIDDEN, HIDDEN, 404),
+    "deliveries_personal": (HIDDEN, 200, HIDDEN, HIDDEN, 404),
+    "ack_org": ((404, 200, 404, 200), 404, HIDDEN, HIDDEN, 404),
+    "ack_personal": (HIDDEN, 200, HIDDEN, HIDDEN, 404),
 }
 
 # Endpoints whose 404 is audited too (refusals met in the use case); a 403 always is.
@@ -104,27 +104,38 @@ class World:
     async def subscription(self, target: str) -> str:
         """A fresh subscription of O: the organisation's (by an officer) or the owner's own."""
         if target == "org":
-            made = await self.client.post(SUBS, json=body(owner="organisation", name="Diéma O"),
-                                          headers=self.callers["officer/own"].headers)
+            made = await self.client.post(
+                SUBS,
+                json=body(owner="organisation", name="Diéma O"),
+                headers=self.callers["officer/own"].headers,
+            )
         else:
-            made = await self.client.post(SUBS, json=body(owner="user", name="Diéma perso"),
-                                          headers=self.callers["owner"].headers)
+            made = await self.client.post(
+                SUBS,
+                json=body(owner="user", name="Diéma perso"),
+                headers=self.callers["owner"].headers,
+            )
         assert made.status_code == 201, made.text
         return str(made.json()["id"])
 
     async def broadcast(self) -> None:
         """An officer of O broadcasts over Diéma: an alert to each subscription of O there."""
         sent = await self.client.post(
-            f"{ALERTS}/broadcast", headers=self.callers["officer/own"].headers,
+            f"{ALERTS}/broadcast",
+            headers=self.callers["officer/own"].headers,
             json={"area": AREA, "message": {"fr": "Axe Diéma-Nioro fermé"}},
         )
         assert sent.status_code == 201, sent.text
         async with self.db.read() as session:
             for target, sub in self.subs.items():
-                self.alerts[target] = str(await session.scalar(
-                    select(AlertRow.code).where(AlertRow.subscription_id == uuid.UUID(sub),
-                                                AlertRow.broadcast_id == uuid.UUID(sent.json()["id"]))
-                ))
+                self.alerts[target] = str(
+                    await session.scalar(
+                        select(AlertRow.code).where(
+                            AlertRow.subscription_id == uuid.UUID(sub),
+                            AlertRow.broadcast_id == uuid.UUID(sent.json()["id"]),
+                        )
+                    )
+                )
 
     async def fresh(self) -> None:
         self.subs = {t: await self.subscription(t) for t in ("org", "personal")}
@@ -133,31 +144,46 @@ class World:
 
 async def trust_network(client: Client, admin: Caller, partner_admin: Caller) -> None:
     """A network of O and T: O's admin invites T, T's admin accepts."""
-    net = await client.post("/api/v1/trust-networks", headers=admin.headers,
-                            json={"name": "Réseau Kayes", "org_ids": [str(partner_admin.org_id)]})
+    net = await client.post(
+        "/api/v1/trust-networks",
+        headers=admin.headers,
+        json={"name": "Réseau Kayes", "org_ids": [str(partner_admin.org_id)]},
+    )
     assert net.status_code == 201, net.text
-    [invitation] = (await client.get("/api/v1/trust-network-invitations",
-                                     headers=partner_admin.headers)).json()
+    [invitation] = (
+        await client.get("/api/v1/trust-network-invitations", headers=partner_admin.headers)
+    ).json()
     accepted = await client.post(
         f"/api/v1/trust-network-invitations/{invitation['id']}/accept",
-        headers=partner_admin.headers)
+        headers=partner_admin.headers,
+    )
     assert accepted.status_code == 200, accepted.text
 
 
 async def build_world(client: Client, factory: Factory, db: Database) -> World:
     orgs = {relation: await factory.org() for relation in RELATIONS}
-    callers = {f"{role}/{relation}": await factory.caller(role, org_id=orgs[relation])
-               for relation in RELATIONS for role in ROLES}
+    callers = {
+        f"{role}/{relation}": await factory.caller(role, org_id=orgs[relation])
+        for relation in RELATIONS
+        for role in ROLES
+    }
     callers["owner"] = await factory.caller("reporter", org_id=orgs["own"])
     callers["operator"] = await factory.operator()
     await trust_network(client, callers["admin/own"], callers["admin/trusted"])
     world = World(client=client, db=db, callers=callers)
     w, s, e, n = DIEMA[1] - 0.1, DIEMA[0] - 0.1, DIEMA[1] + 0.1, DIEMA[0] + 0.1
-    zone = await client.post("/api/v1/zones", headers=callers["officer/own"].headers, json={
-        "name_fr": "Poste de Diéma (O)", "code": f"o_{uuid.uuid4().hex[:8]}",
-        "geometry": {"type": "Polygon",
-                     "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
-    })
+    zone = await client.post(
+        "/api/v1/zones",
+        headers=callers["officer/own"].headers,
+        json={
+            "name_fr": "Poste de Diéma (O)",
+            "code": f"o_{uuid.uuid4().hex[:8]}",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]],
+            },
+        },
+    )
     assert zone.status_code == 201, zone.text
     world.zone_id = str(zone.json()["id"])
     await world.fresh()
@@ -167,24 +193,40 @@ async def build_world(client: Client, factory: Factory, db: Database) -> World:
 async def state(db: Database) -> tuple[Any, ...]:
     """Every subscription, alert and delivery: what a refused call must leave as it was."""
     async with db.read() as session:
-        subs = (await session.execute(
-            select(SubscriptionRow.id, SubscriptionRow.paused, SubscriptionRow.updated_at,
-                   SubscriptionRow.deleted_at, SubscriptionRow.channels_masked)
-            .order_by(SubscriptionRow.id))).all()
-        alerts = (await session.execute(
-            select(AlertRow.id, AlertRow.acked_at, AlertRow.acked_by).order_by(AlertRow.id)
-        )).all()
-        deliveries = (await session.execute(
-            select(DeliveryRow.id, DeliveryRow.status).order_by(DeliveryRow.id))).all()
+        subs = (
+            await session.execute(
+                select(
+                    SubscriptionRow.id,
+                    SubscriptionRow.paused,
+                    SubscriptionRow.updated_at,
+                    SubscriptionRow.deleted_at,
+                    SubscriptionRow.channels_masked,
+                ).order_by(SubscriptionRow.id)
+            )
+        ).all()
+        alerts = (
+            await session.execute(
+                select(AlertRow.id, AlertRow.acked_at, AlertRow.acked_by).order_by(AlertRow.id)
+            )
+        ).all()
+        deliveries = (
+            await session.execute(
+                select(DeliveryRow.id, DeliveryRow.status).order_by(DeliveryRow.id)
+            )
+        ).all()
     return tuple(map(tuple, subs)), tuple(map(tuple, alerts)), tuple(map(tuple, deliveries))
 
 
 async def denials(db: Database, caller: Caller) -> int:
     async with db.read() as session:
-        return int(await session.scalar(
-            select(func.count()).select_from(AuditRow).where(
-                AuditRow.action == "authz.denied", AuditRow.actor_user_id == caller.user_id)
-        ) or 0)
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(AuditRow)
+                .where(AuditRow.action == "authz.denied", AuditRow.actor_user_id == caller.user_id)
+            )
+            or 0
+        )
 
 
 def seen(response: Any, needle: str) -> Any:
@@ -198,8 +240,10 @@ def unknown_zone(response: Any, world: World) -> Any:
     if response.status_code == 422:
         problem = response.json()
         assert problem["field"] == "area.zones[0]"
-        assert problem["detail"] == (f"area.zones[0]: unknown zone {world.zone_id!r}; choose a "
-                                     "zone id from the list of zones")
+        assert problem["detail"] == (
+            f"area.zones[0]: unknown zone {world.zone_id!r}; choose a "
+            "zone id from the list of zones"
+        )
     return response
 
 
@@ -209,8 +253,10 @@ async def outcome(client: Client, endpoint: str, caller: Caller, world: World) -
     if endpoint == "create_org":
         r = await client.post(SUBS, json=body(owner="organisation"), headers=h)
         if r.status_code == 201:
-            assert (r.json()["owner"], r.json()["owner_org_id"]) == ("organisation",
-                                                                     str(caller.org_id))
+            assert (r.json()["owner"], r.json()["owner_org_id"]) == (
+                "organisation",
+                str(caller.org_id),
+            )
         return r
     if endpoint == "create_personal":
         r = await client.post(SUBS, json=body(owner="user"), headers=h)
@@ -218,16 +264,20 @@ async def outcome(client: Client, endpoint: str, caller: Caller, world: World) -
             assert r.json()["owner_user_id"] == str(caller.user_id)
         return r
     if endpoint == "create_on_o_zone":
-        r = await client.post(SUBS, json=body(owner="user", area={"zones": [world.zone_id]}),
-                              headers=h)
+        r = await client.post(
+            SUBS, json=body(owner="user", area={"zones": [world.zone_id]}), headers=h
+        )
         return unknown_zone(r, world)
     if endpoint == "broadcast":
-        return await client.post(f"{ALERTS}/broadcast", headers=h,
-                                 json={"area": AREA, "message": {"fr": "Route fermée"}})
+        return await client.post(
+            f"{ALERTS}/broadcast", headers=h, json={"area": AREA, "message": {"fr": "Route fermée"}}
+        )
     if endpoint == "broadcast_on_o_zone":
-        r = await client.post(f"{ALERTS}/broadcast", headers=h,
-                              json={"area": {"zones": [world.zone_id]},
-                                    "message": {"fr": "Route fermée"}})
+        r = await client.post(
+            f"{ALERTS}/broadcast",
+            headers=h,
+            json={"area": {"zones": [world.zone_id]}, "message": {"fr": "Route fermée"}},
+        )
         return unknown_zone(r, world)
     sub, code = world.subs[target], world.alerts[target]
     path = f"{SUBS}/{sub}"
@@ -264,8 +314,16 @@ def judged(endpoint: str, response: Any, world: World) -> Any:
 GROUPS = {
     "create": ["create_org", "create_personal", "create_on_o_zone"],
     "broadcast": ["broadcast", "broadcast_on_o_zone"],
-    "reads": ["list_org", "list_personal", "get_org", "get_personal", "alerts_org",
-              "alerts_personal", "deliveries_org", "deliveries_personal"],
+    "reads": [
+        "list_org",
+        "list_personal",
+        "get_org",
+        "get_personal",
+        "alerts_org",
+        "alerts_personal",
+        "deliveries_org",
+        "deliveries_personal",
+    ],
     "update": ["update_org", "update_personal"],
     "delete": ["delete_org", "delete_personal"],
     "test": ["test_org", "test_personal"],
@@ -318,8 +376,11 @@ async def test_what_the_allowed_calls_did(client: Client, factory: Factory, db: 
     assert [d["status"] for d in log.json()["items"]] == ["pending"]
     # The test alert is O's: outsiders, the operator and O's reporters do not find it.
     for who in ("reporter/own", "officer/trusted", "admin/other", "operator"):
-        assert (await client.get(f"{ALERTS}/{test.json()['code']}/deliveries",
-                                 headers=world.callers[who].headers)).status_code == 404
+        assert (
+            await client.get(
+                f"{ALERTS}/{test.json()['code']}/deliveries", headers=world.callers[who].headers
+            )
+        ).status_code == 404
     ack = await client.post(f"{ALERTS}/{code}/ack", headers=admin.headers)
     assert (ack.json()["already"], ack.json()["acknowledged_by"]) == (False, str(admin.user_id))
     assert (await client.delete(f"{SUBS}/{sub}", headers=officer.headers)).status_code == 204
@@ -335,10 +396,15 @@ async def test_what_the_allowed_calls_did(client: Client, factory: Factory, db: 
 async def test_without_a_token_every_alert_endpoint_is_401(client: Client) -> None:
     sub = uuid.uuid4()
     answers = [
-        await client.post(SUBS, json=body()), await client.get(SUBS),
-        await client.get(f"{SUBS}/{sub}"), await client.patch(f"{SUBS}/{sub}", json={}),
-        await client.delete(f"{SUBS}/{sub}"), await client.post(f"{SUBS}/{sub}/test"),
-        await client.post(f"{ALERTS}/broadcast", json={}), await client.get(ALERTS),
-        await client.get(f"{ALERTS}/ABCDE/deliveries"), await client.post(f"{ALERTS}/ABCDE/ack"),
+        await client.post(SUBS, json=body()),
+        await client.get(SUBS),
+        await client.get(f"{SUBS}/{sub}"),
+        await client.patch(f"{SUBS}/{sub}", json={}),
+        await client.delete(f"{SUBS}/{sub}"),
+        await client.post(f"{SUBS}/{sub}/test"),
+        await client.post(f"{ALERTS}/broadcast", json={}),
+        await client.get(ALERTS),
+        await client.get(f"{ALERTS}/ABCDE/deliveries"),
+        await client.post(f"{ALERTS}/ABCDE/ack"),
     ]
     assert [a.status_code for a in answers] == [401] * len(answers)

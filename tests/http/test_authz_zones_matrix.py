@@ -51,42 +51,42 @@ PLATFORM_ONLY: Row = (403, 403, 403, 403)
 # The custom zone drawn by an officer of O.
 #                         own                   trusted               other                 operator
 CUSTOM: Table = {
-    "get":              (READ_ALL,             HIDDEN,               HIDDEN,               404),
-    "list":             ((S, S, S, S),         (N, N, N, N),         (N, N, N, N),         N),
-    "list_by_kind":     ((S, S, S, S),         (N, N, N, N),         (N, N, N, N),         N),
-    "risk":             (READ_ALL,             HIDDEN,               HIDDEN,               404),
+    "get": (READ_ALL, HIDDEN, HIDDEN, 404),
+    "list": ((S, S, S, S), (N, N, N, N), (N, N, N, N), N),
+    "list_by_kind": ((S, S, S, S), (N, N, N, N), (N, N, N, N), N),
+    "risk": (READ_ALL, HIDDEN, HIDDEN, 404),
     # O's amber incident inside the zone, among the zone's risk contributors.
-    "contributors":     ((F, F, F, F),         HIDDEN,               HIDDEN,               404),
-    "history":          (READ_ALL,             HIDDEN,               HIDDEN,               404),
-    "ranking":          ((S, S, S, S),         (N, N, N, N),         (N, N, N, N),         N),
-    "assess":           ((S, S, S, S),         (N, N, N, N),         (N, N, N, N),         N),
-    "incidents_filter": ((F, F, F, F),         HIDDEN,               HIDDEN,               404),
-    "replace":          ((403, 200, 403, 200), GUARDED,              GUARDED,              404),
+    "contributors": ((F, F, F, F), HIDDEN, HIDDEN, 404),
+    "history": (READ_ALL, HIDDEN, HIDDEN, 404),
+    "ranking": ((S, S, S, S), (N, N, N, N), (N, N, N, N), N),
+    "assess": ((S, S, S, S), (N, N, N, N), (N, N, N, N), N),
+    "incidents_filter": ((F, F, F, F), HIDDEN, HIDDEN, 404),
+    "replace": ((403, 200, 403, 200), GUARDED, GUARDED, 404),
     # PUT with an official kind: an organisation's zone stays `custom`.
-    "replace_official": ((403, 403, 403, 403), GUARDED,              GUARDED,              404),
-    "delete":           ((403, 204, 403, 204), GUARDED,              GUARDED,              404),
+    "replace_official": ((403, 403, 403, 403), GUARDED, GUARDED, 404),
+    "delete": ((403, 204, 403, 204), GUARDED, GUARDED, 404),
     # There is no PATCH: PUT replaces a zone.
-    "patch":            ((405,) * 4,           (405,) * 4,           (405,) * 4,           405),
+    "patch": ((405,) * 4, (405,) * 4, (405,) * 4, 405),
 }
 
 # The default zone and the imported official zone alike.
 PLATFORM: Table = {
-    "get":              (READ_ALL,             READ_ALL,             READ_ALL,             200),
-    "list":             ((S, S, S, S),         (S, S, S, S),         (S, S, S, S),         S),
-    "list_by_kind":     ((S, S, S, S),         (S, S, S, S),         (S, S, S, S),         S),
-    "risk":             (READ_ALL,             READ_ALL,             READ_ALL,             200),
+    "get": (READ_ALL, READ_ALL, READ_ALL, 200),
+    "list": ((S, S, S, S), (S, S, S, S), (S, S, S, S), S),
+    "list_by_kind": ((S, S, S, S), (S, S, S, S), (S, S, S, S), S),
+    "risk": (READ_ALL, READ_ALL, READ_ALL, 200),
     # Amber: O and its trusted partners see it in full, outsiders' officers and admins too.
-    "contributors":     ((F, F, F, F),         (F, F, F, F),         (M, F, M, F),         M),
-    "history":          (READ_ALL,             READ_ALL,             READ_ALL,             200),
-    "ranking":          ((S, S, S, S),         (S, S, S, S),         (S, S, S, S),         S),
-    "assess":           ((S, S, S, S),         (S, S, S, S),         (S, S, S, S),         S),
+    "contributors": ((F, F, F, F), (F, F, F, F), (M, F, M, F), M),
+    "history": (READ_ALL, READ_ALL, READ_ALL, 200),
+    "ranking": ((S, S, S, S), (S, S, S, S), (S, S, S, S), S),
+    "assess": ((S, S, S, S), (S, S, S, S), (S, S, S, S), S),
     # ?zone= is finer than the masked entry: those who may see the incident only masked do
     # not find it there.
-    "incidents_filter": ((F, F, F, F),         (F, F, F, F),         (A, F, A, F),         A),
-    "replace":          (PLATFORM_ONLY,        PLATFORM_ONLY,        PLATFORM_ONLY,        200),
-    "replace_official": (PLATFORM_ONLY,        PLATFORM_ONLY,        PLATFORM_ONLY,        200),
-    "delete":           (PLATFORM_ONLY,        PLATFORM_ONLY,        PLATFORM_ONLY,        204),
-    "patch":            ((405,) * 4,           (405,) * 4,           (405,) * 4,           405),
+    "incidents_filter": ((F, F, F, F), (F, F, F, F), (A, F, A, F), A),
+    "replace": (PLATFORM_ONLY, PLATFORM_ONLY, PLATFORM_ONLY, 200),
+    "replace_official": (PLATFORM_ONLY, PLATFORM_ONLY, PLATFORM_ONLY, 200),
+    "delete": (PLATFORM_ONLY, PLATFORM_ONLY, PLATFORM_ONLY, 204),
+    "patch": ((405,) * 4, (405,) * 4, (405,) * 4, 405),
 }
 
 EXPECTED: dict[str, Table] = {"custom": CUSTOM, "default": PLATFORM, "imported": PLATFORM}
@@ -95,8 +95,8 @@ EXPECTED: dict[str, Table] = {"custom": CUSTOM, "default": PLATFORM, "imported":
 # the operator: a platform zone) and an official one (the operator only).
 #                         own                   trusted               other                 operator
 CREATE: Table = {
-    "create_custom":    ((403, 201, 403, 201), (403, 201, 403, 201), (403, 201, 403, 201), 201),
-    "create_official":  (PLATFORM_ONLY,        PLATFORM_ONLY,        PLATFORM_ONLY,        201),
+    "create_custom": ((403, 201, 403, 201), (403, 201, 403, 201), (403, 201, 403, 201), 201),
+    "create_official": (PLATFORM_ONLY, PLATFORM_ONLY, PLATFORM_ONLY, 201),
 }
 
 WRITES = ("replace", "replace_official", "delete", "patch")
@@ -130,9 +130,13 @@ class World:
     async def custom_zone(self) -> str:
         """A fresh custom zone of O around Diéma, drawn by an officer of O."""
         made = await self.client.post(
-            ZONES, headers=self.callers["officer/own"].headers,
-            json={"name_fr": "Zone de Diéma (O)", "code": f"o_{uuid.uuid4().hex[:8]}",
-                  "geometry": square(*DIEMA, 0.15)},
+            ZONES,
+            headers=self.callers["officer/own"].headers,
+            json={
+                "name_fr": "Zone de Diéma (O)",
+                "code": f"o_{uuid.uuid4().hex[:8]}",
+                "geometry": square(*DIEMA, 0.15),
+            },
         )
         assert made.status_code == 201, made.text
         return str(made.json()["id"])
@@ -140,10 +144,17 @@ class World:
     async def imported_zone(self) -> str:
         """A fresh official zone (kind admin2) around Diéma, as `sentinelle zones import` does."""
         code = f"ml_diema_{uuid.uuid4().hex[:6]}"
-        zone = Zone(id=code, code=code, name_fr="Cercle de Diéma", name_en="Diema circle",
-                    kind="admin2", geometry=shapely.box(DIEMA[1] - 0.3, DIEMA[0] - 0.3,
-                                                        DIEMA[1] + 0.3, DIEMA[0] + 0.3),
-                    parent_code=None, provenance="COD-AB (test)", approximate=False)
+        zone = Zone(
+            id=code,
+            code=code,
+            name_fr="Cercle de Diéma",
+            name_en="Diema circle",
+            kind="admin2",
+            geometry=shapely.box(DIEMA[1] - 0.3, DIEMA[0] - 0.3, DIEMA[1] + 0.3, DIEMA[0] + 0.3),
+            parent_code=None,
+            provenance="COD-AB (test)",
+            approximate=False,
+        )
         await import_zones(self.db, [zone], [], now=datetime.now(UTC))
         return code
 
@@ -157,29 +168,43 @@ class World:
 
 async def trust_network(client: Client, admin: Caller, partner_admin: Caller) -> None:
     """A network of O and T: O's admin invites T, T's admin accepts."""
-    net = await client.post("/api/v1/trust-networks", headers=admin.headers,
-                            json={"name": "Réseau Kayes", "org_ids": [str(partner_admin.org_id)]})
+    net = await client.post(
+        "/api/v1/trust-networks",
+        headers=admin.headers,
+        json={"name": "Réseau Kayes", "org_ids": [str(partner_admin.org_id)]},
+    )
     assert net.status_code == 201, net.text
-    [invitation] = (await client.get("/api/v1/trust-network-invitations",
-                                     headers=partner_admin.headers)).json()
+    [invitation] = (
+        await client.get("/api/v1/trust-network-invitations", headers=partner_admin.headers)
+    ).json()
     accepted = await client.post(
         f"/api/v1/trust-network-invitations/{invitation['id']}/accept",
-        headers=partner_admin.headers)
+        headers=partner_admin.headers,
+    )
     assert accepted.status_code == 200, accepted.text
 
 
 async def build_world(client: Client, factory: Factory, db: Database) -> World:
     orgs = {relation: await factory.org() for relation in RELATIONS}
-    callers = {f"{role}/{relation}": await factory.caller(role, org_id=orgs[relation])
-               for relation in RELATIONS for role in ROLES}
+    callers = {
+        f"{role}/{relation}": await factory.caller(role, org_id=orgs[relation])
+        for relation in RELATIONS
+        for role in ROLES
+    }
     callers["operator"] = await factory.operator()
     await trust_network(client, callers["admin/own"], callers["admin/trusted"])
     world = World(client=client, db=db, factory=factory, orgs=orgs, callers=callers)
-    world.zones = {"custom": await world.custom_zone(), "default": DEFAULT_ZONE,
-                   "imported": await world.imported_zone()}
+    world.zones = {
+        "custom": await world.custom_zone(),
+        "default": DEFAULT_ZONE,
+        "imported": await world.imported_zone(),
+    }
     # After the zones: the report is assigned to all three and re-scores them.
-    created = await client.post("/api/v1/incidents", headers=callers["reporter/own"].headers,
-                                json=incident_payload(sharing_level="amber", at=DIEMA))
+    created = await client.post(
+        "/api/v1/incidents",
+        headers=callers["reporter/own"].headers,
+        json=incident_payload(sharing_level="amber", at=DIEMA),
+    )
     assert created.status_code == 201, created.text
     world.incident_id = str(created.json()["id"])
     return world
@@ -191,8 +216,15 @@ async def zone_state(db: Database, zone_id: str) -> tuple[Any, ...] | None:
         row = await session.get(ZoneRow, zone_id)
         if row is None:
             return None
-        return (row.code, row.name_fr, row.kind, row.owner_org_id, row.version,
-                bytes(row.geometry_wkb), row.updated_at)
+        return (
+            row.code,
+            row.name_fr,
+            row.kind,
+            row.owner_org_id,
+            row.version,
+            bytes(row.geometry_wkb),
+            row.updated_at,
+        )
 
 
 async def zone_count(db: Database) -> int:
@@ -203,8 +235,9 @@ async def zone_count(db: Database) -> int:
 async def denials(db: Database, caller: Caller) -> list[AuditRow]:
     async with db.read() as session:
         rows = await session.scalars(
-            select(AuditRow).where(AuditRow.action == "authz.denied",
-                                   AuditRow.actor_user_id == caller.user_id)
+            select(AuditRow).where(
+                AuditRow.action == "authz.denied", AuditRow.actor_user_id == caller.user_id
+            )
         )
         return list(rows.all())
 
@@ -217,12 +250,16 @@ def listing(response: Any, zone_id: str, key: str = "features", id_key: str = "i
 
 def redraw(target: str, kind: str | None = None) -> dict[str, Any]:
     own_kind = {"custom": "custom", "default": "town", "imported": "admin2"}[target]
-    return {"name_fr": "Zone redessinée", "kind": kind or own_kind,
-            "geometry": square(DIEMA[0] + 0.05, DIEMA[1] + 0.05, 0.1)}
+    return {
+        "name_fr": "Zone redessinée",
+        "kind": kind or own_kind,
+        "geometry": square(DIEMA[0] + 0.05, DIEMA[1] + 0.05, 0.1),
+    }
 
 
-async def outcome(client: Client, endpoint: str, caller: Caller, world: World, target: str,
-                  zone_id: str) -> tuple[Any, Any]:
+async def outcome(
+    client: Client, endpoint: str, caller: Caller, world: World, target: str, zone_id: str
+) -> tuple[Any, Any]:
     """(the outcome as written in the tables, the response)."""
     h = caller.headers
     path = f"{ZONES}/{zone_id}"
@@ -259,8 +296,9 @@ async def outcome(client: Client, endpoint: str, caller: Caller, world: World, t
         r = await client.get("/api/v1/risk", headers=h)
         return listing(r, zone_id, "zones", "zone_id"), r
     if endpoint == "assess":
-        r = await client.post("/api/v1/risk/assess", headers=h,
-                              json={"geometry": square(*DIEMA, 0.05)})
+        r = await client.post(
+            "/api/v1/risk/assess", headers=h, json={"geometry": square(*DIEMA, 0.05)}
+        )
         return listing(r, zone_id, "zones"), r
     if endpoint == "incidents_filter":
         r = await client.get("/api/v1/incidents", params={"zone": zone_id}, headers=h)
@@ -283,8 +321,15 @@ async def outcome(client: Client, endpoint: str, caller: Caller, world: World, t
     raise AssertionError(endpoint)
 
 
-async def check_effects(world: World, endpoint: str, caller: Caller, zone_id: str,
-                        before: tuple[Any, ...] | None, denied_before: int, response: Any) -> None:
+async def check_effects(
+    world: World,
+    endpoint: str,
+    caller: Caller,
+    zone_id: str,
+    before: tuple[Any, ...] | None,
+    denied_before: int,
+    response: Any,
+) -> None:
     """A refusal changes nothing and a 403 is audited once; a success did what it says."""
     status = response.status_code
     after = await zone_state(world.db, zone_id)
@@ -312,8 +357,17 @@ async def check_effects(world: World, endpoint: str, caller: Caller, zone_id: st
 
 # One world per group: reads change nothing, so they share one.
 GROUPS = {
-    "reads": ["get", "list", "list_by_kind", "risk", "contributors", "history", "ranking",
-              "assess", "incidents_filter"],
+    "reads": [
+        "get",
+        "list",
+        "list_by_kind",
+        "risk",
+        "contributors",
+        "history",
+        "ranking",
+        "assess",
+        "incidents_filter",
+    ],
     "replace": ["replace", "replace_official"],
     "delete": ["patch", "delete"],
 }
@@ -341,8 +395,9 @@ async def test_zone_authorisation_matrix(
                 got, response = await outcome(client, endpoint, caller, world, target, zone_id)
                 if got != want:
                     wrong[f"{endpoint} {target} {who}"] = (got, want, response.text[:160])
-                await check_effects(world, endpoint, caller, zone_id, before, denied_before,
-                                    response)
+                await check_effects(
+                    world, endpoint, caller, zone_id, before, denied_before, response
+                )
                 if endpoint in WRITES and response.status_code < 400 and who != "operator":
                     zone_id = await world.fresh(target)  # the next caller: an unchanged zone
                     world.zones[target] = zone_id
@@ -354,8 +409,11 @@ async def test_zone_creation_matrix(
     client: Client, factory: Factory, db: Database, endpoint: str
 ) -> None:
     orgs = {relation: await factory.org() for relation in RELATIONS}
-    callers = {f"{role}/{relation}": await factory.caller(role, org_id=orgs[relation])
-               for relation in RELATIONS for role in ROLES}
+    callers = {
+        f"{role}/{relation}": await factory.caller(role, org_id=orgs[relation])
+        for relation in RELATIONS
+        for role in ROLES
+    }
     callers["operator"] = await factory.operator()
     await trust_network(client, callers["admin/own"], callers["admin/trusted"])
     outsider = await factory.caller("reporter")
@@ -364,10 +422,16 @@ async def test_zone_creation_matrix(
         caller = callers[who]
         kind = "custom" if endpoint == "create_custom" else "admin2"
         count, denied_before = await zone_count(db), len(await denials(db, caller))
-        r = await client.post(ZONES, headers=caller.headers, json={
-            "name_fr": f"Zone {n}", "code": f"z_{uuid.uuid4().hex[:8]}", "kind": kind,
-            "geometry": square(DIEMA[0], DIEMA[1] + 0.01 * n, 0.05),
-        })
+        r = await client.post(
+            ZONES,
+            headers=caller.headers,
+            json={
+                "name_fr": f"Zone {n}",
+                "code": f"z_{uuid.uuid4().hex[:8]}",
+                "kind": kind,
+                "geometry": square(DIEMA[0], DIEMA[1] + 0.01 * n, 0.05),
+            },
+        )
         want = expected(CREATE, endpoint, who)
         if r.status_code != want:
             wrong[who] = (r.status_code, want, r.text[:160])
@@ -390,10 +454,14 @@ async def test_zone_creation_matrix(
 async def test_without_a_token_every_zone_endpoint_is_401(client: Client) -> None:
     path = f"{ZONES}/{DEFAULT_ZONE}"
     answers = [
-        await client.get(ZONES), await client.get(path), await client.get(f"{path}/risk"),
-        await client.get(f"{path}/risk/history"), await client.get("/api/v1/risk"),
+        await client.get(ZONES),
+        await client.get(path),
+        await client.get(f"{path}/risk"),
+        await client.get(f"{path}/risk/history"),
+        await client.get("/api/v1/risk"),
         await client.post("/api/v1/risk/assess", json={"geometry": square(*DIEMA, 0.05)}),
         await client.post(ZONES, json=redraw("custom")),
-        await client.put(path, json=redraw("default")), await client.delete(path),
+        await client.put(path, json=redraw("default")),
+        await client.delete(path),
     ]
     assert [a.status_code for a in answers] == [401] * len(answers)

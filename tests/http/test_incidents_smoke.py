@@ -9,7 +9,9 @@ from tests.factories import DIEMA, Factory, incident_payload
 
 async def test_report_then_read(client: AsyncTestClient, factory: Factory) -> None:
     reporter = await factory.caller("reporter")
-    created = await client.post("/api/v1/incidents", json=incident_payload(at=DIEMA), headers=reporter.headers)
+    created = await client.post(
+        "/api/v1/incidents", json=incident_payload(at=DIEMA), headers=reporter.headers
+    )
     assert created.status_code == 201, created.text
     feature = created.json()
     assert created.headers["location"] == f"/api/v1/incidents/{feature['id']}"

@@ -77,8 +77,13 @@ async def test_explicit_window_weekly_steps_and_horizon(
 ) -> None:
     last = datetime.now(UTC).date().replace(day=1)
     first = last.replace(year=last.year - 1)
-    params = {**STEADY, "from": first.isoformat(), "to": last.isoformat(), "step": "2w",
-              "horizon": "2w"}
+    params = {
+        **STEADY,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "step": "2w",
+        "horizon": "2w",
+    }
     response = await get_skill(client, factory, params)
     assert response.status_code == 200, response.text
     body = response.json()

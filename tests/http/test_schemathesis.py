@@ -33,8 +33,13 @@ def fuzz(app: Litestar, headers: dict[str, str]) -> tuple[int, list[str]]:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case: Any) -> None:
             nonlocal made
             response = case.call(headers=headers)
@@ -57,8 +62,11 @@ async def test_no_5xx_and_no_schema_violation(
     admin = await factory.caller("admin")
     reporter = await factory.caller("reporter")
     for at, level in ((DIEMA, "amber"), (KIDAL, "red"), (DIEMA, "clear")):
-        created = await client.post("/api/v1/incidents", json=incident_payload(
-            at=at, sharing_level=level), headers=reporter.headers)
+        created = await client.post(
+            "/api/v1/incidents",
+            json=incident_payload(at=at, sharing_level=level),
+            headers=reporter.headers,
+        )
         assert created.status_code == 201
     # Its own app: schemathesis runs the app's startup and shutdown in its own event loop.
     made, failures = await asyncio.to_thread(fuzz, create_app(settings, db=db), admin.headers)

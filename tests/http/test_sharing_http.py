@@ -58,7 +58,8 @@ async def test_another_org_gets_404_by_id_and_a_masked_entry_in_lists(
     absent = await client.get(f"{URL}/{uuid.uuid4()}", headers=stranger.headers)
     # Hidden and absent answer alike: nothing confirms that the incident exists.
     assert by_id.json()["detail"].replace(created["id"], "X") == absent.json()["detail"].replace(
-        absent.json()["instance"].rsplit("/", 1)[1], "X")
+        absent.json()["instance"].rsplit("/", 1)[1], "X"
+    )
     [entry] = await listed(client, stranger)
     assert_masked(entry)
     assert entry["id"] != created["id"]
@@ -78,8 +79,12 @@ async def test_narrow_filters_leave_masked_entries_out(
     # A bbox on the grid and whole categories only use what the masked view shows.
     assert len(await listed(client, stranger, bbox="-9.25,14.5,-9.0,14.75", type="abduction")) == 1
     # Narrower filters would reveal the exact place, the type or the severity: masked left out.
-    for params in ({"bbox": "-9.19,14.54,-9.18,14.55"}, {"type": "kidnapping"},
-                   {"min_severity": 4}, {"near": f"{DIEMA[0]},{DIEMA[1]}", "radius_km": 1}):
+    for params in (
+        {"bbox": "-9.19,14.54,-9.18,14.55"},
+        {"type": "kidnapping"},
+        {"min_severity": 4},
+        {"near": f"{DIEMA[0]},{DIEMA[1]}", "radius_km": 1},
+    ):
         assert await listed(client, stranger, **params) == [], params
     assert len(await listed(client, owner, min_severity=4)) == 1
 
@@ -109,17 +114,22 @@ async def test_trust_network_opens_amber_to_its_members(
     created = await report(client, owner, sharing_level="amber")
     strict = await report(client, owner, sharing_level="amber_strict")
     assert (await client.get(f"{URL}/{created['id']}", headers=partner.headers)).status_code == 404
-    net = await client.post("/api/v1/trust-networks", headers=admin.headers,
-                            json={"name": "Réseau Kidal", "org_ids": [str(partner.org_id)]})
+    net = await client.post(
+        "/api/v1/trust-networks",
+        headers=admin.headers,
+        json={"name": "Réseau Kidal", "org_ids": [str(partner.org_id)]},
+    )
     assert net.status_code == 201, net.text
     assert net.json()["org_ids"] == [str(owner.org_id)]
     # Invited, not yet a member: nothing opens until the partner's admin accepts.
     assert (await client.get(f"{URL}/{created['id']}", headers=partner.headers)).status_code == 404
-    [invitation] = (await client.get("/api/v1/trust-network-invitations",
-                                     headers=partner_admin.headers)).json()
+    [invitation] = (
+        await client.get("/api/v1/trust-network-invitations", headers=partner_admin.headers)
+    ).json()
     accepted = await client.post(
         f"/api/v1/trust-network-invitations/{invitation['id']}/accept",
-        headers=partner_admin.headers)
+        headers=partner_admin.headers,
+    )
     assert accepted.status_code == 200, accepted.text
     seen = await client.get(f"{URL}/{created['id']}", headers=partner.headers)
     assert seen.status_code == 200
@@ -128,8 +138,8 @@ async def test_trust_network_opens_amber_to_its_members(
     assert "reported_by" not in seen.json()["properties"]
     assert (await client.get(f"{URL}/{strict['id']}", headers=partner.headers)).status_code == 404
     removed = await client.delete(
-        f"/api/v1/trust-networks/{net.json()['id']}/members/{partner.org_id}",
-        headers=admin.headers)
+        f"/api/v1/trust-networks/{net.json()['id']}/members/{partner.org_id}", headers=admin.headers
+    )
     assert removed.status_code == 200
     assert (await client.get(f"{URL}/{created['id']}", headers=partner.headers)).status_code == 404
 
@@ -139,8 +149,11 @@ async def test_trust_network_change_by_a_non_admin_is_403(
     client: AsyncTestClient, factory: Factory, role: str
 ) -> None:
     caller = await factory.caller(role)
-    response = await client.post("/api/v1/trust-networks", headers=caller.headers,
-                                 json={"name": "X", "org_ids": [str(caller.org_id)]})
+    response = await client.post(
+        "/api/v1/trust-networks",
+        headers=caller.headers,
+        json={"name": "X", "org_ids": [str(caller.org_id)]},
+    )
     assert response.status_code == 403
 
 
@@ -155,13 +168,17 @@ async def test_red_is_for_the_author_and_the_people_they_name(
     location = f"{URL}/{created['id']}"
     for outsider in (colleague, friend, officer):
         assert (await client.get(location, headers=outsider.headers)).status_code == 404
-    named = await client.put(f"{location}/named-viewers", headers=author.headers,
-                             json={"user_ids": [str(friend.user_id)]})
+    named = await client.put(
+        f"{location}/named-viewers",
+        headers=author.headers,
+        json={"user_ids": [str(friend.user_id)]},
+    )
     assert named.status_code == 200, named.text
     assert (await client.get(location, headers=friend.headers)).status_code == 200
     assert (await client.get(location, headers=officer.headers)).status_code == 404
-    by_colleague = await client.put(f"{location}/named-viewers", headers=colleague.headers,
-                                    json={"user_ids": []})
+    by_colleague = await client.put(
+        f"{location}/named-viewers", headers=colleague.headers, json={"user_ids": []}
+    )
     assert by_colleague.status_code == 404
 
 
@@ -172,7 +189,8 @@ async def test_hide_my_organisation_even_from_officers(
     officer = await factory.caller("officer")
     created = await report(client, owner, sharing_level="amber", hide_organisation=True)
     props = (await client.get(f"{URL}/{created['id']}", headers=officer.headers)).json()[
-        "properties"]
+        "properties"
+    ]
     assert props["organisation"] == HIDDEN_ORGANISATION
     assert "organisation_id" not in props
     assert "reported_by" not in props
@@ -187,28 +205,36 @@ async def test_officer_changes_sharing_only_with_consent(
     officer = await factory.caller("officer")
     created = await report(client, owner, sharing_level="amber")
     location = f"{URL}/{created['id']}"
-    direct = await client.patch(location, json={"sharing_level": "green"},
-                                headers={**officer.headers, "If-Match": '"1"'})
+    direct = await client.patch(
+        location, json={"sharing_level": "green"}, headers={**officer.headers, "If-Match": '"1"'}
+    )
     assert direct.status_code == 403
     assert direct.json()["field"] == "sharing_level"
-    asked = await client.post(f"{location}/sharing-requests", headers=officer.headers,
-                              json={"sharing_level": "green", "reason": "Convoy planning"})
+    asked = await client.post(
+        f"{location}/sharing-requests",
+        headers=officer.headers,
+        json={"sharing_level": "green", "reason": "Convoy planning"},
+    )
     assert asked.status_code == 201, asked.text
     request_id = asked.json()["id"]
-    by_officer = await client.post(f"/api/v1/sharing-requests/{request_id}/accept",
-                                   headers=officer.headers)
+    by_officer = await client.post(
+        f"/api/v1/sharing-requests/{request_id}/accept", headers=officer.headers
+    )
     assert by_officer.status_code == 404
-    pending = await client.get("/api/v1/sharing-requests", params={"state": "pending"},
-                               headers=owner.headers)
+    pending = await client.get(
+        "/api/v1/sharing-requests", params={"state": "pending"}, headers=owner.headers
+    )
     assert [r["id"] for r in pending.json()] == [request_id]
-    accepted = await client.post(f"/api/v1/sharing-requests/{request_id}/accept",
-                                 headers=owner.headers)
+    accepted = await client.post(
+        f"/api/v1/sharing-requests/{request_id}/accept", headers=owner.headers
+    )
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["state"] == "accepted"
     now = (await client.get(location, headers=owner.headers)).json()["properties"]
     assert (now["sharing_level"], now["version"]) == ("green", 2)
-    again = await client.post(f"/api/v1/sharing-requests/{request_id}/refuse",
-                              headers=owner.headers)
+    again = await client.post(
+        f"/api/v1/sharing-requests/{request_id}/refuse", headers=owner.headers
+    )
     assert again.status_code == 409
 
 
@@ -221,11 +247,11 @@ async def test_officer_status_change_and_reads_are_audited_with_address(
     created = await report(client, owner, sharing_level="amber")
     location = f"{URL}/{created['id']}"
     assert (await client.get(location, headers=officer.headers)).status_code == 200
-    verified = await client.patch(location, json={"status": "verified"},
-                                  headers={**officer.headers, "If-Match": '"1"'})
+    verified = await client.patch(
+        location, json={"status": "verified"}, headers={**officer.headers, "If-Match": '"1"'}
+    )
     assert verified.status_code == 200, verified.text
-    log = await client.get("/api/v1/audit", params={"target": created["id"]},
-                           headers=admin.headers)
+    log = await client.get("/api/v1/audit", params={"target": created["id"]}, headers=admin.headers)
     assert log.status_code == 200, log.text
     entries = log.json()["entries"]
     actions = [e["action"] for e in entries]
@@ -236,12 +262,15 @@ async def test_officer_status_change_and_reads_are_audited_with_address(
     assert change["details"] == {"from": "reported", "to": "verified"}
     assert change["address"]
     assert NARRATIVE not in log.text
-    by_actor = await client.get("/api/v1/audit", params={"actor": str(officer.user_id),
-                                                        "action": "incident."},
-                                headers=admin.headers)
+    by_actor = await client.get(
+        "/api/v1/audit",
+        params={"actor": str(officer.user_id), "action": "incident."},
+        headers=admin.headers,
+    )
     assert {e["actor_user_id"] for e in by_actor.json()["entries"]} == {str(officer.user_id)}
-    tokens = await client.get("/api/v1/audit", params={"action": "token.used"},
-                              headers=admin.headers)
+    tokens = await client.get(
+        "/api/v1/audit", params={"action": "token.used"}, headers=admin.headers
+    )
     assert str(officer.user_id) in {e["actor_user_id"] for e in tokens.json()["entries"]}
     assert (await client.get("/api/v1/audit", headers=officer.headers)).status_code == 403
 
@@ -260,8 +289,7 @@ async def test_admins_read_only_their_own_organisations_audit(
     other = await client.get("/api/v1/audit", params=params, headers=admin_b.headers)
     assert other.status_code == 200, other.text
     assert other.json()["entries"] == []
-    everything = await client.get("/api/v1/audit", params={"limit": 500},
-                                  headers=admin_b.headers)
+    everything = await client.get("/api/v1/audit", params={"limit": 500}, headers=admin_b.headers)
     assert str(reporter_a.user_id) not in everything.text
     assert created["id"] not in everything.text
 
@@ -278,10 +306,12 @@ async def test_exports_are_audited_and_unknown_format_is_422(
     assert NARRATIVE not in csv.text
     assert "Groupe X" not in csv.text
     assert "abduction" in csv.text
-    assert (await client.get(URL, params={"format": "xlsx"}, headers=owner.headers)).status_code \
-        == 422
-    log = await client.get("/api/v1/audit", params={"action": "incidents.exported"},
-                           headers=admin.headers)
+    assert (
+        await client.get(URL, params={"format": "xlsx"}, headers=owner.headers)
+    ).status_code == 422
+    log = await client.get(
+        "/api/v1/audit", params={"action": "incidents.exported"}, headers=admin.headers
+    )
     assert log.json()["entries"][0]["details"] == {"format": "csv", "count": 1}
 
 
@@ -291,8 +321,11 @@ async def test_narrative_is_encrypted_at_rest(
     owner = await factory.caller("reporter")
     created = await report(client, owner)
     async with db.read() as session:
-        stored = (await session.execute(select(IncidentRow.description).where(
-            IncidentRow.id == uuid.UUID(created["id"])))).scalar_one()
+        stored = (
+            await session.execute(
+                select(IncidentRow.description).where(IncidentRow.id == uuid.UUID(created["id"]))
+            )
+        ).scalar_one()
     assert stored.startswith("fernet:")
     assert NARRATIVE not in stored
     assert created["properties"]["description"] == NARRATIVE
@@ -336,8 +369,9 @@ async def test_organisation_export_and_deletion_keep_risk_only(
     denied = await client.delete("/api/v1/organisations/me", headers=reporter.headers)
     assert denied.status_code == 403
     # Deleting an organisation is the platform operator's act, not its own admin's.
-    assert (await client.delete("/api/v1/organisations/me", headers=admin.headers)).status_code \
-        == 403
+    assert (
+        await client.delete("/api/v1/organisations/me", headers=admin.headers)
+    ).status_code == 403
     operator = await factory.operator()
     gone = await client.delete(f"/api/v1/organisations/{admin.org_id}", headers=operator.headers)
     assert gone.status_code == 200, gone.text
@@ -369,8 +403,9 @@ async def test_security_headers_and_strict_cors(client: AsyncTestClient, factory
     assert response.headers["x-frame-options"] == "DENY"
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert "access-control-allow-origin" not in response.headers
-    preflight = await client.options(URL, headers={"Origin": "https://evil.example",
-                                                   "Access-Control-Request-Method": "GET"})
+    preflight = await client.options(
+        URL, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
     assert "access-control-allow-origin" not in preflight.headers
 
 
@@ -387,8 +422,15 @@ async def test_rate_limit_per_token_answers_429(
         assert (await limited.get(URL, headers=other.headers)).status_code == 200
 
 
-CSV_MASKED_COLUMNS = {"id", "category", "occurred_at", "time_precision", "lat", "lon",
-                      "location_precision"}
+CSV_MASKED_COLUMNS = {
+    "id",
+    "category",
+    "occurred_at",
+    "time_precision",
+    "lat",
+    "lon",
+    "location_precision",
+}
 
 
 async def test_every_response_a_masked_viewer_gets_carries_only_masked_fields(
@@ -400,8 +442,16 @@ async def test_every_response_a_masked_viewer_gets_carries_only_masked_fields(
     owner = await factory.caller("reporter")
     officer = await factory.caller("officer")
     created = await report(client, owner, sharing_level="red", place_name="Poste de Diéma")
-    secrets = (NARRATIVE, "Groupe X", "Diéma", created["id"], str(owner.org_id),
-               str(owner.user_id), str(DIEMA[0]), str(DIEMA[1]))
+    secrets = (
+        NARRATIVE,
+        "Groupe X",
+        "Diéma",
+        created["id"],
+        str(owner.org_id),
+        str(owner.user_id),
+        str(DIEMA[0]),
+        str(DIEMA[1]),
+    )
     responses = {}
     geojson = await client.get(URL, headers=officer.headers)
     [entry] = geojson.json()["features"]
@@ -414,11 +464,15 @@ async def test_every_response_a_masked_viewer_gets_carries_only_masked_fields(
     responses["get"] = await client.get(f"{URL}/{created['id']}", headers=officer.headers)
     responses["get_opaque"] = await client.get(f"{URL}/{entry['id']}", headers=officer.headers)
     responses["request"] = await client.post(
-        f"{URL}/{created['id']}/sharing-requests", headers=officer.headers,
-        json={"sharing_level": "green"})
+        f"{URL}/{created['id']}/sharing-requests",
+        headers=officer.headers,
+        json={"sharing_level": "green"},
+    )
     responses["patch"] = await client.patch(
-        f"{URL}/{created['id']}", json={"severity": 1},
-        headers={**officer.headers, "If-Match": '"1"'})
+        f"{URL}/{created['id']}",
+        json={"severity": 1},
+        headers={**officer.headers, "If-Match": '"1"'},
+    )
     for name in ("get", "get_opaque", "request", "patch"):
         assert responses[name].status_code == 404, name
         assert set(responses[name].json()) == {"type", "title", "status", "detail", "instance"}

@@ -27,16 +27,25 @@ async def test_alerts_to_a_masked_recipient_neither_locate_nor_identify_the_inci
     reporter = await factory.caller("reporter")
     outsider = await factory.caller("planner")
     lat, lon = DIEMA
-    tiny = {"channels": ["json://127.0.0.1:9/tiny"], "min_severity": 4, "types": ["kidnapping"],
-            "area": {"point": {"lat": lat, "lon": lon}, "radius_km": 0.5}}
-    wide = {"channels": ["json://127.0.0.1:9/wide"],
-            "area": {"point": {"lat": lat, "lon": lon}, "radius_km": 60}}
+    tiny = {
+        "channels": ["json://127.0.0.1:9/tiny"],
+        "min_severity": 4,
+        "types": ["kidnapping"],
+        "area": {"point": {"lat": lat, "lon": lon}, "radius_km": 0.5},
+    }
+    wide = {
+        "channels": ["json://127.0.0.1:9/wide"],
+        "area": {"point": {"lat": lat, "lon": lon}, "radius_km": 60},
+    }
     for body in (tiny, wide):
         made = await client.post("/api/v1/subscriptions", json=body, headers=outsider.headers)
         assert made.status_code == 201, made.text
-    red = incident_payload(type="kidnapping", at=DIEMA, days_ago=0.1, severity=4,
-                           sharing_level="red")
-    assert (await client.post("/api/v1/incidents", json=red, headers=reporter.headers)).status_code == 201
+    red = incident_payload(
+        type="kidnapping", at=DIEMA, days_ago=0.1, severity=4, sharing_level="red"
+    )
+    assert (
+        await client.post("/api/v1/incidents", json=red, headers=reporter.headers)
+    ).status_code == 201
 
     alerts = (await client.get("/api/v1/alerts", headers=outsider.headers)).json()["items"]
     # The 0.5 km circle would place the incident (and its severity): only the wide area, which the

@@ -26,8 +26,14 @@ async def test_red_kidnapping_raises_risk_for_everyone_but_stays_masked(
     before = await zone_risk(client, other.headers)
     created = await client.post(
         "/api/v1/incidents",
-        json=incident_payload(type="kidnapping", at=KIDAL, severity=5, sharing_level="red",
-                              description="Notre chauffeur enlevé", impact={"abducted": 3}),
+        json=incident_payload(
+            type="kidnapping",
+            at=KIDAL,
+            severity=5,
+            sharing_level="red",
+            description="Notre chauffeur enlevé",
+            impact={"abducted": 3},
+        ),
         headers=cso.headers,
     )
     assert created.status_code == 201, created.text
@@ -64,5 +70,6 @@ async def test_zone_contributors_do_not_name_hidden_incidents(
     assert len(masked) == 1
     assert risk["masked_share"] > 0
     own = await zone_risk(client, cso.headers)
-    assert [c["share"] for c in own["contributors"]
-            if c["incident_id"] == created.json()["id"]] == [pytest.approx(risk["masked_share"])]
+    assert [
+        c["share"] for c in own["contributors"] if c["incident_id"] == created.json()["id"]
+    ] == [pytest.approx(risk["masked_share"])]

@@ -291,7 +291,8 @@ async def test_risk_history_steps(client: AsyncTestClient, officer: Caller) -> N
 
 
 @pytest.mark.parametrize(
-    "step", ["99999999999999d", "367d", "53w", "8785h", "9" * 5000 + "d"],
+    "step",
+    ["99999999999999d", "367d", "53w", "8785h", "9" * 5000 + "d"],
     ids=["overflow", "days", "weeks", "hours", "thousands-of-digits"],
 )
 async def test_risk_history_step_over_a_year_is_refused(

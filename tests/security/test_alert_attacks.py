@@ -121,7 +121,8 @@ async def test_a_masked_recipient_hears_of_an_incident_once_however_it_escalates
     incident = created.json()
     etag = created.headers.get("etag")
     changed = await http.patch(
-        f"/api/v1/incidents/{incident['id']}", json={"severity": 5},
+        f"/api/v1/incidents/{incident['id']}",
+        json={"severity": 5},
         headers={**reporter.headers, **({"If-Match": etag} if etag else {})},
     )
     assert changed.status_code == 200, changed.text
@@ -140,8 +141,11 @@ async def test_a_tiny_custom_zone_never_names_a_masked_incident_in_the_alert(
     lat, lon = P_WEST
     zone = await http.post(
         "/api/v1/zones",
-        json={"name_fr": trap, "name_en": trap,
-              "geometry": box(lon - 0.005, lat - 0.005, lon + 0.005, lat + 0.005)},
+        json={
+            "name_fr": trap,
+            "name_en": trap,
+            "geometry": box(lon - 0.005, lat - 0.005, lon + 0.005, lat + 0.005),
+        },
         headers=spy.headers,
     )
     assert zone.status_code == 201, zone.text
@@ -251,7 +255,8 @@ async def test_link_local_metadata_and_private_hosts_are_refused(
 ) -> None:
     officer = await factory.caller("officer")
     answer = await http.post(
-        "/api/v1/subscriptions", json={"channels": [url], "area": circle(DIEMA)},
+        "/api/v1/subscriptions",
+        json={"channels": [url], "area": circle(DIEMA)},
         headers=officer.headers,
     )
     assert answer.status_code == 422, answer.text
@@ -279,20 +284,24 @@ async def test_method_and_header_overrides_are_refused(
 ) -> None:
     officer = await factory.caller("officer")
     answer = await http.post(
-        "/api/v1/subscriptions", json={"channels": [TELEGRAM, url], "area": circle(DIEMA)},
+        "/api/v1/subscriptions",
+        json={"channels": [TELEGRAM, url], "area": circle(DIEMA)},
         headers=officer.headers,
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["field"] == "channels[1]"
 
 
-@pytest.mark.parametrize("scheme_url", ["apprise://10.0.0.1/key", "rsyslog://10.0.0.1", "mqtt://10.0.0.1/t"])
+@pytest.mark.parametrize(
+    "scheme_url", ["apprise://10.0.0.1/key", "rsyslog://10.0.0.1", "mqtt://10.0.0.1/t"]
+)
 async def test_schemes_off_the_allow_list_are_refused(
     http: httpx.AsyncClient, factory: Factory, scheme_url: str
 ) -> None:
     officer = await factory.caller("officer")
     answer = await http.post(
-        "/api/v1/subscriptions", json={"channels": [scheme_url], "area": circle(DIEMA)},
+        "/api/v1/subscriptions",
+        json={"channels": [scheme_url], "area": circle(DIEMA)},
         headers=officer.headers,
     )
     assert answer.status_code == 422, answer.text
@@ -301,8 +310,12 @@ async def test_schemes_off_the_allow_list_are_refused(
 
 
 async def test_a_stored_loopback_channel_is_refused_at_delivery_and_the_log_shows_no_port_state(
-    http: httpx.AsyncClient, factory: Factory, db: Database, app: Litestar,
-    settings: Settings, listener: ConnectionCounter,
+    http: httpx.AsyncClient,
+    factory: Factory,
+    db: Database,
+    app: Litestar,
+    settings: Settings,
+    listener: ConnectionCounter,
 ) -> None:
     """A subscription saved before the policy (or a name that later resolves to loopback)
     still never reaches the loopback port; an open and a closed port read the same."""
@@ -315,8 +328,10 @@ async def test_a_stored_loopback_channel_is_refused_at_delivery_and_the_log_show
             await session.execute(
                 update(SubscriptionRow)
                 .where(SubscriptionRow.id == uuid.UUID(sid))
-                .values(channels_encrypted=[box_.encrypt(f"json://127.0.0.1:{port}/hook")],
-                        channels_masked=[f"json://127.0.0.1:{port}/hook"])
+                .values(
+                    channels_encrypted=[box_.encrypt(f"json://127.0.0.1:{port}/hook")],
+                    channels_masked=[f"json://127.0.0.1:{port}/hook"],
+                )
             )
     app.state.alerts.cache.invalidate()
     sent = await http.post(
@@ -355,8 +370,9 @@ async def test_another_organisation_cannot_read_change_delete_or_test_a_subscrip
         other = await factory.caller(role)
         path = f"/api/v1/subscriptions/{sub}"
         assert (await http.get(path, headers=other.headers)).status_code == 404
-        assert (await http.patch(path, json={"paused": True}, headers=other.headers)
-                ).status_code == 404
+        assert (
+            await http.patch(path, json={"paused": True}, headers=other.headers)
+        ).status_code == 404
         assert (await http.post(f"{path}/test", headers=other.headers)).status_code == 404
         assert (await http.delete(path, headers=other.headers)).status_code == 404
     kept = await http.get(f"/api/v1/subscriptions/{sub}", headers=owner.headers)
@@ -373,16 +389,19 @@ async def test_members_change_only_what_they_own_and_read_only_alerts_sent_to_th
     personal = await subscribe(http, officer, owner="user")
     path = f"/api/v1/subscriptions/{org_sub}"
     # The organisation's subscription: officers and admins change it, a reporter cannot.
-    assert (await http.patch(path, json={"paused": True}, headers=reporter.headers)
-            ).status_code == 403
+    assert (
+        await http.patch(path, json={"paused": True}, headers=reporter.headers)
+    ).status_code == 403
     assert (await http.delete(path, headers=reporter.headers)).status_code == 403
     assert (await http.post(f"{path}/test", headers=reporter.headers)).status_code == 403
     # A colleague's personal subscription does not exist for the others.
-    assert (await http.get(f"/api/v1/subscriptions/{personal}", headers=reporter.headers)
-            ).status_code == 404
+    assert (
+        await http.get(f"/api/v1/subscriptions/{personal}", headers=reporter.headers)
+    ).status_code == 404
     # Alerts: the reporter neither reads nor acknowledges the officer's.
     sent = await http.post(
-        "/api/v1/alerts/broadcast", json={"area": circle(DIEMA, 10), "message": {"fr": "x"}},
+        "/api/v1/alerts/broadcast",
+        json={"area": circle(DIEMA, 10), "message": {"fr": "x"}},
         headers=officer.headers,
     )
     assert sent.status_code == 201, sent.text
@@ -392,8 +411,7 @@ async def test_members_change_only_what_they_own_and_read_only_alerts_sent_to_th
     for alert in items:
         ack = await http.post(f"/api/v1/alerts/{alert['code']}/ack", headers=reporter.headers)
         assert ack.status_code == 404
-        log = await http.get(f"/api/v1/alerts/{alert['code']}/deliveries",
-                             headers=reporter.headers)
+        log = await http.get(f"/api/v1/alerts/{alert['code']}/deliveries", headers=reporter.headers)
         assert log.status_code == 404
 
 
@@ -405,7 +423,8 @@ async def test_a_broadcast_answer_does_not_count_other_organisations_subscriptio
     await subscribe(http, watched, area=circle(P_WEST, 1))
     spy = await factory.caller("officer")
     sent = await http.post(
-        "/api/v1/alerts/broadcast", json={"area": circle(P_WEST, 2), "message": {"fr": "x"}},
+        "/api/v1/alerts/broadcast",
+        json={"area": circle(P_WEST, 2), "message": {"fr": "x"}},
         headers=spy.headers,
     )
     assert sent.status_code == 201, sent.text
@@ -427,8 +446,10 @@ def largest_polygon(vertices: int = 9_999) -> dict[str, Any]:
     import math
 
     ring = [
-        [-9.2 + 0.5 * math.cos(2 * math.pi * i / vertices) * (1 + 0.1 * (i % 2)),
-         14.5 + 0.5 * math.sin(2 * math.pi * i / vertices) * (1 + 0.1 * (i % 2))]
+        [
+            -9.2 + 0.5 * math.cos(2 * math.pi * i / vertices) * (1 + 0.1 * (i % 2)),
+            14.5 + 0.5 * math.sin(2 * math.pi * i / vertices) * (1 + 0.1 * (i % 2)),
+        ]
         for i in range(vertices)
     ]
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}

@@ -57,8 +57,12 @@ async def count(db: Database, table: Any) -> int:
 async def incident_state(db: Database) -> list[tuple[Any, ...]]:
     async with db.read() as session:
         rows = await session.execute(
-            select(IncidentRow.id, IncidentRow.version, IncidentRow.occurred_at,
-                   IncidentRow.description).order_by(IncidentRow.id)
+            select(
+                IncidentRow.id,
+                IncidentRow.version,
+                IncidentRow.occurred_at,
+                IncidentRow.description,
+            ).order_by(IncidentRow.id)
         )
         return [tuple(r) for r in rows]
 
@@ -84,8 +88,9 @@ async def fx_admin(factory: Factory) -> Caller:
 
 
 async def report(http: httpx.AsyncClient, who: Caller, **fields: Any) -> dict[str, Any]:
-    response = await http.post("/api/v1/incidents", json=incident_payload(**fields),
-                               headers=who.headers)
+    response = await http.post(
+        "/api/v1/incidents", json=incident_payload(**fields), headers=who.headers
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -99,8 +104,7 @@ async def test_csv_export_neutralises_formulas_and_keeps_numbers(
 ) -> None:
     for formula in FORMULAS:
         await report(http, admin, description=formula, place_name=formula, actor=formula)
-    response = await http.get("/api/v1/incidents", params={"format": "csv"},
-                              headers=admin.headers)
+    response = await http.get("/api/v1/incidents", params={"format": "csv"}, headers=admin.headers)
     assert response.status_code == 200, response.text
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert sorted(r["description"] for r in rows) == sorted("'" + f for f in FORMULAS)
@@ -122,8 +126,7 @@ async def test_hxl_export_neutralises_formulas_and_still_parses(
 ) -> None:
     for formula in FORMULAS:
         await report(http, admin, description=formula, actor=formula)
-    response = await http.get("/api/v1/incidents", params={"format": "hxl"},
-                              headers=admin.headers)
+    response = await http.get("/api/v1/incidents", params={"format": "hxl"}, headers=admin.headers)
     assert response.status_code == 200, response.text
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[1][0].startswith("#")  # the hashtag row is untouched
@@ -159,18 +162,22 @@ async def test_out_of_range_times_are_refused_naming_the_field(
             if parameter["in"] != "query" or not any(k.get("format") == "date-time" for k in kinds):
                 continue
             for value in BAD_TIMES:
-                response = await http.request(method, path, params={parameter["name"]: value},
-                                              headers=admin.headers)
+                response = await http.request(
+                    method, path, params={parameter["name"]: value}, headers=admin.headers
+                )
                 assert_problem(response, parameter["name"])
                 probed += 1
     assert probed >= 8 * len(BAD_TIMES)  # since, until (3 lists), at, from, to...
     for value in BAD_TIMES:
-        response = await http.post("/api/v1/incidents", json=incident_payload(occurred_at=value),
-                                   headers=admin.headers)
+        response = await http.post(
+            "/api/v1/incidents", json=incident_payload(occurred_at=value), headers=admin.headers
+        )
         assert_problem(response, "occurred_at")
-        response = await http.patch(f"/api/v1/incidents/{incident['id']}",
-                                    json={"occurred_at": value},
-                                    headers={**admin.headers, "If-Match": '"1"'})
+        response = await http.patch(
+            f"/api/v1/incidents/{incident['id']}",
+            json={"occurred_at": value},
+            headers={**admin.headers, "If-Match": '"1"'},
+        )
         assert_problem(response, "occurred_at")
     assert await incident_state(db) == before
 
@@ -183,10 +190,14 @@ async def test_non_finite_numbers_are_refused(
     bodies = [
         ("/api/v1/incidents", {**incident_payload(), "lat": "@"}),
         ("/api/v1/incidents", {**incident_payload(), "impact": {"killed": "@"}}),
-        ("/api/v1/risk/assess",
-         {"geometry": {"type": "Point", "coordinates": [-9.18, 14.54]}, "radius_km": "@"}),
-        ("/api/v1/risk/assess",
-         {"geometry": {"type": "Point", "coordinates": ["@", 14.54]}, "radius_km": 5}),
+        (
+            "/api/v1/risk/assess",
+            {"geometry": {"type": "Point", "coordinates": [-9.18, 14.54]}, "radius_km": "@"},
+        ),
+        (
+            "/api/v1/risk/assess",
+            {"geometry": {"type": "Point", "coordinates": ["@", 14.54]}, "radius_km": 5},
+        ),
     ]
     for url, body in bodies:
         text = json.dumps(body).replace('"@"', number)
@@ -215,21 +226,27 @@ async def test_nul_is_refused_at_the_edge_on_every_route(
         if method in ("POST", "PUT", "PATCH"):
             for body, field in [
                 ({"name": "a\u0000b"}, "name"),
-                ({"description": "ok", "impact": {"killed": 1, "note": ["x", "\u0000"]}},
-                 "impact.note[1]"),
+                (
+                    {"description": "ok", "impact": {"killed": 1, "note": ["x", "\u0000"]}},
+                    "impact.note[1]",
+                ),
             ]:
                 response = await http.request(method, path, json=body, headers=admin.headers)
                 assert_problem(response, field)
             response = await http.request(
-                method, path, content="from=%2B22370000000&text=a%00b",
+                method,
+                path,
+                content="from=%2B22370000000&text=a%00b",
                 headers={**admin.headers, "content-type": "application/x-www-form-urlencoded"},
             )
             assert_problem(response, "text")
     # The fields a report stores: each named, nothing stored.
     for field in ("description", "place_name", "actor", "external_id", "type"):
-        response = await http.post("/api/v1/incidents",
-                                   json=incident_payload(**{field: "Diéma\u0000"}),
-                                   headers=admin.headers)
+        response = await http.post(
+            "/api/v1/incidents",
+            json=incident_payload(**{field: "Diéma\u0000"}),
+            headers=admin.headers,
+        )
         assert_problem(response, field)
     # A JSON text "\\u0000" (a backslash, then u0000) is plain text, not a NUL.
     await report(http, admin, description="\\u0000 is how JSON writes NUL")
@@ -273,7 +290,10 @@ class _Exploding:
 
 
 async def test_a_crlf_in_the_path_cannot_forge_a_log_line(
-    http: httpx.AsyncClient, app: Litestar, admin: Caller, caplog: pytest.LogCaptureFixture,
+    http: httpx.AsyncClient,
+    app: Litestar,
+    admin: Caller,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A server-side failure logs the path it was serving: the client wrote that path.
@@ -299,8 +319,9 @@ async def test_a_crlf_in_the_path_cannot_forge_a_log_line(
 async def denials(db: Database, user_id: uuid.UUID) -> list[AuditRow]:
     async with db.read() as session:
         rows = await session.scalars(
-            select(AuditRow).where(AuditRow.action == "authz.denied",
-                                   AuditRow.actor_user_id == user_id).order_by(AuditRow.id)
+            select(AuditRow)
+            .where(AuditRow.action == "authz.denied", AuditRow.actor_user_id == user_id)
+            .order_by(AuditRow.id)
         )
         return list(rows)
 
@@ -310,14 +331,17 @@ async def test_refusals_are_audited_with_the_route_not_the_values(
 ) -> None:
     reporter = await factory.caller(Role.REPORTER)
     held = uuid.uuid4()
-    response = await http.post(f"/api/v1/intake/held/{held}/publish", json={},
-                               headers=reporter.headers)
+    response = await http.post(
+        f"/api/v1/intake/held/{held}/publish", json={}, headers=reporter.headers
+    )
     assert_problem(response)
     assert response.status_code == 403
     response = await http.post(
         "/api/v1/alerts/broadcast?note=secret-value",
-        json={"message": {"fr": "x", "en": "x"},
-              "area": {"type": "Point", "coordinates": [-9.18, 14.54]}},
+        json={
+            "message": {"fr": "x", "en": "x"},
+            "area": {"type": "Point", "coordinates": [-9.18, 14.54]},
+        },
         headers=reporter.headers,
     )
     assert response.status_code == 403, response.text

@@ -64,9 +64,7 @@ async def reported_by(db: Database, user_id: uuid.UUID) -> int:
     async with db.read() as session:
         return int(
             await session.scalar(
-                select(func.count())
-                .select_from(IncidentRow)
-                .where(IncidentRow.user_id == user_id)
+                select(func.count()).select_from(IncidentRow).where(IncidentRow.user_id == user_id)
             )
             or 0
         )
@@ -315,7 +313,9 @@ async def test_an_oversized_sms_is_refused_and_the_largest_allowed_keeps_the_ser
     assert accepted.status_code == 200, accepted.text
     assert worst <= 1.0
     ucs2_too_long = await send(http, tenant_a.secret, PHONE_A, "ENLÈVEMENT Diéma ê " + "ê" * 660)
-    ucs2_largest = await send(http, tenant_a.secret, PHONE_A, ("ENLÈVEMENT Diéma " + "ê" * 660)[:670])
+    ucs2_largest = await send(
+        http, tenant_a.secret, PHONE_A, ("ENLÈVEMENT Diéma " + "ê" * 660)[:670]
+    )
     assert (ucs2_too_long.status_code, ucs2_too_long.json()["field"]) == (422, "text")
     assert ucs2_largest.status_code == 200, ucs2_largest.text
     created = [a.json()["status"] for a in (accepted, ucs2_largest)].count("created")

@@ -61,15 +61,18 @@ class Mover:
 
     async def move_to(self, at: datetime) -> None:
         response = await self.http.patch(
-            f"{URL}/{self.id}", json={"occurred_at": iso(at)},
+            f"{URL}/{self.id}",
+            json={"occurred_at": iso(at)},
             headers={**self.caller.headers, "If-Match": f'"{self.version}"'},
         )
         assert response.status_code == 200, response.text
         self.version = int(response.headers["ETag"].strip('"'))
 
     async def listed_before_masked(self) -> bool:
-        ids = [f["id"] if not f["properties"].get("masked") else "masked"
-               for f in await listed(self.http, self.caller)]
+        ids = [
+            f["id"] if not f["properties"].get("masked") else "masked"
+            for f in await listed(self.http, self.caller)
+        ]
         return ids.index(self.id) < ids.index("masked")
 
 
@@ -119,8 +122,9 @@ async def test_since_and_until_cannot_narrow_below_the_coarse_unit(
     week = day_start(21)
     week -= timedelta(days=week.weekday())
     secret = week + timedelta(days=4, hours=9, minutes=5)
-    await report(http, victim, occurred_at=iso(secret), time_precision="week",
-                 sharing_level="amber_strict")
+    await report(
+        http, victim, occurred_at=iso(secret), time_precision="week", sharing_level="amber_strict"
+    )
     [entry] = masked_in(await listed(http, attacker))
     assert entry["properties"]["time_precision"] == "week"
     assert entry["properties"]["occurred_at"].startswith(week.date().isoformat())
@@ -147,9 +151,18 @@ async def test_bbox_and_near_place_it_no_closer_than_its_grid_cell(
     victim = await factory.caller("reporter")
     attacker = await factory.caller("reporter")
     # An area drawn across the western edge of Diéma's cell; its masked entry is that cell.
-    area = {"type": "Polygon", "coordinates": [[
-        [-9.262, 14.531], [-9.210, 14.531], [-9.210, 14.552], [-9.262, 14.552], [-9.262, 14.531],
-    ]]}
+    area = {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [-9.262, 14.531],
+                [-9.210, 14.531],
+                [-9.210, 14.552],
+                [-9.262, 14.552],
+                [-9.262, 14.531],
+            ]
+        ],
+    }
     body = incident_payload()
     body.pop("lat")
     body.pop("lon")
@@ -168,16 +181,20 @@ async def test_bbox_and_near_place_it_no_closer_than_its_grid_cell(
     # The grid cell to the west holds part of the area, not the masked point: nothing there.
     assert not await present(bbox=bbox(-9.5, CELL_SOUTH, CELL_WEST, CELL_NORTH))
     # Boxes around the real area but not the cell centre: nothing, however tight.
-    for box in ((-9.27, 14.52, -9.20, 14.56), (-9.263, 14.530, -9.209, 14.553),
-                (-9.25, 14.5, -9.13, 14.62)):
+    for box in (
+        (-9.27, 14.52, -9.20, 14.56),
+        (-9.263, 14.530, -9.209, 14.553),
+        (-9.25, 14.5, -9.13, 14.62),
+    ):
         assert not await present(bbox=bbox(*box)), box
     # Any box holding the centre finds it, however far the real area is from the box.
     for box in ((cx - 0.001, cy - 0.001, cx + 0.001, cy + 0.001), (cx, cy, cx + 0.2, cy + 0.1)):
         assert await present(bbox=bbox(*box)), box
     # Shrinking circles: the answer follows the distance to the cell centre only.
     centre_lat, centre_lon = 14.541, -9.236  # the middle of the real area
-    to_cell = 6371.0088 * math.radians(math.hypot(
-        (cx - centre_lon) * math.cos(math.radians(cy)), cy - centre_lat))
+    to_cell = 6371.0088 * math.radians(
+        math.hypot((cx - centre_lon) * math.cos(math.radians(cy)), cy - centre_lat)
+    )
     for radius in (0.5, 2, 5, to_cell - 1.0):
         assert not await present(near=f"{centre_lat},{centre_lon}", radius_km=radius), radius
     assert await present(near=f"{centre_lat},{centre_lon}", radius_km=to_cell + 1.0)
@@ -191,21 +208,30 @@ async def test_severity_and_status_filters_say_nothing_about_a_masked_incident(
     officer = await factory.caller("officer", org_id=victim.org_id)
     attacker = await factory.caller("reporter")
     low = await report(http, victim, severity=1, sharing_level="amber_strict")
-    high = await report(http, victim, severity=5, sharing_level="amber_strict",
-                        occurred_at=iso(day_start(2)))
+    high = await report(
+        http, victim, severity=5, sharing_level="amber_strict", occurred_at=iso(day_start(2))
+    )
     verified = await http.patch(
-        f"{URL}/{high.json()['id']}", json={"status": "verified"},
-        headers={**officer.headers, "If-Match": '"1"'})
+        f"{URL}/{high.json()['id']}",
+        json={"status": "verified"},
+        headers={**officer.headers, "If-Match": '"1"'},
+    )
     assert verified.status_code == 200, verified.text
     assert low.json()["properties"]["severity"] == 1
     assert len(masked_in(await listed(http, attacker))) == 2
-    for params in ({"min_severity": 1}, {"min_severity": 5}, {"status": "verified"},
-                   {"status": "reported"}, {"status": "reported,verified,disputed"}):
+    for params in (
+        {"min_severity": 1},
+        {"min_severity": 5},
+        {"status": "verified"},
+        {"status": "reported"},
+        {"status": "reported,verified,disputed"},
+    ):
         # Masked entries carry no severity or status: such a filter never matches them, so
         # what it returns is the same whichever severity or status they hide.
         assert masked_in(await listed(http, attacker, **params)) == [], params
-    exported = await http.get(URL, params={"format": "csv", "min_severity": 5},
-                              headers=attacker.headers)
+    exported = await http.get(
+        URL, params={"format": "csv", "min_severity": 5}, headers=attacker.headers
+    )
     assert exported.status_code == 200
     assert exported.text.strip().count("\n") == 0  # header only
 
@@ -225,8 +251,7 @@ async def test_a_replayed_idempotency_key_answers_only_what_the_replayer_may_see
     # The same key and body from a colleague, who may not see this red report: no replay, no id,
     # and the same answer whether or not the body matches (it confirms nothing).
     replay = await http.post(URL, json=body, headers={**colleague.headers, **key})
-    other = await http.post(URL, json={**body, "severity": 1},
-                            headers={**colleague.headers, **key})
+    other = await http.post(URL, json={**body, "severity": 1}, headers={**colleague.headers, **key})
     for answer in (replay, other):
         assert answer.status_code == 422, answer.text
         assert answer.json()["field"] == "Idempotency-Key"
@@ -242,8 +267,11 @@ async def test_a_replayed_idempotency_key_answers_only_what_the_replayer_may_see
     assert "Idempotent-Replayed" not in theirs.headers
 
     # The reporter's own retry replays, after a change of sharing too, with what it sees now.
-    changed = await http.patch(f"{URL}/{real_id}", json={"sharing_level": "amber_strict"},
-                               headers={**reporter.headers, "If-Match": '"1"'})
+    changed = await http.patch(
+        f"{URL}/{real_id}",
+        json={"sharing_level": "amber_strict"},
+        headers={**reporter.headers, "If-Match": '"1"'},
+    )
     assert changed.status_code == 200, changed.text
     again = await http.post(URL, json=body, headers={**reporter.headers, **key})
     assert again.status_code == 201

@@ -30,8 +30,9 @@ class Victim:
 
 
 async def report(http: httpx.AsyncClient, caller: Caller, level: str, text: str) -> str:
-    response = await http.post(URL, json=incident_payload(sharing_level=level, description=text),
-                               headers=caller.headers)
+    response = await http.post(
+        URL, json=incident_payload(sharing_level=level, description=text), headers=caller.headers
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -40,7 +41,8 @@ async def victim(http: httpx.AsyncClient, factory: Factory) -> Victim:
     admin = await factory.caller("admin")
     reporter = await factory.caller("reporter", org_id=admin.org_id)
     return Victim(
-        admin=admin, reporter=reporter,
+        admin=admin,
+        reporter=reporter,
         strict_id=await report(http, reporter, "amber_strict", STRICT),
         amber_id=await report(http, reporter, "amber", AMBER),
         red_id=await report(http, reporter, "red", RED),
@@ -52,8 +54,11 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def mint_in(http: httpx.AsyncClient, attacker: Caller, org_id: uuid.UUID) -> httpx.Response:
-    return await http.post("/api/v1/tokens", headers=attacker.headers,
-                           json={"org_id": str(org_id), "role": "admin", "name": "intrus"})
+    return await http.post(
+        "/api/v1/tokens",
+        headers=attacker.headers,
+        json={"org_id": str(org_id), "role": "admin", "name": "intrus"},
+    )
 
 
 async def test_an_admin_cannot_mint_a_token_in_another_organisation(
@@ -101,8 +106,11 @@ async def test_an_admin_cannot_revoke_another_organisations_token(
     http: httpx.AsyncClient, factory: Factory
 ) -> None:
     a = await victim(http, factory)
-    made = await http.post("/api/v1/tokens", headers=a.admin.headers,
-                           json={"org_id": str(a.admin.org_id), "role": "reporter"})
+    made = await http.post(
+        "/api/v1/tokens",
+        headers=a.admin.headers,
+        json={"org_id": str(a.admin.org_id), "role": "reporter"},
+    )
     assert made.status_code == 201, made.text
     b = await factory.caller("admin")
     revoked = await http.delete(f"/api/v1/tokens/{made.json()['token_id']}", headers=b.headers)
@@ -129,8 +137,11 @@ async def test_an_admin_cannot_create_organisations(
     http: httpx.AsyncClient, factory: Factory
 ) -> None:
     b = await factory.caller("admin")
-    response = await http.post("/api/v1/organisations", headers=b.headers,
-                               json={"name": f"Fausse ONG {uuid.uuid4().hex[:6]}"})
+    response = await http.post(
+        "/api/v1/organisations",
+        headers=b.headers,
+        json={"name": f"Fausse ONG {uuid.uuid4().hex[:6]}"},
+    )
     assert response.status_code == 403
     assert "operator" in response.json()["detail"]
 
@@ -141,8 +152,13 @@ async def a_network(
     a = await victim(http, factory)
     partner = await factory.caller("reporter")
     async with db.transaction() as session:
-        network = await create_network(session, None, f"Réseau {uuid.uuid4().hex[:6]}",
-                                       [a.admin.org_id, partner.org_id], now=datetime.now(UTC))
+        network = await create_network(
+            session,
+            None,
+            f"Réseau {uuid.uuid4().hex[:6]}",
+            [a.admin.org_id, partner.org_id],
+            now=datetime.now(UTC),
+        )
     seen = await http.get(f"{URL}/{a.amber_id}", headers=partner.headers)
     assert seen.status_code == 200
     return a, {"id": str(network.id), "name": network.name}, partner
@@ -157,8 +173,9 @@ async def test_an_admin_lists_only_the_networks_its_organisation_is_in(
     assert listed.status_code == 200
     assert network["id"] not in listed.text
     assert network["name"] not in listed.text
-    assert (await http.get(f"/api/v1/trust-networks/{network['id']}",
-                           headers=b.headers)).status_code in (404, 405)
+    assert (
+        await http.get(f"/api/v1/trust-networks/{network['id']}", headers=b.headers)
+    ).status_code in (404, 405)
 
 
 async def test_an_admin_cannot_add_itself_to_another_network(
@@ -168,11 +185,13 @@ async def test_an_admin_cannot_add_itself_to_another_network(
     b = await factory.caller("admin")
     b_reporter = await factory.caller("reporter", org_id=b.org_id)
     body = {"org_id": str(b.org_id)}
-    added = await http.post(f"/api/v1/trust-networks/{network['id']}/members", json=body,
-                            headers=b.headers)
+    added = await http.post(
+        f"/api/v1/trust-networks/{network['id']}/members", json=body, headers=b.headers
+    )
     assert added.status_code in (404, 405)
-    invited = await http.post(f"/api/v1/trust-networks/{network['id']}/invitations", json=body,
-                              headers=b.headers)
+    invited = await http.post(
+        f"/api/v1/trust-networks/{network['id']}/invitations", json=body, headers=b.headers
+    )
     assert invited.status_code == 404
     seen = await http.get(f"{URL}/{a.amber_id}", headers=b_reporter.headers)
     assert seen.status_code == 404
@@ -185,7 +204,8 @@ async def test_an_admin_cannot_remove_a_member_of_another_network(
     a, network, partner = await a_network(http, factory, db)
     b = await factory.caller("admin")
     removed = await http.delete(
-        f"/api/v1/trust-networks/{network['id']}/members/{partner.org_id}", headers=b.headers)
+        f"/api/v1/trust-networks/{network['id']}/members/{partner.org_id}", headers=b.headers
+    )
     assert removed.status_code == 404
     deleted = await http.delete(f"/api/v1/trust-networks/{network['id']}", headers=b.headers)
     assert deleted.status_code == 404
@@ -198,12 +218,12 @@ async def test_an_audit_cursor_past_the_id_column_is_named_not_a_server_error(
     """Audit ids are 32-bit on PostgreSQL: a `before` beyond them was a 500 there."""
     admin = await factory.caller("admin")
     for before in (2**31, 2**62):
-        response = await http.get("/api/v1/audit", params={"before": before},
-                                  headers=admin.headers)
+        response = await http.get("/api/v1/audit", params={"before": before}, headers=admin.headers)
         assert response.status_code == 400 or response.status_code == 422, response.text
         assert "before" in response.text
-    assert (await http.get("/api/v1/audit", params={"before": 2**31 - 1},
-                           headers=admin.headers)).status_code == 200
+    assert (
+        await http.get("/api/v1/audit", params={"before": 2**31 - 1}, headers=admin.headers)
+    ).status_code == 200
 
 
 async def test_a_network_name_does_not_reveal_another_organisation_s_network(

@@ -108,10 +108,14 @@ async def test_bisecting_small_areas_finds_the_grid_cell_not_the_incident(
     assert km_between((west + east) / 2, (south + north) / 2, TRUE_LON, TRUE_LAT) > 5
 
     # Routes too: a narrow corridor over the true point counts nothing, one over the centre does.
-    route_over_point = {"type": "LineString",
-                        "coordinates": [[TRUE_LON - 0.02, TRUE_LAT], [TRUE_LON + 0.02, TRUE_LAT]]}
-    route_over_cell = {"type": "LineString",
-                       "coordinates": [[CELL_LON - 0.02, CELL_LAT], [CELL_LON + 0.02, CELL_LAT]]}
+    route_over_point = {
+        "type": "LineString",
+        "coordinates": [[TRUE_LON - 0.02, TRUE_LAT], [TRUE_LON + 0.02, TRUE_LAT]],
+    }
+    route_over_cell = {
+        "type": "LineString",
+        "coordinates": [[CELL_LON - 0.02, CELL_LAT], [CELL_LON + 0.02, CELL_LAT]],
+    }
     assert await count(route_over_point, corridor_km=1, segment_km=1) == 0
     assert await count(route_over_cell, corridor_km=1, segment_km=1) == 1
 
@@ -127,8 +131,9 @@ async def test_a_masked_entry_weighs_by_its_category_not_its_severity(
         victim = await factory.caller("reporter")
         response = await http.post(
             "/api/v1/incidents",
-            json=incident_payload(type="detention", at=DIEMA, severity=severity,
-                                  sharing_level="red"),
+            json=incident_payload(
+                type="detention", at=DIEMA, severity=severity, sharing_level="red"
+            ),
             headers=victim.headers,
         )
         assert response.status_code == 201, response.text
@@ -147,8 +152,9 @@ async def test_a_tiny_zone_around_a_masked_incident_shows_only_its_grid_cell(
     spy = await factory.caller("officer")  # a third organisation's officer
 
     async def draw(code: str, geometry: dict[str, Any]) -> str:
-        response = await http.post(ZONES, json={"name_fr": code, "code": code,
-                                                "geometry": geometry}, headers=spy.headers)
+        response = await http.post(
+            ZONES, json={"name_fr": code, "code": code, "geometry": geometry}, headers=spy.headers
+        )
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
 
@@ -166,8 +172,7 @@ async def test_a_tiny_zone_around_a_masked_incident_shows_only_its_grid_cell(
     history = await http.get(f"{ZONES}/{around_point}/risk/history", headers=spy.headers)
     assert history.status_code == 200, history.text
     assert {p["score"] for p in history.json()["points"]} == {0}
-    listed = await http.get("/api/v1/incidents", params={"zone": around_point},
-                            headers=spy.headers)
+    listed = await http.get("/api/v1/incidents", params={"zone": around_point}, headers=spy.headers)
     assert listed.status_code == 200, listed.text
     assert listed.json()["features"] == []
     feature = await http.get(f"{ZONES}/{around_point}", headers=spy.headers)
@@ -196,9 +201,15 @@ async def test_the_owner_s_own_incidents_count_exactly_in_its_zone(
         headers=reporter.headers,
     )
     assert created.status_code == 201, created.text
-    response = await http.post(ZONES, json={"name_fr": "Notre point", "code": "notre_point",
-                                            "geometry": square(TRUE_LON, TRUE_LAT, 0.01)},
-                               headers=officer.headers)
+    response = await http.post(
+        ZONES,
+        json={
+            "name_fr": "Notre point",
+            "code": "notre_point",
+            "geometry": square(TRUE_LON, TRUE_LAT, 0.01),
+        },
+        headers=officer.headers,
+    )
     assert response.status_code == 201, response.text
     risk = await http.get(f"{ZONES}/notre_point/risk", headers=reporter.headers)
     assert risk.json()["score"] > 0
@@ -212,9 +223,15 @@ async def test_officers_cannot_change_platform_zones_or_another_organisation_s_z
     http: httpx.AsyncClient, factory: Factory
 ) -> None:
     owner = await factory.caller("officer")
-    made = await http.post(ZONES, json={"name_fr": "Zone A", "code": "zone_a",
-                                        "geometry": square(BAMAKO[1], BAMAKO[0], 0.05)},
-                           headers=owner.headers)
+    made = await http.post(
+        ZONES,
+        json={
+            "name_fr": "Zone A",
+            "code": "zone_a",
+            "geometry": square(BAMAKO[1], BAMAKO[0], 0.05),
+        },
+        headers=owner.headers,
+    )
     assert made.status_code == 201, made.text
     redraw = {"name_fr": "Rien", "geometry": square(0.0, 16.0, 0.01)}
 
@@ -230,8 +247,9 @@ async def test_officers_cannot_change_platform_zones_or_another_organisation_s_z
             after = await http.get(f"{ZONES}/{zone_id}", headers=intruder.headers)
             assert after.status_code == 200
             assert after.json() == before
-        official = await http.post(ZONES, json={**redraw, "kind": "admin2"},
-                                   headers=intruder.headers)
+        official = await http.post(
+            ZONES, json={**redraw, "kind": "admin2"}, headers=intruder.headers
+        )
         assert official.status_code == 403, official.text
         for answer in (
             await http.get(f"{ZONES}/zone_a", headers=intruder.headers),
@@ -239,8 +257,9 @@ async def test_officers_cannot_change_platform_zones_or_another_organisation_s_z
             await http.get(f"{ZONES}/zone_a/risk/history", headers=intruder.headers),
             await http.put(f"{ZONES}/zone_a", json=redraw, headers=intruder.headers),
             await http.delete(f"{ZONES}/zone_a", headers=intruder.headers),
-            await http.get("/api/v1/incidents", params={"zone": "zone_a"},
-                           headers=intruder.headers),
+            await http.get(
+                "/api/v1/incidents", params={"zone": "zone_a"}, headers=intruder.headers
+            ),
         ):
             assert answer.status_code == 404, answer.text
         listed = await http.get(ZONES, headers=intruder.headers)
@@ -248,9 +267,11 @@ async def test_officers_cannot_change_platform_zones_or_another_organisation_s_z
         ranking = await http.get("/api/v1/risk", headers=intruder.headers)
         assert "zone_a" not in {z["zone_id"] for z in ranking.json()["zones"]}
         # Choosing the same code does not tell that another organisation has it.
-        same = await http.post(ZONES, json={"name_fr": "Zone A", "code": "zone_a",
-                                            "geometry": square(-4.0, 14.0, 0.05)},
-                               headers=intruder.headers)
+        same = await http.post(
+            ZONES,
+            json={"name_fr": "Zone A", "code": "zone_a", "geometry": square(-4.0, 14.0, 0.05)},
+            headers=intruder.headers,
+        )
         assert same.status_code == 201, same.text
         assert same.json()["id"] != "zone_a"
 
@@ -260,9 +281,11 @@ async def test_officers_cannot_change_platform_zones_or_another_organisation_s_z
     assert mine.json()["geometry"] == made.json()["geometry"]
 
     operator = await factory.operator()
-    redrawn = await http.put(f"{ZONES}/town_kidal", headers=operator.headers,
-                             json={"name_fr": "Kidal", "kind": "town",
-                                   "geometry": square(1.4078, 18.4411, 0.1)})
+    redrawn = await http.put(
+        f"{ZONES}/town_kidal",
+        headers=operator.headers,
+        json={"name_fr": "Kidal", "kind": "town", "geometry": square(1.4078, 18.4411, 0.1)},
+    )
     assert redrawn.status_code == 200, redrawn.text
     assert (await http.delete(f"{ZONES}/zone_a", headers=operator.headers)).status_code == 404
 
@@ -274,8 +297,10 @@ def zigzag_route(vertices: int) -> dict[str, Any]:
     """A route doubling back across Mali at every vertex: the worst case for buffering."""
     lons = np.linspace(-11.5, 4.0, vertices)
     lats = 14.5 + np.where(np.arange(vertices) % 2 == 0, 1.0, -1.0) * 0.5
-    return {"type": "LineString",
-            "coordinates": [[round(x, 6), round(y, 6)] for x, y in zip(lons, lats, strict=True)]}
+    return {
+        "type": "LineString",
+        "coordinates": [[round(x, 6), round(y, 6)] for x, y in zip(lons, lats, strict=True)],
+    }
 
 
 def star_zone(vertices: int, *, centre: tuple[float, float] = (-4.0, 17.0)) -> dict[str, Any]:
@@ -283,8 +308,10 @@ def star_zone(vertices: int, *, centre: tuple[float, float] = (-4.0, 17.0)) -> d
     n = vertices - 1
     angles = np.linspace(0, 2 * math.pi, n, endpoint=False)
     radii = np.where(np.arange(n) % 2 == 0, 3.0, 2.6)
-    ring = [[round(centre[0] + r * math.cos(a), 6), round(centre[1] + r * math.sin(a), 6)]
-            for a, r in zip(angles, radii, strict=True)]
+    ring = [
+        [round(centre[0] + r * math.cos(a), 6), round(centre[1] + r * math.sin(a), 6)]
+        for a, r in zip(angles, radii, strict=True)
+    ]
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
@@ -304,16 +331,13 @@ async def test_largest_allowed_route_and_zone_keep_health_answering(
     route = zigzag_route(1000)  # the largest allowed route
     # The finest stretches still allowed (at most 1,000 of them on this ~110,000 km route).
     body = {"geometry": route, "corridor_km": 50, "segment_km": 115}
-    answer, worst = await health_during(
-        http, http.post(ASSESS, json=body, headers=planner.headers)
-    )
+    answer, worst = await health_during(http, http.post(ASSESS, json=body, headers=planner.headers))
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["segments"]) <= 1000
     assert worst <= 1.0
 
     zone = {"name_fr": "Grande zone", "geometry": star_zone(10_000)}  # the largest allowed zone
-    answer, worst = await health_during(http, http.post(ZONES, json=zone,
-                                                        headers=officer.headers))
+    answer, worst = await health_during(http, http.post(ZONES, json=zone, headers=officer.headers))
     assert answer.status_code == 201, answer.text
     assert worst <= 1.0
 
@@ -325,10 +349,14 @@ async def test_too_big_routes_zones_and_corridors_are_refused_naming_the_field(
     officer = await factory.caller("officer")
     short = {"type": "LineString", "coordinates": [[-0.04, 16.27], [2.4, 15.9]]}
     cases = [
-        ({"geometry": zigzag_route(1001), "corridor_km": 10, "segment_km": 200},
-         "geometry.coordinates"),
-        ({"geometry": zigzag_route(10_001), "corridor_km": 10, "segment_km": 200},
-         "geometry.coordinates"),
+        (
+            {"geometry": zigzag_route(1001), "corridor_km": 10, "segment_km": 200},
+            "geometry.coordinates",
+        ),
+        (
+            {"geometry": zigzag_route(10_001), "corridor_km": 10, "segment_km": 200},
+            "geometry.coordinates",
+        ),
         ({"geometry": short, "corridor_km": 51}, "corridor_km"),
         ({"geometry": short, "segment_km": 0.5}, "segment_km"),
         ({"geometry": short, "segment_km": 501}, "segment_km"),
@@ -340,9 +368,10 @@ async def test_too_big_routes_zones_and_corridors_are_refused_naming_the_field(
         assert response.status_code == 422, (field, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert field in response.text
-    islands = {"type": "MultiPolygon",
-               "coordinates": [square(-10 + k * 0.01, 14.0, 0.004)["coordinates"]
-                               for k in range(501)]}
+    islands = {
+        "type": "MultiPolygon",
+        "coordinates": [square(-10 + k * 0.01, 14.0, 0.004)["coordinates"] for k in range(501)],
+    }
     zone_cases = [
         ({"name_fr": "Trop", "geometry": star_zone(10_002)}, "geometry.coordinates"),
         ({"name_fr": "Iles", "geometry": islands}, "geometry.coordinates"),
@@ -363,9 +392,15 @@ async def test_another_organisation_s_custom_zone_never_shows_on_an_incident(
     name and code of the area B watches (B's custom zone), in reads, lists and exports."""
     watcher = await factory.caller("officer")
     code = f"axe_b_{watcher.org_id.hex[:8]}"
-    drawn = await http.post(ZONES, json={"name_fr": "Axe surveillé par B", "code": code,
-                                         "geometry": square(TRUE_LON, TRUE_LAT, 0.2)},
-                            headers=watcher.headers)
+    drawn = await http.post(
+        ZONES,
+        json={
+            "name_fr": "Axe surveillé par B",
+            "code": code,
+            "geometry": square(TRUE_LON, TRUE_LAT, 0.2),
+        },
+        headers=watcher.headers,
+    )
     assert drawn.status_code == 201, drawn.text
     reporter = await factory.caller("reporter")
     made = await http.post(
@@ -379,8 +414,9 @@ async def test_another_organisation_s_custom_zone_never_shows_on_an_incident(
         made,
         await http.get(f"/api/v1/incidents/{incident_id}", headers=reporter.headers),
         await http.get("/api/v1/incidents", params={"limit": 200}, headers=reporter.headers),
-        await http.get("/api/v1/incidents", params={"format": "csv", "limit": 200},
-                       headers=reporter.headers),
+        await http.get(
+            "/api/v1/incidents", params={"format": "csv", "limit": 200}, headers=reporter.headers
+        ),
     ]
     for answer in answers:
         assert answer.status_code == 200 or answer.status_code == 201, answer.text

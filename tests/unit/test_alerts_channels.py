@@ -68,7 +68,8 @@ def test_rejection_never_repeats_the_secret():
 def test_deployment_can_refuse_schemes():
     with pytest.raises(ChannelError, match="mailto://"):
         validate_channel_url(
-            "json://127.0.0.1:8080/path", "channels[0]",
+            "json://127.0.0.1:8080/path",
+            "channels[0]",
             policy=ChannelPolicy.from_settings("mailto", "127.0.0.1"),
         )
 
@@ -149,14 +150,18 @@ async def test_apprise_notifier_delivers_to_a_local_json_receiver(http_receiver)
 
 async def test_apprise_notifier_reports_a_server_error(http_receiver):
     port, _ = http_receiver
-    result = await AppriseNotifier(timeout_s=10, policy=LOCAL).send(f"json://127.0.0.1:{port}/fail", "t", "b")
+    result = await AppriseNotifier(timeout_s=10, policy=LOCAL).send(
+        f"json://127.0.0.1:{port}/fail", "t", "b"
+    )
     assert not result.ok
     # A subscriber reads a reason class, never the receiver's answer or a network error.
     assert result.error == "delivery failed: rejected_by_receiver"
 
 
 async def test_apprise_notifier_reports_an_unreachable_host():
-    result = await AppriseNotifier(timeout_s=10, policy=LOCAL).send("json://127.0.0.1:9/hook", "t", "b")
+    result = await AppriseNotifier(timeout_s=10, policy=LOCAL).send(
+        "json://127.0.0.1:9/hook", "t", "b"
+    )
     assert not result.ok
     assert result.error == "delivery failed: unreachable"
 
@@ -185,7 +190,9 @@ async def test_apprise_notifier_delivers_mail_to_a_local_smtp_server():
     controller.start()
     try:
         url = f"mailto://127.0.0.1:{port}?from=alertes@sentinelle.org&to=ong@example.org"
-        result = await AppriseNotifier(timeout_s=10, policy=LOCAL).send(url, "Alerte Sentinelle", "Route fermée")
+        result = await AppriseNotifier(timeout_s=10, policy=LOCAL).send(
+            url, "Alerte Sentinelle", "Route fermée"
+        )
     finally:
         controller.stop()
     assert result.ok, result.error

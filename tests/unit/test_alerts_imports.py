@@ -10,7 +10,14 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module", ["alerts", "alerts.core.subscription", "alerts.core.matching", "alerts.core.render", "alerts.core.policy"]
+    "module",
+    [
+        "alerts",
+        "alerts.core.subscription",
+        "alerts.core.matching",
+        "alerts.core.render",
+        "alerts.core.policy",
+    ],
 )
 def test_pure_modules_do_not_load_outside_world_libraries(module):
     code = (

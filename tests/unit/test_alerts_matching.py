@@ -118,8 +118,9 @@ def _random_subscriptions(rng, n):
             types=frozenset(rng.choice(types, size=k, replace=False)) if k else frozenset(),
             min_severity=int(rng.integers(1, 6)),
             statuses=frozenset(
-                rng.choice(["reported", "verified", "disputed"], size=rng.integers(1, 3),
-                           replace=False)
+                rng.choice(
+                    ["reported", "verified", "disputed"], size=rng.integers(1, 3), replace=False
+                )
             ),
             paused=bool(rng.random() < 0.1),
         )

@@ -48,9 +48,17 @@ kidnapping_near_diema = Incident(
 
 def recipient(org: uuid.UUID = ORG_B, role: str = Role.PLANNER, language: str = "fr") -> Recipient:
     return Recipient(
-        id=uuid.uuid4(), owner_user_id=uuid.uuid4(), owner_org_id=org, owner_role=role,
-        channels_encrypted=("x",), channels_masked=("json://h/p",), secondary_encrypted=None,
-        secondary_masked=None, language=language, format="full", quiet_hours=None,
+        id=uuid.uuid4(),
+        owner_user_id=uuid.uuid4(),
+        owner_org_id=org,
+        owner_role=role,
+        channels_encrypted=("x",),
+        channels_masked=("json://h/p",),
+        secondary_encrypted=None,
+        secondary_masked=None,
+        language=language,
+        format="full",
+        quiet_hours=None,
     )
 
 
@@ -70,7 +78,8 @@ def config() -> OutboxConfig:
 )
 def test_incident_priority(severity: int, aid_workers: bool, expected: Priority) -> None:
     incident = replace(
-        kidnapping_near_diema, severity=severity,
+        kidnapping_near_diema,
+        severity=severity,
         impact=Impact(aid_workers_affected=aid_workers),
     )
     assert incident_priority(incident) is expected
@@ -155,8 +164,12 @@ def test_web_hooks_receive_the_idempotency_key_as_a_header(url: str, carries_key
 
 def test_dispatch_settings_become_the_retry_policy() -> None:
     config = DispatchConfig.from_settings(
-        Settings(dispatch_max_attempts=4, dispatch_backoff_base_seconds=2.0,
-                 dispatch_backoff_cap_seconds=60.0, ack_timeout_minutes=10)
+        Settings(
+            dispatch_max_attempts=4,
+            dispatch_backoff_base_seconds=2.0,
+            dispatch_backoff_cap_seconds=60.0,
+            ack_timeout_minutes=10,
+        )
     )
     assert config.retry.max_attempts == 4
     assert config.ack_timeout == timedelta(minutes=10)

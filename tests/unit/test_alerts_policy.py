@@ -152,8 +152,17 @@ def test_idempotency_key_is_stable_and_distinct_per_channel():
     assert key == idempotency_key("alert-1", "sub-1", 0)
     assert len(key) == 32
     assert int(key, 16) >= 0
-    assert len({key, idempotency_key("alert-1", "sub-1", 1), idempotency_key("alert-1", "sub-2", 0),
-                idempotency_key("alert-2", "sub-1", 0)}) == 4
+    assert (
+        len(
+            {
+                key,
+                idempotency_key("alert-1", "sub-1", 1),
+                idempotency_key("alert-1", "sub-2", 0),
+                idempotency_key("alert-2", "sub-1", 0),
+            }
+        )
+        == 4
+    )
 
 
 @pytest.mark.parametrize(

@@ -60,9 +60,26 @@ def test_characters_in_the_gsm7_table(char):
 
 @pytest.mark.parametrize(
     ("char", "plain"),
-    [("ç", "c"), ("ê", "e"), ("â", "a"), ("î", "i"), ("ô", "o"), ("û", "u"), ("ë", "e"),
-     ("ï", "i"), ("œ", "oe"), ("Œ", "OE"), ("È", "E"), ("À", "A"), ("Ê", "E"), ("’", "'"),
-     ("«", '"'), ("–", "-"), ("…", "..."), ("\u202f", " ")],
+    [
+        ("ç", "c"),
+        ("ê", "e"),
+        ("â", "a"),
+        ("î", "i"),
+        ("ô", "o"),
+        ("û", "u"),
+        ("ë", "e"),
+        ("ï", "i"),
+        ("œ", "oe"),
+        ("Œ", "OE"),
+        ("È", "E"),
+        ("À", "A"),
+        ("Ê", "E"),
+        ("’", "'"),
+        ("«", '"'),
+        ("–", "-"),
+        ("…", "..."),
+        ("\u202f", " "),
+    ],
 )
 def test_characters_outside_gsm7_are_transliterated(char, plain):
     assert not is_gsm7(char)
@@ -119,8 +136,11 @@ def test_sms_time_is_bamako_local_time(view):
 @pytest.mark.parametrize("language", ["fr", "en"])
 @pytest.mark.parametrize("type_code", sorted(TYPES))
 def test_every_type_fits_one_sms_with_a_long_french_place(type_code, language, view):
-    view.update(type=type_code, place_name=long_french_place, impact=Impact(killed=12, injured=30,
-                abducted=4, aid_workers_affected=True))
+    view.update(
+        type=type_code,
+        place_name=long_french_place,
+        impact=Impact(killed=12, injured=30, abducted=4, aid_workers_affected=True),
+    )
     sms = render_incident_alert(view, language=language, format="sms", code="K7F3Q", link=None)
     assert is_gsm7(sms.body)
     assert gsm7_length(sms.body) <= SMS_MAX
@@ -196,8 +216,12 @@ def test_fields_absent_from_the_view_are_not_rendered(view):
 
 def test_reporting_organisation_and_user_are_never_rendered(view):
     view.update(
-        org_id=uuid.UUID(int=7), user_id=uuid.UUID(int=9), org="ONG Espoir du Sahel",
-        org_name="ONG Espoir du Sahel", reporter="Awa Diallo", reported_by="Awa Diallo",
+        org_id=uuid.UUID(int=7),
+        user_id=uuid.UUID(int=9),
+        org="ONG Espoir du Sahel",
+        org_name="ONG Espoir du Sahel",
+        reporter="Awa Diallo",
+        reported_by="Awa Diallo",
     )
     for fmt in ("sms", "full"):
         for lang in ("fr", "en"):
@@ -282,8 +306,14 @@ def test_alert_codes_are_short_unambiguous_and_random():
 
 @pytest.mark.parametrize(
     ("reply", "code"),
-    [("OK K7F3Q", "K7F3Q"), ("ok k7f3q", "K7F3Q"), ("Ok: K7F3Q merci", "K7F3Q"), ("K7F3Q", "K7F3Q"),
-     ("bien reçu", None), ("OK", None)],
+    [
+        ("OK K7F3Q", "K7F3Q"),
+        ("ok k7f3q", "K7F3Q"),
+        ("Ok: K7F3Q merci", "K7F3Q"),
+        ("K7F3Q", "K7F3Q"),
+        ("bien reçu", None),
+        ("OK", None),
+    ],
 )
 def test_ack_replies_are_parsed(reply, code):
     assert parse_ack_reply(reply) == code

@@ -62,11 +62,13 @@ def test_run_module_passes_quick_only_to_modules_that_accept_it() -> None:
 
 def test_results_file_keeps_figures_of_modules_not_rerun(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
-    write_results(path, {"zones.assign_rate": {"value": 1, "unit": "u", "reference": None,
-                                               "ratio": None}})
+    write_results(
+        path, {"zones.assign_rate": {"value": 1, "unit": "u", "reference": None, "ratio": None}}
+    )
     results = load_results(path)
-    results.update({"incidents.import_rate": {"value": 2, "unit": "u", "reference": 4,
-                                              "ratio": 0.5}})
+    results.update(
+        {"incidents.import_rate": {"value": 2, "unit": "u", "reference": 4, "ratio": 0.5}}
+    )
     write_results(path, results)
     assert set(json.loads(path.read_text())) == {"zones.assign_rate", "incidents.import_rate"}
 

@@ -34,7 +34,10 @@ def test_compose_file_validates() -> None:
         )
     result = subprocess.run(
         [*command, "-f", str(COMPOSE), "config", "-q"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -44,7 +47,10 @@ def test_compose_runs_the_api_on_postgresql_with_healthchecks() -> None:
     if command is None:
         pytest.skip("No Compose CLI to resolve docker/compose.yaml.")
     result = subprocess.run(
-        [*command, "-f", str(COMPOSE), "config"], cwd=ROOT, capture_output=True, text=True,
+        [*command, "-f", str(COMPOSE), "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr

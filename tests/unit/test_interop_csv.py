@@ -191,7 +191,15 @@ def test_csv_module_reads_the_export() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=cmd|' /C calc'!A0"],
+    [
+        '=HYPERLINK("http://x","y")',
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\t=1",
+        "\r=1",
+        "=cmd|' /C calc'!A0",
+    ],
 )
 def test_formula_cells_are_neutralised_and_read_back_as_text(text: str) -> None:
     incident = {**kidnapping_at_diema, "description": text, "actor": text, "place_name": text}

@@ -65,8 +65,13 @@ TABLE = {
     "stranger": (stranger, (M, M, M, F, F)),
     "public": (None, (M, M, M, M, F)),
 }
-LEVELS = (SharingLevel.RED, SharingLevel.AMBER_STRICT, SharingLevel.AMBER, SharingLevel.GREEN,
-          SharingLevel.CLEAR)
+LEVELS = (
+    SharingLevel.RED,
+    SharingLevel.AMBER_STRICT,
+    SharingLevel.AMBER,
+    SharingLevel.GREEN,
+    SharingLevel.CLEAR,
+)
 
 
 @pytest.mark.parametrize("who", list(TABLE))
@@ -126,10 +131,22 @@ def test_representative_point_of_a_polygon_is_its_box_centre() -> None:
 def test_the_masked_point_of_a_shape_is_the_point_its_row_stores() -> None:
     """A U-shaped area: its box centre lies outside it. The masked view used that centre while
     lists, zones and assessment snapped the stored point on its surface: two different cells."""
-    u_shape = {"type": "Polygon", "coordinates": [[
-        [0, 14], [3, 14], [3, 17], [2.5, 17], [2.5, 14.5], [0.5, 14.5], [0.5, 17], [0, 17],
-        [0, 14],
-    ]]}
+    u_shape = {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [0, 14],
+                [3, 14],
+                [3, 17],
+                [2.5, 17],
+                [2.5, 14.5],
+                [0.5, 14.5],
+                [0.5, 17],
+                [0, 17],
+                [0, 14],
+            ]
+        ],
+    }
     lon, lat = representative_point(u_shape)
     stored = shapely.point_on_surface(shapely.geometry.shape(u_shape))
     assert (lon, lat) == (stored.x, stored.y)
@@ -181,8 +198,9 @@ def test_view_for_an_outsider_is_the_masked_dict() -> None:
 
 
 def test_view_for_an_officer_of_a_hidden_organisation_says_a_member_organisation() -> None:
-    view = view_for(officer_elsewhere, incident(hide_organisation=True), rules=RULES,
-                    organisation="CSO Kidal")
+    view = view_for(
+        officer_elsewhere, incident(hide_organisation=True), rules=RULES, organisation="CSO Kidal"
+    )
     props = view["properties"]
     assert props["organisation"] == HIDDEN_ORGANISATION
     assert "organisation_id" not in props
@@ -191,7 +209,8 @@ def test_view_for_an_officer_of_a_hidden_organisation_says_a_member_organisation
 
 
 def test_view_for_the_own_organisation_keeps_its_name_even_when_hidden() -> None:
-    view = view_for(colleague, incident(hide_organisation=True), rules=RULES,
-                    organisation="CSO Kidal")
+    view = view_for(
+        colleague, incident(hide_organisation=True), rules=RULES, organisation="CSO Kidal"
+    )
     assert view["properties"]["organisation"] == "CSO Kidal"
     assert view["properties"]["reported_by"] == str(AUTHOR)

@@ -64,8 +64,7 @@ def test_trust_and_audit_commands(tmp_path: Path) -> None:
     listed = runner.invoke(main, ["trust", "list"], env=env)
     assert "Réseau Gao" in listed.output
     assert org_id in listed.output
-    unknown = runner.invoke(main, ["trust", "create", "Autre", "--org", str(uuid.uuid4())],
-                            env=env)
+    unknown = runner.invoke(main, ["trust", "create", "Autre", "--org", str(uuid.uuid4())], env=env)
     assert unknown.exit_code == 2
     purged = runner.invoke(main, ["audit", "purge", "--days", "30"], env=env)
     assert purged.exit_code == 0, purged.output

@@ -131,8 +131,12 @@ def test_a_patch_moving_to_lat_alone_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "when",
-    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00", "1899-12-31T23:59:59Z",
-     "3000-01-01T00:00:00Z"],
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-05:00",
+        "1899-12-31T23:59:59Z",
+        "3000-01-01T00:00:00Z",
+    ],
 )
 def test_out_of_range_occurred_at_is_named(when: str) -> None:
     with pytest.raises(InvalidField) as caught:

@@ -62,8 +62,12 @@ class TokenListed(Struct):
     last_used_at: datetime | None = None
 
 
-@post("/api/v1/organisations", guards=[AUDITED_OPERATORS], tags=["admin"],
-      summary="Create an organisation (platform operator)")
+@post(
+    "/api/v1/organisations",
+    guards=[AUDITED_OPERATORS],
+    tags=["admin"],
+    summary="Create an organisation (platform operator)",
+)
 async def create_org(request: Request[Any, Any, Any], data: OrganisationIn) -> OrganisationOut:
     actor = principal_of(request)
     with refusals_audited(actor, request):
@@ -71,8 +75,12 @@ async def create_org(request: Request[Any, Any, Any], data: OrganisationIn) -> O
     return OrganisationOut(id=org.id, name=org.name, created_at=org.created_at)
 
 
-@get("/api/v1/organisations", guards=[AUDITED_OPERATORS], tags=["admin"],
-     summary="Every organisation (platform operator)")
+@get(
+    "/api/v1/organisations",
+    guards=[AUDITED_OPERATORS],
+    tags=["admin"],
+    summary="Every organisation (platform operator)",
+)
 async def list_orgs(request: Request[Any, Any, Any]) -> list[OrganisationOut]:
     actor = principal_of(request)
     with refusals_audited(actor, request):
@@ -80,9 +88,13 @@ async def list_orgs(request: Request[Any, Any, Any]) -> list[OrganisationOut]:
     return [OrganisationOut(id=o.id, name=o.name, created_at=o.created_at) for o in orgs]
 
 
-@delete("/api/v1/organisations/{org_id:uuid}", guards=[AUDITED_OPERATORS], tags=["admin"],
-        summary="Delete an organisation (platform operator; risk history kept anonymous, masked)",
-        status_code=200)
+@delete(
+    "/api/v1/organisations/{org_id:uuid}",
+    guards=[AUDITED_OPERATORS],
+    tags=["admin"],
+    summary="Delete an organisation (platform operator; risk history kept anonymous, masked)",
+    status_code=200,
+)
 async def delete_org(request: Request[Any, Any, Any], org_id: uuid.UUID) -> Deleted:
     actor = principal_of(request)
     with refusals_audited(actor, request):
@@ -91,35 +103,63 @@ async def delete_org(request: Request[Any, Any, Any], org_id: uuid.UUID) -> Dele
     return Deleted(organisation_id=org_id, incidents_kept_anonymous=kept)
 
 
-@post("/api/v1/tokens", guards=[ADMINS_OR_OPERATORS], tags=["admin"],
-      summary="Create a user of your organisation and its token",
-      description="An admin creates reporter, officer, planner or admin tokens in its own "
-                  "organisation (`org_id` left out or equal to it). The platform operator creates "
-                  "operator tokens in its own organisation, and the first `admin` of another "
-                  "organisation (`org_id`) while it has no admin with a live token.")
+@post(
+    "/api/v1/tokens",
+    guards=[ADMINS_OR_OPERATORS],
+    tags=["admin"],
+    summary="Create a user of your organisation and its token",
+    description="An admin creates reporter, officer, planner or admin tokens in its own "
+    "organisation (`org_id` left out or equal to it). The platform operator creates "
+    "operator tokens in its own organisation, and the first `admin` of another "
+    "organisation (`org_id`) while it has no admin with a live token.",
+)
 async def create_token(request: Request[Any, Any, Any], data: TokenIn) -> TokenOut:
     actor = principal_of(request)
     with refusals_audited(actor, request):
         issued = await sharing_of(request).issue_token(
-            actor, org_id=data.org_id, role=data.role, name=data.name, now=utcnow())
-    return TokenOut(token=issued.token, token_id=issued.token_id, user_id=issued.user_id,
-                    org_id=issued.org_id, role=issued.role)
+            actor, org_id=data.org_id, role=data.role, name=data.name, now=utcnow()
+        )
+    return TokenOut(
+        token=issued.token,
+        token_id=issued.token_id,
+        user_id=issued.user_id,
+        org_id=issued.org_id,
+        role=issued.role,
+    )
 
 
-@get("/api/v1/tokens", guards=[ADMINS_OR_OPERATORS], tags=["admin"],
-     summary="The tokens of your organisation, newest first (never the token itself)")
+@get(
+    "/api/v1/tokens",
+    guards=[ADMINS_OR_OPERATORS],
+    tags=["admin"],
+    summary="The tokens of your organisation, newest first (never the token itself)",
+)
 async def list_tokens(
     request: Request[Any, Any, Any],
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 500,
 ) -> list[TokenListed]:
     tokens = await sharing_of(request).tokens(principal_of(request), limit=limit)
-    return [TokenListed(id=t.id, user_id=t.user_id, user_name=t.user_name, role=t.role,
-                        created_at=t.created_at, name=t.name, revoked_at=t.revoked_at,
-                        last_used_at=t.last_used_at) for t in tokens]
+    return [
+        TokenListed(
+            id=t.id,
+            user_id=t.user_id,
+            user_name=t.user_name,
+            role=t.role,
+            created_at=t.created_at,
+            name=t.name,
+            revoked_at=t.revoked_at,
+            last_used_at=t.last_used_at,
+        )
+        for t in tokens
+    ]
 
 
-@delete("/api/v1/tokens/{token_id:uuid}", guards=[ADMINS_OR_OPERATORS], tags=["admin"],
-        summary="Revoke a token of your organisation")
+@delete(
+    "/api/v1/tokens/{token_id:uuid}",
+    guards=[ADMINS_OR_OPERATORS],
+    tags=["admin"],
+    summary="Revoke a token of your organisation",
+)
 async def revoke_token(request: Request[Any, Any, Any], token_id: uuid.UUID) -> None:
     actor = principal_of(request)
     with refusals_audited(actor, request):

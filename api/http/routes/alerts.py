@@ -52,11 +52,11 @@ def service_of(request: Request[Any, Any, Any]) -> AlertService:
     summary="Subscribe to alerts for an area",
     description=(
         "`channels`: Apprise addresses (mailto://, tgram://, signal://, json://...), checked "
-        "now and stored encrypted; answers show them masked. `area`: `{\"zones\": [ids]}`, "
-        "`{\"geometry\": Polygon}`, `{\"point\": {\"lat\", \"lon\"}, \"radius_km\"}` or "
-        "`{\"route\": LineString, \"corridor_km\"}`. Filters: `types`, `min_severity`, "
+        'now and stored encrypted; answers show them masked. `area`: `{"zones": [ids]}`, '
+        '`{"geometry": Polygon}`, `{"point": {"lat", "lon"}, "radius_km"}` or '
+        '`{"route": LineString, "corridor_km"}`. Filters: `types`, `min_severity`, '
         "`statuses`, `min_level`; `language` fr|en; `format` sms|full; `quiet_hours` "
-        "\"22:00-06:00\" (Africa/Bamako; flash alerts still go out); `paused`; "
+        '"22:00-06:00" (Africa/Bamako; flash alerts still go out); `paused`; '
         "`secondary_channel` for escalation; `owner` organisation|user."
     ),
     status_code=201,
@@ -76,7 +76,9 @@ async def list_subscriptions(request: Request[Any, Any, Any]) -> SubscriptionLis
 
 @get(
     "/api/v1/subscriptions/{subscription_id:uuid}",
-    guards=[ANY_ROLE], tags=TAGS, summary="One subscription",
+    guards=[ANY_ROLE],
+    tags=TAGS,
+    summary="One subscription",
 )
 async def get_subscription(
     request: Request[Any, Any, Any], subscription_id: uuid.UUID
@@ -86,7 +88,9 @@ async def get_subscription(
 
 @patch(
     "/api/v1/subscriptions/{subscription_id:uuid}",
-    guards=[ANY_ROLE], tags=TAGS, summary="Change a subscription (fields given replace)",
+    guards=[ANY_ROLE],
+    tags=TAGS,
+    summary="Change a subscription (fields given replace)",
 )
 async def update_subscription(
     request: Request[Any, Any, Any], subscription_id: uuid.UUID, data: dict[str, Any]
@@ -100,7 +104,10 @@ async def update_subscription(
 
 @delete(
     "/api/v1/subscriptions/{subscription_id:uuid}",
-    guards=[ANY_ROLE], tags=TAGS, summary="Stop a subscription", status_code=204,
+    guards=[ANY_ROLE],
+    tags=TAGS,
+    summary="Stop a subscription",
+    status_code=204,
 )
 async def delete_subscription(request: Request[Any, Any, Any], subscription_id: uuid.UUID) -> None:
     viewer = principal_of(request)
@@ -110,13 +117,15 @@ async def delete_subscription(request: Request[Any, Any, Any], subscription_id: 
 
 @post(
     "/api/v1/subscriptions/{subscription_id:uuid}/test",
-    guards=[ANY_ROLE], tags=TAGS, status_code=201,
+    guards=[ANY_ROLE],
+    tags=TAGS,
+    status_code=201,
     summary="Send a test message to every channel of a subscription now",
     description=(
         "For whoever may change the subscription (its owner; officers and admins for an "
         "organisation's). Answers the test alert; its delivery log "
         "(`/api/v1/alerts/{code}/deliveries`) shows each channel's outcome as "
-        "\"delivery failed: <reason>\" (refused_by_policy, invalid_address, unreachable, "
+        '"delivery failed: <reason>" (refused_by_policy, invalid_address, unreachable, '
         "timeout, rejected_by_receiver, failed)."
     ),
 )
@@ -139,8 +148,16 @@ async def test_subscription(
 async def broadcast(request: Request[Any, Any, Any], data: dict[str, Any]) -> BroadcastOut:
     officer = principal_of(request)
     result = await service_of(request).broadcast(officer, data, now=utcnow())
-    audit.later(audit.event("alert.broadcast", officer, target_type="broadcast",
-                            target_id=result.id, priority=result.priority, alerts=result.alerts))
+    audit.later(
+        audit.event(
+            "alert.broadcast",
+            officer,
+            target_type="broadcast",
+            target_id=result.id,
+            priority=result.priority,
+            alerts=result.alerts,
+        )
+    )
     return result
 
 
@@ -213,16 +230,15 @@ def configure(ctx: AppContext) -> None:
     signer = LinkSigner(keys)
     cache = SubscriptionCache()
     outbox = OutboxConfig(
-        public_url=settings.public_url, signer=signer,
+        public_url=settings.public_url,
+        signer=signer,
         mask_grid_degrees=settings.mask_grid_degrees,
         mask_time_unit=settings.mask_time_unit,
         max_age=timedelta(hours=settings.alert_max_age_hours),
     )
     ctx.incidents.observers = [*ctx.incidents.observers, AlertOutbox(cache, outbox)]
     try:
-        policy = ChannelPolicy.from_settings(
-            settings.channel_schemes, settings.channel_allow_hosts
-        )
+        policy = ChannelPolicy.from_settings(settings.channel_schemes, settings.channel_allow_hosts)
     except ValueError as exc:
         raise ValueError(
             f"SENTINELLE_CHANNEL_ALLOW_HOSTS is not valid: {exc}. Fix or unset the variable."
@@ -246,9 +262,12 @@ def configure(ctx: AppContext) -> None:
     if not settings.dispatch_in_process:
         return
     dispatcher = Dispatcher(
-        ctx.db, AppriseNotifier(policy=policy), box,
+        ctx.db,
+        AppriseNotifier(policy=policy),
+        box,
         config=DispatchConfig.from_settings(settings),
-        outbox=outbox, cache=cache,
+        outbox=outbox,
+        cache=cache,
     )
     outbox.on_commit = dispatcher.wake
     ctx.state["alerts_dispatcher"] = dispatcher

@@ -35,11 +35,17 @@ def parse_floats(value: str, count: int, field: str, form: str) -> list[float]:
 def parse_bbox(value: str) -> tuple[float, float, float, float]:
     minx, miny, maxx, maxy = parse_floats(value, 4, "bbox", "minLon,minLat,maxLon,maxLat")
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
-        raise InvalidField("bbox", "bbox longitudes must be within -180..180 (order minLon,minLat,maxLon,maxLat).")
+        raise InvalidField(
+            "bbox", "bbox longitudes must be within -180..180 (order minLon,minLat,maxLon,maxLat)."
+        )
     if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise InvalidField("bbox", "bbox latitudes must be within -90..90 (order minLon,minLat,maxLon,maxLat).")
+        raise InvalidField(
+            "bbox", "bbox latitudes must be within -90..90 (order minLon,minLat,maxLon,maxLat)."
+        )
     if minx > maxx or miny > maxy:
-        raise InvalidField("bbox", "bbox minimum must not exceed its maximum: minLon,minLat,maxLon,maxLat.")
+        raise InvalidField(
+            "bbox", "bbox minimum must not exceed its maximum: minLon,minLat,maxLon,maxLat."
+        )
     return minx, miny, maxx, maxy
 
 

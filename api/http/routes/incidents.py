@@ -36,10 +36,32 @@ from incidents.taxonomy import catalogue as taxonomy
 
 GEOJSON = "application/geo+json"
 CSV_COLUMNS = (
-    "id", "type", "category", "occurred_at", "time_precision", "lat", "lon", "location_precision",
-    "place_name", "severity", "killed", "injured", "abducted", "detained", "missing",
-    "aid_workers_affected", "perpetrator", "actor", "description", "source_type", "reliability",
-    "credibility", "status", "sharing_level", "version", "zones",
+    "id",
+    "type",
+    "category",
+    "occurred_at",
+    "time_precision",
+    "lat",
+    "lon",
+    "location_precision",
+    "place_name",
+    "severity",
+    "killed",
+    "injured",
+    "abducted",
+    "detained",
+    "missing",
+    "aid_workers_affected",
+    "perpetrator",
+    "actor",
+    "description",
+    "source_type",
+    "reliability",
+    "credibility",
+    "status",
+    "sharing_level",
+    "version",
+    "zones",
 )
 
 
@@ -63,7 +85,9 @@ def parse_if_match(value: str | None) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise InvalidField("If-Match", "If-Match must be the ETag you received, e.g. \"3\".") from None
+        raise InvalidField(
+            "If-Match", 'If-Match must be the ETag you received, e.g. "3".'
+        ) from None
 
 
 def feature_rows_csv(features: list[IncidentFeature]) -> str:
@@ -74,17 +98,41 @@ def feature_rows_csv(features: list[IncidentFeature]) -> str:
         p = f.properties
         coords = f.geometry.get("coordinates") if f.geometry.get("type") == "Point" else None
         impact = p.impact
-        writer.writerow([
-            f.id, p.type or "", p.category, p.occurred_at.isoformat(), p.time_precision,
-            coords[1] if coords else "", coords[0] if coords else "", p.location_precision,
-            p.place_name or "", p.severity or "",
-            *(getattr(impact, k) if impact else "" for k in ("killed", "injured", "abducted",
-                                                           "detained", "missing",
-                                                           "aid_workers_affected")),
-            p.perpetrator or "", p.actor or "", p.description or "", p.source_type or "",
-            p.reliability or "", p.credibility or "", p.status or "", p.sharing_level or "",
-            p.version or "", ";".join(z.code for z in p.zones or []),
-        ])
+        writer.writerow(
+            [
+                f.id,
+                p.type or "",
+                p.category,
+                p.occurred_at.isoformat(),
+                p.time_precision,
+                coords[1] if coords else "",
+                coords[0] if coords else "",
+                p.location_precision,
+                p.place_name or "",
+                p.severity or "",
+                *(
+                    getattr(impact, k) if impact else ""
+                    for k in (
+                        "killed",
+                        "injured",
+                        "abducted",
+                        "detained",
+                        "missing",
+                        "aid_workers_affected",
+                    )
+                ),
+                p.perpetrator or "",
+                p.actor or "",
+                p.description or "",
+                p.source_type or "",
+                p.reliability or "",
+                p.credibility or "",
+                p.status or "",
+                p.sharing_level or "",
+                p.version or "",
+                ";".join(z.code for z in p.zones or []),
+            ]
+        )
     return out.getvalue()
 
 
@@ -133,16 +181,27 @@ async def list_incidents(
     request: Request[Any, Any, Any],
     since: datetime | None = None,
     until: datetime | None = None,
-    type_: Annotated[str | None, Parameter(query="type", description="Type or category codes, comma-separated.")] = None,
+    type_: Annotated[
+        str | None, Parameter(query="type", description="Type or category codes, comma-separated.")
+    ] = None,
     min_severity: Annotated[int | None, Parameter(ge=1, le=5)] = None,
-    status: Annotated[str | None, Parameter(description="reported, verified, disputed, retracted; comma-separated.")] = None,
+    status: Annotated[
+        str | None,
+        Parameter(description="reported, verified, disputed, retracted; comma-separated."),
+    ] = None,
     bbox: Annotated[str | None, Parameter(description="minLon,minLat,maxLon,maxLat")] = None,
     near: Annotated[str | None, Parameter(description="lat,lon (with radius_km)")] = None,
-    radius_km: Annotated[float | None, Parameter(description="0 < radius_km ≤ 500, geodesic")] = None,
-    zone: Annotated[str | None, Parameter(description="A zone id: incidents that fall in it.")] = None,
+    radius_km: Annotated[
+        float | None, Parameter(description="0 < radius_km ≤ 500, geodesic")
+    ] = None,
+    zone: Annotated[
+        str | None, Parameter(description="A zone id: incidents that fall in it.")
+    ] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     cursor: str | None = None,
-    format_: Annotated[str, Parameter(query="format", description="geojson (default) or csv")] = "geojson",
+    format_: Annotated[
+        str, Parameter(query="format", description="geojson (default) or csv")
+    ] = "geojson",
 ) -> Response[IncidentCollection]:
     query = IncidentQuery(limit=limit, cursor=cursor)
     query.since, query.until = as_utc(since), as_utc(until)
@@ -157,7 +216,9 @@ async def list_incidents(
         valid = {s.value for s in Status}
         for code in codes:
             if code not in valid:
-                raise InvalidField("status", f"Unknown status {code!r}; use {', '.join(sorted(valid))}.")
+                raise InvalidField(
+                    "status", f"Unknown status {code!r}; use {', '.join(sorted(valid))}."
+                )
         query.statuses = frozenset(codes)
     if bbox:
         query.bbox = parse_bbox(bbox)
@@ -175,8 +236,11 @@ async def list_incidents(
         raise InvalidField("format", "format must be geojson, csv or hxl.")
     features, next_cursor = await service_of(request).list(principal_of(request), query)
     if format_ != "geojson":
-        audit.later(audit.event("incidents.exported", principal_of(request), format=format_,
-                                count=len(features)))
+        audit.later(
+            audit.event(
+                "incidents.exported", principal_of(request), format=format_, count=len(features)
+            )
+        )
     if format_ == "csv":
         return Response(feature_rows_csv(features), media_type="text/csv; charset=utf-8")  # type: ignore[arg-type]
     if format_ == "hxl":
@@ -188,8 +252,15 @@ async def list_incidents(
     return Response(body, media_type=GEOJSON)
 
 
-@get("/api/v1/incidents/{incident_id:uuid}", guards=[ANY_ROLE], tags=["incidents"], summary="One incident")
-async def get_incident(request: Request[Any, Any, Any], incident_id: uuid.UUID) -> Response[IncidentFeature]:
+@get(
+    "/api/v1/incidents/{incident_id:uuid}",
+    guards=[ANY_ROLE],
+    tags=["incidents"],
+    summary="One incident",
+)
+async def get_incident(
+    request: Request[Any, Any, Any], incident_id: uuid.UUID
+) -> Response[IncidentFeature]:
     feature = await service_of(request).get(principal_of(request), incident_id)
     headers = {"ETag": etag(feature.properties.version)} if feature.properties.version else {}
     return Response(feature, headers=headers, media_type=GEOJSON)
@@ -228,10 +299,11 @@ async def retract_incident(
 ) -> Response[IncidentFeature]:
     svc = service_of(request)
     viewer = principal_of(request)
-    updated = await svc.retract(viewer, incident_id, now=utcnow(), reason=data.reason if data else None)
+    updated = await svc.retract(
+        viewer, incident_id, now=utcnow(), reason=data.reason if data else None
+    )
     feature = await svc.get(viewer, incident_id)
     return Response(feature, headers={"ETag": etag(updated.version)}, media_type=GEOJSON)
 
 
 ROUTES = [report_incident, list_incidents, get_incident, patch_incident, retract_incident]
-

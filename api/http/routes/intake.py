@@ -179,8 +179,9 @@ async def kobo_submission(
     request: Request[Any, Any, Any], data: Annotated[dict[str, Any], Body()]
 ) -> Response[KoboOut]:
     result = await intake_of(request).receive_kobo(_secret(request), data, now=utcnow())
-    body = KoboOut(result.incident_id, result.created, result.updated,
-                   reference_code(result.incident_id))
+    body = KoboOut(
+        result.incident_id, result.created, result.updated, reference_code(result.incident_id)
+    )
     return Response(body, status_code=201 if result.created else 200)
 
 
@@ -287,8 +288,12 @@ async def sms_message(request: Request[Any, Any, Any]) -> SmsOut:
         acknowledge=acknowledger_of(request),
     )
     return SmsOut(
-        status=result.status, reply=result.reply, incident_id=result.incident_id,
-        reference=result.reference, held_id=result.held_id, missing=result.missing,
+        status=result.status,
+        reply=result.reply,
+        incident_id=result.incident_id,
+        reference=result.reference,
+        held_id=result.held_id,
+        missing=result.missing,
     )
 
 
@@ -373,7 +378,9 @@ async def cap_index(request: Request[Any, Any, Any]) -> Response[bytes]:
     entries = [
         {
             "id": str(a["id"]),
-            "title": a.get("headline_fr") or a.get("headline_en") or a.get("title")
+            "title": a.get("headline_fr")
+            or a.get("headline_en")
+            or a.get("title")
             or f"{a['type']} {a.get('place_name') or ''}".strip(),
             "url": cap_url(public_url, str(a["id"])),
             "updated": a.get("updated") or a.get("occurred_at"),
@@ -409,9 +416,7 @@ ROUTES = [kobo_submission, sms_message, held_sms, publish_held, discard_held, ca
 
 
 def configure(ctx: AppContext) -> None:
-    intake = IntakeService(
-        ctx.db, ctx.incidents, max_accuracy_m=ctx.settings.kobo_max_accuracy_m
-    )
+    intake = IntakeService(ctx.db, ctx.incidents, max_accuracy_m=ctx.settings.kobo_max_accuracy_m)
     ctx.state["intake"] = intake
     ctx.state["hxl_export"] = hxl_text
     ctx.state.setdefault("public_alerts", AlertedPublicIncidents(ctx.db))

@@ -211,8 +211,12 @@ def _refusals(request: Request[Any, Any, Any]) -> Any:
     return refusals_audited(principal_of(request), request)
 
 
-@get("/api/v1/trust-networks", guards=[AUDITED_ADMINS], tags=["sharing"],
-     summary="The trust networks your organisation belongs to")
+@get(
+    "/api/v1/trust-networks",
+    guards=[AUDITED_ADMINS],
+    tags=["sharing"],
+    summary="The trust networks your organisation belongs to",
+)
 async def list_trust_networks(request: Request[Any, Any, Any]) -> list[TrustNetwork]:
     return await sharing_of(request).networks(principal_of(request))
 
@@ -235,8 +239,12 @@ async def create_trust_network(
     return network
 
 
-@get("/api/v1/trust-networks/{network_id:uuid}", guards=[AUDITED_ADMINS], tags=["sharing"],
-     summary="A trust network your organisation belongs to")
+@get(
+    "/api/v1/trust-networks/{network_id:uuid}",
+    guards=[AUDITED_ADMINS],
+    tags=["sharing"],
+    summary="A trust network your organisation belongs to",
+)
 async def get_trust_network(request: Request[Any, Any, Any], network_id: uuid.UUID) -> TrustNetwork:
     with _refusals(request):
         return await sharing_of(request).network(principal_of(request), network_id)
@@ -254,7 +262,8 @@ async def invite_to_trust_network(
 ) -> Invitation:
     with _refusals(request):
         return await sharing_of(request).invite(
-            principal_of(request), network_id, data.org_id, now=utcnow())
+            principal_of(request), network_id, data.org_id, now=utcnow()
+        )
 
 
 @get(
@@ -265,19 +274,22 @@ async def invite_to_trust_network(
 )
 async def list_invitations(
     request: Request[Any, Any, Any],
-    state_: Annotated[str | None, Parameter(
-        query="state", description="pending, accepted, declined or withdrawn")] = None,
+    state_: Annotated[
+        str | None, Parameter(query="state", description="pending, accepted, declined or withdrawn")
+    ] = None,
 ) -> list[Invitation]:
     if state_ is not None and state_ not in INVITATION_STATES:
         raise InvalidField("state", "state must be pending, accepted, declined or withdrawn.")
     return await sharing_of(request).invitations(principal_of(request), state_)
 
 
-async def _decide(request: Request[Any, Any, Any], invitation_id: uuid.UUID, *,
-                  accept: bool) -> Invitation:
+async def _decide(
+    request: Request[Any, Any, Any], invitation_id: uuid.UUID, *, accept: bool
+) -> Invitation:
     with _refusals(request):
         invitation = await sharing_of(request).decide_invitation(
-            principal_of(request), invitation_id, accept=accept, now=utcnow())
+            principal_of(request), invitation_id, accept=accept, now=utcnow()
+        )
     forget_tokens(request)
     return invitation
 
@@ -320,7 +332,8 @@ async def withdraw_invitation(
 ) -> Invitation:
     with _refusals(request):
         return await sharing_of(request).withdraw_invitation(
-            principal_of(request), invitation_id, now=utcnow())
+            principal_of(request), invitation_id, now=utcnow()
+        )
 
 
 @delete(
@@ -338,9 +351,12 @@ async def remove_trust_member(
             principal_of(request), network_id, org_id, now=utcnow()
         )
     forget_tokens(request)
-    return MemberRemoved(network_id=network_id, org_id=org_id,
-                         network=network if org_id != principal_of(request).org_id else None,
-                         network_deleted=network is None)
+    return MemberRemoved(
+        network_id=network_id,
+        org_id=org_id,
+        network=network if org_id != principal_of(request).org_id else None,
+        network_deleted=network is None,
+    )
 
 
 @delete(
@@ -377,9 +393,16 @@ async def get_audit(
     before: Annotated[int | None, Parameter(ge=1, le=MAX_AUDIT_ID)] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> AuditPage:
-    query = audit.AuditQuery(org_id=principal_of(request).org_id, actor=actor, action=action,
-                             target=target, since=as_utc(since), until=as_utc(until),
-                             before_id=before, limit=limit)
+    query = audit.AuditQuery(
+        org_id=principal_of(request).org_id,
+        actor=actor,
+        action=action,
+        target=target,
+        since=as_utc(since),
+        until=as_utc(until),
+        before_id=before,
+        limit=limit,
+    )
     entries, next_before = await sharing_of(request).audit_log(query)
     return AuditPage(entries=entries, next_before=next_before)
 
@@ -402,9 +425,11 @@ async def export_my_organisation(request: Request[Any, Any, Any]) -> dict[str, A
     status_code=200,
 )
 async def delete_my_organisation(request: Request[Any, Any, Any]) -> Deleted:
-    detail = ("Creating and deleting organisations is for the platform operator only: ask them "
-              "(DELETE /api/v1/organisations/{org_id}, or `sentinelle admin delete-org` on the "
-              "server). Export your data first with GET /api/v1/organisations/me/export.")
+    detail = (
+        "Creating and deleting organisations is for the platform operator only: ask them "
+        "(DELETE /api/v1/organisations/{org_id}, or `sentinelle admin delete-org` on the "
+        "server). Export your data first with GET /api/v1/organisations/me/export."
+    )
     with _refusals(request):
         raise Forbidden(detail)
 
@@ -438,8 +463,9 @@ def mask_rules(ctx: AppContext, id_key: bytes) -> MaskRules:
         raise InvalidField("mask_time_unit", "SENTINELLE_MASK_TIME_UNIT must be day or week.")
     if not ctx.settings.mask_grid_degrees > 0:
         raise InvalidField("mask_grid_degrees", "SENTINELLE_MASK_GRID_DEGREES must be above 0.")
-    return MaskRules(grid_degrees=ctx.settings.mask_grid_degrees, time_unit=TimeUnit(unit),
-                     id_key=id_key)
+    return MaskRules(
+        grid_degrees=ctx.settings.mask_grid_degrees, time_unit=TimeUnit(unit), id_key=id_key
+    )
 
 
 def configure(ctx: AppContext) -> None:

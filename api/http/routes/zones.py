@@ -351,8 +351,7 @@ def risk_day(at: datetime | None, *, now: datetime, retention_days: int) -> date
     if at < now - timedelta(days=retention_days):
         raise InvalidField(
             "at",
-            f"`at` is older than the data retention ({retention_days} days): "
-            "give a time within it",
+            f"`at` is older than the data retention ({retention_days} days): give a time within it",
         )
     return at.replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -451,9 +450,7 @@ async def replace_zone(
     request: Request[Any, Any, Any], zone_id: str, data: ZoneIn
 ) -> Response[ZoneFeature]:
     draft, warnings = await asyncio.to_thread(_draft, data)
-    row = await _zones(request).replace(
-        zone_id, draft, now=utcnow(), actor=principal_of(request)
-    )
+    row = await _zones(request).replace(zone_id, draft, now=utcnow(), actor=principal_of(request))
     risk = await _risk(request).zone_risk(row.id, at=None, now=utcnow())
     return Response(await _feature(row, risk, warnings or None), media_type=GEOJSON)
 
@@ -492,10 +489,16 @@ async def get_zone_risk(
         # Those seen only masked come last, in no meaningful order and without their share.
         ids = [uuid.UUID(i) for i, _ in risk.contributors]
         shown = await sharing.shown_ids(principal_of(request), ids)
-        full = [(str(k), c) for k, (_, c) in zip(ids, risk.contributors, strict=True)
-                if shown.get(k) == k]
-        masked = [(str(shown[k]), c) for k, (_, c) in zip(ids, risk.contributors, strict=True)
-                  if k in shown and shown[k] != k]
+        full = [
+            (str(k), c)
+            for k, (_, c) in zip(ids, risk.contributors, strict=True)
+            if shown.get(k) == k
+        ]
+        masked = [
+            (str(shown[k]), c)
+            for k, (_, c) in zip(ids, risk.contributors, strict=True)
+            if k in shown and shown[k] != k
+        ]
         out = risk_out(replace(risk, contributors=full))
         out.contributors += [Contributor(i, None) for i, _ in sorted(masked)]
         out.masked_share = round(sum(c for _, c in masked), 4)
@@ -526,8 +529,11 @@ async def get_zone_risk_history(
     start = _midnight(given_from) if given_from is not None else _midnight(end - timedelta(days=90))
     delta = parse_step(step)
     if delta < day or delta % day:
-        raise InvalidField("step", "step is whole days or weeks (1d, 7d, 2w): finer steps would "
-                           "reveal the time of incidents you may only see masked")
+        raise InvalidField(
+            "step",
+            "step is whole days or weeks (1d, 7d, 2w): finer steps would "
+            "reveal the time of incidents you may only see masked",
+        )
     points = await _risk(request).history(zone_id, start=start, end=end, step=delta, now=now)
     return HistoryOut(
         zone_id=zone_id,

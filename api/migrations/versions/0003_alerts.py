@@ -53,7 +53,8 @@ def upgrade() -> None:
             ["owner_user_id"], ["users.id"], name=op.f("fk_subscriptions_owner_user_id_users")
         ),
         sa.ForeignKeyConstraint(
-            ["owner_org_id"], ["organisations.id"],
+            ["owner_org_id"],
+            ["organisations.id"],
             name=op.f("fk_subscriptions_owner_org_id_organisations"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriptions")),
@@ -80,7 +81,8 @@ def upgrade() -> None:
         _when("resent_at", nullable=True),
         _when("escalated_at", nullable=True),
         sa.ForeignKeyConstraint(
-            ["subscription_id"], ["subscriptions.id"],
+            ["subscription_id"],
+            ["subscriptions.id"],
             name=op.f("fk_alerts_subscription_id_subscriptions"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
@@ -114,13 +116,13 @@ def upgrade() -> None:
         _when("sent_at", nullable=True),
         _when("delivered_at", nullable=True),
         sa.ForeignKeyConstraint(
-            ["alert_id"], ["alerts.id"], name=op.f("fk_alert_deliveries_alert_id_alerts"),
+            ["alert_id"],
+            ["alerts.id"],
+            name=op.f("fk_alert_deliveries_alert_id_alerts"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_deliveries")),
-        sa.UniqueConstraint(
-            "idempotency_key", name=op.f("uq_alert_deliveries_idempotency_key")
-        ),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_alert_deliveries_idempotency_key")),
     )
     op.create_index("ix_alert_deliveries_alert_id", "alert_deliveries", ["alert_id"])
     op.create_index("ix_alert_deliveries_due", "alert_deliveries", ["status", "next_attempt_at"])
@@ -151,8 +153,13 @@ def downgrade() -> None:
     op.drop_index("ix_alert_deliveries_due", table_name="alert_deliveries")
     op.drop_index("ix_alert_deliveries_alert_id", table_name="alert_deliveries")
     op.drop_table("alert_deliveries")
-    for name in ("ix_alerts_flash_open", "ix_alerts_created", "ix_alerts_incident_id",
-                 "ix_alerts_owner_org_id", "ix_alerts_subscription_id"):
+    for name in (
+        "ix_alerts_flash_open",
+        "ix_alerts_created",
+        "ix_alerts_incident_id",
+        "ix_alerts_owner_org_id",
+        "ix_alerts_subscription_id",
+    ):
         op.drop_index(name, table_name="alerts")
     op.drop_table("alerts")
     op.drop_index("ix_subscriptions_owner_org_id", table_name="subscriptions")

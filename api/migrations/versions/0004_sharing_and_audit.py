@@ -31,18 +31,19 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("added_at", DateTimeUTC(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["network_id"], ["trust_networks.id"], ondelete="CASCADE",
+            ["network_id"],
+            ["trust_networks.id"],
+            ondelete="CASCADE",
             name=op.f("fk_trust_network_members_network_id_trust_networks"),
         ),
         sa.ForeignKeyConstraint(
-            ["org_id"], ["organisations.id"],
+            ["org_id"],
+            ["organisations.id"],
             name=op.f("fk_trust_network_members_org_id_organisations"),
         ),
         sa.PrimaryKeyConstraint("network_id", "org_id", name=op.f("pk_trust_network_members")),
     )
-    op.create_index(
-        op.f("ix_trust_network_members_org_id"), "trust_network_members", ["org_id"]
-    )
+    op.create_index(op.f("ix_trust_network_members_org_id"), "trust_network_members", ["org_id"])
     op.create_table(
         "sharing_change_requests",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -58,7 +59,9 @@ def upgrade() -> None:
         sa.Column("decided_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("decided_by", sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["incident_id"], ["incidents.id"], ondelete="CASCADE",
+            ["incident_id"],
+            ["incidents.id"],
+            ondelete="CASCADE",
             name=op.f("fk_sharing_change_requests_incident_id_incidents"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sharing_change_requests")),
@@ -77,7 +80,9 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("added_at", DateTimeUTC(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["incident_id"], ["incidents.id"], ondelete="CASCADE",
+            ["incident_id"],
+            ["incidents.id"],
+            ondelete="CASCADE",
             name=op.f("fk_incident_named_viewers_incident_id_incidents"),
         ),
         sa.ForeignKeyConstraint(

@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["org_id"], ["organisations.id"], ondelete="CASCADE",
+            ["org_id"],
+            ["organisations.id"],
+            ondelete="CASCADE",
             name=op.f("fk_intake_secrets_org_id_organisations"),
         ),
         sa.PrimaryKeyConstraint("org_id", name=op.f("pk_intake_secrets")),
@@ -44,7 +46,9 @@ def upgrade() -> None:
         sa.Column("reviewed_by", sa.Uuid(), nullable=True),
         sa.Column("reviewed_at", DateTimeUTC(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["org_id"], ["organisations.id"], ondelete="CASCADE",
+            ["org_id"],
+            ["organisations.id"],
+            ondelete="CASCADE",
             name=op.f("fk_held_sms_org_id_organisations"),
         ),
         sa.ForeignKeyConstraint(

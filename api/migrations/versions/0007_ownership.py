@@ -20,7 +20,10 @@ def upgrade() -> None:
     with op.batch_alter_table("trust_networks") as batch:
         batch.add_column(sa.Column("owner_org_id", sa.Uuid(), nullable=True))
         batch.create_foreign_key(
-            "fk_trust_networks_owner_org_id_organisations", "organisations", ["owner_org_id"], ["id"]
+            "fk_trust_networks_owner_org_id_organisations",
+            "organisations",
+            ["owner_org_id"],
+            ["id"],
         )
         batch.create_index("ix_trust_networks_owner_org_id", ["owner_org_id"], unique=False)
     op.create_table(
@@ -46,7 +49,10 @@ def upgrade() -> None:
     with op.batch_alter_table("zones") as batch:
         batch.add_column(sa.Column("owner_org_id", sa.Uuid(), nullable=True))
         batch.create_foreign_key(
-            "fk_zones_owner_org_id_organisations", "organisations", ["owner_org_id"], ["id"],
+            "fk_zones_owner_org_id_organisations",
+            "organisations",
+            ["owner_org_id"],
+            ["id"],
             ondelete="CASCADE",
         )
         batch.create_index("ix_zones_owner_org_id", ["owner_org_id"], unique=False)
