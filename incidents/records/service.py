@@ -23,6 +23,7 @@ from incidents.records.store import (
     IncidentQuery,
     IncidentStore,
     Masking,
+    TextCipher,
     claim_idempotency_key,
     complete_idempotency_key,
     incident_from_row,
@@ -134,6 +135,8 @@ class IncidentService:
     presenter: Presenter = present_full
     # How masked entries look; None: taken from the presenter (`rules`), if it masks at all.
     mask_rules: MaskRules | None = None
+    # Encrypts narratives at rest and seals list cursors (built by api/bootstrap.py).
+    cipher: TextCipher | None = None
 
     async def present(
         self, session: AsyncSession, viewer: Principal | None, rows: list[IncidentRow]
@@ -147,7 +150,7 @@ class IncidentService:
 
     async def feature(self, viewer: Principal | None, incident_id: uuid.UUID) -> IncidentFeature:
         async with self.db.read() as session:
-            row = await IncidentStore(session).get_row(incident_id)
+            row = await IncidentStore(session, self.cipher).get_row(incident_id)
             if row is None:
                 raise NotFound(f"No incident {incident_id}.")
             return (await self.present(session, viewer, [row]))[0]
@@ -200,7 +203,7 @@ class IncidentService:
         if state.state == "done":
             assert state.resource_id is not None
             async with self.db.read() as session:
-                row = await IncidentStore(session).get_row(state.resource_id)
+                row = await IncidentStore(session, self.cipher).get_row(state.resource_id)
                 # A key replays only for the person who first used it: anyone else in the
                 # organisation gets the same refusal whatever the body, so a replay confirms
                 # nothing about a report they may not see (nor that it still exists).
@@ -218,7 +221,7 @@ class IncidentService:
                     )
                 # What the replaying viewer may see now (sharing or role may have changed).
                 feature = (await self.present(session, viewer, [row]))[0]
-            return Reported(incident_from_row(row), feature, replayed=True)
+            return Reported(incident_from_row(row, self.cipher), feature, replayed=True)
         try:
             async with self.db.transaction() as session:
                 feature = await self._insert(session, viewer, incident, geom, now)
@@ -237,8 +240,8 @@ class IncidentService:
         geom: shapely.Geometry,
         now: datetime,
     ) -> IncidentFeature:
-        values = row_values(incident, geom)
-        await IncidentStore(session).add_many([values])
+        values = row_values(incident, geom, cipher=self.cipher)
+        await IncidentStore(session, self.cipher).add_many([values])
         await self._written(session, incident, geom, None, now)
         # A transient row (not attached to the session) renders the response without a re-read.
         return (await self.present(session, viewer, [IncidentRow(**values)]))[0]
@@ -246,7 +249,7 @@ class IncidentService:
     async def _visible_row(
         self, session: AsyncSession, viewer: Principal, incident_id: uuid.UUID
     ) -> IncidentRow:
-        row = await IncidentStore(session).get_row(incident_id)
+        row = await IncidentStore(session, self.cipher).get_row(incident_id)
         # Not visible and absent look the same: never confirm that a hidden incident exists.
         if row is None or not await self.read_policy.may_read(session, viewer, row):
             raise NotFound(f"No incident {incident_id} that you can see.")
@@ -280,7 +283,7 @@ class IncidentService:
                     query.extra_conditions += await self.read_policy.conditions(
                         session, viewer, query
                     )
-            rows, cursor = await IncidentStore(session).query_rows(query, masking)
+            rows, cursor = await IncidentStore(session, self.cipher).query_rows(query, masking)
             return await self.present(session, viewer, rows), cursor
 
     async def patch(
@@ -301,7 +304,7 @@ class IncidentService:
                 raise Forbidden("Only security officers verify or dispute incidents.")
         async with self.db.transaction() as session:
             row = await self._visible_row(session, viewer, incident_id)
-            current = incident_from_row(row)
+            current = incident_from_row(row, self.cipher)
             if not _may_edit(viewer, current):
                 raise Forbidden(
                     "Only the reporting organisation or an officer can change this incident."
@@ -314,7 +317,7 @@ class IncidentService:
                 )
             updated, geom = apply_patch(current, patch, now=now, rules=self.rules)
             geom = geom if geom is not None else from_wkb(row.geometry_wkb)
-            store = IncidentStore(session)
+            store = IncidentStore(session, self.cipher)
             if not await store.replace_if_version(updated, geom, expected_version=if_match):
                 raise PreconditionFailed(
                     "The incident changed while you were editing it: reload it and try again."
@@ -329,7 +332,7 @@ class IncidentService:
             raise Forbidden("Planners cannot retract incidents.")
         async with self.db.transaction() as session:
             row = await self._visible_row(session, viewer, incident_id)
-            current = incident_from_row(row)
+            current = incident_from_row(row, self.cipher)
             if not _may_edit(viewer, current):
                 raise Forbidden("Only the reporting organisation or an officer can retract it.")
             if current.status == Status.RETRACTED:
@@ -345,7 +348,9 @@ class IncidentService:
                 updated_at=now,
             )
             geom = from_wkb(row.geometry_wkb)
-            if not await IncidentStore(session).replace_if_version(updated, geom, current.version):
+            if not await IncidentStore(session, self.cipher).replace_if_version(
+                updated, geom, current.version
+            ):
                 raise PreconditionFailed("The incident changed meanwhile: try again.")
             await self._written(session, updated, geom, current, now)
         return updated

@@ -104,41 +104,60 @@ class TextCipher(Protocol):
     def open(self, stored: str) -> str: ...
 
 
-# Set by the sharing area when the app is built (never at import time); None stores clear text.
-_cipher: TextCipher | None = None
+# The cipher is passed explicitly (IncidentStore(session, cipher), row_values(..., cipher=),
+# incident_from_row(row, cipher), encode_cursor/decode_cursor(..., cipher)) by the services the
+# composition root (api/bootstrap.py) builds. `_fallback_cipher` serves only the call sites that
+# do not pass one yet (incidents.interop.service, incidents.interop.importer,
+# incidents.intake.service, incidents.sharing.views): remove it, and set_cipher, once they do.
+# None stores clear text.
+_fallback_cipher: TextCipher | None = None
 
 
 def set_cipher(cipher: TextCipher | None) -> None:
-    global _cipher
-    _cipher = cipher
+    """Transitional: the cipher of the call sites that pass none (see `_fallback_cipher`)."""
+    global _fallback_cipher
+    _fallback_cipher = cipher
 
 
-def _seal(text: str | None) -> str | None:
-    return text if text is None or _cipher is None else _cipher.seal(text)
+def _chosen(cipher: TextCipher | None) -> TextCipher | None:
+    return cipher if cipher is not None else _fallback_cipher
+
+
+def _seal(text: str | None, cipher: TextCipher | None = None) -> str | None:
+    cipher = _chosen(cipher)
+    return text if text is None or cipher is None else cipher.seal(text)
 
 
 UNREADABLE = "[chiffré, clé absente / encrypted, key missing]"
 
 
-def _open(stored: str | None) -> str | None:
-    if stored is None or _cipher is None:
+def _open(stored: str | None, cipher: TextCipher | None = None) -> str | None:
+    cipher = _chosen(cipher)
+    if stored is None or cipher is None:
         return stored
     try:
-        return _cipher.open(stored)
+        return cipher.open(stored)
     except ValueError:
         # A key was dropped before its narratives were re-encrypted: say so instead of failing.
         return UNREADABLE
 
 
 def row_values(
-    incident: Incident, geom: shapely.Geometry, *, is_demo: bool = False
+    incident: Incident,
+    geom: shapely.Geometry,
+    *,
+    is_demo: bool = False,
+    cipher: TextCipher | None = None,
 ) -> dict[str, Any]:
     """Column values for an incident row."""
-    return rows_values([(incident, geom)], is_demo=is_demo)[0]
+    return rows_values([(incident, geom)], is_demo=is_demo, cipher=cipher)[0]
 
 
 def rows_values(
-    pairs: Sequence[tuple[Incident, shapely.Geometry]], *, is_demo: bool = False
+    pairs: Sequence[tuple[Incident, shapely.Geometry]],
+    *,
+    is_demo: bool = False,
+    cipher: TextCipher | None = None,
 ) -> list[dict[str, Any]]:
     """Column values for many incident rows; the geometry work is done once per batch."""
     if not pairs:
@@ -155,7 +174,7 @@ def rows_values(
     xs, ys = shapely.get_x(points).tolist(), shapely.get_y(points).tolist()
     type_names = [_GEOM_TYPES[t] for t in type_ids.tolist()]
     return [
-        _values(incident, wkbs[i], type_names[i], bounds[i], xs[i], ys[i], is_demo)
+        _values(incident, wkbs[i], type_names[i], bounds[i], xs[i], ys[i], is_demo, cipher)
         for i, (incident, _) in enumerate(pairs)
     ]
 
@@ -180,6 +199,7 @@ def _values(
     lon: float,
     lat: float,
     is_demo: bool,
+    cipher: TextCipher | None,
 ) -> dict[str, Any]:
     impact = incident.impact
     return {
@@ -209,7 +229,7 @@ def _values(
         "aid_workers_affected": impact.aid_workers_affected,
         "perpetrator": incident.perpetrator.value,
         "actor": incident.actor,
-        "description": _seal(incident.description),
+        "description": _seal(incident.description, cipher),
         "source_type": incident.source_type.value,
         "reliability": incident.reliability.value,
         "credibility": incident.credibility,
@@ -226,7 +246,7 @@ def _values(
     }
 
 
-def incident_from_row(row: IncidentRow) -> Incident:
+def incident_from_row(row: IncidentRow, cipher: TextCipher | None = None) -> Incident:
     return Incident(
         id=row.id,
         type=row.type,
@@ -249,7 +269,7 @@ def incident_from_row(row: IncidentRow) -> Incident:
         ),
         perpetrator=Perpetrator(row.perpetrator),
         actor=row.actor,
-        description=_open(row.description),
+        description=_open(row.description, cipher),
         source_type=SourceType(row.source_type),
         reliability=Reliability(row.reliability),
         credibility=row.credibility,
@@ -296,28 +316,30 @@ class Masking:
     rules: MaskRules
 
 
-def encode_cursor(key: ListKey) -> str:
+def encode_cursor(key: ListKey, cipher: TextCipher | None = None) -> str:
     """The position after which the next page starts: (sort time, full/masked, tie-breaker).
 
     For a masked entry that is its coarse unit and opaque id, never its exact time or real id.
     """
     when, full, ident = key
     raw = json.dumps([when.isoformat(), full, str(ident)])
-    if _cipher is not None:
+    cipher = _chosen(cipher)
+    if cipher is not None:
         # Opaque: what a page ends on is the service's business, and a hand-made cursor would
         # let a caller probe positions (see decode_cursor).
-        return _cipher.seal(raw)
+        return cipher.seal(raw)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> ListKey:
+def decode_cursor(cursor: str, cipher: TextCipher | None = None) -> ListKey:
+    cipher = _chosen(cipher)
     try:
-        if _cipher is not None:
+        if cipher is not None:
             # Only cursors we sealed: a hand-made one would let a caller probe the exact time of
             # incidents it may see only masked.
             if not cursor.startswith("fernet:"):
                 raise ValueError("cursor not sealed by this service")
-            raw: str | bytes = _cipher.open(cursor)
+            raw: str | bytes = cipher.open(cursor)
         else:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         parts = json.loads(raw)
@@ -493,8 +515,10 @@ def _masked_conditions(query: IncidentQuery, rules: MaskRules, cursor: ListKey |
 _FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def _conditions(query: IncidentQuery, masking: Masking | None = None) -> list[Any]:
-    cursor = decode_cursor(query.cursor) if query.cursor else None
+def _conditions(
+    query: IncidentQuery, masking: Masking | None = None, cipher: TextCipher | None = None
+) -> list[Any]:
+    cursor = decode_cursor(query.cursor, cipher) if query.cursor else None
     if query.until is not None and query.until > _FAR_FUTURE:
         query.until = _FAR_FUTURE
     conds: list[Any] = []
@@ -522,9 +546,11 @@ def _conditions(query: IncidentQuery, masking: Masking | None = None) -> list[An
 _NEWEST_FIRST = (IncidentRow.occurred_at.desc(), IncidentRow.id.desc())
 
 
-def _select(query: IncidentQuery, masking: Masking | None = None) -> Select[tuple[IncidentRow]]:
+def _select(
+    query: IncidentQuery, masking: Masking | None = None, cipher: TextCipher | None = None
+) -> Select[tuple[IncidentRow]]:
     """Candidates newest first by exact time; the page order is the list key's (see _scan)."""
-    return select(IncidentRow).where(*_conditions(query, masking)).order_by(*_NEWEST_FIRST)
+    return select(IncidentRow).where(*_conditions(query, masking, cipher)).order_by(*_NEWEST_FIRST)
 
 
 # The columns the exact tests, the masking decision and the order need: candidates are screened
@@ -622,15 +648,18 @@ def _key(row: Any, masked: bool, rules: MaskRules | None) -> ListKey:
 
 
 class IncidentStore:
-    """Domain-named reads and writes of incidents over one session."""
+    """Domain-named reads and writes of incidents over one session.
 
-    def __init__(self, session: AsyncSession) -> None:
+    `cipher` encrypts narratives at rest and seals cursors (None: see `_fallback_cipher`)."""
+
+    def __init__(self, session: AsyncSession, cipher: TextCipher | None = None) -> None:
         self.session = session
+        self.cipher = cipher
 
     async def add(
         self, incident: Incident, geom: shapely.Geometry, *, is_demo: bool = False
     ) -> None:
-        await self.add_many([row_values(incident, geom, is_demo=is_demo)])
+        await self.add_many([row_values(incident, geom, is_demo=is_demo, cipher=self.cipher)])
 
     async def add_many(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -643,13 +672,13 @@ class IncidentStore:
 
     async def get(self, incident_id: uuid.UUID) -> Incident | None:
         row = await self.get_row(incident_id)
-        return None if row is None else incident_from_row(row)
+        return None if row is None else incident_from_row(row, self.cipher)
 
     async def replace_if_version(
         self, incident: Incident, geom: shapely.Geometry, expected_version: int
     ) -> bool:
         """Write the new state only if the stored version is still `expected_version`."""
-        values = row_values(incident, geom)
+        values = row_values(incident, geom, cipher=self.cipher)
         for key in (
             "id",
             "org_id",
@@ -703,7 +732,7 @@ class IncidentStore:
         page = found[: query.limit]
         next_cursor = None
         if len(found) > query.limit:
-            next_cursor = encode_cursor(page[-1][0])
+            next_cursor = encode_cursor(page[-1][0], self.cipher)
         return [row for _, row in page], next_cursor
 
     async def _masked_flags(self, rows: Sequence[Any], masking: Masking | None) -> list[bool]:
@@ -773,8 +802,8 @@ class IncidentStore:
         A list key's time is never after the exact time (masked: the start of its unit), so once
         the scan is below the `wanted`-th best key found, no later row can enter the page.
         """
-        cursor = decode_cursor(query.cursor) if query.cursor else None
-        stmt = _select(query, masking)
+        cursor = decode_cursor(query.cursor, self.cipher) if query.cursor else None
+        stmt = _select(query, masking, self.cipher)
         batch = max(wanted * 2, 200) if query.near is not None or query.bbox is not None else wanted
         found: list[tuple[ListKey, IncidentRow]] = []
         after: tuple[datetime, uuid.UUID] | None = None
@@ -809,8 +838,8 @@ class IncidentStore:
         Each cell is read newest first with its own LIMIT (an index range scan on (cell,
         occurred_at)), so a query near a busy town never sorts the town's whole history.
         """
-        cursor = decode_cursor(query.cursor) if query.cursor else None
-        conds = _conditions(query, masking)
+        cursor = decode_cursor(query.cursor, self.cipher) if query.cursor else None
+        conds = _conditions(query, masking, self.cipher)
         per_cell = max(wanted * 2, 100)
         while True:
             parts = [
