@@ -1,4 +1,5 @@
-"""A real server for the red-team tests: uvicorn on a free loopback port, in a thread."""
+"""A real server for the tests that need requests to overlap and cross a socket: uvicorn on a
+free loopback port, in a thread. Import the fixtures into a conftest or a test module."""
 
 from __future__ import annotations
 

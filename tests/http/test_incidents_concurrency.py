@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import httpx
 import msgspec
-import pytest
-import uvicorn
 from litestar import Litestar
 from sqlalchemy import func, select
 
@@ -24,6 +18,9 @@ from incidents.records.schemas import IncidentIn
 from incidents.records.service import IncidentService
 from incidents.records.tables import IdempotencyRow, IncidentRow
 from tests.factories import GAO, Factory, incident_payload
+from tests.live import fx_http, fx_live_url
+
+__all__ = ["fx_http", "fx_live_url"]  # the live-server fixtures used here
 
 URL = "/api/v1/incidents"
 PARALLEL = 10
@@ -32,37 +29,6 @@ PARALLEL = 10
 async def count_incidents(db: Database) -> int:
     async with db.read() as session:
         return int((await session.scalar(select(func.count()).select_from(IncidentRow))) or 0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(name="live_url")
-def fx_live_url(app: Litestar) -> Iterator[str]:
-    """The app served by uvicorn in a thread, so that requests really overlap."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
-
-
-@pytest.fixture(name="http")
-async def fx_http(live_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_url, timeout=60) as client:
-        yield client
 
 
 async def test_concurrent_duplicates_store_one_incident(

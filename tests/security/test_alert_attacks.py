@@ -1,6 +1,6 @@
 """Red team, alerts (issue 10): filter oracle, zone-name leak, SSRF, subscription ownership, stall.
 
-Every attack runs through HTTP against a real server (tests/security/conftest.py). The server of
+Every attack runs through HTTP against a real server (tests/live.py). The server of
 this module runs WITHOUT the test suite's loopback allowance for channels (see `settings` below):
 the SSRF tests must meet the policy a real deployment has.
 """
@@ -24,7 +24,7 @@ from alerts.core.tables import AlertRow, DeliveryRow, SubscriptionRow
 from api.settings import Settings
 from incidents.db import Database
 from tests.factories import DIEMA, Caller, Factory, incident_payload
-from tests.security.conftest import health_during
+from tests.live import health_during
 
 TELEGRAM = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654321"
 # The 0.25° grid cell holding Diéma: lon -9.25..-9.00, lat 14.50..14.75, centre (-9.125, 14.625).

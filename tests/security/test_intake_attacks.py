@@ -24,7 +24,7 @@ from incidents.intake.service import register_phone, set_intake_secret
 from incidents.records.model import Role
 from incidents.records.tables import IncidentRow
 from tests.factories import DIEMA, Caller, Factory, incident_payload
-from tests.security.conftest import health_during
+from tests.live import health_during
 
 SMS = "/api/v1/intake/sms"
 KOBO = "/api/v1/intake/kobo"

@@ -18,7 +18,7 @@ import numpy as np
 
 from incidents.sharing.rules import snap_to_grid
 from tests.factories import BAMAKO, DIEMA, Caller, Factory, incident_payload
-from tests.security.conftest import health_during
+from tests.live import health_during
 
 ASSESS = "/api/v1/risk/assess"
 ZONES = "/api/v1/zones"
