@@ -28,6 +28,7 @@ from alerts.core.tables import AlertRow, DeliveryRow, SubscriptionRow
 from incidents.db import Database
 from incidents.sharing.tables import AuditRow
 from tests.factories import DIEMA, Caller, Factory
+from tests.trust import trust_network
 
 Client = AsyncTestClient[Litestar]
 SUBS = "/api/v1/subscriptions"
@@ -140,24 +141,6 @@ class World:
     async def fresh(self) -> None:
         self.subs = {t: await self.subscription(t) for t in ("org", "personal")}
         await self.broadcast()
-
-
-async def trust_network(client: Client, admin: Caller, partner_admin: Caller) -> None:
-    """A network of O and T: O's admin invites T, T's admin accepts."""
-    net = await client.post(
-        "/api/v1/trust-networks",
-        headers=admin.headers,
-        json={"name": "Réseau Kayes", "org_ids": [str(partner_admin.org_id)]},
-    )
-    assert net.status_code == 201, net.text
-    [invitation] = (
-        await client.get("/api/v1/trust-network-invitations", headers=partner_admin.headers)
-    ).json()
-    accepted = await client.post(
-        f"/api/v1/trust-network-invitations/{invitation['id']}/accept",
-        headers=partner_admin.headers,
-    )
-    assert accepted.status_code == 200, accepted.text
 
 
 async def build_world(client: Client, factory: Factory, db: Database) -> World:

@@ -29,6 +29,7 @@ from incidents.sharing.tables import AuditRow
 from incidents.zones.store import import_zones
 from incidents.zones.tables import ZoneRow
 from tests.factories import DIEMA, Caller, Factory, incident_payload
+from tests.trust import trust_network
 
 Client = AsyncTestClient[Litestar]
 ZONES = "/api/v1/zones"
@@ -164,24 +165,6 @@ class World:
         if target == "imported":
             return await self.imported_zone()
         raise AssertionError("the default zone changed before the operator's turn")
-
-
-async def trust_network(client: Client, admin: Caller, partner_admin: Caller) -> None:
-    """A network of O and T: O's admin invites T, T's admin accepts."""
-    net = await client.post(
-        "/api/v1/trust-networks",
-        headers=admin.headers,
-        json={"name": "Réseau Kayes", "org_ids": [str(partner_admin.org_id)]},
-    )
-    assert net.status_code == 201, net.text
-    [invitation] = (
-        await client.get("/api/v1/trust-network-invitations", headers=partner_admin.headers)
-    ).json()
-    accepted = await client.post(
-        f"/api/v1/trust-network-invitations/{invitation['id']}/accept",
-        headers=partner_admin.headers,
-    )
-    assert accepted.status_code == 200, accepted.text
 
 
 async def build_world(client: Client, factory: Factory, db: Database) -> World:
