@@ -71,8 +71,8 @@ async def test_submission_lands_in_the_zone_of_diema(
     db: Database,
     submission: dict[str, Any],
 ) -> None:
-    if app.state.incidents.zone_lookup is None:
-        pytest.skip("zones are not wired into the app yet (no zone_lookup)")
+    # Zones must be wired: without a zone lookup the incident has no zones and this must fail.
+    assert app.state.incidents.zone_lookup is not None, "zones are not wired into the app"
     officer = await factory.caller("officer")
     secret = await new_secret(db, officer.org_id)
     created = (await client.post(URL, json=submission, params={"secret": secret})).json()
