@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool
 
 NAMING = {
@@ -60,6 +60,73 @@ def create_engine(url: str, *, echo: bool = False, pooled: bool = True) -> Async
     if pooled:
         pool = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
     return create_async_engine(url, echo=echo, **pool)
+
+
+def _transaction_hook(
+    session: AsyncSession,
+    key: str,
+    ending: str,
+    callback: Callable[[Session], None],
+    other: Callable[[Session], None] | None = None,
+) -> bool:
+    """`callback` at `ending` ("before_commit" or "after_commit") of the session's outermost
+    transaction, `other` if it rolls back instead; once per key and transaction.
+
+    Savepoints (begin_nested) fire the same events: only the real transaction counts.
+    """
+    flag = f"sentinelle.hook:{ending}:{key}"
+    if flag in session.info:
+        return False
+    token = object()
+    session.info[flag] = token
+
+    def ours(sync: Session) -> bool:
+        if sync.in_nested_transaction() or session.info.get(flag) is not token:
+            return False
+        del session.info[flag]
+        return True
+
+    def ended(sync: Session) -> None:
+        if ours(sync):
+            callback(sync)
+
+    def rolled_back(sync: Session) -> None:
+        if ours(sync) and other is not None:
+            other(sync)
+
+    event.listen(session.sync_session, ending, ended)
+    event.listen(session.sync_session, "after_rollback", rolled_back)
+    return True
+
+
+def on_commit(
+    session: AsyncSession,
+    key: str,
+    callback: Callable[[], None],
+    *,
+    rollback: Callable[[], None] | None = None,
+) -> bool:
+    """Run `callback` once the session's transaction commits (`rollback` if it rolls back).
+
+    Registered once per `key` and transaction: False when it already was, so callers gather
+    their work in `session.info` and register one hook.
+    """
+    return _transaction_hook(
+        session,
+        key,
+        "after_commit",
+        lambda _s: callback(),
+        None if rollback is None else (lambda _s: rollback()),
+    )
+
+
+def before_commit(session: AsyncSession, key: str, callback: Callable[[Session], None]) -> bool:
+    """Run `callback(sync_session)` just before the transaction commits, once per `key`.
+
+    The callback may execute SQL on the sync session (it runs inside the commit): the last
+    statements of the transaction, so the row locks they take are held only until COMMIT.
+    """
+    return _transaction_hook(session, key, "before_commit", callback)
 
 
 class Database:

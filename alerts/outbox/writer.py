@@ -14,7 +14,7 @@ from typing import Any, cast
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Table, delete, event, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.core.matching import AlertedState, SubscriptionIndex, should_realert
@@ -35,13 +35,13 @@ from alerts.core.subscription import (
     parse_quiet_hours,
 )
 from alerts.core.tables import (
-    AlertCursorRow,
     AlertedStateRow,
     AlertRow,
     DeliveryRow,
     SubscriptionRow,
 )
 from alerts.delivery.keys import LinkSigner
+from incidents.db import on_commit
 from incidents.records.model import Impact, Incident, Role, Status
 from incidents.records.tables import UserRow
 from incidents.taxonomy.catalogue import CATEGORIES
@@ -49,7 +49,6 @@ from incidents.zones.tables import IncidentZoneRow, ZoneLevelChangeRow, ZoneRow
 
 log = logging.getLogger("sentinelle.alerts")
 
-LEVEL_CHANGES_CURSOR = "zone_level_changes"
 # Fields never put in a message, whatever the recipient may see: messages cross third-party
 # services (SMS gateways, chat apps), and names can hide in free text.
 NEVER_SENT = ("organisation", "organisation_id", "reported_by", "actor", "description")
@@ -272,15 +271,8 @@ def _with_ack_link(message: RenderedMessage, fmt: str, lang: str, link: str) -> 
 
 def notify_after_commit(session: AsyncSession, config: OutboxConfig) -> None:
     callback = config.on_commit
-    if callback is None or session.info.get("sentinelle.alerts_notify"):
-        return
-    session.info["sentinelle.alerts_notify"] = True
-
-    def after_commit(_sync_session: Any) -> None:
-        session.info.pop("sentinelle.alerts_notify", None)
-        callback()
-
-    event.listen(session.sync_session, "after_commit", after_commit, once=True)
+    if callback is not None:
+        on_commit(session, "alerts_notify", callback)
 
 
 async def write_alerts(
@@ -778,31 +770,6 @@ def level_priority(from_level: int, to_level: int) -> Priority:
     return Priority.URGENT if to_level > from_level else Priority.ROUTINE
 
 
-async def _cursor(session: AsyncSession, name: str, now: datetime, *, postgres: bool) -> int:
-    stmt = select(AlertCursorRow.position).where(AlertCursorRow.name == name)
-    if postgres:
-        stmt = stmt.with_for_update()
-    position = (await session.execute(stmt)).scalar_one_or_none()
-    if position is None:
-        # Created once; a concurrent creator makes this a no-op on PostgreSQL and SQLite alike.
-        if postgres:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            await session.execute(
-                pg_insert(AlertCursorRow)
-                .values(name=name, position=0, updated_at=now)
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-        else:
-            await session.execute(
-                insert(AlertCursorRow)
-                .prefix_with("OR IGNORE")
-                .values(name=name, position=0, updated_at=now)
-            )
-        position = (await session.execute(stmt)).scalar_one()
-    return int(position)
-
-
 async def write_level_change_alerts(
     session: AsyncSession,
     cache: SubscriptionCache,
@@ -811,30 +778,23 @@ async def write_level_change_alerts(
     *,
     batch: int = 500,
 ) -> int:
-    """Turn zone level changes recorded since the last call into alerts; returns how many.
+    """Turn zone level changes not yet alerted into alerts; returns how many.
 
-    The cursor row is read and moved in the caller's transaction (locked on PostgreSQL), so
-    each change is turned into alerts exactly once even with several dispatchers.
+    Consumed by row state, not past a high-water mark: the changes are claimed with FOR
+    UPDATE SKIP LOCKED on PostgreSQL (SQLite has one writer) and marked `alerted_at` in the
+    caller's transaction, so each is turned into alerts exactly once with several
+    dispatchers, and a change committed late (a smaller id after a larger one) is not lost.
     """
     postgres = session.get_bind().dialect.name == "postgresql"
-    latest = (await session.execute(select(func.max(ZoneLevelChangeRow.id)))).scalar()
-    if latest is None:
-        return 0
-    position = await _cursor(session, LEVEL_CHANGES_CURSOR, now, postgres=postgres)
-    if latest <= position:
-        return 0
-    changes = (
-        (
-            await session.execute(
-                select(ZoneLevelChangeRow)
-                .where(ZoneLevelChangeRow.id > position)
-                .order_by(ZoneLevelChangeRow.id)
-                .limit(batch)
-            )
-        )
-        .scalars()
-        .all()
+    stmt = (
+        select(ZoneLevelChangeRow)
+        .where(ZoneLevelChangeRow.alerted_at.is_(None))
+        .order_by(ZoneLevelChangeRow.id)
+        .limit(batch)
     )
+    if postgres:
+        stmt = stmt.with_for_update(skip_locked=True)
+    changes = (await session.execute(stmt)).scalars().all()
     if not changes:
         return 0
     snapshot = await cache.snapshot(session)
@@ -899,9 +859,10 @@ async def write_level_change_alerts(
             )
         )
     await session.execute(
-        update(AlertCursorRow)
-        .where(AlertCursorRow.name == LEVEL_CHANGES_CURSOR)
-        .values(position=changes[-1].id, updated_at=now)
+        update(ZoneLevelChangeRow)
+        .where(ZoneLevelChangeRow.id.in_([c.id for c in changes]))
+        .values(alerted_at=now)
+        .execution_options(synchronize_session=False)
     )
     return written
 

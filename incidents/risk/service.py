@@ -14,17 +14,18 @@ from typing import Any, Protocol
 
 import numpy as np
 import shapely
-from sqlalchemy import Float, String, and_, case, cast, event, func, insert, or_, select
+from sqlalchemy import Float, String, and_, case, cast, delete, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from incidents.db import Database
+from incidents.db import Database, before_commit, on_commit
 from incidents.errors import InvalidField
 from incidents.records.model import Incident
 from incidents.records.store import BIG, CELL_DEG, cell_of
 from incidents.records.tables import IncidentRow
+from incidents.risk import versions
 from incidents.risk.assessment import (
     MASKED_CREDIBILITY,
     MASKED_RELIABILITY,
@@ -49,12 +50,19 @@ from incidents.zones.store import (
     ZoneStore,
     snapshot_pairs,
     visible_to,
+    zones_version,
 )
-from incidents.zones.tables import IncidentZoneRow, ZoneLevelChangeRow, ZoneRiskRow, ZoneRow
+from incidents.zones.tables import (
+    IncidentChangeRow,
+    IncidentZoneRow,
+    RiskPendingRow,
+    ZoneLevelChangeRow,
+    ZoneRiskRow,
+    ZoneRow,
+)
 
 __all__ = [
     "Assessment",
-    "Fingerprint",
     "LevelChange",
     "RiskObserver",
     "RiskService",
@@ -70,6 +78,12 @@ DAY = 86400.0
 MAX_HISTORY_STEPS = 1000
 MAX_ASSESSED_INCIDENTS = 1000
 PENDING_KEY = "sentinelle.risk_pending"
+# session.info key: the "incidents" counter value the writing transaction committed under.
+SEQ_KEY = "sentinelle.risk_seq"
+# Change-log entries older than this are pruned; a process further behind loads afresh.
+CHANGE_LOG_KEEP = timedelta(hours=1)
+# Zones claimed for re-scoring per transaction.
+PENDING_BATCH = 50_000
 
 
 class RiskSettings(Protocol):
@@ -253,21 +267,6 @@ _FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class Fingerprint:
-    """What tells whether incidents changed elsewhere: their count and latest change."""
-
-    count: int
-    latest: datetime | None
-
-
-async def incidents_fingerprint(session: AsyncSession) -> Fingerprint:
-    count, latest = (
-        await session.execute(select(func.count(), func.max(IncidentRow.updated_at)))
-    ).one()
-    return Fingerprint(int(count), latest)
-
-
 def _column(values: Sequence[Any], dtype: Any) -> np.ndarray:
     if dtype is object:
         out = np.empty(len(values), dtype=object)
@@ -282,6 +281,7 @@ class RiskStore:
     Loaded once (one query), then kept current with each committed write: a changed incident
     gets a new row and its old row is left out (`alive`), so nothing is searched or shifted.
     Pairs are (row, zone position) at one zones version; a zone edit means a fresh load.
+    `seq` is the "incidents" counter it holds every write up to (see RiskService.store).
     """
 
     def __init__(
@@ -292,7 +292,7 @@ class RiskStore:
         pair_incident: np.ndarray,
         pair_zone: np.ndarray,
         shapes: dict[int, shapely.Geometry],
-        fingerprint: Fingerprint,
+        seq: int,
         zone_position: dict[str, int],
         zone_owners: Sequence[str] = (),
         time_unit: TimeUnit = TimeUnit.DAY,
@@ -308,7 +308,7 @@ class RiskStore:
         self.pair_zone = pair_zone
         self.shapes = shapes  # row -> geometry, for the incidents that are not points
         self.alive = np.ones(len(columns["ids"]), dtype=bool)
-        self.fingerprint = fingerprint
+        self.seq = seq
         self.revision = 0
         self._rows: list[StoreRow] = []
         self._pairs: list[tuple[int, int]] = []
@@ -324,30 +324,28 @@ class RiskStore:
         row: StoreRow,
         zone_positions: Sequence[int],
         shape: shapely.Geometry | None,
-        *,
-        updated_at: datetime | None,
-        is_new: bool,
     ) -> None:
         """Add an incident or replace its row (O(1): the arrays are merged when next read)."""
-        if self._position is None:
-            self._merge()
-            self._position = {str(i): k for k, i in enumerate(self.columns["ids"].tolist())}
-        old = self._position.get(row[0])
-        if old is not None:
-            self._dead.append(old)
-            self.shapes.pop(old, None)
+        self.remove(row[0])
+        assert self._position is not None
         at = len(self)
         self._position[row[0]] = at
         self._rows.append(row)
         self._pairs.extend((at, z) for z in zone_positions)
         if shape is not None:
             self.shapes[at] = shape
-        count = self.fingerprint.count + (1 if is_new else 0)
-        latest = self.fingerprint.latest
-        if updated_at is not None and (latest is None or updated_at > latest):
-            latest = updated_at
-        self.fingerprint = Fingerprint(count, latest)
         self.revision += 1
+
+    def remove(self, incident_hex: str) -> None:
+        """Leave an incident's row out (deleted, or about to be replaced)."""
+        if self._position is None:
+            self._merge()
+            self._position = {str(i): k for k, i in enumerate(self.columns["ids"].tolist())}
+        old = self._position.pop(incident_hex, None)
+        if old is not None:
+            self._dead.append(old)
+            self.shapes.pop(old, None)
+            self.revision += 1
 
     def _merge(self) -> None:
         if self._rows:
@@ -483,6 +481,53 @@ def hex_id(column: Any) -> ColumnElement[str]:
     return func.replace(cast(column, String), "-", "")
 
 
+def risk_columns(session: AsyncSession) -> list[ColumnElement[Any]]:
+    """The risk inputs of an incident, in the order every loader reads them: id (32 hex
+    digits), occurred_at in days, type, severity, reliability, credibility, status."""
+    return [
+        hex_id(IncidentRow.id),
+        epoch_days(session),
+        IncidentRow.type,
+        IncidentRow.severity,
+        IncidentRow.reliability,
+        IncidentRow.credibility,
+        IncidentRow.status,
+    ]
+
+
+def store_select(session: AsyncSession) -> Any:
+    """What the in-memory store holds of an incident: its risk inputs (risk_columns), its
+    point, organisation, time precision, and its shape when it is not a point."""
+    return select(
+        *risk_columns(session),
+        IncidentRow.lon,
+        IncidentRow.lat,
+        hex_id(IncidentRow.org_id),
+        IncidentRow.time_precision,
+        IncidentRow.geometry_type,
+        case((IncidentRow.geometry_type != "Point", IncidentRow.geometry_wkb), else_=None),
+    )
+
+
+def _store_rows(
+    snapshot: ZoneSnapshot, rows: Sequence[Any]
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[int, shapely.Geometry]]:
+    """store_select rows -> columns, (row, zone position) pairs and the non-point shapes."""
+    raw: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(13)]
+    columns = {
+        name: _column(values, dtype) for (name, dtype), values in zip(_FIELDS, raw, strict=False)
+    }
+    columns["org_ids"] = _column([str(o).replace("-", "") for o in raw[9]], object)
+    types, wkbs = raw[11], raw[12]
+    pi, pz = snapshot_pairs(
+        snapshot, types, columns["lons"], columns["lats"], wkbs, columns["org_ids"].tolist()
+    )
+    others = [k for k, t in enumerate(types) if t != "Point"]
+    shapes = dict(zip(others, shapely.from_wkb([wkbs[k] for k in others]), strict=True))
+    order = np.argsort(pi, kind="stable")
+    return columns, pi[order].astype(np.intp), pz[order].astype(np.intp), shapes
+
+
 async def load_store(
     session: AsyncSession,
     snapshot: ZoneSnapshot,
@@ -493,55 +538,68 @@ async def load_store(
     """Every incident that occurred after `since`: one query for the columns, zones in memory.
 
     Zones come from the same index that assigned the stored links, so they agree with them.
+    The "incidents" counter is read first: the store holds at least every write up to it.
     """
-    fingerprint = await incidents_fingerprint(session)
+    seq = await versions.read(session, versions.INCIDENTS)
     days = epoch_days(session)
     since_days = to_days(since)
-    stmt = select(
-        hex_id(IncidentRow.id),
-        days,
-        IncidentRow.type,
-        IncidentRow.severity,
-        IncidentRow.reliability,
-        IncidentRow.credibility,
-        IncidentRow.status,
-        IncidentRow.lon,
-        IncidentRow.lat,
-        hex_id(IncidentRow.org_id),
-        IncidentRow.time_precision,
-        IncidentRow.geometry_type,
-        case((IncidentRow.geometry_type != "Point", IncidentRow.geometry_wkb), else_=None),
-    ).where(days > since_days)  # an expression, not the index: most rows are wanted
-    rows = (await session.execute(stmt)).all()
+    # An expression, not the index: most rows are wanted.
+    rows = (await session.execute(store_select(session).where(days > since_days))).all()
 
     def build() -> RiskStore:  # off the event loop: a million rows take a while
-        raw: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(13)]
-        columns = {
-            name: _column(values, dtype)
-            for (name, dtype), values in zip(_FIELDS, raw, strict=False)
-        }
-        columns["org_ids"] = _column([str(o).replace("-", "") for o in raw[9]], object)
-        types, wkbs = raw[11], raw[12]
-        pi, pz = snapshot_pairs(
-            snapshot, types, columns["lons"], columns["lats"], wkbs, columns["org_ids"].tolist()
-        )
-        others = [k for k, t in enumerate(types) if t != "Point"]
-        shapes = dict(zip(others, shapely.from_wkb([wkbs[k] for k in others]), strict=True))
-        order = np.argsort(pi, kind="stable")
+        columns, pi, pz, shapes = _store_rows(snapshot, rows)
         return RiskStore(
             snapshot.version,
             since_days,
             columns,
-            pi[order].astype(np.intp),
-            pz[order].astype(np.intp),
+            pi,
+            pz,
             shapes,
-            fingerprint,
+            seq,
             dict(snapshot.position),
             snapshot.owners,
             time_unit,
         )
 
     return await asyncio.to_thread(build)
+
+
+async def catch_up(session: AsyncSession, store: RiskStore, snapshot: ZoneSnapshot) -> bool:
+    """Bring the store up to the committed "incidents" counter from the change log (writes
+    of any process); False when that cannot be done (log pruned past it): load afresh."""
+    seq = await versions.read(session, versions.INCIDENTS)
+    if seq == store.seq:
+        return True
+    if store.seq < await versions.read(session, versions.PRUNED):
+        return False
+    changed = (
+        await session.scalars(
+            select(IncidentChangeRow.incident_id)
+            .where(IncidentChangeRow.seq > store.seq)
+            .distinct()
+        )
+    ).all()
+    ids = list(changed)
+    found: list[Any] = []
+    for k in range(0, len(ids), 5000):
+        chunk = ids[k : k + 5000]
+        found += (
+            await session.execute(store_select(session).where(IncidentRow.id.in_(chunk)))
+        ).all()
+    columns, pi, pz, shapes = _store_rows(snapshot, found)
+    for hex_ in {uuid.UUID(str(i)).hex for i in ids} - {str(r[0]) for r in found}:
+        store.remove(hex_)  # deleted meanwhile
+    zones_of_row: dict[int, list[int]] = {}
+    for i, z in zip(pi.tolist(), pz.tolist(), strict=True):
+        zones_of_row.setdefault(i, []).append(z)
+    for k in range(len(found)):
+        if columns["t_days"][k] <= store.since_days:
+            store.remove(str(columns["ids"][k]))  # moved out of the window held
+            continue
+        row = tuple(columns[name][k] for name, _ in _FIELDS)
+        store.upsert(row, zones_of_row.get(k, []), shapes.get(k))  # type: ignore[arg-type]
+    store.seq = max(store.seq, seq)
+    return True
 
 
 @dataclass(frozen=True)
@@ -551,11 +609,10 @@ class Written:
     row: StoreRow
     zones: tuple[tuple[Any, ...], list[str]] | None  # (zones version, zone ids) when assigned
     shape: shapely.Geometry | None
-    updated_at: datetime | None
-    is_new: bool
+    incident_id: uuid.UUID
 
 
-def _written(incident: Incident, geom: shapely.Geometry, zones: Any, is_new: bool) -> Written:
+def _written(incident: Incident, geom: shapely.Geometry, zones: Any) -> Written:
     point = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
     row: StoreRow = (
         incident.id.hex,
@@ -574,8 +631,7 @@ def _written(incident: Incident, geom: shapely.Geometry, zones: Any, is_new: boo
         row,
         None if zones is None else (zones.version, list(zones.zone_ids)),
         None if geom.geom_type == "Point" else geom,
-        incident.updated_at,
-        is_new,
+        incident.id,
     )
 
 
@@ -583,8 +639,11 @@ def _written(incident: Incident, geom: shapely.Geometry, zones: Any, is_new: boo
 class RiskService:
     """Scores zones from the incidents of the window, held in memory; keeps levels and changes.
 
-    Writes only mark zones dirty (`incident_committed`); `flush` re-scores them in its own
-    transaction, from the background worker (`start`) or before any read of risk.
+    Several processes may serve and write: what they share is the database. A write marks
+    its zones in `risk_pending` and bumps the "incidents" counter in its own transaction;
+    `flush` (background worker, and before any read of risk) claims pending zones and
+    re-scores them under the database's re-scoring lock, from the in-memory store brought up
+    to the committed counter first. The store is a cache: every use checks the counter.
     """
 
     db: Database
@@ -594,7 +653,8 @@ class RiskService:
     # Called inside the re-scoring transaction with the level changes it recorded.
     level_change_hooks: list[LevelChangeHook] = field(default_factory=list)
     debounce_seconds: float = 0.5
-    check_seconds: float = 10.0
+    # How often the worker looks for zones other processes marked (a one-row read).
+    check_seconds: float = 1.0
     reload_seconds: float = 900.0
     # How masked entries are dated (settings.mask_time_unit): an organisation's zone counts
     # other organisations' incidents by their masked entries.
@@ -602,10 +662,7 @@ class RiskService:
 
     def __post_init__(self) -> None:
         self._store: RiskStore | None = None
-        self._journal: list[Written] | None = None
         self._stale = False
-        self.dirty: dict[str, list[str]] = {}
-        self._dirty_at: datetime | None = None
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -622,54 +679,65 @@ class RiskService:
     async def store(
         self, session: AsyncSession, snapshot: ZoneSnapshot, since: datetime
     ) -> RiskStore:
-        """The in-memory incidents, loaded when missing, stale, older than `since` needs."""
+        """The in-memory incidents as committed: brought up to the "incidents" counter from
+        the change log, loaded afresh when missing, of other zones, or older than `since`."""
         store = self._store
         if (
             store is None
             or self._stale
             or store.zones_version != snapshot.version
             or store.since_days > to_days(since)
+            or not await catch_up(session, store, snapshot)
         ):
-            self._journal = []
             self._stale = False
-            try:
-                store = await load_store(session, snapshot, since=since, time_unit=self.time_unit)
-                for written in self._journal:  # commits that landed while loading
-                    self._apply(store, written)
-            finally:
-                self._journal = None
+            store = await load_store(session, snapshot, since=since, time_unit=self.time_unit)
             self._store = store
         return store
 
-    def _apply(self, store: RiskStore, written: Written) -> None:
-        if written.zones is None or written.zones[0] != store.zones_version:
-            self._stale = True  # zones unknown or of another version: load afresh
-            return
-        position = store.zone_position
-        zone_positions = [position[z] for z in written.zones[1] if z in position]
-        store.upsert(
-            written.row,
-            zone_positions,
-            written.shape,
-            updated_at=written.updated_at,
-            is_new=written.is_new,
-        )
-
-    def incident_committed(
-        self, writes: list[Written], causes: dict[str, list[str]], now: datetime
-    ) -> None:
-        """Record committed writes: store rows upserted, their zones marked for re-scoring."""
-        if self._store is not None:
+    def incident_committed(self, writes: list[Written], seq: int | None) -> None:
+        """This process's committed writes go into the store at once (no query); the store's
+        counter moves only when it held every write before this one (else the next use
+        catches up from the change log)."""
+        store = self._store
+        if store is not None:
             for written in writes:
-                self._apply(self._store, written)
-        if self._journal is not None:
-            self._journal.extend(writes)
-        for zone_id, why in causes.items():
-            self.dirty.setdefault(zone_id, []).extend(why)
-        if causes and (self._dirty_at is None or now > self._dirty_at):
-            self._dirty_at = now
+                if written.zones is None or written.zones[0] != store.zones_version:
+                    continue  # zones of another version: the next use loads afresh
+                position = store.zone_position
+                store.upsert(
+                    written.row,
+                    [position[z] for z in written.zones[1] if z in position],
+                    written.shape,
+                )
+            if seq is not None and store.seq == seq - 1:
+                store.seq = seq
         if self._wake is not None:
             self._wake.set()
+
+    def log_writes(self, sync: Any, session: AsyncSession, now: datetime) -> None:
+        """Before COMMIT of a transaction that wrote incidents: its zones marked for
+        re-scoring, its incidents logged under the bumped "incidents" counter."""
+        writes: list[Written] = session.info.get(PENDING_KEY, [])
+        causes: dict[str, list[str]] = session.info.get(TOUCHED_KEY, {})
+        if causes:
+            sync.execute(
+                insert(RiskPendingRow),
+                [
+                    {"zone_id": zone_id, "cause": cause, "at": now}
+                    for zone_id, why in causes.items()
+                    for cause in _pending_causes(why)
+                ],
+            )
+        if writes:
+            seq = versions.bump_sync(sync, versions.INCIDENTS)
+            session.info[SEQ_KEY] = seq
+            sync.execute(
+                insert(IncidentChangeRow),
+                [
+                    {"seq": seq, "incident_id": i, "at": now}
+                    for i in dict.fromkeys(w.incident_id for w in writes)
+                ],
+            )
 
     # --- loading ------------------------------------------------------------------------------
 
@@ -698,13 +766,7 @@ class RiskService:
         stmt = (
             select(
                 IncidentZoneRow.zone_id,
-                cast(IncidentRow.id, String),
-                epoch_days(session),
-                IncidentRow.type,
-                IncidentRow.severity,
-                IncidentRow.reliability,
-                IncidentRow.credibility,
-                IncidentRow.status,
+                *risk_columns(session),
                 hex_id(IncidentRow.org_id),
                 IncidentRow.time_precision,
             )
@@ -752,51 +814,61 @@ class RiskService:
 
     # --- keeping levels current ----------------------------------------------------------------
 
-    async def flush(self) -> list[LevelChange]:
-        """Re-score the zones written to since the last flush (one transaction); their changes."""
-        if not self.dirty:
-            lock = self._lock()
-            if lock.locked():
-                # The worker took the dirty zones and is re-scoring them: wait until it has
-                # stored the result, or a read right after a write would see the old level.
-                async with lock:
-                    pass
-            return []
-        async with self._lock():
-            if not self.dirty:
-                return []
-            dirty, when = self.dirty, self._dirty_at
-            self.dirty, self._dirty_at = {}, None
-            assert when is not None
-            try:
-                async with self.db.transaction() as session:
-                    return await self.recompute(
-                        session, now=when, zone_ids=list(dirty), causes=dirty
-                    )
-            except BaseException:
-                for zone_id, why in dirty.items():  # not lost: the next flush retries them
-                    self.dirty.setdefault(zone_id, [])[:0] = why
-                if self._dirty_at is None or when > self._dirty_at:
-                    self._dirty_at = when
-                raise
-
-    async def changed_elsewhere(self) -> bool:
-        """Whether incidents changed in a way this process did not see (another process)."""
-        store = self._store
-        if store is None:
-            return False
+    async def pending(self) -> bool:
+        """Whether any process marked zones for re-scoring (one indexed row read)."""
         async with self.db.read() as session:
-            seen = await incidents_fingerprint(session)
-        return _fingerprint_differs(seen, store.fingerprint)
+            found = await session.execute(select(RiskPendingRow.id).limit(1))
+            return found.first() is not None
+
+    async def flush(self) -> list[LevelChange]:
+        """Re-score the zones marked by any process (one transaction); their level changes.
+
+        Pending rows are claimed with FOR UPDATE SKIP LOCKED on PostgreSQL (another process
+        re-scoring takes the others) and deleted in the same transaction: a crash leaves
+        them for the next flush, anywhere.
+        """
+        if not await self.pending():
+            return []
+        async with self._lock(), self.db.transaction() as session:
+            stmt = select(RiskPendingRow).order_by(RiskPendingRow.id).limit(PENDING_BATCH)
+            if not self.db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            claimed = (await session.scalars(stmt)).all()
+            if not claimed:
+                return []  # another process has them
+            causes: dict[str, list[str]] = {}
+            for row in claimed:
+                causes.setdefault(row.zone_id, []).append(row.cause)
+            when = max(row.at for row in claimed)
+            changes = await self.recompute(session, now=when, zone_ids=list(causes), causes=causes)
+            await session.execute(
+                delete(RiskPendingRow).where(RiskPendingRow.id.in_([r.id for r in claimed]))
+            )
+            await self._prune(session, when)
+            return changes
+
+    async def _prune(self, session: AsyncSession, now: datetime) -> None:
+        """Drop change-log entries older than CHANGE_LOG_KEEP (noting the highest dropped)."""
+        cutoff = now - CHANGE_LOG_KEEP
+        top = (
+            await session.execute(
+                select(func.max(IncidentChangeRow.seq)).where(IncidentChangeRow.at < cutoff)
+            )
+        ).scalar()
+        if top is None:
+            return
+        await versions.lock_exclusive(session, versions.PRUNED)
+        await versions.set_value(session, versions.PRUNED, int(top))
+        await session.execute(delete(IncidentChangeRow).where(IncidentChangeRow.seq <= top))
 
     async def refresh(self, *, now: datetime, force: bool = False) -> list[LevelChange]:
-        """Reload the incidents and re-score every zone when another process changed them."""
-        if not force and not await self.changed_elsewhere():
-            return []
+        """Re-score what is pending; with `force`, reload the incidents and re-score every
+        zone (the periodic decay: levels fall as incidents age, with no write)."""
+        if not force:
+            return await self.flush()
         async with self._lock():
             self._stale = True
-            cause = "incidents changed elsewhere (import or another server)"
-            return await self.recompute_all(now=now, cause=cause)
+            return await self.recompute_all(now=now, cause="scheduled re-computation (decay)")
 
     def start(self, clock: Callable[[], datetime]) -> None:
         """Run the background worker: debounced flushes, periodic checks and full re-scoring."""
@@ -842,7 +914,7 @@ class RiskService:
                     await self.refresh(now=clock(), force=True)
                 elif self.check_seconds > 0 and now - checked >= self.check_seconds:
                     checked = now
-                    await self.refresh(now=clock())
+                    await self.flush()  # zones other processes marked
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep the worker alive; the next round retries
@@ -863,8 +935,16 @@ class RiskService:
 
         Stores each zone's current risk and records every level change with its cause. A zone's
         first level is recorded as a change only when it is above 1 (low).
+
+        One re-scoring at a time across processes: the zones counter is read under a shared
+        lock, then the "risk" counter row is locked (that order everywhere: zones, then risk,
+        then incidents), and only then are the incidents brought up to what is committed and
+        the stored levels read. So no two processes record the same change, and none scores
+        from a copy that misses committed reports; each change is the zone's next `seq`.
         """
-        snapshot = await self.cache.snapshot(session)
+        version = await zones_version(session, lock=True)
+        await versions.bump(session, versions.RISK)
+        snapshot = await self.cache.snapshot(session, version=version)
         if not snapshot.zones:
             return []
         if zone_ids is None:
@@ -876,11 +956,12 @@ class RiskService:
         # Every zone is scored from memory (a fraction of a second for a million incidents):
         # the country holds every incident anyway, so a subset would not be cheaper.
         inputs = await self.load_inputs(session, snapshot, until=now)
+        wanted = sorted(targets)
         stored = dict(
             (
                 await session.execute(
                     select(ZoneRiskRow.zone_id, ZoneRiskRow.level).where(
-                        ZoneRiskRow.zone_id.in_(sorted(targets))
+                        ZoneRiskRow.zone_id.in_(wanted)
                     )
                 )
             ).all()
@@ -893,7 +974,7 @@ class RiskService:
         changes: list[LevelChange] = []
         causes = causes or {}
         spill_cause = next(iter(c for cs in causes.values() for c in cs), None)
-        for zid in sorted(targets):
+        for zid in wanted:
             risk = risks[snapshot.position[zid]]
             values.append(
                 {
@@ -920,6 +1001,15 @@ class RiskService:
         if values:
             await _upsert_zone_risk(session, values)
         if changes:
+            last = dict(
+                (
+                    await session.execute(
+                        select(ZoneLevelChangeRow.zone_id, func.max(ZoneLevelChangeRow.seq))
+                        .where(ZoneLevelChangeRow.zone_id.in_([c.zone_id for c in changes]))
+                        .group_by(ZoneLevelChangeRow.zone_id)
+                    )
+                ).all()
+            )
             await session.execute(
                 insert(ZoneLevelChangeRow),
                 [
@@ -930,6 +1020,7 @@ class RiskService:
                         "score": c.score,
                         "at": c.at,
                         "cause": c.cause,
+                        "seq": int(last.get(c.zone_id) or 0) + 1,
                     }
                     for c in changes
                 ],
@@ -1213,19 +1304,17 @@ async def _upsert_zone_risk(session: AsyncSession, values: list[dict[str, Any]])
     await session.execute(stmt, values)
 
 
-def _fingerprint_differs(seen: Fingerprint, expected: Fingerprint) -> bool:
-    if seen.count != expected.count:
-        return True
-    if seen.latest is None or expected.latest is None:
-        return seen.latest != expected.latest
-    return abs((seen.latest - expected.latest).total_seconds()) > 1e-3
-
-
 def _join_causes(causes: list[str]) -> str:
     unique = list(dict.fromkeys(causes))
     if len(unique) <= 3:
         return "; ".join(unique)
     return f"{len(unique)} incidents reported or changed (first: {unique[0]})"
+
+
+def _pending_causes(causes: list[str]) -> list[str]:
+    """What a zone's pending row(s) say: up to three causes, else one summary."""
+    unique = list(dict.fromkeys(causes))
+    return unique if len(unique) <= 3 else [_join_causes(unique)]
 
 
 def _stored(zone: ZoneRow, risk: ZoneRiskRow | None) -> StoredRisk:
@@ -1305,13 +1394,7 @@ async def load_area_columns(
         else or_(IncidentRow.cell.in_(cells), and_(IncidentRow.cell == BIG, bbox))
     )
     stmt = select(
-        cast(IncidentRow.id, String),
-        epoch_days(session),
-        IncidentRow.type,
-        IncidentRow.severity,
-        IncidentRow.reliability,
-        IncidentRow.credibility,
-        IncidentRow.status,
+        *risk_columns(session),
         IncidentRow.lon,
         IncidentRow.lat,
         IncidentRow.geometry_type,
@@ -1356,8 +1439,10 @@ async def load_area_columns(
 
 @dataclass
 class RiskObserver:
-    """Incident observer: once the transaction commits, the incidents go into the in-memory store
-    and their zones are marked for re-scoring (nothing is scored inside the write).
+    """Incident observer: in the writing transaction, its zones are marked for re-scoring and
+    the incident logged under the "incidents" counter (just before COMMIT, see log_writes);
+    once it commits, the incidents go into this process's in-memory store. Nothing is scored
+    inside the write.
 
     A bulk import writes thousands of incidents in one transaction: each costs one append here.
     """
@@ -1373,28 +1458,17 @@ class RiskObserver:
         now: datetime,
     ) -> None:
         zones = session.info.get(ASSIGNED_KEY, {}).get(incident.id)
-        written = _written(incident, geom, zones, previous is None)
-        pending = session.info.get(PENDING_KEY)
-        if pending is not None:
-            pending[0].append(written)
-            pending[1] = max(pending[1], now)
-            return
-        session.info[PENDING_KEY] = [[written], now]
+        session.info.setdefault(PENDING_KEY, []).append(_written(incident, geom, zones))
         service = self.service
-        done = [False]  # whichever of commit and rollback comes first settles the writes
 
-        def after_commit(_sync_session: Any) -> None:
-            if not done[0]:
-                done[0] = True
-                writes, when = session.info.pop(PENDING_KEY, ([], now))
-                causes = session.info.pop(TOUCHED_KEY, {})
-                service.incident_committed(writes, causes, when)
+        def committed() -> None:
+            writes = session.info.pop(PENDING_KEY, [])
+            session.info.pop(TOUCHED_KEY, None)
+            service.incident_committed(writes, session.info.pop(SEQ_KEY, None))
 
-        def after_rollback(_sync_session: Any) -> None:
-            if not done[0]:
-                done[0] = True
-                session.info.pop(PENDING_KEY, None)
-                session.info.pop(TOUCHED_KEY, None)
+        def rolled_back() -> None:
+            for key in (PENDING_KEY, TOUCHED_KEY, SEQ_KEY):
+                session.info.pop(key, None)
 
-        event.listen(session.sync_session, "after_commit", after_commit, once=True)
-        event.listen(session.sync_session, "after_rollback", after_rollback, once=True)
+        before_commit(session, "risk", lambda sync: service.log_writes(sync, session, now))
+        on_commit(session, "risk", committed, rollback=rolled_back)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import shapely
-from sqlalchemy import Select, delete, event, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, repair_polygon, to_wkb
@@ -24,11 +24,12 @@ from geo.index import ZoneIndex
 from geo.measure import geodesic_area_km2
 from geo.zones import ZONE_KINDS, Zone, default_zones
 from incidents.audit import log as audit
-from incidents.db import Database
+from incidents.db import Database, on_commit
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound
 from incidents.records.model import Incident
 from incidents.records.schemas import ZoneRef
 from incidents.records.tables import IncidentRow
+from incidents.risk import versions
 from incidents.risk.model import zone_neighbours
 from incidents.zones.tables import IncidentZoneRow, ZoneRiskRow, ZoneRow
 
@@ -55,6 +56,8 @@ __all__ = [
 
 # session.info key: zone id -> causes, for the risk observer that runs after assignment.
 TOUCHED_KEY = "sentinelle.zones_touched"
+# session.info key: the zones version read (under lock) by this writing transaction.
+ZONES_SEEN_KEY = "sentinelle.zones_seen"
 # session.info key: incident id -> Assigned, the zones just found (risk store, POST response).
 ASSIGNED_KEY = "sentinelle.zones_assigned"
 # A zone drawn or sent through the API: 10,000 vertices outline any district of Mali to a few
@@ -284,40 +287,50 @@ class ZoneSnapshot:
         return {self.zones[i].id for i in wanted | set(extra)}
 
 
-async def zones_version(session: AsyncSession) -> tuple[Any, ...]:
-    """Changes whenever a zone is added, changed or deleted (cheap: one aggregate query)."""
+async def zones_version(session: AsyncSession, *, lock: bool = False) -> tuple[Any, ...]:
+    """Changes whenever a zone is added, changed or deleted: the "zones" counter (bumped by
+    every zone write, in commit order) and an aggregate of the rows (cheap: zones are few).
+
+    With `lock`, the counter is read under a shared lock held to the end of the transaction
+    (PostgreSQL): no zone write commits meanwhile, so links written now use current zones.
+    """
+    counter = await (versions.lock_shared if lock else versions.read)(session, versions.ZONES)
     row = (
         await session.execute(
             select(func.count(), func.max(ZoneRow.updated_at), func.sum(ZoneRow.version))
         )
     ).one()
-    return tuple(row)
+    return (counter, *row)
 
 
-# Bumped by every zone write in this process: each ZoneCache then re-reads the zones version
-# at once instead of trusting its copy for up to `recheck_seconds`.
+# Bumped by every zone write of this process once it commits or rolls back: each ZoneCache
+# then re-reads the zones at once (a rolled-back write may have been read inside its own
+# transaction).
 _local_zone_writes = [0]
 
 
-def zones_written(session: AsyncSession | None = None) -> None:
-    """Tell the caches of this process that zones changed (again after `session` commits)."""
+def _local_bump() -> None:
     _local_zone_writes[0] += 1
-    if session is not None:
 
-        def bump(_sync_session: Any) -> None:
-            _local_zone_writes[0] += 1
 
-        event.listen(session.sync_session, "after_commit", bump, once=True)
+async def zones_written(session: AsyncSession) -> None:
+    """A zone write: bump the "zones" counter in the writing transaction (its lock is held to
+    COMMIT, and taken before anything else of risk, so lock order is zones then risk) and tell
+    this process's caches once the transaction ends."""
+    await versions.bump(session, versions.ZONES)
+    _local_bump()
+    on_commit(session, "zones_written", _local_bump, rollback=_local_bump)
 
 
 class ZoneCache:
     """The zone index, rebuilt when the zones version changes (any process may change zones).
 
-    The version is one aggregate query; it is asked at most every `recheck_seconds` (zone
-    writes of this process invalidate at once; another process's edits show within that time).
+    The version is one counter read and one aggregate; it is asked on every use unless
+    `recheck_seconds` allows a copy that old (writes of this process invalidate at once).
+    Writers pass the version they read under lock (`zones_version(lock=True)`).
     """
 
-    def __init__(self, recheck_seconds: float = 5.0, grid_degrees: float = GRID_DEGREES) -> None:
+    def __init__(self, recheck_seconds: float = 0.0, grid_degrees: float = GRID_DEGREES) -> None:
         self._snapshot: ZoneSnapshot | None = None
         self.recheck_seconds = recheck_seconds
         self.grid_degrees = grid_degrees
@@ -327,14 +340,18 @@ class ZoneCache:
     def invalidate(self) -> None:
         self._snapshot = None
 
-    async def snapshot(self, session: AsyncSession) -> ZoneSnapshot:
+    async def snapshot(
+        self, session: AsyncSession, *, version: tuple[Any, ...] | None = None
+    ) -> ZoneSnapshot:
+        """The zones at `version` (read now when not given): rebuilt when that differs."""
         if self._seen_writes != _local_zone_writes[0]:
             self._seen_writes = _local_zone_writes[0]
             self._snapshot = None
         clock = time.monotonic()
-        if self._snapshot is not None and clock - self._checked_at < self.recheck_seconds:
-            return self._snapshot
-        version = await zones_version(session)
+        if version is None:
+            if self._snapshot is not None and clock - self._checked_at < self.recheck_seconds:
+                return self._snapshot
+            version = await zones_version(session)
         self._checked_at = clock
         if self._snapshot is not None and self._snapshot.version == version:
             return self._snapshot
@@ -422,6 +439,7 @@ class ZoneStore:
         return row
 
     async def add(self, zone: Zone, now: datetime, owner: uuid.UUID | None = None) -> ZoneRow:
+        await zones_written(self.session)
         clash = await self.session.scalar(
             select(ZoneRow.id).where((ZoneRow.id == zone.id) | (ZoneRow.code == zone.code))
         )
@@ -431,10 +449,10 @@ class ZoneStore:
                 field="code",
             )
         await self.session.execute(insert(ZoneRow).values(zone_values(zone, now, owner)))
-        zones_written(self.session)
         return await self.get(zone.id)
 
     async def replace(self, zone: Zone, now: datetime) -> ZoneRow:
+        await zones_written(self.session)
         current = await self.get(zone.id)
         if zone.code != current.code:
             clash = await self.session.scalar(
@@ -447,11 +465,11 @@ class ZoneStore:
         values.pop("id")
         values["version"] = current.version + 1
         await self.session.execute(update(ZoneRow).where(ZoneRow.id == zone.id).values(values))
-        zones_written(self.session)
         await self.session.refresh(current)
         return current
 
     async def delete(self, zone_id: str) -> None:
+        await zones_written(self.session)
         await self.get(zone_id)
         # Links go explicitly: SQLite only cascades when foreign keys are switched on.
         await self.session.execute(
@@ -459,10 +477,10 @@ class ZoneStore:
         )
         await self.session.execute(delete(ZoneRiskRow).where(ZoneRiskRow.zone_id == zone_id))
         await self.session.execute(delete(ZoneRow).where(ZoneRow.id == zone_id))
-        zones_written(self.session)
 
     async def upsert_many(self, zones: Sequence[Zone], now: datetime) -> tuple[int, int]:
         """Add new zones and replace those whose code exists; returns (created, updated)."""
+        await zones_written(self.session)
         existing = {
             r.code: r
             for r in (
@@ -472,7 +490,6 @@ class ZoneStore:
             ).all()
         }
         created = updated = 0
-        zones_written(self.session)
         for zone in zones:
             row = existing.get(zone.code)
             if row is None:
@@ -790,6 +807,15 @@ class ZoneAssignment:
 
     cache: ZoneCache = field(default_factory=ZoneCache)
 
+    async def current(self, session: AsyncSession) -> ZoneSnapshot:
+        """The zones as committed, checked in the writing transaction under a shared lock of
+        the zones counter (once per transaction): a zone redrawn or deleted by any process is
+        seen before links are written, and none changes until this transaction commits."""
+        version = session.info.get(ZONES_SEEN_KEY)
+        if version is None:
+            version = session.info[ZONES_SEEN_KEY] = await zones_version(session, lock=True)
+        return await self.cache.snapshot(session, version=version)
+
     async def incident_written(
         self,
         session: AsyncSession,
@@ -798,7 +824,7 @@ class ZoneAssignment:
         previous: Incident | None,
         now: datetime,
     ) -> None:
-        snapshot = await self.cache.snapshot(session)
+        snapshot = await self.current(session)
         old: list[str] = []
         if previous is not None:
             old = await zones_of_incident(session, incident.id)
@@ -817,7 +843,7 @@ class ZoneAssignment:
         """Batch form for bulk imports of new incidents: one index pass, one insert."""
         if not written:
             return
-        snapshot = await self.cache.snapshot(session)
+        snapshot = await self.current(session)
         geoms = np.empty(len(written), dtype=object)
         geoms[:] = [g for _, g in written]
         found: list[list[str]] = [[] for _ in written]
@@ -959,9 +985,16 @@ def zone_filter(db: Database) -> Callable[[str], Any]:
 async def ensure_default_zones(db: Database, settings: ZoneSettings, *, now: datetime) -> int:
     """Create the default zones when there are no zones at all; returns how many were made.
 
-    Incidents already stored (e.g. imported before the first start) are assigned to them.
+    Safe when several processes start at once on an empty database: the "zones" counter row
+    is locked first (PostgreSQL), and the rows go in with "on conflict do nothing" (SQLite,
+    or a database whose counter row was missing), so one creates them and the others see
+    them. Incidents already stored (e.g. imported before the first start) are assigned.
     """
+    async with db.read() as session:
+        if await ZoneStore(session).count() > 0:  # the usual start: no lock taken
+            return 0
     async with db.transaction() as session:
+        await versions.lock_exclusive(session, versions.ZONES)
         store = ZoneStore(session)
         if await store.count() > 0:
             return 0
@@ -971,11 +1004,24 @@ async def ensure_default_zones(db: Database, settings: ZoneSettings, *, now: dat
             border_belt_km=settings.border_belt_km,
             tri_border_km=settings.tri_border_km,
         )
-        await session.execute(insert(ZoneRow), [zone_values(z, now) for z in zones])
-        zones_written(session)
+        made = await session.execute(
+            _insert_ignoring(session).values([zone_values(z, now) for z in zones])
+        )
+        if not made.rowcount:  # type: ignore[attr-defined]
+            return 0  # another process made them meanwhile
+        await zones_written(session)
         snapshot = await ZoneCache().snapshot(session)
         await reassign_all(session, snapshot)
         return len(zones)
+
+
+def _insert_ignoring(session: AsyncSession) -> Any:
+    """INSERT INTO zones that skips rows whose id or code exists (PostgreSQL and SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(ZoneRow).on_conflict_do_nothing()
+    return insert(ZoneRow).prefix_with("OR IGNORE")
 
 
 @dataclass(frozen=True)

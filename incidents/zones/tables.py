@@ -9,6 +9,7 @@ from typing import Any
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -96,8 +98,52 @@ class ZoneLevelChangeRow(Base):
     score: Mapped[float] = mapped_column(Float)
     at: Mapped[datetime] = mapped_column(DateTimeUTC)
     cause: Mapped[str] = mapped_column(Text)
+    # The n-th change of the zone: unique, so a change is recorded once whichever process
+    # re-scores (two from the same stored level collide here instead of both recording it).
+    # (Written by RiskService.recompute as max + 1 under its lock; 1 when inserted bare.)
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    # When its alerts were written (NULL: not yet): alerts are made from the rows' state.
+    alerted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, nullable=True)
 
     __table_args__ = (
         Index("ix_zone_level_changes_at", "at"),
         Index("ix_zone_level_changes_zone_at", "zone_id", "at"),
+        Index("ix_zone_level_changes_alerted_at", "alerted_at"),
+        UniqueConstraint("zone_id", "seq", name="uq_zone_level_changes_zone_seq"),
     )
+
+
+class ChangeCounterRow(Base):
+    """Counters bumped in the transactions that write what they count ("incidents", "zones").
+
+    A bump holds the row's lock until COMMIT, so values follow commit order: every process
+    compares them with the copy it holds (zone index, risk inputs) before trusting it.
+    """
+
+    __tablename__ = "change_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IncidentChangeRow(Base):
+    """The incidents each committed write changed, under the write's "incidents" counter value:
+    what a process reads to bring its risk inputs up to date (pruned after a while)."""
+
+    __tablename__ = "incident_changes"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class RiskPendingRow(Base):
+    """A zone to re-score, written in the transaction that changed its incidents or shape;
+    any process's re-scoring claims and deletes it (nothing lives only in one process)."""
+
+    __tablename__ = "risk_pending"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    zone_id: Mapped[str] = mapped_column(String(64))
+    cause: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTimeUTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from types import SimpleNamespace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from incidents.records.schemas import IncidentIn
 from incidents.records.service import IncidentService
 from incidents.records.store import IncidentStore, row_values
 from incidents.records.validation import incident_from_input
+from incidents.risk import versions
 from incidents.risk.model import RiskConfig
 from incidents.risk.service import RiskObserver, RiskService
 from incidents.taxonomy.catalogue import TYPES
@@ -29,7 +31,7 @@ from incidents.zones.store import (
     import_zones,
     zone_lookup,
 )
-from incidents.zones.tables import IncidentZoneRow, ZoneRiskRow
+from incidents.zones.tables import IncidentZoneRow, RiskPendingRow, ZoneRiskRow
 from tests.factories import BAMAKO, DIEMA, GAO, MENAKA, Factory
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -256,19 +258,22 @@ async def test_history_walks_back_in_time(writer: Writer, risk: RiskService) -> 
     assert points[-1].score == pytest.approx(one_incident_score(10), rel=1e-6)
 
 
-async def test_another_process_writes_are_seen_after_a_refresh(
+async def test_another_process_writes_are_seen_at_once(
     db: Database, writer: Writer, risk: RiskService
 ) -> None:
     other = RiskService(db, config=SIMPLE, cache=ZoneCache())  # a second server process
     await other.recompute_all(now=NOW)  # loads its (empty) incidents into memory
     await writer.report(MENAKA, days_ago=0)
     await writer.report(MENAKA, days_ago=0)
-    assert not await risk.changed_elsewhere(), "a process's own writes are not news to it"
-    assert await other.changed_elsewhere()
-    await other.refresh(now=NOW)
-    assert not await other.changed_elsewhere()
-    # Re-scoring from the other process's memory keeps both incidents, not its stale view.
+    assert risk._store is not None and other._store is not None
+    async with db.read() as session:
+        counter = await versions.read(session, versions.INCIDENTS)
+    assert risk._store.seq == counter, "a process's own writes are applied without a query"
+    assert other._store.seq < counter
+    # Re-scoring from the other process's memory keeps both incidents, not its stale view:
+    # its copy is caught up from the change log under the re-scoring lock.
     await other.recompute_all(now=NOW)
+    assert other._store.seq == counter
     assert (await stored(db, "town_menaka")).score == pytest.approx(
         2 * one_incident_score(0), rel=1e-6
     )
@@ -281,12 +286,18 @@ async def test_reports_only_mark_zones_until_flushed(
     db: Database, factory: Factory, risk: RiskService
 ) -> None:
     quiet = Writer(db, await factory.org(), risk)
-    quiet.risk = RiskService(db, config=SIMPLE, cache=ZoneCache())  # flushes another service
+
+    async def no_flush() -> list[Any]:
+        return []
+
+    quiet.risk = SimpleNamespace(flush=no_flush)  # type: ignore[assignment]
     await quiet.report(GAO, days_ago=0)
-    assert "town_gao" in risk.dirty
     async with db.read() as session:
+        marked = set((await session.scalars(select(RiskPendingRow.zone_id))).all())
+        assert "town_gao" in marked, "marked in the database, for whichever process flushes"
         assert await session.get(ZoneRiskRow, "town_gao") is None
     changes = await risk.flush()
     assert [c.zone_id for c in changes if c.zone_id == "town_gao"] == ["town_gao"]
-    assert not risk.dirty
+    assert not await risk.pending()
     assert (await stored(db, "town_gao")).score == pytest.approx(one_incident_score(0), rel=1e-6)
+    assert await risk.flush() == [], "claimed and deleted: nothing re-scored twice"
