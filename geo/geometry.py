@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "GEOMETRY_TYPES",
@@ -49,6 +50,14 @@ class GeometryError(ValueError):
 
 
 # --- parsing -------------------------------------------------------------------------------
+
+
+def base_geometry(geom: shapely.Geometry) -> BaseGeometry:
+    """The geometry as the Python class every shapely geometry is (the typing stubs' `Geometry`
+    is the C base class, without attributes such as ``geom_type`` or ``__geo_interface__``)."""
+    if not isinstance(geom, BaseGeometry):
+        raise TypeError(f"not a shapely geometry: {type(geom).__name__}")
+    return geom
 
 
 def _number(value: Any, field: str) -> float:
@@ -260,7 +269,9 @@ def repair_polygon(
     """
     report: list[str] = []
     if shapely.get_type_id(geom) not in (3, 6, 7):
-        raise GeometryError(field, f"expected a Polygon or MultiPolygon, got {geom.geom_type}")
+        raise GeometryError(
+            field, f"expected a Polygon or MultiPolygon, got {base_geometry(geom).geom_type}"
+        )
     if shapely.has_z(geom):
         geom = shapely.force_2d(geom)
         report.append("dropped altitude (z) values")
@@ -297,7 +308,7 @@ def _rounded(value: Any, ndigits: int) -> Any:
 
 def to_geojson(geom: shapely.Geometry, *, ndigits: int = 6) -> dict[str, Any]:
     """A GeoJSON geometry dict with list coordinates rounded to ``ndigits`` (6 ≈ 0.1 m)."""
-    doc = dict(mapping(geom))
+    doc = dict(mapping(base_geometry(geom)))
     if "coordinates" in doc:
         doc["coordinates"] = _rounded(doc["coordinates"], ndigits)
     return doc

@@ -67,7 +67,7 @@ class ZoneIndex:
         points = shapely.points(
             np.asarray(lons, dtype=np.float64).ravel(), np.asarray(lats, dtype=np.float64).ravel()
         )
-        tree = shapely.STRtree(points)
+        tree = shapely.STRtree(np.asarray(points, dtype=object))
         zones, items = tree.query(self.geometries, predicate="intersects")
         return _sorted_pairs(items, zones)
 
@@ -108,7 +108,7 @@ def assign_points_loop(
     geoms = [g for _, g in zones]
     for g in geoms:
         shapely.prepare(g)
-    bounds = [g.bounds for g in geoms]
+    bounds = [shapely.bounds(g) for g in geoms]
     items: list[int] = []
     hits: list[int] = []
     for i in range(x.size):
@@ -116,7 +116,7 @@ def assign_points_loop(
         point = shapely.Point(px, py)
         for j, geom in enumerate(geoms):
             minx, miny, maxx, maxy = bounds[j]
-            if minx <= px <= maxx and miny <= py <= maxy and geom.covers(point):
+            if minx <= px <= maxx and miny <= py <= maxy and shapely.covers(geom, point):
                 items.append(i)
                 hits.append(j)
     return np.asarray(items, dtype=np.intp), np.asarray(hits, dtype=np.intp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ _KM_PER_DEG_LAT_MIN = 110.57
 _KM_PER_DEG_LON_EQUATOR = 111.32
 
 FloatArray = npt.NDArray[np.float64]
+_G = TypeVar("_G", bound=shapely.Geometry)
 
 
 def geodesic_distance_km(
@@ -50,7 +52,7 @@ def geodesic_distance_km(
 
 def geodesic_area_km2(geom: shapely.Geometry) -> float:
     """Area on the ellipsoid in km² (0 for points and lines)."""
-    if geom.is_empty or shapely.get_dimensions(geom) < 2:
+    if shapely.is_empty(geom) or shapely.get_dimensions(geom) < 2:
         return 0.0
     area, _ = GEOD.geometry_area_perimeter(geom)
     return abs(float(area)) / 1e6
@@ -58,7 +60,7 @@ def geodesic_area_km2(geom: shapely.Geometry) -> float:
 
 def geodesic_length_km(geom: shapely.Geometry) -> float:
     """Length on the ellipsoid in km (perimeter for polygons, 0 for points)."""
-    if geom.is_empty or shapely.get_dimensions(geom) < 1:
+    if shapely.is_empty(geom) or shapely.get_dimensions(geom) < 1:
         return 0.0
     return float(GEOD.geometry_length(geom)) / 1000.0
 
@@ -82,7 +84,7 @@ def _centre(geom: shapely.Geometry) -> tuple[float, float]:
     return round((minx + maxx) / 2, 1), round((miny + maxy) / 2, 1)
 
 
-def _apply(geom: shapely.Geometry, transformer: pyproj.Transformer) -> shapely.Geometry:
+def _apply(geom: _G, transformer: pyproj.Transformer) -> _G:
     def fn(xy: FloatArray) -> FloatArray:
         x, y = transformer.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
@@ -177,8 +179,12 @@ def cut_line_km(line: shapely.LineString, segment_km: float) -> list[shapely.Lin
     total_km = metric.length * scale
     n = max(1, round(total_km / segment_km))
     step = metric.length / n
-    pieces = [substring(metric, i * step, (i + 1) * step) for i in range(n)]
-    out = [_apply(p, inv) for p in pieces]
+    out: list[shapely.LineString] = []
+    for i in range(n):
+        piece = substring(metric, i * step, (i + 1) * step)
+        if not isinstance(piece, shapely.LineString):  # a Point: the route has no length
+            raise ValueError("a route must have a length")
+        out.append(_apply(piece, inv))
     # Keep the original end points exactly (projection round trips move them by ~1e-9°).
     first, last = line.coords[0], line.coords[-1]
     out[0] = shapely.LineString([first, *out[0].coords[1:]])

@@ -97,7 +97,7 @@ def neighbour_outlines() -> dict[str, shapely.Geometry]:
 
 
 def _shared_border(mali: shapely.Geometry, other: shapely.Geometry) -> shapely.Geometry:
-    return shapely.intersection(mali.boundary, shapely.buffer(other, _BORDER_SNAP_DEG))
+    return shapely.intersection(shapely.boundary(mali), shapely.buffer(other, _BORDER_SNAP_DEG))
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:

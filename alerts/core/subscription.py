@@ -17,7 +17,7 @@ import shapely
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
-from geo.geometry import GeometryError, parse_geojson_geometry
+from geo.geometry import GeometryError, base_geometry, parse_geojson_geometry
 from geo.measure import buffer_km
 from incidents.records.model import Status
 from incidents.taxonomy.catalogue import UnknownCodeError, expand_codes
@@ -105,7 +105,7 @@ class PointArea:
     kind: Literal["point"] = field(default="point", init=False)
 
     def to_geometry(self, zone_geometries: Mapping[str, BaseGeometry]) -> BaseGeometry:
-        return geodesic_circles([self.lat], [self.lon], [self.radius_km])[0]
+        return base_geometry(geodesic_circles([self.lat], [self.lon], [self.radius_km])[0])
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "lat": self.lat, "lon": self.lon, "radius_km": self.radius_km}
@@ -121,7 +121,7 @@ class RouteArea:
     kind: Literal["route"] = field(default="route", init=False)
 
     def to_geometry(self, zone_geometries: Mapping[str, BaseGeometry]) -> BaseGeometry:
-        return buffer_km(self.line, self.corridor_km)
+        return base_geometry(buffer_km(self.line, self.corridor_km))
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "route": dict(self.geojson), "corridor_km": self.corridor_km}
@@ -156,7 +156,9 @@ def geodesic_circles(
     )
     ring = np.stack([x, y], axis=-1).reshape(n, CIRCLE_SEGMENTS, 2)
     ring = np.concatenate([ring, ring[:, :1]], axis=1)
-    polygons: npt.NDArray[np.object_] = shapely.polygons(shapely.linearrings(ring))
+    polygons: npt.NDArray[np.object_] = np.asarray(
+        shapely.polygons(shapely.linearrings(ring)), dtype=object
+    )
     return polygons
 
 
@@ -283,7 +285,7 @@ def _geometry(obj: Any, field: str, allowed: tuple[str, ...]) -> BaseGeometry:
     if not isinstance(obj, Mapping):
         raise SubscriptionError(field, f"give a GeoJSON {' or '.join(allowed)}")
     try:
-        geometry = parse_geojson_geometry(obj, field=field)
+        geometry = base_geometry(parse_geojson_geometry(obj, field=field))
     except GeometryError as exc:
         raise SubscriptionError(exc.field, exc.message) from exc
     if geometry.geom_type not in allowed:

@@ -22,6 +22,7 @@ from typing import Any
 
 import shapely
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 ISO3 = ("MLI", "MRT", "DZA", "NER", "BFA", "SEN", "GIN", "CIV")
 OUT = Path(__file__).with_name("mali_region_outlines.geojson")
@@ -53,7 +54,7 @@ def read_dbf(path: Path) -> list[dict[str, str]]:
 def read_polygons(path: Path) -> list[shapely.Geometry]:
     data = path.read_bytes()
     pos = 100
-    geoms = []
+    geoms: list[shapely.Geometry] = []
     while pos < len(data):
         _num, length = struct.unpack(">ii", data[pos : pos + 8])
         content = data[pos + 8 : pos + 8 + 2 * length]
@@ -83,11 +84,18 @@ def read_polygons(path: Path) -> list[shapely.Geometry]:
     return geoms
 
 
+def _base(geom: shapely.Geometry) -> BaseGeometry:
+    # Standalone script: the same narrowing as geo.geometry.base_geometry, without importing geo.
+    if not isinstance(geom, BaseGeometry):
+        raise TypeError(f"not a shapely geometry: {type(geom).__name__}")
+    return geom
+
+
 def main(shp: str) -> None:
     shp_path = Path(shp)
     rows = read_dbf(shp_path.with_suffix(".dbf"))
     geoms = read_polygons(shp_path)
-    features = []
+    features: list[dict[str, Any]] = []
     for row, geom in zip(rows, geoms, strict=True):
         if row["iso_a3"] in ISO3:
             geom = shapely.set_precision(geom, 1e-6)
@@ -95,7 +103,7 @@ def main(shp: str) -> None:
                 {
                     "type": "Feature",
                     "properties": {"iso_a3": row["iso_a3"], "name": row["name"]},
-                    "geometry": mapping(geom),
+                    "geometry": mapping(_base(geom)),
                 }
             )
     features.sort(key=lambda f: ISO3.index(f["properties"]["iso_a3"]))

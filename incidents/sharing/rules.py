@@ -228,7 +228,7 @@ def representative_point(geometry: Mapping[str, Any]) -> tuple[float, float]:
         lon, lat = geometry["coordinates"][:2]
         return float(lon), float(lat)
     try:
-        point = shapely.point_on_surface(shapely.geometry.shape(geometry))
+        point = shapely.point_on_surface(shapely.geometry.shape(dict(geometry)))
     except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException):
         raise ValueError("the geometry has no coordinates") from None
     if point.is_empty:
