@@ -26,7 +26,9 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_json_depth: int = 32
     clock_skew_seconds: int = 300
-    token_cache_seconds: float = 5.0
+    # Resolved tokens are cached per process this long (at most 1 s: a token revoked through
+    # another process stops working within it; docs/deploy.md). 0 turns the cache off.
+    token_cache_seconds: float = 1.0
     cors_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 600
     # Zones

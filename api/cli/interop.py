@@ -217,10 +217,10 @@ def register(main: click.Group) -> None:
         org_id = parse_uuid(org, "--org") if org else None
 
         async def go(db: Database) -> int:
-            from api.http.app import create_app
+            from api.bootstrap import build
 
             await migrate(db)
-            zone_lookup = create_app(settings, db=db).state.incidents.zone_lookup
+            zone_lookup = build(settings, db).incidents.zone_lookup
             with ExitStack() as stack:
                 out: IO[str] = (
                     stack.enter_context(output.open("w", encoding="utf-8", newline=""))

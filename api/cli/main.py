@@ -246,10 +246,9 @@ def delete_org(settings: Settings, org: str, yes: bool) -> None:
 
     async def go(db: Database) -> int:
         await migrate(db)
-        from api.http.app import create_app
+        from api.bootstrap import build
 
-        app = create_app(settings, db=db)
-        kept: int = await app.state.sharing.delete_organisation(None, org_id, now=now())
+        kept: int = await build(settings, db).sharing.delete_organisation(None, org_id, now=now())
         return kept
 
     try:
@@ -306,9 +305,9 @@ def demo(settings: Settings, count: int) -> None:
         await importlib.import_module("incidents.zones.store").ensure_default_zones(
             db, settings, now=now()
         )
-        from api.http.app import create_app
+        from api.bootstrap import build
 
-        app = create_app(settings, db=db)
+        services = build(settings, db)
         report = await import_rows(
             db,
             demo_rows(now=now(), count=count),
@@ -316,10 +315,10 @@ def demo(settings: Settings, count: int) -> None:
             user_id=None,
             now=now(),
             is_demo=True,
-            observers=list(app.state.incidents.observers),
+            observers=list(services.incidents.observers),
         )
         # Levels now, so that GET /api/v1/risk shows them at once.
-        await app.state.risk.recompute_all(now=now(), cause="demo data loaded")
+        await services.risk.recompute_all(now=now(), cause="demo data loaded")
         return report
 
     report = run(go, settings)
@@ -331,12 +330,11 @@ def demo(settings: Settings, count: int) -> None:
 
 
 async def demo_observers(db: Database, settings: Settings) -> list[Any]:
-    """The observers create_app would install (zones, risk, alerts), for offline writes."""
-    from api.http.app import create_app
+    """The incident observers the service runs (sharing guard, zones, risk, alerts), for
+    offline writes."""
+    from api.bootstrap import build
 
-    app = create_app(settings, db=db)
-    service = app.state.incidents
-    return list(service.observers)
+    return list(build(settings, db).incidents.observers)
 
 
 def _load_extensions() -> None:

@@ -1,37 +1,51 @@
-"""The composition root: create_app(settings) builds the whole Sentinelle API."""
+"""The HTTP app: create_app(settings) builds the services (api.bootstrap) and serves them.
+
+Route modules only declare handlers (`ROUTES`); a handler receives what it needs through
+Litestar's dependency injection, by parameter name (see `DEPENDENCIES`). The protective
+middleware (security headers, CORS, CSV neutralising, edge input checks, body limits, rate
+limits, audit) and authentication are installed here, whatever routes are mounted.
+"""
 
 from __future__ import annotations
 
-import importlib
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
-from api.http.auth import TokenCache, auth_middleware
-from api.http.context import AppContext
+from api.bootstrap import Container, build
+from api.http import hardening
+from api.http.auth import auth_middleware
 from api.http.errors import EXCEPTION_HANDLERS
+from api.http.routes import admin, alerts, health, incidents, intake, sharing, skill, zones
 from api.settings import Settings
-from incidents.db import Database, create_engine
-from incidents.records.service import IncidentService
-from incidents.records.validation import Rules
+from incidents.db import Database
 
-# Each area module exposes ROUTES and may define configure(ctx: AppContext) to wire itself in.
-AREAS = (
-    "api.http.routes.health",
-    "api.http.routes.incidents",
-    "api.http.routes.admin",
-    "api.http.routes.zones",
-    "api.http.routes.alerts",
-    "api.http.routes.sharing",
-    "api.http.routes.intake",
-    "api.http.routes.skill",
-)
+# Every area's handlers, in this order.
+AREAS = (health, incidents, admin, zones, alerts, sharing, intake, skill)
+
+# Handler parameter name -> the Container field it receives. Read on every request, so a test
+# may replace a field of `app.state.container`.
+DEPENDENCIES = {
+    "settings": "settings",
+    "db": "db",
+    "incident_service": "incidents",
+    "zone_service": "zones",
+    "risk_service": "risk",
+    "sharing_service": "sharing",
+    "alert_service": "alerts",
+    "intake_service": "intake",
+    "token_cache": "token_cache",
+    "zone_filter": "zone_filter",
+    "hxl_export": "hxl_export",
+    "skill": "skill",
+}
 
 
 @get("/", include_in_schema=False)
@@ -39,30 +53,42 @@ async def index(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(path="/schema")
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Litestar:
-    settings = settings or Settings()
-    db = db or Database(create_engine(settings.database_url))
-    rules = Rules(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
-    ctx = AppContext(
-        settings=settings, db=db, incidents=IncidentService(db, rules=rules, observers=[])
-    )
-    ctx.state.update(
-        settings=settings,
-        db=db,
-        incidents=ctx.incidents,
-        token_cache=TokenCache(settings.token_cache_seconds),
-    )
-    for name in AREAS:
-        module = importlib.import_module(name)
-        configure = getattr(module, "configure", None)
-        if configure is not None:
-            configure(ctx)
-        ctx.route_handlers += list(getattr(module, "ROUTES", []))
+def _field(container: Container, name: str) -> Callable[[], Any]:
+    def provide() -> Any:
+        return getattr(container, name)
 
-    async def shutdown() -> None:
-        for hook in ctx.on_shutdown:
-            await hook()
-        await db.dispose()
+    return provide
+
+
+def dependencies(container: Container) -> dict[str, Provide]:
+    provided = {
+        key: Provide(_field(container, name), sync_to_thread=False)
+        for key, name in DEPENDENCIES.items()
+    }
+    provided["container"] = Provide(lambda: container, sync_to_thread=False)
+    return provided
+
+
+def container_of(app: Litestar) -> Container:
+    """The services an app was built with (tests, scripts)."""
+    container: Container = app.state.container
+    return container
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    container: Container | None = None,
+) -> Litestar:
+    container = container or build(settings, db)
+    settings = container.settings
+    route_handlers: list[Any] = [index]
+    for area in AREAS:
+        route_handlers += area.ROUTES
+
+    async def redact_logs() -> None:
+        hardening.install_log_redaction()
 
     openapi = OpenAPIConfig(
         title="Sentinelle API",
@@ -78,13 +104,17 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         render_plugins=[SwaggerRenderPlugin(path="/swagger"), ScalarRenderPlugin()],
     )
     return Litestar(
-        route_handlers=[index, *ctx.route_handlers],
-        middleware=[*ctx.middleware, auth_middleware()],
+        route_handlers=route_handlers,
+        dependencies=dependencies(container),
+        middleware=[
+            *hardening.edge_middleware(settings, container.db),
+            auth_middleware(container.db, container.token_cache, container.trust_lookup),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
-        state=State(ctx.state),
-        on_startup=list(ctx.on_startup),
-        on_shutdown=[shutdown],
+        state=State({"container": container}),
+        on_startup=[redact_logs, container.startup],
+        on_shutdown=[container.shutdown],
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
+from litestar.types import ASGIApp
 
 from incidents.audit import log as audit
 from incidents.db import Database
@@ -31,11 +32,19 @@ PUBLIC_PATHS = (
 )
 
 
+# At most this long may another process keep using a token revoked (or a membership changed)
+# after the change: each process caches resolved tokens on its own (docs/deploy.md). This
+# process forgets them at once when the change is made through it.
+MAX_TOKEN_CACHE_SECONDS = 1.0
+
+
 class TokenCache:
-    """A few seconds of memory for resolved tokens: spares a database read on every request."""
+    """Up to a second of memory for resolved tokens: spares a database read on most requests.
+
+    The TTL is capped at MAX_TOKEN_CACHE_SECONDS, whatever SENTINELLE_TOKEN_CACHE_SECONDS says."""
 
     def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
+        self.ttl = min(ttl, MAX_TOKEN_CACHE_SECONDS)
         self._items: dict[str, tuple[float, Principal]] = {}
 
     def get(self, key: str) -> Principal | None:
@@ -57,7 +66,26 @@ class TokenCache:
         self._items.clear()
 
 
+TrustLookup = Callable[[Any, Principal], Awaitable[Principal]]
+
+
 class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Resolves the bearer token (cached for `cache.ttl` seconds) into a Principal."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        db: Database,
+        cache: TokenCache,
+        trust_lookup: TrustLookup | None = None,
+        exclude: str | list[str] | None = None,
+    ) -> None:
+        super().__init__(app, exclude=exclude)
+        self.db = db
+        self.cache = cache
+        self.trust_lookup = trust_lookup
+
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
@@ -69,16 +97,14 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
                 "Send `Authorization: Bearer <token>`; an administrator creates tokens with "
                 "`sentinelle admin create-token`."
             )
-        state = connection.app.state
-        cache: TokenCache = state.token_cache
+        cache = self.cache
         key = hash_token(token)
         principal = cache.get(key)
         if principal is None:
-            db: Database = state.db
-            async with db.read() as session:
+            async with self.db.read() as session:
                 principal = await resolve_token(session, token)
-                if principal is not None and state.get("trust_lookup") is not None:
-                    principal = await state.trust_lookup(session, principal)
+                if principal is not None and self.trust_lookup is not None:
+                    principal = await self.trust_lookup(session, principal)
             if principal is None:
                 raise NotAuthorizedException(
                     "This token is unknown or revoked: ask an administrator for a new one."
@@ -87,8 +113,15 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=key)
 
 
-def auth_middleware(exclude: Iterable[str] = PUBLIC_PATHS) -> DefineMiddleware:
-    return DefineMiddleware(TokenAuthMiddleware, exclude=list(exclude))
+def auth_middleware(
+    db: Database,
+    cache: TokenCache,
+    trust_lookup: TrustLookup | None = None,
+    exclude: Iterable[str] = PUBLIC_PATHS,
+) -> DefineMiddleware:
+    return DefineMiddleware(
+        TokenAuthMiddleware, db=db, cache=cache, trust_lookup=trust_lookup, exclude=list(exclude)
+    )
 
 
 def denied(

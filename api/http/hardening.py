@@ -22,7 +22,6 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from sqlalchemy import update
 
-from api.http.context import AppContext
 from api.settings import Settings
 from incidents.audit import log as audit
 from incidents.db import Database
@@ -456,8 +455,9 @@ REFUSAL_REASON_KEY = "sentinelle.refusal_reason"
 class AuditMiddleware:
     """Opens the audit scope of a request and writes its events before the answer leaves."""
 
-    def __init__(self, app: ASGIApp, seen: dict[tuple[Any, str], float]) -> None:
+    def __init__(self, app: ASGIApp, db: Database, seen: dict[tuple[Any, str], float]) -> None:
         self.app = app
+        self.db = db
         self.seen = seen
 
     def _token_use(self, scope: Scope, address: str) -> audit.AuditEvent | None:
@@ -513,10 +513,9 @@ class AuditMiddleware:
             events.append(used)
         if not events:
             return
-        db: Database = scope["litestar_app"].state.db
         now = datetime.now(UTC)
         try:
-            async with db.transaction() as session:
+            async with self.db.transaction() as session:
                 await audit.write(session, events, now=now, address=request_audit.address)
                 user = scope.get("user")
                 if used is not None and isinstance(user, Principal):
@@ -675,10 +674,23 @@ def install_log_redaction(
                 handler.addFilter(_REDACTOR)
 
 
-def configure(ctx: AppContext) -> None:
-    settings = ctx.settings
+class EdgeMemory:
+    """What the edge middleware remembers in this process: rate-limit counts per address and
+    per token, and when each token was last audited as used (one per app)."""
+
+    def __init__(self) -> None:
+        self.rate_limit_address: dict[str, list[int]] = {}
+        self.rate_limit_token: dict[str, list[int]] = {}
+        self.token_use_seen: dict[tuple[Any, str], float] = {}
+
+
+def edge_middleware(
+    settings: Settings, db: Database, memory: EdgeMemory | None = None
+) -> list[DefineMiddleware]:
+    """The protective middleware, outermost first (create_app puts authentication after it)."""
+    memory = memory or EdgeMemory()
     per_token = max(1, settings.rate_limit_per_minute)
-    ctx.middleware += [
+    return [
         DefineMiddleware(SecurityHeadersMiddleware, headers=security_headers(settings)),
         DefineMiddleware(CorsMiddleware, origins=settings.cors_origins),
         DefineMiddleware(CsvExportMiddleware),
@@ -693,7 +705,7 @@ def configure(ctx: AppContext) -> None:
             limit=per_token * ADDRESS_LIMIT_FACTOR,
             unit="minute",
             key=_scope_address_key,
-            buckets=ctx.state.setdefault("rate_limit_address", {}),
+            buckets=memory.rate_limit_address,
             exclude="^/api/v1/health",
         ),
         DefineMiddleware(
@@ -701,13 +713,8 @@ def configure(ctx: AppContext) -> None:
             limit=per_token,
             unit="minute",
             key=_scope_token_key,
-            buckets=ctx.state.setdefault("rate_limit_token", {}),
+            buckets=memory.rate_limit_token,
             exclude="^/api/v1/health",
         ),
-        DefineMiddleware(AuditMiddleware, seen=ctx.state.setdefault("token_use_seen", {})),
+        DefineMiddleware(AuditMiddleware, db=db, seen=memory.token_use_seen),
     ]
-
-    async def redact() -> None:
-        install_log_redaction()
-
-    ctx.on_startup.append(redact)

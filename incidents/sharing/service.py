@@ -29,7 +29,7 @@ from incidents.identity.accounts import Principal
 from incidents.records.model import Incident, Role, SharingLevel, TimePrecision
 from incidents.records.schemas import IncidentFeature, IncidentPatch, ZoneRef
 from incidents.records.service import IncidentService
-from incidents.records.store import IncidentQuery, incident_from_row
+from incidents.records.store import IncidentQuery, TextCipher, incident_from_row
 from incidents.records.tables import ApiTokenRow, IncidentRow, OrganisationRow, UserRow
 from incidents.sharing.rules import (
     Access,
@@ -253,8 +253,8 @@ def public_conditions() -> list[Any]:
 
 # Organisation names shown in full features, kept in-process: the query cost ~1.3 ms on every
 # response. Names change only when an organisation is deleted (forget_organisation, below);
-# the TTL bounds how long another process's change can show the old name.
-NAMES_TTL_SECONDS = 30.0
+# the TTL bounds how long another process's change can show the old name (docs/deploy.md).
+NAMES_TTL_SECONDS = 1.0
 _NAMES_MAX = 10_000
 _names: dict[uuid.UUID, tuple[str, float]] = {}
 
@@ -315,6 +315,8 @@ class SharingPresenter:
     """The IncidentService presenter: full or masked per row, and the audit of detail reads."""
 
     rules: MaskRules
+    # Opens narratives encrypted at rest (the IncidentService's cipher).
+    cipher: TextCipher | None = None
 
     async def __call__(
         self,
@@ -335,7 +337,9 @@ class SharingPresenter:
                 features.append(masked_feature(row, self.rules))
                 continue
             feature = full_feature(
-                incident_from_row(row), zones=zones.get(row.id, ()), demo=bool(row.is_demo)
+                incident_from_row(row, self.cipher),
+                zones=zones.get(row.id, ()),
+                demo=bool(row.is_demo),
             )
             features.append(redact_full(feature, viewer, sharing, names.get(row.org_id)))
             # The reporter reading back their own report discloses nothing: not audited (it
@@ -1346,7 +1350,10 @@ class SharingService:
                     select(IncidentRow).where(IncidentRow.org_id == org_id).order_by(IncidentRow.id)
                 )
             ).all()
-            incidents = [full_feature(incident_from_row(r), demo=bool(r.is_demo)) for r in rows]
+            incidents = [
+                full_feature(incident_from_row(r, self.incidents.cipher), demo=bool(r.is_demo))
+                for r in rows
+            ]
             named = await named_viewers(session, [r.id for r in rows])
             networks = (
                 await session.scalars(

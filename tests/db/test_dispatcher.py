@@ -58,8 +58,8 @@ async def fx_world(fast: Settings, db: Database, factory: Factory) -> World:
     reporter = await factory.caller("reporter")
     subscriber = await factory.caller("officer")
     return World(
-        incidents=app.state.incidents,
-        alerts=app.state.alerts,
+        incidents=app.state.container.incidents,
+        alerts=app.state.container.alerts,
         reporter=Principal(reporter.user_id, reporter.org_id, Role.REPORTER),
         subscriber=Principal(subscriber.user_id, subscriber.org_id, Role.OFFICER),
     )

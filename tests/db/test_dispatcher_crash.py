@@ -72,7 +72,7 @@ async def test_killing_the_worker_mid_batch_loses_nothing_and_keeps_the_idempote
     owner = Principal(subscriber.user_id, subscriber.org_id, Role.PLANNER)
     now = datetime.now(UTC)
     for i in range(SUBSCRIPTIONS):
-        await app.state.alerts.create_subscription(
+        await app.state.container.alerts.create_subscription(
             owner,
             {
                 "channels": [slow_receiver.url(f"s{i}")],
@@ -80,7 +80,7 @@ async def test_killing_the_worker_mid_batch_loses_nothing_and_keeps_the_idempote
             },
             now=now,
         )
-    await app.state.incidents.report(
+    await app.state.container.incidents.report(
         Principal(reporter.user_id, reporter.org_id, Role.REPORTER),
         msgspec.convert(incident_payload(at=DIEMA), IncidentIn),
         now=now,

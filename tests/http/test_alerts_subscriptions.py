@@ -219,7 +219,7 @@ async def test_alerts_never_carry_the_reporter_or_the_narrative(
 
     from alerts.core.tables import DeliveryRow
 
-    db = client.app.state.db
+    db = client.app.state.container.db
     async with db.read() as session:
         texts = (await session.execute(select(DeliveryRow.title, DeliveryRow.body))).all()
     assert alert["kind"] == "incident"

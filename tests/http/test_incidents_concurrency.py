@@ -106,7 +106,7 @@ async def test_service_level_duplicates_race_to_one_incident(
 ) -> None:
     """The same race driven straight through the service, on the test's own event loop."""
     reporter = await factory.caller("reporter")
-    service: IncidentService = app.state.incidents
+    service: IncidentService = app.state.container.incidents
     viewer = Principal(user_id=reporter.user_id, org_id=reporter.org_id, role=reporter.role)
     data = msgspec.convert(incident_payload(), IncidentIn, strict=False)
 

@@ -72,7 +72,7 @@ async def test_submission_lands_in_the_zone_of_diema(
     submission: dict[str, Any],
 ) -> None:
     # Zones must be wired: without a zone lookup the incident has no zones and this must fail.
-    assert app.state.incidents.zone_lookup is not None, "zones are not wired into the app"
+    assert app.state.container.incidents.zone_lookup is not None, "zones are not wired into the app"
     officer = await factory.caller("officer")
     secret = await new_secret(db, officer.org_id)
     created = (await client.post(URL, json=submission, params={"secret": secret})).json()

@@ -251,7 +251,7 @@ async def test_ok_code_acknowledges_through_the_alerts_module(
         acknowledged.append((who.user_id, code))
         return code == "K7F3Q"
 
-    app.state.alert_acknowledger = acknowledge
+    app.state.container.alert_acknowledger = acknowledge
     good = (
         await client.post(URL, json=sms(REGISTERED, "OK K7F3Q"), params={"secret": secret})
     ).json()

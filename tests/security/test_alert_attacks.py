@@ -322,7 +322,7 @@ async def test_a_stored_loopback_channel_is_refused_at_delivery_and_the_log_show
     officer = await factory.caller("officer")
     open_sub = await subscribe(http, officer)
     closed_sub = await subscribe(http, officer)
-    box_ = app.state.alerts.box
+    box_ = app.state.container.alerts.box
     async with db.transaction() as session:
         for sid, port in ((open_sub, listener.port), (closed_sub, closed_port())):
             await session.execute(
@@ -333,7 +333,7 @@ async def test_a_stored_loopback_channel_is_refused_at_delivery_and_the_log_show
                     channels_masked=[f"json://127.0.0.1:{port}/hook"],
                 )
             )
-    app.state.alerts.cache.invalidate()
+    app.state.container.alerts.cache.invalidate()
     sent = await http.post(
         "/api/v1/alerts/broadcast",
         json={"area": circle(DIEMA, 10), "message": {"fr": "Essai"}},

@@ -297,7 +297,7 @@ async def test_a_crlf_in_the_path_cannot_forge_a_log_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A server-side failure logs the path it was serving: the client wrote that path.
-    monkeypatch.setattr(app.state, "zones", _Exploding())
+    monkeypatch.setattr(app.state.container, "zones", _Exploding())
     forged = "/api/v1/zones/x%0D%0AERROR%20sentinelle.api%20admin%20token%20leaked%0Aend"
     with caplog.at_level(logging.ERROR, logger="sentinelle"):
         response = await http.get(forged, headers=admin.headers)

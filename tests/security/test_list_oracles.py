@@ -323,7 +323,7 @@ async def test_cursors_through_masked_entries_skip_and_repeat_nothing_and_hide_t
         assert {f["id"] for f in seen if not f["properties"].get("masked")} == own
         assert len({f["id"] for f in seen}) == 21
         for cursor in cursors:
-            opened = app.state.cipher.open(cursor)  # what the server sealed in it
+            opened = app.state.container.cipher.open(cursor)  # what the server sealed in it
             for at in secrets:
                 for text in (at.isoformat(), at.isoformat().replace("+00:00", "")):
                     assert text not in opened, (limit, opened)

@@ -14,10 +14,11 @@ from litestar import Request, delete, get, post
 from litestar.params import Parameter
 from msgspec import Meta, Struct
 
-from api.http.auth import ADMINS_OR_OPERATORS, AUDITED_OPERATORS, refusals_audited
+from api.http.auth import ADMINS_OR_OPERATORS, AUDITED_OPERATORS, TokenCache, refusals_audited
 from api.http.routes.common import principal_of, utcnow
-from api.http.routes.sharing import Deleted, forget_tokens, sharing_of
+from api.http.routes.sharing import Deleted
 from incidents.records.model import Role
+from incidents.sharing.service import SharingService
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 
@@ -68,10 +69,12 @@ class TokenListed(Struct):
     tags=["admin"],
     summary="Create an organisation (platform operator)",
 )
-async def create_org(request: Request[Any, Any, Any], data: OrganisationIn) -> OrganisationOut:
+async def create_org(
+    request: Request[Any, Any, Any], sharing_service: SharingService, data: OrganisationIn
+) -> OrganisationOut:
     actor = principal_of(request)
     with refusals_audited(actor, request):
-        org = await sharing_of(request).create_organisation(actor, data.name, now=utcnow())
+        org = await sharing_service.create_organisation(actor, data.name, now=utcnow())
     return OrganisationOut(id=org.id, name=org.name, created_at=org.created_at)
 
 
@@ -81,10 +84,12 @@ async def create_org(request: Request[Any, Any, Any], data: OrganisationIn) -> O
     tags=["admin"],
     summary="Every organisation (platform operator)",
 )
-async def list_orgs(request: Request[Any, Any, Any]) -> list[OrganisationOut]:
+async def list_orgs(
+    request: Request[Any, Any, Any], sharing_service: SharingService
+) -> list[OrganisationOut]:
     actor = principal_of(request)
     with refusals_audited(actor, request):
-        orgs = await sharing_of(request).organisations(actor)
+        orgs = await sharing_service.organisations(actor)
     return [OrganisationOut(id=o.id, name=o.name, created_at=o.created_at) for o in orgs]
 
 
@@ -95,11 +100,16 @@ async def list_orgs(request: Request[Any, Any, Any]) -> list[OrganisationOut]:
     summary="Delete an organisation (platform operator; risk history kept anonymous, masked)",
     status_code=200,
 )
-async def delete_org(request: Request[Any, Any, Any], org_id: uuid.UUID) -> Deleted:
+async def delete_org(
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    token_cache: TokenCache,
+    org_id: uuid.UUID,
+) -> Deleted:
     actor = principal_of(request)
     with refusals_audited(actor, request):
-        kept = await sharing_of(request).delete_organisation(actor, org_id, now=utcnow())
-    forget_tokens(request)
+        kept = await sharing_service.delete_organisation(actor, org_id, now=utcnow())
+    token_cache.clear()  # memberships and roles must reach cached principals at once
     return Deleted(organisation_id=org_id, incidents_kept_anonymous=kept)
 
 
@@ -113,10 +123,12 @@ async def delete_org(request: Request[Any, Any, Any], org_id: uuid.UUID) -> Dele
     "operator tokens in its own organisation, and the first `admin` of another "
     "organisation (`org_id`) while it has no admin with a live token.",
 )
-async def create_token(request: Request[Any, Any, Any], data: TokenIn) -> TokenOut:
+async def create_token(
+    request: Request[Any, Any, Any], sharing_service: SharingService, data: TokenIn
+) -> TokenOut:
     actor = principal_of(request)
     with refusals_audited(actor, request):
-        issued = await sharing_of(request).issue_token(
+        issued = await sharing_service.issue_token(
             actor, org_id=data.org_id, role=data.role, name=data.name, now=utcnow()
         )
     return TokenOut(
@@ -136,9 +148,10 @@ async def create_token(request: Request[Any, Any, Any], data: TokenIn) -> TokenO
 )
 async def list_tokens(
     request: Request[Any, Any, Any],
+    sharing_service: SharingService,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 500,
 ) -> list[TokenListed]:
-    tokens = await sharing_of(request).tokens(principal_of(request), limit=limit)
+    tokens = await sharing_service.tokens(principal_of(request), limit=limit)
     return [
         TokenListed(
             id=t.id,
@@ -160,11 +173,16 @@ async def list_tokens(
     tags=["admin"],
     summary="Revoke a token of your organisation",
 )
-async def revoke_token(request: Request[Any, Any, Any], token_id: uuid.UUID) -> None:
+async def revoke_token(
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    token_cache: TokenCache,
+    token_id: uuid.UUID,
+) -> None:
     actor = principal_of(request)
     with refusals_audited(actor, request):
-        await sharing_of(request).revoke_token(actor, token_id, now=utcnow())
-    forget_tokens(request)
+        await sharing_service.revoke_token(actor, token_id, now=utcnow())
+    token_cache.clear()  # memberships and roles must reach cached principals at once
 
 
 ROUTES = [create_org, list_orgs, delete_org, create_token, list_tokens, revoke_token]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, patch, post
@@ -19,18 +18,7 @@ from alerts.core.schemas import (
     SubscriptionOut,
 )
 from alerts.core.service import AlertService
-from alerts.delivery.channels import AppriseNotifier, ChannelPolicy
-from alerts.delivery.dispatcher import DispatchConfig, Dispatcher
-from alerts.delivery.keys import LinkSigner, secret_keys
-from alerts.delivery.secrets import SecretBox
-from alerts.outbox.writer import (
-    AlertOutbox,
-    OutboxConfig,
-    SubscriptionCache,
-    write_level_change_alerts,
-)
 from api.http.auth import ANY_ROLE, refusals_audited, requires
-from api.http.context import AppContext
 from api.http.routes.common import principal_of, utcnow
 from incidents.audit import log as audit
 from incidents.records.model import Role
@@ -38,11 +26,6 @@ from incidents.records.model import Role
 TAGS = ["alerts"]
 # Broadcasting reaches every organisation's subscriptions: refusals are audited.
 BROADCASTERS = requires(Role.OFFICER, Role.ADMIN, audited=True)
-
-
-def service_of(request: Request[Any, Any, Any]) -> AlertService:
-    svc: AlertService = request.app.state.alerts
-    return svc
 
 
 @post(
@@ -62,16 +45,18 @@ def service_of(request: Request[Any, Any, Any]) -> AlertService:
     status_code=201,
 )
 async def create_subscription(
-    request: Request[Any, Any, Any], data: dict[str, Any]
+    request: Request[Any, Any, Any], alert_service: AlertService, data: dict[str, Any]
 ) -> SubscriptionOut:
     viewer = principal_of(request)
     with refusals_audited(viewer, request):
-        return await service_of(request).create_subscription(viewer, data, now=utcnow())
+        return await alert_service.create_subscription(viewer, data, now=utcnow())
 
 
 @get("/api/v1/subscriptions", guards=[ANY_ROLE], tags=TAGS, summary="Your subscriptions")
-async def list_subscriptions(request: Request[Any, Any, Any]) -> SubscriptionList:
-    return SubscriptionList(await service_of(request).list_subscriptions(principal_of(request)))
+async def list_subscriptions(
+    request: Request[Any, Any, Any], alert_service: AlertService
+) -> SubscriptionList:
+    return SubscriptionList(await alert_service.list_subscriptions(principal_of(request)))
 
 
 @get(
@@ -81,9 +66,9 @@ async def list_subscriptions(request: Request[Any, Any, Any]) -> SubscriptionLis
     summary="One subscription",
 )
 async def get_subscription(
-    request: Request[Any, Any, Any], subscription_id: uuid.UUID
+    request: Request[Any, Any, Any], alert_service: AlertService, subscription_id: uuid.UUID
 ) -> SubscriptionOut:
-    return await service_of(request).get_subscription(principal_of(request), subscription_id)
+    return await alert_service.get_subscription(principal_of(request), subscription_id)
 
 
 @patch(
@@ -93,13 +78,14 @@ async def get_subscription(
     summary="Change a subscription (fields given replace)",
 )
 async def update_subscription(
-    request: Request[Any, Any, Any], subscription_id: uuid.UUID, data: dict[str, Any]
+    request: Request[Any, Any, Any],
+    alert_service: AlertService,
+    subscription_id: uuid.UUID,
+    data: dict[str, Any],
 ) -> SubscriptionOut:
     viewer = principal_of(request)
     with refusals_audited(viewer, request):
-        return await service_of(request).update_subscription(
-            viewer, subscription_id, data, now=utcnow()
-        )
+        return await alert_service.update_subscription(viewer, subscription_id, data, now=utcnow())
 
 
 @delete(
@@ -109,10 +95,12 @@ async def update_subscription(
     summary="Stop a subscription",
     status_code=204,
 )
-async def delete_subscription(request: Request[Any, Any, Any], subscription_id: uuid.UUID) -> None:
+async def delete_subscription(
+    request: Request[Any, Any, Any], alert_service: AlertService, subscription_id: uuid.UUID
+) -> None:
     viewer = principal_of(request)
     with refusals_audited(viewer, request):
-        await service_of(request).delete_subscription(viewer, subscription_id, now=utcnow())
+        await alert_service.delete_subscription(viewer, subscription_id, now=utcnow())
 
 
 @post(
@@ -130,11 +118,11 @@ async def delete_subscription(request: Request[Any, Any, Any], subscription_id: 
     ),
 )
 async def test_subscription(
-    request: Request[Any, Any, Any], subscription_id: uuid.UUID
+    request: Request[Any, Any, Any], alert_service: AlertService, subscription_id: uuid.UUID
 ) -> AlertOut:
     viewer = principal_of(request)
     with refusals_audited(viewer, request):
-        return await service_of(request).test_send(viewer, subscription_id, now=utcnow())
+        return await alert_service.test_send(viewer, subscription_id, now=utcnow())
 
 
 @post(
@@ -145,9 +133,11 @@ async def test_subscription(
     description="`area` (as for subscriptions), `message` {fr, en}, `priority` normal|flash.",
     status_code=201,
 )
-async def broadcast(request: Request[Any, Any, Any], data: dict[str, Any]) -> BroadcastOut:
+async def broadcast(
+    request: Request[Any, Any, Any], alert_service: AlertService, data: dict[str, Any]
+) -> BroadcastOut:
     officer = principal_of(request)
-    result = await service_of(request).broadcast(officer, data, now=utcnow())
+    result = await alert_service.broadcast(officer, data, now=utcnow())
     audit.later(
         audit.event(
             "alert.broadcast",
@@ -168,9 +158,11 @@ async def broadcast(request: Request[Any, Any, Any], data: dict[str, Any]) -> Br
     summary="Alerts sent to your organisation: sent, delivered, acknowledged",
 )
 async def list_alerts(
-    request: Request[Any, Any, Any], limit: Annotated[int, Parameter(ge=1, le=500)] = 50
+    request: Request[Any, Any, Any],
+    alert_service: AlertService,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
 ) -> AlertList:
-    return await service_of(request).list_alerts(principal_of(request), limit=limit)
+    return await alert_service.list_alerts(principal_of(request), limit=limit)
 
 
 @get(
@@ -179,8 +171,10 @@ async def list_alerts(
     tags=TAGS,
     summary="Delivery log of one alert (id or code), per channel",
 )
-async def alert_deliveries(request: Request[Any, Any, Any], ref: str) -> DeliveryList:
-    return await service_of(request).deliveries(principal_of(request), ref)
+async def alert_deliveries(
+    request: Request[Any, Any, Any], alert_service: AlertService, ref: str
+) -> DeliveryList:
+    return await alert_service.deliveries(principal_of(request), ref)
 
 
 @post(
@@ -190,8 +184,10 @@ async def alert_deliveries(request: Request[Any, Any, Any], ref: str) -> Deliver
     summary="Acknowledge an alert by its code (again: answers the first acknowledgement)",
     status_code=200,
 )
-async def acknowledge(request: Request[Any, Any, Any], ref: str) -> AckOut:
-    return await service_of(request).acknowledge(principal_of(request), ref, now=utcnow())
+async def acknowledge(
+    request: Request[Any, Any, Any], alert_service: AlertService, ref: str
+) -> AckOut:
+    return await alert_service.acknowledge(principal_of(request), ref, now=utcnow())
 
 
 @get(
@@ -201,9 +197,9 @@ async def acknowledge(request: Request[Any, Any, Any], ref: str) -> AckOut:
     security=[],
 )
 async def acknowledge_link(
-    request: Request[Any, Any, Any], code: str, sig: str = ""
+    request: Request[Any, Any, Any], alert_service: AlertService, code: str, sig: str = ""
 ) -> Response[AckOut]:
-    result = await service_of(request).acknowledge_by_link(code, sig, now=utcnow())
+    result = await alert_service.acknowledge_by_link(code, sig, now=utcnow())
     return Response(result, headers={"Cache-Control": "no-store"})
 
 
@@ -220,56 +216,3 @@ ROUTES = [
     acknowledge,
     acknowledge_link,
 ]
-
-
-def configure(ctx: AppContext) -> None:
-    """The outbox observer, the alert service and (by default) the in-process dispatcher."""
-    settings = ctx.settings
-    keys = secret_keys(settings)
-    box = SecretBox(keys, field="secret_keys")
-    signer = LinkSigner(keys)
-    cache = SubscriptionCache()
-    outbox = OutboxConfig(
-        public_url=settings.public_url,
-        signer=signer,
-        mask_grid_degrees=settings.mask_grid_degrees,
-        mask_time_unit=settings.mask_time_unit,
-        max_age=timedelta(hours=settings.alert_max_age_hours),
-    )
-    ctx.incidents.observers = [*ctx.incidents.observers, AlertOutbox(cache, outbox)]
-    try:
-        policy = ChannelPolicy.from_settings(settings.channel_schemes, settings.channel_allow_hosts)
-    except ValueError as exc:
-        raise ValueError(
-            f"SENTINELLE_CHANNEL_ALLOW_HOSTS is not valid: {exc}. Fix or unset the variable."
-        ) from exc
-    ctx.state["alerts"] = AlertService(ctx.db, box, cache, outbox, signer, policy=policy)
-    risk = ctx.state.get("risk")
-    if risk is not None:
-        # Level-change alerts are written in the same transaction as the level change; the
-        # dispatcher's poll of zone_level_changes stays as a safety net (a cursor makes it once).
-        async def level_change_alerts(session: Any, changes: list[Any]) -> None:
-            await write_level_change_alerts(session, cache, outbox, utcnow())
-
-        risk.level_change_hooks.append(level_change_alerts)
-
-    async def warm() -> None:
-        # Build the subscription index now rather than inside the first incident report.
-        async with ctx.db.read() as session:
-            await cache.snapshot(session)
-
-    ctx.on_startup.append(warm)
-    if not settings.dispatch_in_process:
-        return
-    dispatcher = Dispatcher(
-        ctx.db,
-        AppriseNotifier(policy=policy),
-        box,
-        config=DispatchConfig.from_settings(settings),
-        outbox=outbox,
-        cache=cache,
-    )
-    outbox.on_commit = dispatcher.wake
-    ctx.state["alerts_dispatcher"] = dispatcher
-    ctx.on_startup.append(dispatcher.start)
-    ctx.on_shutdown.append(dispatcher.stop)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response, get
+from litestar import Response, get
 from msgspec import Struct
 
 from incidents.db import Database
@@ -16,8 +14,7 @@ class Health(Struct):
 
 
 @get("/api/v1/health", tags=["health"], summary="Service and database health")
-async def health(request: Request[Any, Any, Any]) -> Response[Health]:
-    db: Database = request.app.state.db
+async def health(db: Database) -> Response[Health]:
     ok = await db.ping()
     return Response(
         Health(status="ok" if ok else "degraded", database="reachable" if ok else "unreachable"),

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, patch, post
 from litestar.params import Parameter
 
+from api.bootstrap import Exporter, ZoneFilter
 from api.http.auth import ANY_ROLE, WRITERS
 from api.http.routes.common import (
     as_utc,
@@ -63,11 +64,6 @@ CSV_COLUMNS = (
     "version",
     "zones",
 )
-
-
-def service_of(request: Request[Any, Any, Any]) -> IncidentService:
-    svc: IncidentService = request.app.state.incidents
-    return svc
 
 
 def etag(version: int | None) -> str:
@@ -151,10 +147,11 @@ def feature_rows_csv(features: list[IncidentFeature]) -> str:
 )
 async def report_incident(
     request: Request[Any, Any, Any],
+    incident_service: IncidentService,
     data: IncidentIn,
     idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
 ) -> Response[IncidentFeature]:
-    result = await service_of(request).report(
+    result = await incident_service.report(
         principal_of(request), data, now=utcnow(), idempotency_key=idempotency_key
     )
     # Built from what the caller may see: a masked answer carries neither id nor version.
@@ -179,6 +176,9 @@ async def report_incident(
 )
 async def list_incidents(
     request: Request[Any, Any, Any],
+    incident_service: IncidentService,
+    zone_filter: ZoneFilter,
+    hxl_export: Exporter,
     since: datetime | None = None,
     until: datetime | None = None,
     type_: Annotated[
@@ -228,13 +228,10 @@ async def list_incidents(
     elif radius_km is not None:
         raise InvalidField("near", "Give `near=lat,lon` with `radius_km`.")
     if zone:
-        zone_filter = request.app.state.get("zone_filter")
-        if zone_filter is None:
-            raise InvalidField("zone", "Zones are not available in this deployment.")
         query.zone_incident_ids = await zone_filter(zone)
     if format_ not in ("geojson", "csv", "hxl"):
         raise InvalidField("format", "format must be geojson, csv or hxl.")
-    features, next_cursor = await service_of(request).list(principal_of(request), query)
+    features, next_cursor = await incident_service.list(principal_of(request), query)
     if format_ != "geojson":
         audit.later(
             audit.event(
@@ -244,10 +241,7 @@ async def list_incidents(
     if format_ == "csv":
         return Response(feature_rows_csv(features), media_type="text/csv; charset=utf-8")  # type: ignore[arg-type]
     if format_ == "hxl":
-        exporter = request.app.state.get("hxl_export")
-        if exporter is None:
-            raise InvalidField("format", "HXL export is not available in this deployment.")
-        return Response(exporter(features), media_type="text/csv; charset=utf-8")  # type: ignore[no-any-return]
+        return Response(hxl_export(features), media_type="text/csv; charset=utf-8")  # type: ignore[arg-type]
     body = IncidentCollection(type="FeatureCollection", features=features, next_cursor=next_cursor)
     return Response(body, media_type=GEOJSON)
 
@@ -259,9 +253,9 @@ async def list_incidents(
     summary="One incident",
 )
 async def get_incident(
-    request: Request[Any, Any, Any], incident_id: uuid.UUID
+    request: Request[Any, Any, Any], incident_service: IncidentService, incident_id: uuid.UUID
 ) -> Response[IncidentFeature]:
-    feature = await service_of(request).get(principal_of(request), incident_id)
+    feature = await incident_service.get(principal_of(request), incident_id)
     headers = {"ETag": etag(feature.properties.version)} if feature.properties.version else {}
     return Response(feature, headers=headers, media_type=GEOJSON)
 
@@ -275,12 +269,13 @@ async def get_incident(
 )
 async def patch_incident(
     request: Request[Any, Any, Any],
+    incident_service: IncidentService,
     incident_id: uuid.UUID,
     data: IncidentPatch,
     if_match: Annotated[str | None, Parameter(header="If-Match")] = None,
 ) -> Response[IncidentFeature]:
     version = parse_if_match(if_match)
-    svc = service_of(request)
+    svc = incident_service
     viewer = principal_of(request)
     updated = await svc.patch(viewer, incident_id, data, if_match=version, now=utcnow())
     feature = await svc.get(viewer, incident_id)
@@ -295,9 +290,12 @@ async def patch_incident(
     status_code=200,
 )
 async def retract_incident(
-    request: Request[Any, Any, Any], incident_id: uuid.UUID, data: RetractIn | None = None
+    request: Request[Any, Any, Any],
+    incident_service: IncidentService,
+    incident_id: uuid.UUID,
+    data: RetractIn | None = None,
 ) -> Response[IncidentFeature]:
-    svc = service_of(request)
+    svc = incident_service
     viewer = principal_of(request)
     updated = await svc.retract(
         viewer, incident_id, now=utcnow(), reason=data.reason if data else None

@@ -17,8 +17,8 @@ from litestar.params import Body, Parameter
 from sqlalchemy import select
 
 from alerts.core.tables import AlertRow, SubscriptionRow
+from api.bootstrap import Container
 from api.http.auth import OFFICERS
-from api.http.context import AppContext
 from api.http.routes.common import principal_of, utcnow
 from incidents.db import Database
 from incidents.errors import InvalidField, NotFound
@@ -26,12 +26,6 @@ from incidents.identity.accounts import Principal
 from incidents.intake.service import AlertAcknowledger, HeldSms, IntakeService, reference_code
 from incidents.interop import alert_to_cap, cap_atom_index
 from incidents.interop.cap import CAP_MEDIA_TYPE
-from incidents.interop.service import (
-    AlertedPublicIncidents,
-    NoPublicAlerts,
-    PublicAlerts,
-    hxl_text,
-)
 from incidents.records.tables import UserRow
 
 SECRET_HEADER = "X-Sentinelle-Intake-Secret"  # noqa: S105 - a header name
@@ -83,11 +77,6 @@ class PublishedOut(msgspec.Struct):
 
 def _held_out(held: HeldSms) -> HeldSmsOut:
     return HeldSmsOut(**{f: getattr(held, f) for f in HeldSmsOut.__struct_fields__})
-
-
-def intake_of(request: Request[Any, Any, Any]) -> IntakeService:
-    service: IntakeService = request.app.state.intake
-    return service
 
 
 def _secret(request: Request[Any, Any, Any], form: Mapping[str, Any] | None = None) -> str | None:
@@ -176,9 +165,11 @@ async def _sms_fields(request: Request[Any, Any, Any]) -> dict[str, Any]:
     request_max_body_size=KOBO_MAX_BODY,
 )
 async def kobo_submission(
-    request: Request[Any, Any, Any], data: Annotated[dict[str, Any], Body()]
+    request: Request[Any, Any, Any],
+    intake_service: IntakeService,
+    data: Annotated[dict[str, Any], Body()],
 ) -> Response[KoboOut]:
-    result = await intake_of(request).receive_kobo(_secret(request), data, now=utcnow())
+    result = await intake_service.receive_kobo(_secret(request), data, now=utcnow())
     body = KoboOut(
         result.incident_id, result.created, result.updated, reference_code(result.incident_id)
     )
@@ -243,16 +234,13 @@ class RecipientAcknowledger:
         return False
 
 
-def acknowledger_of(request: Request[Any, Any, Any]) -> AlertAcknowledger | None:
-    """`state.alert_acknowledger` if set, else the alerts service's acknowledgement, limited to
-    the alerts sent to the phone's user."""
-    custom: AlertAcknowledger | None = request.app.state.get("alert_acknowledger")
+def acknowledger_of(container: Container) -> AlertAcknowledger:
+    """`container.alert_acknowledger` if set, else the alerts service's acknowledgement, limited
+    to the alerts sent to the phone's user."""
+    custom = container.alert_acknowledger
     if custom is not None:
         return custom
-    alerts = request.app.state.get("alerts")
-    if alerts is None:
-        return None
-    return RecipientAcknowledger(request.app.state.db, alerts)
+    return RecipientAcknowledger(container.db, container.alerts)
 
 
 @post(
@@ -275,17 +263,17 @@ def acknowledger_of(request: Request[Any, Any, Any]) -> AlertAcknowledger | None
     status_code=200,
     request_max_body_size=SMS_MAX_BODY,
 )
-async def sms_message(request: Request[Any, Any, Any]) -> SmsOut:
+async def sms_message(request: Request[Any, Any, Any], container: Container) -> SmsOut:
     fields = await _sms_fields(request)
     now = utcnow()
     secret = _secret(request) or (str(fields["secret"]) if fields["secret"] else None)
-    result = await intake_of(request).receive_sms(
+    result = await container.intake.receive_sms(
         secret,
         sender=fields["sender"],
         text=fields["text"],
         received_at=parse_received_at(fields["received_at"], now),
         now=now,
-        acknowledge=acknowledger_of(request),
+        acknowledge=acknowledger_of(container),
     )
     return SmsOut(
         status=result.status,
@@ -305,13 +293,14 @@ async def sms_message(request: Request[Any, Any, Any]) -> SmsOut:
 )
 async def held_sms(
     request: Request[Any, Any, Any],
+    intake_service: IntakeService,
     state_: Annotated[
         str, Parameter(query="state", description="held (default), published or discarded")
     ] = "held",
 ) -> HeldSmsList:
     if state_ not in ("held", "published", "discarded"):
         raise InvalidField("state", "state must be held, published or discarded.")
-    items = await intake_of(request).list_held(principal_of(request), state=state_)
+    items = await intake_service.list_held(principal_of(request), state=state_)
     return HeldSmsList([_held_out(h) for h in items])
 
 
@@ -328,10 +317,11 @@ async def held_sms(
 )
 async def publish_held(
     request: Request[Any, Any, Any],
+    intake_service: IntakeService,
     held_id: uuid.UUID,
     data: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> PublishedOut:
-    held, incident_id = await intake_of(request).publish_held(
+    held, incident_id = await intake_service.publish_held(
         principal_of(request), held_id, now=utcnow(), corrections=data
     )
     return PublishedOut(_held_out(held), incident_id)
@@ -344,17 +334,14 @@ async def publish_held(
     summary="Discard a held SMS",
     status_code=200,
 )
-async def discard_held(request: Request[Any, Any, Any], held_id: uuid.UUID) -> HeldSmsOut:
-    held = await intake_of(request).discard_held(principal_of(request), held_id, now=utcnow())
+async def discard_held(
+    request: Request[Any, Any, Any], intake_service: IntakeService, held_id: uuid.UUID
+) -> HeldSmsOut:
+    held = await intake_service.discard_held(principal_of(request), held_id, now=utcnow())
     return _held_out(held)
 
 
 # ---------------------------------------------------------------------------- CAP
-
-
-def public_alerts_of(request: Request[Any, Any, Any]) -> PublicAlerts:
-    source: PublicAlerts | None = request.app.state.get("public_alerts")
-    return source if source is not None else NoPublicAlerts()
 
 
 def cap_sender(public_url: str) -> str:
@@ -371,10 +358,10 @@ def cap_url(public_url: str, alert_id: str) -> str:
     summary="Public alerts: Atom index of CAP 1.2 messages",
     security=[{}],
 )
-async def cap_index(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def cap_index(container: Container) -> Response[bytes]:
     now = utcnow()
-    public_url = request.app.state.settings.public_url
-    alerts = await public_alerts_of(request).list_public(now)
+    public_url = container.settings.public_url
+    alerts = await container.public_alerts.list_public(now)
     entries = [
         {
             "id": str(a["id"]),
@@ -399,13 +386,13 @@ async def cap_index(request: Request[Any, Any, Any]) -> Response[bytes]:
     description="404 for an alert that does not exist or may not be public.",
     security=[{}],
 )
-async def cap_alert(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
+async def cap_alert(container: Container, name: str) -> Response[bytes]:
     alert_id = name.removesuffix(".xml")
     now = utcnow()
-    alert = await public_alerts_of(request).get_public(alert_id, now)
+    alert = await container.public_alerts.get_public(alert_id, now)
     if alert is None:
         raise NotFound(f"No public alert {alert_id}.")
-    public_url = request.app.state.settings.public_url
+    public_url = container.settings.public_url
     document = alert_to_cap(
         {"url": cap_url(public_url, alert_id), **alert}, sender=cap_sender(public_url), now=now
     )
@@ -413,10 +400,3 @@ async def cap_alert(request: Request[Any, Any, Any], name: str) -> Response[byte
 
 
 ROUTES = [kobo_submission, sms_message, held_sms, publish_held, discard_held, cap_index, cap_alert]
-
-
-def configure(ctx: AppContext) -> None:
-    intake = IntakeService(ctx.db, ctx.incidents, max_accuracy_m=ctx.settings.kobo_max_accuracy_m)
-    ctx.state["intake"] = intake
-    ctx.state["hxl_export"] = hxl_text
-    ctx.state.setdefault("public_alerts", AlertedPublicIncidents(ctx.db))

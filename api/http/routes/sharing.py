@@ -1,20 +1,18 @@
 """Sharing routes: public feed, named viewers, consent requests, trust networks, audit, own data.
 
-configure() wires the masking presenter and read policy into every incident read path.
+The masking presenter and read policy of every incident read path are wired by api/bootstrap.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, post, put
 from litestar.params import Parameter
 from msgspec import Meta, Struct
 
-from api.http import hardening
 from api.http.auth import (
     ADMINS_OR_OPERATORS,
     ANY_ROLE,
@@ -24,26 +22,18 @@ from api.http.auth import (
     TokenCache,
     refusals_audited,
 )
-from api.http.context import AppContext
 from api.http.routes.common import as_utc, parse_bbox, principal_of, utcnow
 from incidents.audit import log as audit
 from incidents.errors import Forbidden, InvalidField
 from incidents.records.model import SharingLevel
 from incidents.records.schemas import IncidentCollection
-from incidents.records.store import IncidentQuery, set_cipher
-from incidents.sharing.rules import MaskRules, TimeUnit
+from incidents.records.store import IncidentQuery
 from incidents.sharing.service import (
     AuditEntry,
-    Cipher,
     Invitation,
-    SharingGuard,
-    SharingPolicy,
-    SharingPresenter,
     SharingRequest,
     SharingService,
     TrustNetwork,
-    load_secret_keys,
-    with_trust,
 )
 
 GEOJSON = "application/geo+json"
@@ -97,14 +87,8 @@ class Deleted(Struct):
     incidents_kept_anonymous: int
 
 
-def sharing_of(request: Request[Any, Any, Any]) -> SharingService:
-    svc: SharingService = request.app.state.sharing
-    return svc
-
-
-def forget_tokens(request: Request[Any, Any, Any]) -> None:
+def forget_tokens(cache: TokenCache) -> None:
     """Trust and membership changes must reach cached principals at once."""
-    cache: TokenCache = request.app.state.token_cache
     cache.clear()
 
 
@@ -116,6 +100,7 @@ def forget_tokens(request: Request[Any, Any, Any]) -> None:
 )
 async def public_incidents(
     request: Request[Any, Any, Any],
+    sharing_service: SharingService,
     since: datetime | None = None,
     until: datetime | None = None,
     bbox: Annotated[str | None, Parameter(description="minLon,minLat,maxLon,maxLat")] = None,
@@ -125,7 +110,7 @@ async def public_incidents(
     query = IncidentQuery(limit=limit, cursor=cursor, since=as_utc(since), until=as_utc(until))
     if bbox:
         query.bbox = parse_bbox(bbox)
-    features, next_cursor = await sharing_of(request).public_list(query)
+    features, next_cursor = await sharing_service.public_list(query)
     body = IncidentCollection(type="FeatureCollection", features=features, next_cursor=next_cursor)
     return Response(body, media_type=GEOJSON)
 
@@ -137,9 +122,12 @@ async def public_incidents(
     summary="Name the people who may see a red incident (its reporter only)",
 )
 async def put_named_viewers(
-    request: Request[Any, Any, Any], incident_id: uuid.UUID, data: NamedViewersIn
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    incident_id: uuid.UUID,
+    data: NamedViewersIn,
 ) -> NamedViewersOut:
-    ids = await sharing_of(request).name_viewers(
+    ids = await sharing_service.name_viewers(
         principal_of(request), incident_id, data.user_ids, now=utcnow()
     )
     return NamedViewersOut(incident_id=incident_id, user_ids=ids)
@@ -153,9 +141,12 @@ async def put_named_viewers(
     status_code=201,
 )
 async def request_sharing_change(
-    request: Request[Any, Any, Any], incident_id: uuid.UUID, data: SharingRequestIn
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    incident_id: uuid.UUID,
+    data: SharingRequestIn,
 ) -> SharingRequest:
-    return await sharing_of(request).request_change(
+    return await sharing_service.request_change(
         principal_of(request), incident_id, data.sharing_level, data.reason, now=utcnow()
     )
 
@@ -168,13 +159,14 @@ async def request_sharing_change(
 )
 async def list_sharing_requests(
     request: Request[Any, Any, Any],
+    sharing_service: SharingService,
     state_: Annotated[
         str | None, Parameter(query="state", description="pending, accepted or refused")
     ] = None,
 ) -> list[SharingRequest]:
     if state_ is not None and state_ not in ("pending", "accepted", "refused"):
         raise InvalidField("state", "state must be pending, accepted or refused.")
-    return await sharing_of(request).list_requests(principal_of(request), state_)
+    return await sharing_service.list_requests(principal_of(request), state_)
 
 
 @post(
@@ -185,9 +177,9 @@ async def list_sharing_requests(
     status_code=200,
 )
 async def accept_sharing_request(
-    request: Request[Any, Any, Any], request_id: uuid.UUID
+    request: Request[Any, Any, Any], sharing_service: SharingService, request_id: uuid.UUID
 ) -> SharingRequest:
-    return await sharing_of(request).decide(
+    return await sharing_service.decide(
         principal_of(request), request_id, accept=True, now=utcnow()
     )
 
@@ -200,9 +192,9 @@ async def accept_sharing_request(
     status_code=200,
 )
 async def refuse_sharing_request(
-    request: Request[Any, Any, Any], request_id: uuid.UUID
+    request: Request[Any, Any, Any], sharing_service: SharingService, request_id: uuid.UUID
 ) -> SharingRequest:
-    return await sharing_of(request).decide(
+    return await sharing_service.decide(
         principal_of(request), request_id, accept=False, now=utcnow()
     )
 
@@ -217,8 +209,10 @@ def _refusals(request: Request[Any, Any, Any]) -> Any:
     tags=["sharing"],
     summary="The trust networks your organisation belongs to",
 )
-async def list_trust_networks(request: Request[Any, Any, Any]) -> list[TrustNetwork]:
-    return await sharing_of(request).networks(principal_of(request))
+async def list_trust_networks(
+    request: Request[Any, Any, Any], sharing_service: SharingService
+) -> list[TrustNetwork]:
+    return await sharing_service.networks(principal_of(request))
 
 
 @post(
@@ -229,13 +223,16 @@ async def list_trust_networks(request: Request[Any, Any, Any]) -> list[TrustNetw
     status_code=201,
 )
 async def create_trust_network(
-    request: Request[Any, Any, Any], data: TrustNetworkIn
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    token_cache: TokenCache,
+    data: TrustNetworkIn,
 ) -> TrustNetwork:
     with _refusals(request):
-        network = await sharing_of(request).create_network(
+        network = await sharing_service.create_network(
             principal_of(request), data.name, data.org_ids, now=utcnow()
         )
-    forget_tokens(request)
+    forget_tokens(token_cache)
     return network
 
 
@@ -245,9 +242,11 @@ async def create_trust_network(
     tags=["sharing"],
     summary="A trust network your organisation belongs to",
 )
-async def get_trust_network(request: Request[Any, Any, Any], network_id: uuid.UUID) -> TrustNetwork:
+async def get_trust_network(
+    request: Request[Any, Any, Any], sharing_service: SharingService, network_id: uuid.UUID
+) -> TrustNetwork:
     with _refusals(request):
-        return await sharing_of(request).network(principal_of(request), network_id)
+        return await sharing_service.network(principal_of(request), network_id)
 
 
 @post(
@@ -258,10 +257,13 @@ async def get_trust_network(request: Request[Any, Any, Any], network_id: uuid.UU
     status_code=201,
 )
 async def invite_to_trust_network(
-    request: Request[Any, Any, Any], network_id: uuid.UUID, data: MemberIn
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    network_id: uuid.UUID,
+    data: MemberIn,
 ) -> Invitation:
     with _refusals(request):
-        return await sharing_of(request).invite(
+        return await sharing_service.invite(
             principal_of(request), network_id, data.org_id, now=utcnow()
         )
 
@@ -274,23 +276,29 @@ async def invite_to_trust_network(
 )
 async def list_invitations(
     request: Request[Any, Any, Any],
+    sharing_service: SharingService,
     state_: Annotated[
         str | None, Parameter(query="state", description="pending, accepted, declined or withdrawn")
     ] = None,
 ) -> list[Invitation]:
     if state_ is not None and state_ not in INVITATION_STATES:
         raise InvalidField("state", "state must be pending, accepted, declined or withdrawn.")
-    return await sharing_of(request).invitations(principal_of(request), state_)
+    return await sharing_service.invitations(principal_of(request), state_)
 
 
 async def _decide(
-    request: Request[Any, Any, Any], invitation_id: uuid.UUID, *, accept: bool
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    token_cache: TokenCache,
+    invitation_id: uuid.UUID,
+    *,
+    accept: bool,
 ) -> Invitation:
     with _refusals(request):
-        invitation = await sharing_of(request).decide_invitation(
+        invitation = await sharing_service.decide_invitation(
             principal_of(request), invitation_id, accept=accept, now=utcnow()
         )
-    forget_tokens(request)
+    forget_tokens(token_cache)
     return invitation
 
 
@@ -302,9 +310,12 @@ async def _decide(
     status_code=200,
 )
 async def accept_invitation(
-    request: Request[Any, Any, Any], invitation_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    token_cache: TokenCache,
+    invitation_id: uuid.UUID,
 ) -> Invitation:
-    return await _decide(request, invitation_id, accept=True)
+    return await _decide(request, sharing_service, token_cache, invitation_id, accept=True)
 
 
 @post(
@@ -315,9 +326,12 @@ async def accept_invitation(
     status_code=200,
 )
 async def decline_invitation(
-    request: Request[Any, Any, Any], invitation_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    token_cache: TokenCache,
+    invitation_id: uuid.UUID,
 ) -> Invitation:
-    return await _decide(request, invitation_id, accept=False)
+    return await _decide(request, sharing_service, token_cache, invitation_id, accept=False)
 
 
 @delete(
@@ -328,10 +342,10 @@ async def decline_invitation(
     status_code=200,
 )
 async def withdraw_invitation(
-    request: Request[Any, Any, Any], invitation_id: uuid.UUID
+    request: Request[Any, Any, Any], sharing_service: SharingService, invitation_id: uuid.UUID
 ) -> Invitation:
     with _refusals(request):
-        return await sharing_of(request).withdraw_invitation(
+        return await sharing_service.withdraw_invitation(
             principal_of(request), invitation_id, now=utcnow()
         )
 
@@ -344,13 +358,17 @@ async def withdraw_invitation(
     status_code=200,
 )
 async def remove_trust_member(
-    request: Request[Any, Any, Any], network_id: uuid.UUID, org_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    token_cache: TokenCache,
+    network_id: uuid.UUID,
+    org_id: uuid.UUID,
 ) -> MemberRemoved:
     with _refusals(request):
-        network = await sharing_of(request).remove_member(
+        network = await sharing_service.remove_member(
             principal_of(request), network_id, org_id, now=utcnow()
         )
-    forget_tokens(request)
+    forget_tokens(token_cache)
     return MemberRemoved(
         network_id=network_id,
         org_id=org_id,
@@ -365,10 +383,15 @@ async def remove_trust_member(
     tags=["sharing"],
     summary="Delete a trust network (the owner's admin)",
 )
-async def delete_trust_network(request: Request[Any, Any, Any], network_id: uuid.UUID) -> None:
+async def delete_trust_network(
+    request: Request[Any, Any, Any],
+    sharing_service: SharingService,
+    token_cache: TokenCache,
+    network_id: uuid.UUID,
+) -> None:
     with _refusals(request):
-        await sharing_of(request).delete_network(principal_of(request), network_id, now=utcnow())
-    forget_tokens(request)
+        await sharing_service.delete_network(principal_of(request), network_id, now=utcnow())
+    forget_tokens(token_cache)
 
 
 @get(
@@ -385,6 +408,7 @@ async def delete_trust_network(request: Request[Any, Any, Any], network_id: uuid
 )
 async def get_audit(
     request: Request[Any, Any, Any],
+    sharing_service: SharingService,
     actor: uuid.UUID | None = None,
     action: Annotated[str | None, Parameter(max_length=64)] = None,
     target: Annotated[str | None, Parameter(max_length=64)] = None,
@@ -403,7 +427,7 @@ async def get_audit(
         before_id=before,
         limit=limit,
     )
-    entries, next_before = await sharing_of(request).audit_log(query)
+    entries, next_before = await sharing_service.audit_log(query)
     return AuditPage(entries=entries, next_before=next_before)
 
 
@@ -413,8 +437,10 @@ async def get_audit(
     tags=["sharing"],
     summary="Everything stored about your organisation (JSON)",
 )
-async def export_my_organisation(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return await sharing_of(request).export_organisation(principal_of(request), now=utcnow())
+async def export_my_organisation(
+    request: Request[Any, Any, Any], sharing_service: SharingService
+) -> dict[str, Any]:
+    return await sharing_service.export_organisation(principal_of(request), now=utcnow())
 
 
 @delete(
@@ -424,7 +450,9 @@ async def export_my_organisation(request: Request[Any, Any, Any]) -> dict[str, A
     summary="Deleting an organisation is for the platform operator: this always answers 403",
     status_code=200,
 )
-async def delete_my_organisation(request: Request[Any, Any, Any]) -> Deleted:
+async def delete_my_organisation(
+    request: Request[Any, Any, Any], sharing_service: SharingService
+) -> Deleted:
     detail = (
         "Creating and deleting organisations is for the platform operator only: ask them "
         "(DELETE /api/v1/organisations/{org_id}, or `sentinelle admin delete-org` on the "
@@ -455,34 +483,3 @@ ROUTES = [
     export_my_organisation,
     delete_my_organisation,
 ]
-
-
-def mask_rules(ctx: AppContext, id_key: bytes) -> MaskRules:
-    unit = ctx.settings.mask_time_unit
-    if unit not in {u.value for u in TimeUnit}:
-        raise InvalidField("mask_time_unit", "SENTINELLE_MASK_TIME_UNIT must be day or week.")
-    if not ctx.settings.mask_grid_degrees > 0:
-        raise InvalidField("mask_grid_degrees", "SENTINELLE_MASK_GRID_DEGREES must be above 0.")
-    return MaskRules(
-        grid_degrees=ctx.settings.mask_grid_degrees, time_unit=TimeUnit(unit), id_key=id_key
-    )
-
-
-def configure(ctx: AppContext) -> None:
-    cipher = Cipher(load_secret_keys(ctx.settings.secret_keys, ctx.settings.var_path))
-    set_cipher(cipher)
-    # Opaque ids of masked entries come from a key derived from (never equal to) the secret key.
-    rules = mask_rules(ctx, hashlib.sha256(b"sentinelle masked id\0" + cipher.id_key).digest())
-    ctx.incidents.read_policy = SharingPolicy(rules)
-    ctx.incidents.presenter = SharingPresenter(rules)
-    # First: a refused sharing change must stop the write before other observers act on it.
-    ctx.incidents.observers = [SharingGuard(), *ctx.incidents.observers]
-    service = SharingService(ctx.db, ctx.incidents, rules)
-    ctx.state.update(sharing=service, trust_lookup=with_trust, mask_rules=rules, cipher=cipher)
-    hardening.configure(ctx)
-    retention = timedelta(days=ctx.settings.audit_retention_days)
-
-    async def purge_old_audit() -> None:
-        await service.purge_audit(older_than=utcnow() - retention)
-
-    ctx.on_startup.append(purge_old_audit)

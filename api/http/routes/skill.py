@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Request, get
+from litestar import get
 from litestar.params import Parameter
 from msgspec import Struct
 
+from api.bootstrap import Skill
 from api.http.auth import OFFICERS
 from incidents.risk.backtest import BacktestResult
 from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
-from incidents.risk.service import risk_config
-from incidents.risk.skill import SkillReport, measure_skill, parse_skill_request
+from incidents.risk.skill import SkillReport, parse_skill_request
 
 METHOD_LABELS = {
     "model": "model (expected incidents)",
@@ -139,7 +139,7 @@ def skill_out(report: SkillReport) -> SkillOut:
     "each level saw a serious incident. Officers and admins.",
 )
 async def get_skill(
-    request: Request[Any, Any, Any],
+    skill: Skill,
     from_: Annotated[
         str | None, Parameter(query="from", description="First step, YYYY-MM-DD.")
     ] = None,
@@ -150,9 +150,7 @@ async def get_skill(
     k: Annotated[str | None, Parameter(description="Top-k zones (default 10).")] = None,
 ) -> SkillOut:
     query = parse_skill_request(start=from_, end=to, horizon=horizon, zones=zones, step=step, k=k)
-    settings = request.app.state.settings
-    report = await measure_skill(request.app.state.db, query, config=risk_config(settings))
-    return skill_out(report)
+    return skill_out(await skill(query))
 
 
 ROUTES = [get_skill]

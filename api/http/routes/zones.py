@@ -16,25 +16,20 @@ from litestar.params import Parameter
 from msgspec import Struct
 
 from api.http.auth import ANY_ROLE, requires
-from api.http.context import AppContext
 from api.http.routes.common import as_utc, parse_codes, principal_of, utcnow
+from api.settings import Settings
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, to_geojson
 from incidents.errors import InvalidField
 from incidents.records.model import Role
+from incidents.records.service import IncidentService
 from incidents.risk.assessment import MAX_AREA_VERTICES
 from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
-from incidents.risk.service import Assessment, RiskObserver, RiskService, StoredRisk, risk_config
-from incidents.sharing.rules import TimeUnit
-from incidents.sharing.service import visible_in_full
+from incidents.risk.service import Assessment, RiskService, StoredRisk
+from incidents.sharing.service import SharingService, visible_in_full
 from incidents.zones.store import (
-    ZoneAssignment,
-    ZoneCache,
     ZoneDraft,
     ZoneService,
-    ensure_default_zones,
     parse_zone_geometry,
-    zone_filter,
-    zone_lookup,
 )
 from incidents.zones.tables import ZoneRow
 
@@ -375,27 +370,19 @@ def _draft(data: ZoneIn) -> tuple[ZoneDraft, list[str]]:
     return draft, warnings
 
 
-def _zones(request: Request[Any, Any, Any]) -> ZoneService:
-    svc: ZoneService = request.app.state.zones
-    return svc
-
-
-def _risk(request: Request[Any, Any, Any]) -> RiskService:
-    svc: RiskService = request.app.state.risk
-    return svc
-
-
 # --- handlers ----------------------------------------------------------------------------------
 
 
 @get("/api/v1/zones", guards=[ANY_ROLE], tags=["zones"], summary="Zones with their risk level")
 async def list_zones(
     request: Request[Any, Any, Any],
+    zone_service: ZoneService,
+    risk_service: RiskService,
     kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
 ) -> Response[ZoneCollection]:
     viewer = principal_of(request)
-    rows = await _zones(request).list(parse_codes(kind) or None, viewer)
-    ranking = {r.zone_id: r for r in await _risk(request).ranking(viewer.org_id)}
+    rows = await zone_service.list(parse_codes(kind) or None, viewer)
+    ranking = {r.zone_id: r for r in await risk_service.ranking(viewer.org_id)}
     body = ZoneCollection(
         type="FeatureCollection", features=[zone_feature(r, ranking.get(r.id)) for r in rows]
     )
@@ -403,9 +390,14 @@ async def list_zones(
 
 
 @get("/api/v1/zones/{zone_id:str}", guards=[ANY_ROLE], tags=["zones"], summary="One zone")
-async def get_zone(request: Request[Any, Any, Any], zone_id: str) -> Response[ZoneFeature]:
-    row = await _zones(request).get(zone_id, principal_of(request))
-    risk = await _risk(request).zone_risk(zone_id, at=None, now=utcnow())
+async def get_zone(
+    request: Request[Any, Any, Any],
+    zone_service: ZoneService,
+    risk_service: RiskService,
+    zone_id: str,
+) -> Response[ZoneFeature]:
+    row = await zone_service.get(zone_id, principal_of(request))
+    risk = await risk_service.zone_risk(zone_id, at=None, now=utcnow())
     return Response(await _feature(row, risk), media_type=GEOJSON)
 
 
@@ -428,10 +420,15 @@ async def _feature(
     "be repaired. Incidents are assigned to the new zone at once.",
     status_code=201,
 )
-async def create_zone(request: Request[Any, Any, Any], data: ZoneIn) -> Response[ZoneFeature]:
+async def create_zone(
+    request: Request[Any, Any, Any],
+    zone_service: ZoneService,
+    risk_service: RiskService,
+    data: ZoneIn,
+) -> Response[ZoneFeature]:
     draft, warnings = await asyncio.to_thread(_draft, data)  # parsing and repair: off the loop
-    row = await _zones(request).create(draft, now=utcnow(), actor=principal_of(request))
-    risk = await _risk(request).zone_risk(row.id, at=None, now=utcnow())
+    row = await zone_service.create(draft, now=utcnow(), actor=principal_of(request))
+    risk = await risk_service.zone_risk(row.id, at=None, now=utcnow())
     return Response(
         await _feature(row, risk, warnings or None),
         status_code=201,
@@ -447,11 +444,15 @@ async def create_zone(request: Request[Any, Any, Any], data: ZoneIn) -> Response
     summary="Replace a zone (its organisation's officers and admins; platform zones: the operator)",
 )
 async def replace_zone(
-    request: Request[Any, Any, Any], zone_id: str, data: ZoneIn
+    request: Request[Any, Any, Any],
+    zone_service: ZoneService,
+    risk_service: RiskService,
+    zone_id: str,
+    data: ZoneIn,
 ) -> Response[ZoneFeature]:
     draft, warnings = await asyncio.to_thread(_draft, data)
-    row = await _zones(request).replace(zone_id, draft, now=utcnow(), actor=principal_of(request))
-    risk = await _risk(request).zone_risk(row.id, at=None, now=utcnow())
+    row = await zone_service.replace(zone_id, draft, now=utcnow(), actor=principal_of(request))
+    risk = await risk_service.zone_risk(row.id, at=None, now=utcnow())
     return Response(await _feature(row, risk, warnings or None), media_type=GEOJSON)
 
 
@@ -462,8 +463,10 @@ async def replace_zone(
     summary="Delete a zone (its organisation's officers and admins; platform zones: the operator)",
     status_code=204,
 )
-async def delete_zone(request: Request[Any, Any, Any], zone_id: str) -> None:
-    await _zones(request).delete(zone_id, now=utcnow(), actor=principal_of(request))
+async def delete_zone(
+    request: Request[Any, Any, Any], zone_service: ZoneService, zone_id: str
+) -> None:
+    await zone_service.delete(zone_id, now=utcnow(), actor=principal_of(request))
 
 
 @get(
@@ -476,19 +479,24 @@ async def delete_zone(request: Request[Any, Any, Any], zone_id: str) -> None:
     "be within the data retention (`SENTINELLE_DATA_RETENTION_DAYS`) and not in the future.",
 )
 async def get_zone_risk(
-    request: Request[Any, Any, Any], zone_id: str, at: datetime | None = None
+    request: Request[Any, Any, Any],
+    zone_service: ZoneService,
+    risk_service: RiskService,
+    settings: Settings,
+    sharing_service: SharingService,
+    zone_id: str,
+    at: datetime | None = None,
 ) -> ZoneRiskOut:
     now = utcnow()
-    await _zones(request).get(zone_id, principal_of(request))  # another's custom zone: 404
-    retention_days = request.app.state.settings.data_retention_days
+    await zone_service.get(zone_id, principal_of(request))  # another's custom zone: 404
+    retention_days = settings.data_retention_days
     day = risk_day(as_utc(at), now=now, retention_days=retention_days)
-    risk = await _risk(request).zone_risk(zone_id, at=day, now=now)
-    sharing = request.app.state.get("sharing")
-    if sharing is not None and risk.contributors:
+    risk = await risk_service.zone_risk(zone_id, at=day, now=now)
+    if risk.contributors:
         # Contributors name incidents: show each under the id the viewer may see it by.
         # Those seen only masked come last, in no meaningful order and without their share.
         ids = [uuid.UUID(i) for i, _ in risk.contributors]
-        shown = await sharing.shown_ids(principal_of(request), ids)
+        shown = await sharing_service.shown_ids(principal_of(request), ids)
         full = [
             (str(k), c)
             for k, (_, c) in zip(ids, risk.contributors, strict=True)
@@ -514,13 +522,15 @@ async def get_zone_risk(
 )
 async def get_zone_risk_history(
     request: Request[Any, Any, Any],
+    zone_service: ZoneService,
+    risk_service: RiskService,
     zone_id: str,
     from_: Annotated[datetime | None, Parameter(query="from")] = None,
     to: datetime | None = None,
     step: str = "1d",
 ) -> HistoryOut:
     now = utcnow()
-    await _zones(request).get(zone_id, principal_of(request))  # another's custom zone: 404
+    await zone_service.get(zone_id, principal_of(request))  # another's custom zone: 404
     # Whole days only, like `at`: finer or shifted points would time a masked incident.
     day = timedelta(days=1)
     given_to = as_utc(to)
@@ -534,7 +544,7 @@ async def get_zone_risk_history(
             "step is whole days or weeks (1d, 7d, 2w): finer steps would "
             "reveal the time of incidents you may only see masked",
         )
-    points = await _risk(request).history(zone_id, start=start, end=end, step=delta, now=now)
+    points = await risk_service.history(zone_id, start=start, end=end, step=delta, now=now)
     return HistoryOut(
         zone_id=zone_id,
         from_=start,
@@ -550,10 +560,11 @@ async def get_zone_risk_history(
 @get("/api/v1/risk", guards=[ANY_ROLE], tags=["risk"], summary="All zones, most dangerous first")
 async def get_ranking(
     request: Request[Any, Any, Any],
+    risk_service: RiskService,
     kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
 ) -> RankingOut:
     kinds = set(parse_codes(kind))
-    ranking = await _risk(request).ranking(principal_of(request).org_id)
+    ranking = await risk_service.ranking(principal_of(request).org_id)
     ranked = [r for r in ranking if not kinds or r.kind in kinds]
     return RankingOut(
         zones=[
@@ -586,16 +597,21 @@ async def get_ranking(
     "their masked entry: in the area when their grid-cell centre is, weighed by their "
     "category, dated by their day; only incidents you see in full are listed.",
 )
-async def assess(request: Request[Any, Any, Any], data: AssessIn) -> AssessmentOut:
+async def assess(
+    request: Request[Any, Any, Any],
+    risk_service: RiskService,
+    sharing_service: SharingService,
+    incident_service: IncidentService,
+    data: AssessIn,
+) -> AssessmentOut:
     geom = await asyncio.to_thread(_assessed_geometry, data.geometry)
     viewer = principal_of(request)
-    policy = request.app.state.incidents.read_policy
+    policy = incident_service.read_policy
 
     async def conditions(session: Any) -> list[Any]:
         return list(await policy.conditions(session, viewer))
 
-    sharing = request.app.state.get("sharing")
-    result = await _risk(request).assess(
+    result = await risk_service.assess(
         geom,
         now=utcnow(),
         radius_km=data.radius_km,
@@ -603,7 +619,7 @@ async def assess(request: Request[Any, Any, Any], data: AssessIn) -> AssessmentO
         window_days=data.window_days,
         segment_km=data.segment_km,
         conditions=conditions,
-        full_view=visible_in_full(viewer) if sharing is not None else None,
+        full_view=visible_in_full(viewer),
         viewer_org=viewer.org_id,
     )
     return assessment_out(result)
@@ -627,40 +643,3 @@ ROUTES = [
     get_ranking,
     assess,
 ]
-
-
-def configure(ctx: AppContext) -> None:
-    """Zone assignment and risk observers, `?zone=` filter, default zones, periodic decay."""
-    settings = ctx.settings
-    cache = ZoneCache(grid_degrees=settings.mask_grid_degrees)
-    unit = TimeUnit.WEEK if settings.mask_time_unit == TimeUnit.WEEK.value else TimeUnit.DAY
-    risk = RiskService(
-        ctx.db,
-        config=risk_config(settings),
-        cache=cache,
-        retention_days=settings.data_retention_days,
-        reload_seconds=float(settings.risk_recompute_seconds),
-        time_unit=unit,
-    )
-    zones = ZoneService(ctx.db, cache, risk)
-    ctx.incidents.observers = [
-        *ctx.incidents.observers,
-        ZoneAssignment(cache),
-        RiskObserver(risk),
-    ]
-    ctx.incidents.zone_lookup = zone_lookup
-    ctx.state.update(zone_filter=zone_filter(ctx.db), zones=zones, risk=risk, zone_cache=cache)
-
-    async def start() -> None:
-        now = utcnow()
-        if await ensure_default_zones(ctx.db, settings, now=now):
-            await risk.recompute_all(now=now, cause="default zones created")
-        # Debounced re-scoring after reports, a check for other processes' writes, and the
-        # full re-computation (decay) every risk_recompute_seconds.
-        risk.start(utcnow)
-
-    async def stop() -> None:
-        await risk.stop()
-
-    ctx.on_startup.append(start)
-    ctx.on_shutdown.append(stop)

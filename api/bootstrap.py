@@ -1,0 +1,281 @@
+"""The composition root: `build(settings)` makes every key, cache and service, in one order.
+
+The HTTP app (`api.http.app.create_app`) and the CLI commands (`api.cli.*`) both start here; no
+route module or command builds or changes a service. What is built, in order:
+
+1. settings and the database;
+2. the secret keys: the narrative `Cipher`, the channel `SecretBox`, the ack-link `LinkSigner`,
+   and the mask rules (their opaque ids come from a key derived from the secret key);
+3. the caches: zone index, subscription index, resolved tokens;
+4. the services: risk, zones, alert outbox, incidents (read policy, presenter, zone lookup,
+   observers in their declared order), sharing, alerts, intake, public alerts, skill, and the
+   in-process dispatcher when configured;
+5. the start-up and shut-down hooks, run in list order by `Container.startup`/`shutdown`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from alerts.core.service import AlertService
+from alerts.delivery.channels import AppriseNotifier, ChannelPolicy
+from alerts.delivery.dispatcher import DispatchConfig, Dispatcher
+from alerts.delivery.keys import LinkSigner
+from alerts.delivery.secrets import SecretBox
+from alerts.outbox.writer import (
+    AlertOutbox,
+    OutboxConfig,
+    SubscriptionCache,
+    write_level_change_alerts,
+)
+from api.http.auth import TokenCache
+from api.settings import Settings
+from incidents.db import Database, create_engine
+from incidents.errors import InvalidField
+from incidents.identity.accounts import Principal
+from incidents.intake.service import AlertAcknowledger, IntakeService
+from incidents.interop.service import AlertedPublicIncidents, PublicAlerts, hxl_text
+from incidents.records.schemas import IncidentFeature
+from incidents.records.service import IncidentObserver, IncidentService
+from incidents.records.store import set_cipher
+from incidents.records.validation import Rules
+from incidents.risk.service import RiskObserver, RiskService, risk_config
+from incidents.risk.skill import SkillReport, SkillRequest, measure_skill
+from incidents.sharing.rules import MaskRules, TimeUnit
+from incidents.sharing.service import (
+    Cipher,
+    SharingGuard,
+    SharingPolicy,
+    SharingPresenter,
+    SharingService,
+    load_secret_keys,
+    with_trust,
+)
+from incidents.zones.store import (
+    ZoneAssignment,
+    ZoneCache,
+    ZoneService,
+    ensure_default_zones,
+    zone_filter,
+    zone_lookup,
+)
+
+Hook = Callable[[], Awaitable[None]]
+ZoneFilter = Callable[[str], Awaitable[Any]]
+TrustLookup = Callable[[Any, Principal], Awaitable[Principal]]
+Exporter = Callable[[Sequence[IncidentFeature]], str]
+Skill = Callable[[SkillRequest], Awaitable[SkillReport]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    """Everything the API and the CLI use, built once by `build`.
+
+    Fields are read when used (the HTTP handlers receive them through dependency injection), so
+    a test may replace one (`container.alert_acknowledger = fake`) before its requests."""
+
+    settings: Settings
+    db: Database
+    # Keys
+    cipher: Cipher
+    secret_box: SecretBox
+    link_signer: LinkSigner
+    mask_rules: MaskRules
+    # Caches
+    zone_cache: ZoneCache
+    subscription_cache: SubscriptionCache
+    token_cache: TokenCache
+    # Services
+    risk: RiskService
+    zones: ZoneService
+    incidents: IncidentService
+    sharing: SharingService
+    alerts: AlertService
+    intake: IntakeService
+    public_alerts: PublicAlerts
+    skill: Skill
+    zone_filter: ZoneFilter
+    trust_lookup: TrustLookup
+    hxl_export: Exporter
+    # In-process alert delivery (None when SENTINELLE_DISPATCH_IN_PROCESS is off).
+    dispatcher: Dispatcher | None = None
+    # Who acknowledges an alert by SMS (`OK <code>`); None: the alerts sent to the phone's user
+    # (api.http.routes.intake.RecipientAcknowledger).
+    alert_acknowledger: AlertAcknowledger | None = None
+    on_startup: list[Hook] = field(default_factory=list)
+    on_shutdown: list[Hook] = field(default_factory=list)
+
+    async def startup(self) -> None:
+        for hook in self.on_startup:
+            await hook()
+
+    async def shutdown(self) -> None:
+        """Stop the background work, then close the database."""
+        for hook in self.on_shutdown:
+            await hook()
+        await self.db.dispose()
+
+
+def mask_rules(settings: Settings, id_key: bytes) -> MaskRules:
+    unit = settings.mask_time_unit
+    if unit not in {u.value for u in TimeUnit}:
+        raise InvalidField("mask_time_unit", "SENTINELLE_MASK_TIME_UNIT must be day or week.")
+    if not settings.mask_grid_degrees > 0:
+        raise InvalidField("mask_grid_degrees", "SENTINELLE_MASK_GRID_DEGREES must be above 0.")
+    return MaskRules(
+        grid_degrees=settings.mask_grid_degrees, time_unit=TimeUnit(unit), id_key=id_key
+    )
+
+
+def channel_policy(settings: Settings) -> ChannelPolicy:
+    try:
+        return ChannelPolicy.from_settings(settings.channel_schemes, settings.channel_allow_hosts)
+    except ValueError as exc:
+        raise ValueError(
+            f"SENTINELLE_CHANNEL_ALLOW_HOSTS is not valid: {exc}. Fix or unset the variable."
+        ) from exc
+
+
+def build(settings: Settings | None = None, db: Database | None = None) -> Container:
+    """Build every key, cache and service; nothing runs until `Container.startup`."""
+    # 1. Settings and database.
+    settings = settings or Settings()
+    db = db or Database(create_engine(settings.database_url))
+
+    # 2. Keys: one key list (configured, or generated once under var/) protects every secret.
+    keys = load_secret_keys(settings.secret_keys, Path(settings.var_dir))
+    cipher = Cipher(keys)
+    # Transitional: the incident store's call sites that pass no cipher yet read this one
+    # (incidents.records.store._fallback_cipher); every service built here passes it explicitly.
+    set_cipher(cipher)
+    box = SecretBox(keys, field="secret_keys")
+    signer = LinkSigner(keys)
+    # Opaque ids of masked entries come from a key derived from (never equal to) the secret key.
+    rules = mask_rules(settings, hashlib.sha256(b"sentinelle masked id\0" + cipher.id_key).digest())
+    policy = channel_policy(settings)
+
+    # 3. Caches.
+    zone_cache = ZoneCache(grid_degrees=settings.mask_grid_degrees)
+    subscription_cache = SubscriptionCache()
+    token_cache = TokenCache(settings.token_cache_seconds)
+
+    # 4. Services.
+    unit = TimeUnit.WEEK if settings.mask_time_unit == TimeUnit.WEEK.value else TimeUnit.DAY
+    risk = RiskService(
+        db,
+        config=risk_config(settings),
+        cache=zone_cache,
+        retention_days=settings.data_retention_days,
+        reload_seconds=float(settings.risk_recompute_seconds),
+        time_unit=unit,
+    )
+    zones = ZoneService(db, zone_cache, risk)
+    outbox = OutboxConfig(
+        public_url=settings.public_url,
+        signer=signer,
+        mask_grid_degrees=settings.mask_grid_degrees,
+        mask_time_unit=settings.mask_time_unit,
+        max_age=timedelta(hours=settings.alert_max_age_hours),
+    )
+    # Observers run in this order inside the transaction that writes an incident. First: a
+    # refused sharing change must stop the write before the others act on it.
+    observers: list[IncidentObserver] = [
+        SharingGuard(),
+        ZoneAssignment(zone_cache),
+        RiskObserver(risk),
+        AlertOutbox(subscription_cache, outbox),
+    ]
+    incidents = IncidentService(
+        db,
+        rules=Rules(clock_skew=timedelta(seconds=settings.clock_skew_seconds)),
+        observers=observers,
+        read_policy=SharingPolicy(rules),
+        zone_lookup=zone_lookup,
+        presenter=SharingPresenter(rules, cipher),
+        cipher=cipher,
+    )
+    sharing = SharingService(db, incidents, rules)
+    alerts = AlertService(db, box, subscription_cache, outbox, signer, policy=policy)
+
+    # Level-change alerts are written in the same transaction as the level change; the
+    # dispatcher's poll of zone_level_changes stays as a safety net (a cursor makes it once).
+    async def level_change_alerts(session: Any, changes: list[Any]) -> None:
+        await write_level_change_alerts(session, subscription_cache, outbox, utcnow())
+
+    risk.level_change_hooks.append(level_change_alerts)
+    intake = IntakeService(db, incidents, max_accuracy_m=settings.kobo_max_accuracy_m)
+    dispatcher = None
+    if settings.dispatch_in_process:
+        dispatcher = Dispatcher(
+            db,
+            AppriseNotifier(policy=policy),
+            box,
+            config=DispatchConfig.from_settings(settings),
+            outbox=outbox,
+            cache=subscription_cache,
+        )
+        outbox.on_commit = dispatcher.wake
+
+    container = Container(
+        settings=settings,
+        db=db,
+        cipher=cipher,
+        secret_box=box,
+        link_signer=signer,
+        mask_rules=rules,
+        zone_cache=zone_cache,
+        subscription_cache=subscription_cache,
+        token_cache=token_cache,
+        risk=risk,
+        zones=zones,
+        incidents=incidents,
+        sharing=sharing,
+        alerts=alerts,
+        intake=intake,
+        public_alerts=AlertedPublicIncidents(db),
+        skill=partial(measure_skill, db, config=risk_config(settings)),
+        zone_filter=zone_filter(db),
+        trust_lookup=with_trust,
+        hxl_export=hxl_text,
+        dispatcher=dispatcher,
+    )
+
+    # 5. Start-up and shut-down, in this order.
+    async def start_zones_and_risk() -> None:
+        now = utcnow()
+        if await ensure_default_zones(db, settings, now=now):
+            await risk.recompute_all(now=now, cause="default zones created")
+        # Debounced re-scoring after reports, a check for other processes' writes, and the
+        # full re-computation (decay) every risk_recompute_seconds.
+        risk.start(utcnow)
+
+    async def warm_subscriptions() -> None:
+        # Build the subscription index now rather than inside the first incident report.
+        async with db.read() as session:
+            await subscription_cache.snapshot(session)
+
+    retention = timedelta(days=settings.audit_retention_days)
+
+    async def purge_old_audit() -> None:
+        await sharing.purge_audit(older_than=utcnow() - retention)
+
+    container.on_startup += [start_zones_and_risk, warm_subscriptions]
+    container.on_shutdown.append(risk.stop)
+    if dispatcher is not None:
+        container.on_startup.append(dispatcher.start)
+        container.on_shutdown.append(dispatcher.stop)
+    container.on_startup.append(purge_old_audit)
+    return container
+
+
+__all__ = ["Container", "build", "channel_policy", "mask_rules"]
