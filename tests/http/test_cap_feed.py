@@ -66,7 +66,9 @@ def fx_schema() -> etree.XMLSchema:
 async def fx_cap_client(
     app: Litestar, client: AsyncTestClient[Litestar]
 ) -> AsyncTestClient[Litestar]:
-    app.state.container.public_alerts = FakePublicAlerts([point_alert_at_diema, polygon_alert_near_menaka])
+    app.state.container.public_alerts = FakePublicAlerts(
+        [point_alert_at_diema, polygon_alert_near_menaka]
+    )
     return client
 
 
