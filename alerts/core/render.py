@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,65 +12,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.core.policy import LOCAL_TZ, Priority
+
+# One GSM-7 encoder for the SMS the service reads and the SMS it sends: intake's (the lower layer).
+from incidents.intake.sms import GSM7_BASIC as GSM7_BASIC
+from incidents.intake.sms import GSM7_EXTENSION as GSM7_EXTENSION
+from incidents.intake.sms import gsm7_length as gsm7_length
+from incidents.intake.sms import is_gsm7 as is_gsm7
+from incidents.intake.sms import to_gsm7 as to_gsm7
 from incidents.records.model import IMPACT_FIELDS
 from incidents.taxonomy.catalogue import CATEGORIES, TYPES
 
 SMS_MAX = 160
 PLACE_MIN = 24  # characters of a place name worth keeping before dropping other facts
-
-# GSM 03.38 default alphabet (127 characters; 0x1B is the escape to the extension table).
-# Note: 0x09 is the capital Ç; the lowercase ç is not in the set and is transliterated.
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ"
-    " !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-# Extension table characters cost two septets (escape + character).
-GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
-
-_TRANSLITERATION = {
-    "ç": "c",
-    "œ": "oe",
-    "Œ": "OE",
-    "À": "A",
-    "Â": "A",
-    "È": "E",
-    "Ê": "E",
-    "Ë": "E",
-    "Î": "I",
-    "Ï": "I",
-    "Ô": "O",
-    "Ù": "U",
-    "Û": "U",
-    "Ÿ": "Y",
-    "ÿ": "y",
-    "’": "'",
-    "‘": "'",
-    "‚": ",",
-    "`": "'",
-    "´": "'",
-    "“": '"',
-    "”": '"',
-    "„": '"',
-    "«": '"',
-    "»": '"',
-    "‹": "<",
-    "›": ">",
-    "–": "-",
-    "—": "-",
-    "‑": "-",
-    "−": "-",
-    "…": "...",
-    "\u00a0": " ",
-    "\u202f": " ",
-    "\u2009": " ",
-    "\t": " ",
-    "°": "o",
-    "•": "-",
-    "·": ".",
-    "×": "x",
-}
 
 # Code alphabet without 0/O and 1/I, which people misread and mistype on phones.
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -85,43 +37,6 @@ class RenderedMessage:
 
     title: str
     body: str
-
-
-# --- GSM-7 -------------------------------------------------------------------------------------
-
-
-def is_gsm7(text: str) -> bool:
-    """True when every character is in the GSM-7 default alphabet or its extension table."""
-    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
-
-
-def gsm7_length(text: str) -> int:
-    """Length in septets: extension characters (€, [, ], {, }, ^, ~, |, \\, form feed) count 2."""
-    length = 0
-    for c in text:
-        if c in GSM7_BASIC:
-            length += 1
-        elif c in GSM7_EXTENSION:
-            length += 2
-        else:
-            raise ValueError(f"{c!r} is not a GSM-7 character; transliterate with to_gsm7()")
-    return length
-
-
-def to_gsm7(text: str) -> str:
-    """Transliterate to GSM-7: keep é, è, à, ù, É, Ç...; ê -> e, ç -> c, œ -> oe, others -> ?."""
-    out = []
-    for c in unicodedata.normalize("NFC", text):
-        if c in GSM7_BASIC or c in GSM7_EXTENSION:
-            out.append(c)
-        elif c in _TRANSLITERATION:
-            out.append(_TRANSLITERATION[c])
-        else:
-            base = "".join(
-                d for d in unicodedata.normalize("NFKD", c) if not unicodedata.combining(d)
-            )
-            out.append(base if base and is_gsm7(base) else "?")
-    return "".join(out)
 
 
 def _fit(text: str, budget: int) -> str:

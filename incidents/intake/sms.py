@@ -300,7 +300,7 @@ class SmsParse:
     def reply(self, language: str | None = None) -> str:
         """The answer SMS (at most 160 GSM characters) in the sender's language."""
         lang: Language = "en" if (language or self.language).lower().startswith("en") else "fr"
-        return _gsm_safe(_fit(_reply_text(self, lang)))
+        return _fit(to_gsm7(_reply_text(self, lang)))
 
 
 def _reply_text(parse: SmsParse, lang: Language) -> str:
@@ -394,14 +394,98 @@ def _confirmation(incident: IncidentInput, lang: Language) -> str:
     return f"Sentinelle: received {body}. Thank you. To correct, send the full message again."
 
 
-_GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+# ---------------------------------------------------------------------------- GSM-7
+# The one GSM-7 encoder of Sentinelle: alerts.core.render sends with it what intake reads with it.
+
+# GSM 03.38 default alphabet (127 characters; 0x1B is the escape to the extension table).
+# Note: 0x09 is the capital Ç; the lowercase ç is not in the set and is transliterated.
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ"
+    " !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
+# Extension table characters cost two septets (escape + character).
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+_TRANSLITERATION = {
+    "ç": "c",
+    "œ": "oe",
+    "Œ": "OE",
+    "À": "A",
+    "Â": "A",
+    "È": "E",
+    "Ê": "E",
+    "Ë": "E",
+    "Î": "I",
+    "Ï": "I",
+    "Ô": "O",
+    "Ù": "U",
+    "Û": "U",
+    "Ÿ": "Y",
+    "ÿ": "y",
+    "’": "'",
+    "‘": "'",
+    "‚": ",",
+    "`": "'",
+    "´": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "«": '"',
+    "»": '"',
+    "‹": "<",
+    "›": ">",
+    "–": "-",
+    "—": "-",
+    "‑": "-",
+    "−": "-",
+    "…": "...",
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\u2009": " ",
+    "\t": " ",
+    "°": "o",
+    "•": "-",
+    "·": ".",
+    "×": "x",
+}
 
 
-# GSM 03.38 extension table: each of these costs two septets (escape + character).
-_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+def is_gsm7(text: str) -> bool:
+    """True when every character is in the GSM-7 default alphabet or its extension table."""
+    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+
+
+def gsm7_length(text: str) -> int:
+    """Length in septets: extension characters (€, [, ], {, }, ^, ~, |, \\, form feed) count 2."""
+    length = 0
+    for c in text:
+        if c in GSM7_BASIC:
+            length += 1
+        elif c in GSM7_EXTENSION:
+            length += 2
+        else:
+            raise ValueError(f"{c!r} is not a GSM-7 character; transliterate with to_gsm7()")
+    return length
+
+
+def to_gsm7(text: str) -> str:
+    """Transliterate to GSM-7: keep é, è, à, ù, É, Ç...; ê -> e, ç -> c, œ -> oe, others -> ?."""
+    out = []
+    for c in unicodedata.normalize("NFC", text):
+        if c in GSM7_BASIC or c in GSM7_EXTENSION:
+            out.append(c)
+        elif c in _TRANSLITERATION:
+            out.append(_TRANSLITERATION[c])
+        else:
+            base = "".join(
+                d for d in unicodedata.normalize("NFKD", c) if not unicodedata.combining(d)
+            )
+            out.append(base if base and is_gsm7(base) else "?")
+    return "".join(out)
+
+
 #: Longest SMS we read: 10 concatenated segments.
 SMS_MAX_SEGMENTS = 10
 # Characters per segment (alone, in a concatenated message), by alphabet.
@@ -424,9 +508,9 @@ class SmsSize:
 
 def sms_size(text: str) -> SmsSize:
     """The alphabet the text needs and how many segments it takes, as a phone would send it."""
-    if all(c in _GSM7 or c in _GSM7_EXTENSION for c in text):
+    if is_gsm7(text):
         alphabet: Literal["gsm7", "ucs2"] = "gsm7"
-        units = len(text) + sum(1 for c in text if c in _GSM7_EXTENSION)
+        units = gsm7_length(text)
     else:
         alphabet = "ucs2"
         units = len(text.encode("utf-16-le")) // 2  # characters beyond the BMP take two units
@@ -435,22 +519,14 @@ def sms_size(text: str) -> SmsSize:
     return SmsSize(alphabet, units, segments)
 
 
-def _gsm_safe(text: str) -> str:
-    """Keep to the GSM 7-bit alphabet so the reply stays one 160-character SMS (no UCS-2)."""
-    out = []
-    for ch in text:
-        if ch in _GSM7:
-            out.append(ch)
-            continue
-        base = unicodedata.normalize("NFKD", ch)[0]
-        out.append(base if base in _GSM7 else "?" if ch.isalnum() else " ")
-    return "".join(out)
-
-
 def _fit(text: str) -> str:
-    if len(text) <= SMS_LENGTH:
+    """At most SMS_LENGTH septets (extension characters count two), cut at a word, with a dot."""
+    if gsm7_length(text) <= SMS_LENGTH:
         return text
-    return text[: SMS_LENGTH - 1].rsplit(" ", 1)[0].rstrip(" ,.(") + "."
+    cut = text
+    while cut and gsm7_length(cut) > SMS_LENGTH - 1:
+        cut = cut[:-1]
+    return cut.rsplit(" ", 1)[0].rstrip(" ,.(") + "."
 
 
 # ---------------------------------------------------------------------------- parsing
