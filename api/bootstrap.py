@@ -16,6 +16,7 @@ route module or command builds or changes a service. What is built, in order:
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,6 @@ from alerts.outbox.writer import (
     SubscriptionCache,
     write_level_change_alerts,
 )
-from api.http.auth import TokenCache
 from api.settings import Settings
 from incidents.db import Database, create_engine
 from incidents.errors import InvalidField
@@ -71,6 +71,40 @@ ZoneFilter = Callable[[str], Awaitable[Any]]
 TrustLookup = Callable[[Any, Principal], Awaitable[Principal]]
 Exporter = Callable[[Sequence[IncidentFeature]], str]
 Skill = Callable[[SkillRequest], Awaitable[SkillReport]]
+
+
+# At most this long may another process keep using a token revoked (or a membership changed)
+# after the change: each process caches resolved tokens on its own (docs/deploy.md). This
+# process forgets them at once when the change is made through it.
+MAX_TOKEN_CACHE_SECONDS = 1.0
+
+
+class TokenCache:
+    """Up to a second of memory for resolved tokens: spares a database read on most requests.
+
+    The TTL is capped at MAX_TOKEN_CACHE_SECONDS, whatever SENTINELLE_TOKEN_CACHE_SECONDS says."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = min(ttl, MAX_TOKEN_CACHE_SECONDS)
+        self._items: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        if self.ttl <= 0:
+            return None
+        item = self._items.get(key)
+        if item is None or item[0] < time.monotonic():
+            self._items.pop(key, None)
+            return None
+        return item[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        if self.ttl > 0:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[key] = (time.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 def utcnow() -> datetime:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,6 +13,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp
 
+from api.bootstrap import MAX_TOKEN_CACHE_SECONDS, TokenCache, TrustLookup
 from incidents.audit import log as audit
 from incidents.db import Database
 from incidents.errors import DomainError, Forbidden, NotFound
@@ -31,42 +31,7 @@ PUBLIC_PATHS = (
     "^/$",
 )
 
-
-# At most this long may another process keep using a token revoked (or a membership changed)
-# after the change: each process caches resolved tokens on its own (docs/deploy.md). This
-# process forgets them at once when the change is made through it.
-MAX_TOKEN_CACHE_SECONDS = 1.0
-
-
-class TokenCache:
-    """Up to a second of memory for resolved tokens: spares a database read on most requests.
-
-    The TTL is capped at MAX_TOKEN_CACHE_SECONDS, whatever SENTINELLE_TOKEN_CACHE_SECONDS says."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = min(ttl, MAX_TOKEN_CACHE_SECONDS)
-        self._items: dict[str, tuple[float, Principal]] = {}
-
-    def get(self, key: str) -> Principal | None:
-        if self.ttl <= 0:
-            return None
-        item = self._items.get(key)
-        if item is None or item[0] < time.monotonic():
-            self._items.pop(key, None)
-            return None
-        return item[1]
-
-    def put(self, key: str, principal: Principal) -> None:
-        if self.ttl > 0:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[key] = (time.monotonic() + self.ttl, principal)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
-TrustLookup = Callable[[Any, Principal], Awaitable[Principal]]
+__all__ = ["MAX_TOKEN_CACHE_SECONDS", "TokenCache"]  # built by api.bootstrap, used here
 
 
 class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
