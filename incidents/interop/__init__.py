@@ -3,6 +3,10 @@
 All are pure: no database, no HTTP, no clock (callers pass `now`). Importers stream
 `RowResult`s (an incident input dict with the API's JSON names, or the reason a row was refused)
 and raise `ImportFormatError` before the first row when the file as a whole cannot be read.
+
+May import: risk, zones, records, identity, sharing, audit, taxonomy, incidents.db,
+incidents.errors and geo; not intake. The converters (acled, cap, csv_io, geojson_io, hxl,
+rows) are pure; `importer` and `service` use the database.
 """
 
 from incidents.interop.acled import acled_deleted_ids, acled_to_incidents
