@@ -25,9 +25,7 @@ from incidents.records.store import (
     Masking,
     TextCipher,
     claim_idempotency_key,
-    complete_idempotency_key,
     incident_from_row,
-    release_idempotency_key,
     row_values,
 )
 from incidents.records.tables import IncidentRow
@@ -194,8 +192,16 @@ class IncidentService:
         if not key or len(key) > 200:
             raise InvalidField("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters.")
         digest = request_hash(data)
+        # The key is recorded in the transaction that writes the report: both or neither, so a
+        # crash or an error in between leaves the key free for the retry at once.
         async with self.db.transaction() as session:
-            state = await claim_idempotency_key(session, viewer.org_id, key, digest, now=now)
+            state = await claim_idempotency_key(
+                session, viewer.org_id, key, digest, now=now, resource_id=incident.id
+            )
+            if state.state == "new":
+                feature = await self._insert(session, viewer, incident, geom, now)
+        if state.state == "new":
+            return Reported(incident, feature, replayed=False)
         if state.state == "pending":
             raise Conflict(
                 "A request with this Idempotency-Key is still being processed; retry in a moment."
@@ -222,15 +228,7 @@ class IncidentService:
                 # What the replaying viewer may see now (sharing or role may have changed).
                 feature = (await self.present(session, viewer, [row]))[0]
             return Reported(incident_from_row(row, self.cipher), feature, replayed=True)
-        try:
-            async with self.db.transaction() as session:
-                feature = await self._insert(session, viewer, incident, geom, now)
-                await complete_idempotency_key(session, viewer.org_id, key, incident.id, 201)
-        except BaseException:
-            async with self.db.transaction() as session:
-                await release_idempotency_key(session, viewer.org_id, key)
-            raise
-        return Reported(incident, feature, replayed=False)
+        raise AssertionError(f"unexpected idempotency state {state.state!r}")
 
     async def _insert(
         self,

@@ -26,7 +26,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.geometry import from_wkb, to_geojson
@@ -895,32 +894,59 @@ class IdempotencyState:
 
 
 async def claim_idempotency_key(
-    session: AsyncSession, org_id: uuid.UUID, key: str, request_hash: str, *, now: datetime
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    key: str,
+    request_hash: str,
+    *,
+    now: datetime,
+    resource_id: uuid.UUID | None = None,
 ) -> IdempotencyState:
-    """Record `key` as in progress, or tell what an earlier request with it became."""
-    row = (
-        await session.execute(
-            select(IdempotencyRow).where(IdempotencyRow.org_id == org_id, IdempotencyRow.key == key)
-        )
-    ).scalar_one_or_none()
+    """Record `key`, or tell what an earlier request with it became.
+
+    With `resource_id` the key is recorded as done, for that resource, in the caller's
+    transaction, which writes the resource too: both commit or neither does, so a crash
+    leaves nothing behind and the retry proceeds at once. A concurrent request with the same
+    key waits on the unique index (PostgreSQL) and then replays. A pending key (left by a
+    two-step claim, e.g. an older version that crashed) is taken over.
+
+    Without it, a two-step claim: "pending" until complete_idempotency_key (stale after
+    PENDING_TIMEOUT).
+    """
+    where = (IdempotencyRow.org_id == org_id, IdempotencyRow.key == key)
+    row = (await session.execute(select(IdempotencyRow).where(*where))).scalar_one_or_none()
     if row is not None:
-        stale = row.state == "pending" and row.created_at < now - PENDING_TIMEOUT
+        stale = row.state == "pending" and (
+            resource_id is not None or row.created_at < now - PENDING_TIMEOUT
+        )
         if not stale:
             return IdempotencyState(row.state, row.request_hash, row.resource_id)
         await session.execute(delete(IdempotencyRow).where(IdempotencyRow.id == row.id))
-    try:
-        async with session.begin_nested():
-            await session.execute(
-                insert(IdempotencyRow).values(
-                    org_id=org_id,
-                    key=key,
-                    request_hash=request_hash,
-                    state="pending",
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        return IdempotencyState("pending", None, None)
+    # "On conflict do nothing" rather than a savepoint: on PostgreSQL it waits for a
+    # concurrent transaction holding the same key and then skips; pysqlite would commit at a
+    # savepoint's release when no write came before it.
+    values = {
+        "org_id": org_id,
+        "key": key,
+        "request_hash": request_hash,
+        "state": "pending" if resource_id is None else "done",
+        "resource_id": resource_id,
+        "status_code": None if resource_id is None else 201,
+        "created_at": now,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(IdempotencyRow).values(values).on_conflict_do_nothing()
+    else:
+        stmt = insert(IdempotencyRow).prefix_with("OR IGNORE").values(values)
+    made = await session.execute(stmt)
+    if not made.rowcount:  # type: ignore[attr-defined]
+        # Another transaction recorded it meanwhile (and committed): what did it become?
+        row = (await session.execute(select(IdempotencyRow).where(*where))).scalar_one_or_none()
+        if row is None:
+            return IdempotencyState("pending", None, None)
+        return IdempotencyState(row.state, row.request_hash, row.resource_id)
     return IdempotencyState("new")
 
 

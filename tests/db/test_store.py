@@ -194,6 +194,31 @@ async def test_a_stale_pending_key_can_be_claimed_again(db: Database, factory: F
         assert (await claim_idempotency_key(session, org, "crashed", "h", now=NOW)).state == "new"
 
 
+async def test_a_key_claimed_with_its_report_is_free_at_once_when_that_transaction_dies(
+    db: Database, factory: Factory
+) -> None:
+    org = await factory.org()
+    first = uuid.uuid4()
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            state = await claim_idempotency_key(session, org, "k", "h", now=NOW, resource_id=first)
+            assert state.state == "new"
+            raise RuntimeError("the process died before the report was stored")
+    retry = uuid.uuid4()
+    async with db.transaction() as session:
+        state = await claim_idempotency_key(session, org, "k", "h", now=NOW, resource_id=retry)
+    assert state.state == "new", "no 409 for a minute: the claim went with its transaction"
+    async with db.transaction() as session:
+        state = await claim_idempotency_key(session, org, "k", "h", now=NOW, resource_id=first)
+    assert (state.state, state.resource_id) == ("done", retry)
+    # A pending key left by a two-step claim (an older version that crashed) is taken over.
+    async with db.transaction() as session:
+        await claim_idempotency_key(session, org, "old", "h", now=NOW)
+    async with db.transaction() as session:
+        state = await claim_idempotency_key(session, org, "old", "h", now=NOW, resource_id=retry)
+    assert state.state == "new"
+
+
 async def test_tokens_are_stored_hashed_only(db: Database) -> None:
     async with db.transaction() as session:
         org = await create_organisation(session, "Association Tassaght", now=NOW)
