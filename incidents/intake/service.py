@@ -23,7 +23,14 @@ from incidents.db import Database
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound
 from incidents.identity.accounts import Principal, create_user
 from incidents.intake.kobo import kobo_to_incident
-from incidents.intake.sms import SMS_MAX_SEGMENTS, SmsParse, parse_sms, sms_size
+from incidents.intake.sms import (
+    SMS_MAX_SEGMENTS,
+    SmsParse,
+    fit_sms,
+    parse_sms,
+    sms_size,
+    to_gsm7,
+)
 from incidents.intake.tables import HeldSmsRow, IntakeSecretRow
 from incidents.interop.rows import PlaceFinder
 from incidents.interop.service import update_from_source
@@ -37,7 +44,6 @@ from incidents.records.validation import incident_from_input
 SECRET_PREFIX = "sik_"  # noqa: S105 - a prefix, not a secret
 # Alphabet of reference codes: no 0/O or 1/I, which people misread on a phone screen.
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-_SMS_LENGTH = 160
 #: A sender as gateways give it: a phone number, or an operator's alphanumeric sender id.
 _SENDER = re.compile(r"[+0-9A-Za-z][0-9A-Za-z .()\-]{0,31}")
 _SENDER_MAX = 32  # held_sms.sender
@@ -216,10 +222,8 @@ def without_ids(reply: str) -> str:
 def _with_reference(reply: str, code: str, language: str) -> str:
     label = "ref" if language.startswith("en") else "réf"
     body = reply.removeprefix("Sentinelle: ")
-    text = f"Sentinelle {label} {code}: {body}"
-    if len(text) > _SMS_LENGTH:
-        text = text[: _SMS_LENGTH - 1].rsplit(" ", 1)[0].rstrip(" ,.(") + "."
-    return text
+    # In septets, as the phone network counts them (€, [, ] ... count two).
+    return fit_sms(to_gsm7(f"Sentinelle {label} {code}: {body}"))
 
 
 # ---------------------------------------------------------------------------- results

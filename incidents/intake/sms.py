@@ -300,7 +300,7 @@ class SmsParse:
     def reply(self, language: str | None = None) -> str:
         """The answer SMS (at most 160 GSM characters) in the sender's language."""
         lang: Language = "en" if (language or self.language).lower().startswith("en") else "fr"
-        return _fit(to_gsm7(_reply_text(self, lang)))
+        return fit_sms(to_gsm7(_reply_text(self, lang)))
 
 
 def _reply_text(parse: SmsParse, lang: Language) -> str:
@@ -519,7 +519,7 @@ def sms_size(text: str) -> SmsSize:
     return SmsSize(alphabet, units, segments)
 
 
-def _fit(text: str) -> str:
+def fit_sms(text: str) -> str:
     """At most SMS_LENGTH septets (extension characters count two), cut at a word, with a dot."""
     if gsm7_length(text) <= SMS_LENGTH:
         return text

@@ -81,3 +81,14 @@ def test_the_alphabet_is_gsm_03_38() -> None:
     assert len(sms.GSM7_BASIC) == 127  # 128 code points less the escape to the extension table
     assert sms.GSM7_BASIC.isdisjoint(sms.GSM7_EXTENSION)
     assert to_gsm7("Ségou, Tombouctou: café à Kidal") == "Ségou, Tombouctou: café à Kidal"
+
+
+def test_an_sms_reply_with_its_reference_fits_one_sms_in_septets() -> None:
+    """The reference was added and cut by characters: € [ ] count two septets on the network."""
+    from incidents.intake.service import _with_reference
+
+    reply = "Sentinelle: " + "vol de 300 € [moto] près du marché " * 6
+    text = _with_reference(reply, "K7Q2", "fr")
+    assert gsm7_length(text) <= 160
+    assert text.startswith("Sentinelle réf K7Q2: vol de 300 €")
+    assert text.endswith(".")
