@@ -18,7 +18,7 @@ import shapely.errors
 import shapely.geometry
 
 from incidents.records.model import Incident, SharingLevel, TimePrecision
-from incidents.records.schemas import IncidentFeature, IncidentProperties, ZoneRef
+from incidents.records.schemas import ImpactOut, IncidentFeature, IncidentProperties, ZoneRef
 from incidents.taxonomy import catalogue as taxonomy
 
 # What a viewer outside the reporting organisation reads when the reporter hid it.
@@ -236,6 +236,56 @@ def representative_point(geometry: Mapping[str, Any]) -> tuple[float, float]:
     return float(point.x), float(point.y)
 
 
+def full_feature(
+    incident: Incident,
+    *,
+    zones: Sequence[ZoneRef] = (),
+    organisation: str | None = None,
+    demo: bool = False,
+    language: str = "fr",
+) -> IncidentFeature:
+    """Every field: for viewers entitled to the incident's details."""
+    impact = incident.impact
+    props = IncidentProperties(
+        category=taxonomy.get_type(incident.type).category,
+        occurred_at=incident.occurred_at,
+        time_precision=incident.time_precision.value,
+        location_precision=incident.location_precision.value,
+        type=incident.type,
+        type_label=taxonomy.get_type(incident.type).label(language),
+        reported_at=incident.reported_at,
+        place_name=incident.place_name,
+        severity=incident.severity,
+        impact=ImpactOut(
+            killed=impact.killed,
+            injured=impact.injured,
+            abducted=impact.abducted,
+            detained=impact.detained,
+            missing=impact.missing,
+            aid_workers_affected=impact.aid_workers_affected,
+        ),
+        perpetrator=incident.perpetrator.value,
+        actor=incident.actor,
+        description=incident.description,
+        source_type=incident.source_type.value,
+        reliability=incident.reliability.value,
+        credibility=incident.credibility,
+        status=incident.status.value,
+        sharing_level=incident.sharing_level.value,
+        organisation_id=incident.org_id,
+        organisation=organisation,
+        reported_by=incident.user_id,
+        version=incident.version,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+        zones=list(zones),
+        demo=demo,
+    )
+    return IncidentFeature(
+        type="Feature", id=incident.id, geometry=incident.geometry, properties=props
+    )
+
+
 def mask(
     incident_id: uuid.UUID,
     *,
@@ -317,9 +367,6 @@ def view_for(
 ) -> dict[str, Any]:
     """The fields a recipient (e.g. of an alert) may see, as a GeoJSON Feature mapping."""
     import msgspec
-
-    # Imported here: views reads rows (SQLAlchemy); everything above stays pure.
-    from incidents.sharing.views import full_feature
 
     sharing = sharing_of(incident, named_user_ids)
     if access(viewer, sharing) == Access.MASKED:

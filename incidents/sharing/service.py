@@ -36,6 +36,7 @@ from incidents.sharing.rules import (
     MaskRules,
     Sharing,
     access,
+    full_feature,
     mask,
     opaque_id,
     redact_full,
@@ -48,7 +49,6 @@ from incidents.sharing.tables import (
     TrustNetworkMemberRow,
     TrustNetworkRow,
 )
-from incidents.sharing.views import full_feature
 from incidents.taxonomy import catalogue as taxonomy
 
 log = logging.getLogger("sentinelle.sharing")
