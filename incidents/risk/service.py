@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from incidents.db import Database, before_commit, on_commit
-from incidents.errors import InvalidField
+from incidents.errors import InvalidField, NotFound
 from incidents.records.model import Incident
 from incidents.records.store import BIG, CELL_DEG, cell_of
 from incidents.records.tables import IncidentRow
@@ -777,9 +777,10 @@ class RiskService:
             stmt = stmt.where(IncidentRow.status != "retracted")
         if zone_ids is not None:
             stmt = stmt.where(IncidentZoneRow.zone_id.in_(sorted(set(zone_ids))))
-        rows = (await session.execute(stmt)).all()
-        cols = _columns(rows, with_zone=True)
         position = snapshot.position
+        # A link to a zone the snapshot does not hold (deleted or drawn since): not counted.
+        rows = [r for r in (await session.execute(stmt)).all() if r[0] in position]
+        cols = _columns(rows, with_zone=True)
         pair_zone = np.fromiter((position[z] for z in cols["zone_id"]), np.intp, len(rows))
         if any(snapshot.owners) and rows:
             # One row per link: an organisation's zone counts others' incidents masked.
@@ -1092,7 +1093,7 @@ class RiskService:
                 at = now
             if at > now:
                 raise InvalidField("at", "`at` is in the future: risk is only known up to now")
-            snapshot = await self.cache.snapshot(session)
+            snapshot = await self._holding(session, zone_id)
             inputs = await self.load_inputs(
                 session, snapshot, until=at, zone_ids=snapshot.around([zone_id])
             )
@@ -1111,6 +1112,15 @@ class RiskService:
             contributors=[(plain_id(i), c) for i, c in risk.contributors],
             computed_at=at,
         )
+
+    async def _holding(self, session: AsyncSession, zone_id: str) -> ZoneSnapshot:
+        """The zones, holding `zone_id` (404, never a 500, for a zone deleted meanwhile)."""
+        snapshot = await self.cache.snapshot(session)
+        if zone_id not in snapshot.position:
+            snapshot = await self.cache.snapshot(session, version=await zones_version(session))
+        if zone_id not in snapshot.position:
+            raise NotFound(f"No zone {zone_id!r}: GET /api/v1/zones lists the zones.", field="zone")
+        return snapshot
 
     async def history(
         self, zone_id: str, *, start: datetime, end: datetime, step: timedelta, now: datetime
@@ -1133,7 +1143,7 @@ class RiskService:
             )
         async with self.db.read() as session:
             await ZoneStore(session).get(zone_id)
-            snapshot = await self.cache.snapshot(session)
+            snapshot = await self._holding(session, zone_id)
             inputs = await self.load_inputs(
                 session,
                 snapshot,
