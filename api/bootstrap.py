@@ -6,7 +6,7 @@ route module or command builds or changes a service. What is built, in order:
 1. settings and the database;
 2. the secret keys: the narrative `Cipher`, the channel `SecretBox`, the ack-link `LinkSigner`,
    and the mask rules (their opaque ids come from a key derived from the secret key);
-3. the caches: zone index, subscription index, resolved tokens;
+3. the caches: zone index, subscription index, resolved tokens, organisation names;
 4. the services: risk, zones, alert outbox, incidents (read policy, presenter, zone lookup,
    observers in their declared order), sharing, alerts, intake, public alerts, skill, and the
    in-process dispatcher when configured;
@@ -50,6 +50,7 @@ from incidents.risk.skill import SkillReport, SkillRequest, measure_skill
 from incidents.sharing.rules import MaskRules, TimeUnit
 from incidents.sharing.service import (
     Cipher,
+    OrganisationNames,
     SharingGuard,
     SharingPolicy,
     SharingPresenter,
@@ -129,6 +130,7 @@ class Container:
     zone_cache: ZoneCache
     subscription_cache: SubscriptionCache
     token_cache: TokenCache
+    organisation_names: OrganisationNames
     # Services
     risk: RiskService
     zones: ZoneService
@@ -202,6 +204,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
     zone_cache = ZoneCache(grid_degrees=settings.mask_grid_degrees)
     subscription_cache = SubscriptionCache()
     token_cache = TokenCache(settings.token_cache_seconds)
+    names = OrganisationNames()
 
     # 4. Services.
     unit = TimeUnit.WEEK if settings.mask_time_unit == TimeUnit.WEEK.value else TimeUnit.DAY
@@ -235,10 +238,10 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         observers=observers,
         read_policy=SharingPolicy(rules),
         zone_lookup=zone_lookup,
-        presenter=SharingPresenter(rules, cipher),
+        presenter=SharingPresenter(rules, cipher, names),
         cipher=cipher,
     )
-    sharing = SharingService(db, incidents, rules)
+    sharing = SharingService(db, incidents, rules, names)
     alerts = AlertService(db, box, subscription_cache, outbox, signer, policy=policy)
 
     # Level-change alerts are written in the same transaction as the level change; the
@@ -270,6 +273,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         zone_cache=zone_cache,
         subscription_cache=subscription_cache,
         token_cache=token_cache,
+        organisation_names=names,
         risk=risk,
         zones=zones,
         incidents=incidents,

@@ -252,50 +252,71 @@ def public_conditions() -> list[Any]:
 
 
 # Organisation names shown in full features, kept in-process: the query cost ~1.3 ms on every
-# response. Names change only when an organisation is deleted (forget_organisation, below);
+# response. Names change only when an organisation is deleted (OrganisationNames.forget);
 # the TTL bounds how long another process's change can show the old name (docs/deploy.md).
 NAMES_TTL_SECONDS = 1.0
 _NAMES_MAX = 10_000
-_names: dict[uuid.UUID, tuple[str, float]] = {}
 
 
-def forget_organisation(org_id: uuid.UUID | None = None) -> None:
-    """Drop a cached organisation name (all of them without an id) after a rename or delete."""
-    if org_id is None:
-        _names.clear()
-    else:
-        _names.pop(org_id, None)
+class OrganisationNames:
+    """The names cache of one service (api/bootstrap.py gives the presenter and the sharing
+    service the same one)."""
+
+    def __init__(self, ttl: float = NAMES_TTL_SECONDS) -> None:
+        self.ttl = ttl
+        self._items: dict[uuid.UUID, tuple[str, float]] = {}
+
+    def forget(self, org_id: uuid.UUID | None = None) -> None:
+        """Drop a cached organisation name (all of them without an id) after a rename or delete."""
+        if org_id is None:
+            self._items.clear()
+        else:
+            self._items.pop(org_id, None)
+
+    async def get(
+        self, session: AsyncSession, org_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        if not org_ids:
+            return {}
+        clock = time.monotonic()
+        out: dict[uuid.UUID, str] = {}
+        missing: set[uuid.UUID] = set()
+        for org_id in set(org_ids):
+            cached = self._items.get(org_id)
+            if cached is not None and cached[1] > clock:
+                out[org_id] = cached[0]
+            else:
+                missing.add(org_id)
+        if not missing:
+            return out
+        found = await _read_names(session, missing)
+        if len(self._items) + len(found) > _NAMES_MAX:
+            self._items.clear()
+        expires = clock + self.ttl
+        for org_id, name in found.items():
+            self._items[org_id] = (name, expires)
+        out.update(found)
+        return out
+
+
+async def _read_names(session: AsyncSession, org_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await session.execute(
+        select(OrganisationRow.id, OrganisationRow.name).where(
+            OrganisationRow.id.in_(sorted(org_ids))
+        )
+    )
+    return dict(rows.tuples().all())
 
 
 async def organisation_names(
-    session: AsyncSession, org_ids: Sequence[uuid.UUID]
+    session: AsyncSession,
+    org_ids: Sequence[uuid.UUID],
+    cache: OrganisationNames | None = None,
 ) -> dict[uuid.UUID, str]:
-    if not org_ids:
-        return {}
-    clock = time.monotonic()
-    out: dict[uuid.UUID, str] = {}
-    missing: set[uuid.UUID] = set()
-    for org_id in set(org_ids):
-        cached = _names.get(org_id)
-        if cached is not None and cached[1] > clock:
-            out[org_id] = cached[0]
-        else:
-            missing.add(org_id)
-    if not missing:
-        return out
-    rows = await session.execute(
-        select(OrganisationRow.id, OrganisationRow.name).where(
-            OrganisationRow.id.in_(sorted(missing))
-        )
-    )
-    found = dict(rows.tuples().all())
-    if len(_names) + len(found) > _NAMES_MAX:
-        _names.clear()
-    expires = clock + NAMES_TTL_SECONDS
-    for org_id, name in found.items():
-        _names[org_id] = (name, expires)
-    out.update(found)
-    return out
+    """The names of organisations, through `cache` when given (else read now)."""
+    if cache is not None:
+        return await cache.get(session, org_ids)
+    return await _read_names(session, set(org_ids)) if org_ids else {}
 
 
 def masked_feature(row: IncidentRow, rules: MaskRules) -> IncidentFeature:
@@ -317,6 +338,7 @@ class SharingPresenter:
     rules: MaskRules
     # Opens narratives encrypted at rest (the IncidentService's cipher).
     cipher: TextCipher | None = None
+    names: OrganisationNames = field(default_factory=OrganisationNames)
 
     async def __call__(
         self,
@@ -328,7 +350,7 @@ class SharingPresenter:
         named = await named_viewers(
             session, [r.id for r in rows if r.sharing_level == SharingLevel.RED.value]
         )
-        names = await organisation_names(session, [r.org_id for r in rows])
+        names = await organisation_names(session, [r.org_id for r in rows], self.names)
         features: list[IncidentFeature] = []
         read_ids: list[str] = []
         for row in rows:
@@ -1183,6 +1205,8 @@ class SharingService:
     db: Database
     incidents: IncidentService
     rules: MaskRules = field(default_factory=MaskRules)
+    # The presenter's names cache, forgotten when an organisation is deleted.
+    names: OrganisationNames = field(default_factory=OrganisationNames)
 
     async def shown_ids(
         self, viewer: Principal | None, incident_ids: Sequence[uuid.UUID]
@@ -1491,7 +1515,7 @@ class SharingService:
                 .values(name=f"deleted-{org_id.hex}", deleted_at=now)
                 .execution_options(synchronize_session=False)
             )
-            forget_organisation(org_id)
+            self.names.forget(org_id)
             await audit.write(
                 session,
                 [
@@ -1506,7 +1530,7 @@ class SharingService:
                 now=now,
             )
         # Again after commit: a response served meanwhile may have cached the old name.
-        forget_organisation(org_id)
+        self.names.forget(org_id)
         return kept
 
     # --- who administers what: organisations and tokens ------------------------------------------
