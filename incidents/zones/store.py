@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import shapely
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, repair_polygon, to_wkb
@@ -601,6 +601,19 @@ def _exact_pairs(
     return np.concatenate(items), np.concatenate(zones)
 
 
+def link_select() -> Select[Any]:
+    """What placing an incident in zones needs: id, geometry type, point, organisation, and the
+    shape only when it is not a point (a point's WKB is not fetched)."""
+    return select(
+        IncidentRow.id,
+        IncidentRow.geometry_type,
+        IncidentRow.lon,
+        IncidentRow.lat,
+        IncidentRow.org_id,
+        case((IncidentRow.geometry_type != "Point", IncidentRow.geometry_wkb), else_=None),
+    )
+
+
 async def reassign_all(
     session: AsyncSession,
     snapshot: ZoneSnapshot,
@@ -613,38 +626,13 @@ async def reassign_all(
     links = 0
     last: uuid.UUID | None = None
     while True:
-        stmt = (
-            select(
-                IncidentRow.id,
-                IncidentRow.geometry_type,
-                IncidentRow.lon,
-                IncidentRow.lat,
-                IncidentRow.org_id,
-            )
-            .order_by(IncidentRow.id)
-            .limit(batch_size)
-        )
+        stmt = link_select().order_by(IncidentRow.id).limit(batch_size)
         if last is not None:
             stmt = stmt.where(IncidentRow.id > last)
         rows = (await session.execute(stmt)).all()
         if not rows:
             break
-        ids, types, lons, lats, orgs = (list(c) for c in zip(*rows, strict=True))
-        wkbs: list[bytes | None] = [None] * len(ids)
-        not_points = [k for k, t in enumerate(types) if t != "Point"]
-        if not_points:
-            wanted = [ids[k] for k in not_points]
-            got = dict(
-                (
-                    await session.execute(
-                        select(IncidentRow.id, IncidentRow.geometry_wkb).where(
-                            IncidentRow.id.in_(wanted)
-                        )
-                    )
-                ).all()
-            )
-            for k in not_points:
-                wkbs[k] = got[ids[k]]
+        ids, types, lons, lats, orgs, wkbs = (list(c) for c in zip(*rows, strict=True))
         items, zones = await asyncio.to_thread(
             snapshot_pairs, snapshot, types, lons, lats, wkbs, [_hex(o) for o in orgs]
         )
@@ -712,14 +700,7 @@ async def reassign_zone(
         maxx, maxy = maxx + grid_degrees, maxy + grid_degrees
     rows = (
         await session.execute(
-            select(
-                IncidentRow.id,
-                IncidentRow.geometry_type,
-                IncidentRow.lon,
-                IncidentRow.lat,
-                IncidentRow.geometry_wkb,
-                IncidentRow.org_id,
-            ).where(
+            link_select().where(
                 IncidentRow.max_lon >= minx,
                 IncidentRow.min_lon <= maxx,
                 IncidentRow.max_lat >= miny,
@@ -729,7 +710,7 @@ async def reassign_zone(
     ).all()
     if not rows:
         return 0
-    ids, types, lons, lats, wkbs, orgs = (list(c) for c in zip(*rows, strict=True))
+    ids, types, lons, lats, orgs, wkbs = (list(c) for c in zip(*rows, strict=True))
 
     def pairs() -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
         index = ZoneIndex([(zone.id, zone.geometry)])
