@@ -22,6 +22,7 @@ from tests.factories import DIEMA, Caller, Factory
 from tests.live import fx_live_url  # noqa: F401  (the live_url fixture)
 
 CHROMIUM = os.environ.get("SENTINELLE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_PRESENT = Path(CHROMIUM).exists()
 PHONE = {"width": 360, "height": 740}
 
 
@@ -32,7 +33,7 @@ def fx_app(settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture(name="browser")
 async def fx_browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM_PRESENT:
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does it)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -77,8 +78,9 @@ async def sign_in(page: Page, token: str, path: str = "/web/report") -> None:
     await page.wait_for_url(f"**{path}")
 
 
-def incident_count(live_url: str, caller: Caller) -> int:
-    answer = httpx.get(f"{live_url}/api/v1/incidents", headers=caller.headers, timeout=30)
+async def incident_count(live_url: str, caller: Caller) -> int:
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.get(f"{live_url}/api/v1/incidents", headers=caller.headers)
     assert answer.status_code == 200, answer.text
     return len(answer.json()["features"])
 
@@ -103,7 +105,8 @@ async def test_sign_in_then_logout_and_a_bad_token_is_refused_in_french(
     await expect(page.locator("#token-error")).to_contain_text("inconnu ou révoqué")
     await sign_in(page, reporter.token)
     cookie = next(c for c in await context.cookies() if c["name"] == sessions.COOKIE)
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
     assert reporter.token not in cookie["value"]
     assert cookie["expires"] > 0  # a session with an expiry, not a browser-lifetime cookie
     await page.click("#logout")
@@ -146,7 +149,7 @@ async def test_reporting_on_a_phone_without_javascript_shows_errors_by_the_field
         await page.fill("#place", "Diéma")
         await page.click("#send")
         await expect(page.locator("#sent")).to_be_visible()
-        assert incident_count(live_url, reporter) == 1
+        assert await incident_count(live_url, reporter) == 1
     finally:
         await context.close()
     assert all(u.startswith(live_url) for u in requests_seen.urls)
@@ -161,7 +164,7 @@ async def test_reporting_with_javascript_on_a_phone_stores_one_incident(
     await fill_report(page)
     await page.click("#send")
     await expect(page.locator("#queue-status")).to_have_text("Signalement reçu. Merci.")
-    assert incident_count(live_url, reporter) == 1
+    assert await incident_count(live_url, reporter) == 1
 
 
 async def test_a_report_written_offline_is_sent_once_when_the_connection_returns(
@@ -179,8 +182,9 @@ async def test_a_report_written_offline_is_sent_once_when_the_connection_returns
         r.onsuccess = () => { const q = r.result.transaction('queue').objectStore('queue').getAll();
         q.onsuccess = () => ok(q.result); }; })"""
     )
-    assert len(queued) == 1 and queued[0]["key"]
-    assert incident_count(live_url, reporter) == 0
+    assert len(queued) == 1
+    assert queued[0]["key"]
+    assert await incident_count(live_url, reporter) == 0
     # Offline, the page still opens (from the service worker's cache).
     await page.reload()
     await expect(page.locator("#report-form")).to_be_visible()
@@ -188,7 +192,7 @@ async def test_a_report_written_offline_is_sent_once_when_the_connection_returns
     await expect(page.locator("#queue-status")).to_have_text(
         "Signalement reçu. Merci.", timeout=20_000
     )
-    assert incident_count(live_url, reporter) == 1
+    assert await incident_count(live_url, reporter) == 1
     # The same report sent again (a retry after a lost answer) is stored once.
     again = await page.evaluate(
         """(item) => fetch(item.action, {method: 'POST', body: item.body,
@@ -197,7 +201,7 @@ async def test_a_report_written_offline_is_sent_once_when_the_connection_returns
         queued[0],
     )
     assert again["replayed"] is True
-    assert incident_count(live_url, reporter) == 1
+    assert await incident_count(live_url, reporter) == 1
 
 
 async def test_quick_exit_clears_the_queue_the_caches_and_the_session(
@@ -223,24 +227,26 @@ async def test_an_alert_is_acknowledged_from_the_inbox(
         "channels": ["json://127.0.0.1:9/hook"],
         "area": {"point": {"lat": DIEMA[0], "lon": DIEMA[1]}, "radius_km": 25},
     }
-    with httpx.Client(base_url=live_url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         assert (
-            http.post("/api/v1/subscriptions", json=subscription, headers=planner.headers)
+            await http.post("/api/v1/subscriptions", json=subscription, headers=planner.headers)
         ).status_code == 201
-        answer = http.post(
+        answer = await http.post(
             "/api/v1/alerts/broadcast",
             json={"area": {"zones": ["town_diema"]}, "message": {"fr": "Axe fermé"}},
             headers=officer.headers,
         )
         assert answer.status_code == 201, answer.text
-        code = http.get("/api/v1/alerts", headers=planner.headers).json()["items"][0]["code"]
+        code = (await http.get("/api/v1/alerts", headers=planner.headers)).json()["items"][0][
+            "code"
+        ]
     page = await context.new_page()
     await sign_in(page, planner.token, f"/web/alerts?code={code}")
     item = page.locator(f"#alert-{code}")
     await item.locator("button.ack").click()
     await expect(page.locator(f"#alert-{code}")).to_contain_text("Confirmée")
-    with httpx.Client(base_url=live_url, timeout=30) as http:
-        alert = http.get("/api/v1/alerts", headers=planner.headers).json()["items"][0]
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
+        alert = (await http.get("/api/v1/alerts", headers=planner.headers)).json()["items"][0]
     assert alert["acknowledged"] is True
 
 
@@ -270,12 +276,13 @@ async def test_report_page_weight_on_first_load(
     page = await context.new_page()
     await sign_in(page, reporter.token)
     sizes: dict[str, tuple[int, int]] = {}
-    with httpx.Client(base_url=live_url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         cookies = {c["name"]: c["value"] for c in await context.cookies()}
         for path in ("/web/report", "/web/static/app.js", "/web/static/style.css", "/web/sw.js"):
-            body = http.get(path, cookies=cookies).content
+            body = (await http.get(path, cookies=cookies)).content
             sizes[path] = (len(body), len(gzip.compress(body)))
     raw = sum(r for r, _ in sizes.values())
     compressed = sum(c for _, c in sizes.values())
     print(f"report page first load: {raw} bytes raw, {compressed} bytes gzip: {sizes}")
-    assert compressed <= 100_000 and raw <= 100_000
+    assert compressed <= 100_000
+    assert raw <= 100_000
