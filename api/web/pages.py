@@ -343,7 +343,9 @@ def build_incident(
             lon=lon,
             location_precision=location_precision,
             place_name=place or None,
-            impact=ImpactIn(**counts),
+            impact=ImpactIn(
+                killed=counts["killed"], injured=counts["injured"], abducted=counts["abducted"]
+            ),
             description=narrative or None,
             sharing_level=SharingLevel(level),
             hide_organisation=form.get("hide_organisation") in ("1", "on", "true"),
