@@ -43,7 +43,6 @@ from incidents.intake.service import AlertAcknowledger, IntakeService
 from incidents.interop.service import AlertedPublicIncidents, PublicAlerts, hxl_text
 from incidents.records.schemas import IncidentFeature
 from incidents.records.service import IncidentObserver, IncidentService
-from incidents.records.store import set_cipher
 from incidents.records.validation import Rules
 from incidents.risk.service import RiskObserver, RiskService, risk_config
 from incidents.risk.skill import SkillReport, SkillRequest, measure_skill
@@ -191,9 +190,6 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
     # 2. Keys: one key list (configured, or generated once under var/) protects every secret.
     keys = load_secret_keys(settings.secret_keys, Path(settings.var_dir))
     cipher = Cipher(keys)
-    # Transitional: the incident store's call sites that pass no cipher yet read this one
-    # (incidents.records.store._fallback_cipher); every service built here passes it explicitly.
-    set_cipher(cipher)
     box = SecretBox(keys, field="secret_keys")
     signer = LinkSigner(keys)
     # Opaque ids of masked entries come from a key derived from (never equal to) the secret key.

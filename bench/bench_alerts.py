@@ -167,7 +167,7 @@ async def _prepare(database_url: str, var_dir: str, port: int, count: int) -> st
         app = create_app(settings, db=db)
         owner = identity.Principal(user_id, org, Role.REPORTER)
         for i in range(count):
-            await app.state.alerts.create_subscription(
+            await app.state.container.alerts.create_subscription(
                 owner,
                 {
                     "channels": [f"json://127.0.0.1:{port}/s{i}"],

@@ -443,6 +443,9 @@ class _Egress:
 _EGRESS: contextvars.ContextVar[_Egress | None] = contextvars.ContextVar(
     "sentinelle_egress", default=None
 )
+# Not a cache nor a key: `sys.addaudithook` cannot be undone, so whether the hook is installed
+# is a fact about the process; the flag only makes installing it idempotent. What the hook
+# enforces lives in `_EGRESS`, set per delivery by `egress_guard`.
 _GUARD_INSTALLED = False
 _GUARD_LOCK = threading.Lock()
 

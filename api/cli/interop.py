@@ -36,6 +36,7 @@ from incidents.interop.service import (
     iter_incidents,
 )
 from incidents.records.model import Role
+from incidents.records.store import TextCipher
 
 IMPORT_FORMATS = ("acled", "hxl", "geojson", "csv")
 EXPORT_FORMATS = ("hxl", "geojson", "csv")
@@ -149,13 +150,14 @@ def register(main: click.Group) -> None:
             return
 
         async def go(db: Database) -> tuple[ImportSummary, int | None]:
-            from api.cli.main import demo_observers
+            from api.bootstrap import build
             from incidents.interop.service import retract_external
 
             await migrate(db)
             if not await _org_exists(db, org_id):
                 fail(f"No organisation {org_id}; `sentinelle admin create-org NAME` prints one.")
-            observers = await demo_observers(db, settings)
+            services = build(settings, db)
+            observers, cipher = list(services.incidents.observers), services.cipher
             with ExitStack() as stack:
                 handle = stack.enter_context(file.open("rb"))
                 try:
@@ -184,6 +186,7 @@ def register(main: click.Group) -> None:
                     now=now(),
                     observers=observers,
                     defaults=FORMAT_DEFAULTS.get(fmt),
+                    cipher=cipher,
                 )
             removed = None
             if deleted_ids is not None:
@@ -194,6 +197,7 @@ def register(main: click.Group) -> None:
                     now=now(),
                     reason="deleted by ACLED",
                     observers=observers,
+                    cipher=cipher,
                 )
             return summary, removed
 
@@ -220,14 +224,21 @@ def register(main: click.Group) -> None:
             from api.bootstrap import build
 
             await migrate(db)
-            zone_lookup = build(settings, db).incidents.zone_lookup
+            services = build(settings, db)
             with ExitStack() as stack:
                 out: IO[str] = (
                     stack.enter_context(output.open("w", encoding="utf-8", newline=""))
                     if output is not None
                     else sys.stdout
                 )
-                return await export_to(db, fmt, out, org_id=org_id, zone_lookup=zone_lookup)
+                return await export_to(
+                    db,
+                    fmt,
+                    out,
+                    org_id=org_id,
+                    zone_lookup=services.incidents.zone_lookup,
+                    cipher=services.cipher,
+                )
 
         count = run(go, settings)
         click.echo(f"Exported {count} incidents ({fmt}).", err=True)
@@ -319,12 +330,18 @@ def register(main: click.Group) -> None:
 
 
 async def export_to(
-    db: Database, fmt: str, out: IO[str], *, org_id: uuid.UUID | None, zone_lookup: Any
+    db: Database,
+    fmt: str,
+    out: IO[str],
+    *,
+    org_id: uuid.UUID | None,
+    zone_lookup: Any,
+    cipher: TextCipher | None = None,
 ) -> int:
     """Stream every incident into `out`: database pages are read on the event loop while a
     worker thread writes, so neither the whole table nor the whole file is held in memory."""
     loop = asyncio.get_running_loop()
-    pages = iter_incidents(db, org_id=org_id, zone_lookup=zone_lookup).__aiter__()
+    pages = iter_incidents(db, org_id=org_id, zone_lookup=zone_lookup, cipher=cipher).__aiter__()
 
     async def next_page() -> list[dict[str, Any]]:
         return await pages.__anext__()

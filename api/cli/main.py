@@ -316,6 +316,7 @@ def demo(settings: Settings, count: int) -> None:
             now=now(),
             is_demo=True,
             observers=list(services.incidents.observers),
+            cipher=services.cipher,
         )
         # Levels now, so that GET /api/v1/risk shows them at once.
         await services.risk.recompute_all(now=now(), cause="demo data loaded")
@@ -327,14 +328,6 @@ def demo(settings: Settings, count: int) -> None:
         f"there. They are marked DEMO and belong to the organisation {DEMO_ORGANISATION!r}.",
         err=True,
     )
-
-
-async def demo_observers(db: Database, settings: Settings) -> list[Any]:
-    """The incident observers the service runs (sharing guard, zones, risk, alerts), for
-    offline writes."""
-    from api.bootstrap import build
-
-    return list(build(settings, db).incidents.observers)
 
 
 def _load_extensions() -> None:

@@ -324,7 +324,10 @@ class IntakeService:
         )
         try:
             async with self.db.transaction() as session:
-                await IncidentStore(session).add_many([row_values(incident, geom)])
+                cipher = self.incidents.cipher
+                await IncidentStore(session, cipher).add_many(
+                    [row_values(incident, geom, cipher=cipher)]
+                )
                 for observer in self.incidents.observers:
                     await observer.incident_written(session, incident, geom, None, now)
         except IntegrityError:
@@ -357,6 +360,7 @@ class IntakeService:
                 now=now,
                 rules=self.incidents.rules,
                 observers=self.incidents.observers,
+                cipher=self.incidents.cipher,
             )
             return row.id, False, changed
 

@@ -18,7 +18,7 @@ from incidents.errors import InvalidField
 from incidents.records.model import Incident
 from incidents.records.schemas import IncidentIn
 from incidents.records.service import IncidentObserver
-from incidents.records.store import IncidentStore, rows_values
+from incidents.records.store import IncidentStore, TextCipher, rows_values
 from incidents.records.validation import DEFAULT_RULES, Rules, incident_from_input
 
 
@@ -68,6 +68,7 @@ async def import_rows(
     defaults: dict[str, Any] | None = None,
     is_demo: bool = False,
     progress: Callable[[int], None] | None = None,
+    cipher: TextCipher | None = None,
 ) -> ImportReport:
     """Validate and store every row; each batch is one transaction; known external ids are skipped."""
     report = ImportReport()
@@ -78,7 +79,7 @@ async def import_rows(
         if not pending:
             return
         async with db.transaction() as session:
-            store = IncidentStore(session)
+            store = IncidentStore(session, cipher)
             known = await store.existing_external_ids(
                 org_id, [i.external_id for i, _ in pending if i.external_id is not None]
             )
@@ -91,7 +92,7 @@ async def import_rows(
                 seen.add(incident.external_id)
                 fresh.append((incident, geom))
             # Column values for the whole batch at once (vectorised WKB, bounds, points).
-            await store.add_many(rows_values(fresh, is_demo=is_demo))
+            await store.add_many(rows_values(fresh, is_demo=is_demo, cipher=cipher))
             for observer in observers:
                 # Observers that can take a whole batch (zone assignment) do it in one go.
                 batch_written = getattr(observer, "incidents_written", None)

@@ -26,7 +26,7 @@ from incidents.interop.importer import ImportReport, InputRow, import_rows
 from incidents.records.model import Incident, Status
 from incidents.records.schemas import IncidentFeature, IncidentIn, ZoneRef
 from incidents.records.service import IncidentObserver, ZoneLookup
-from incidents.records.store import IncidentQuery, IncidentStore, incident_from_row
+from incidents.records.store import IncidentQuery, IncidentStore, TextCipher, incident_from_row
 from incidents.records.tables import IncidentRow
 from incidents.records.validation import Rules, incident_from_input
 from incidents.sharing.views import feature_from_row
@@ -95,9 +95,10 @@ async def update_from_source(
     now: datetime,
     rules: Rules,
     observers: Sequence[IncidentObserver],
+    cipher: TextCipher | None = None,
 ) -> bool:
     """Apply what the source now says to a stored incident; False when nothing changed."""
-    current = incident_from_row(row)
+    current = incident_from_row(row, cipher)
     fresh, geom = incident_from_input(
         data, org_id=current.org_id, user_id=current.user_id, now=now, rules=rules
     )
@@ -107,7 +108,9 @@ async def update_from_source(
         return False
     updated = replace(current, **changed, version=current.version + 1, updated_at=now)
     new_geom = geom if "geometry" in changed else current_geom
-    if not await IncidentStore(session).replace_if_version(updated, new_geom, current.version):
+    if not await IncidentStore(session, cipher).replace_if_version(
+        updated, new_geom, current.version
+    ):
         return False
     for observer in observers:
         await observer.incident_written(session, updated, new_geom, current, now)
@@ -147,6 +150,7 @@ async def import_incidents(
     rules: Rules | None = None,
     batch_size: int = 1000,
     progress: Any = None,
+    cipher: TextCipher | None = None,
 ) -> ImportSummary:
     """Store converted rows: new external ids are created, known ones updated when the source
     changed, rows without an external id get a content id (a re-import creates nothing).
@@ -186,7 +190,13 @@ async def import_incidents(
                     try:
                         data = _as_input(payload, result.row_number)
                         changed = await update_from_source(
-                            session, row, data, now=now, rules=rules, observers=observers
+                            session,
+                            row,
+                            data,
+                            now=now,
+                            rules=rules,
+                            observers=observers,
+                            cipher=cipher,
                         )
                     except InvalidField as exc:
                         summary.rejected.append((result.row_number, exc.field, exc.detail))
@@ -207,6 +217,7 @@ async def import_incidents(
                     observers=observers,
                     defaults=dict(defaults or {}),
                     batch_size=batch_size,
+                    cipher=cipher,
                 )
             )
     return summary
@@ -220,6 +231,7 @@ async def retract_external(
     now: datetime,
     reason: str,
     observers: Sequence[IncidentObserver] = (),
+    cipher: TextCipher | None = None,
 ) -> int:
     """Retract the organisation's incidents with these external ids (kept, marked retracted, so
     they leave lists, maps and risk but the record of what was once published stays)."""
@@ -229,7 +241,7 @@ async def retract_external(
         async with db.transaction() as session:
             found = await _rows_by_external_id(session, org_id, ids[start : start + 500])
             for row in found.values():
-                current = incident_from_row(row)
+                current = incident_from_row(row, cipher)
                 if current.status == Status.RETRACTED:
                     continue
                 description = f"{current.description or ''}\n[retracted] {reason}".strip()
@@ -241,7 +253,8 @@ async def retract_external(
                     updated_at=now,
                 )
                 geom = from_wkb(row.geometry_wkb)
-                if await IncidentStore(session).replace_if_version(updated, geom, current.version):
+                store = IncidentStore(session, cipher)
+                if await store.replace_if_version(updated, geom, current.version):
                     for observer in observers:
                         await observer.incident_written(session, updated, geom, current, now)
                     removed += 1
@@ -274,6 +287,7 @@ async def iter_incidents(
     org_id: uuid.UUID | None = None,
     zone_lookup: ZoneLookup | None = None,
     page_size: int = 500,
+    cipher: TextCipher | None = None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Every incident that is not retracted, newest first, page by page (full details: this is
     for administrators exporting from the command line, not for API viewers)."""
@@ -283,7 +297,7 @@ async def iter_incidents(
         if org_id is not None:
             query.extra_conditions.append(IncidentRow.org_id == org_id)
         async with db.read() as session:
-            rows, cursor = await IncidentStore(session).query_rows(query)
+            rows, cursor = await IncidentStore(session, cipher).query_rows(query)
             zones: dict[Any, list[ZoneRef]] = {}
             if zone_lookup is not None and rows:
                 zones = dict(
@@ -292,7 +306,10 @@ async def iter_incidents(
                     )
                 )
             page = [
-                {**feature_to_dict(feature_from_row(r, zones=zones)), "external_id": r.external_id}
+                {
+                    **feature_to_dict(feature_from_row(r, zones=zones, cipher=cipher)),
+                    "external_id": r.external_id,
+                }
                 for r in rows
             ]
         if page:
@@ -338,6 +355,7 @@ CAP_FEED_SIZE = 100
 
 
 def _public_alert(row: IncidentRow) -> dict[str, Any]:
+    # Only fields stored in clear are published: the narrative is never opened here.
     incident = incident_from_row(row)
     return {
         "id": str(incident.id),

@@ -105,25 +105,10 @@ class TextCipher(Protocol):
 
 # The cipher is passed explicitly (IncidentStore(session, cipher), row_values(..., cipher=),
 # incident_from_row(row, cipher), encode_cursor/decode_cursor(..., cipher)) by the services the
-# composition root (api/bootstrap.py) builds. `_fallback_cipher` serves only the call sites that
-# do not pass one yet (incidents.interop.service, incidents.interop.importer,
-# incidents.intake.service, incidents.sharing.views): remove it, and set_cipher, once they do.
-# None stores clear text.
-_fallback_cipher: TextCipher | None = None
-
-
-def set_cipher(cipher: TextCipher | None) -> None:
-    """Transitional: the cipher of the call sites that pass none (see `_fallback_cipher`)."""
-    global _fallback_cipher
-    _fallback_cipher = cipher
-
-
-def _chosen(cipher: TextCipher | None) -> TextCipher | None:
-    return cipher if cipher is not None else _fallback_cipher
+# composition root (api/bootstrap.py) builds: no module keeps a key. None stores clear text.
 
 
 def _seal(text: str | None, cipher: TextCipher | None = None) -> str | None:
-    cipher = _chosen(cipher)
     return text if text is None or cipher is None else cipher.seal(text)
 
 
@@ -131,7 +116,6 @@ UNREADABLE = "[chiffré, clé absente / encrypted, key missing]"
 
 
 def _open(stored: str | None, cipher: TextCipher | None = None) -> str | None:
-    cipher = _chosen(cipher)
     if stored is None or cipher is None:
         return stored
     try:
@@ -322,7 +306,6 @@ def encode_cursor(key: ListKey, cipher: TextCipher | None = None) -> str:
     """
     when, full, ident = key
     raw = json.dumps([when.isoformat(), full, str(ident)])
-    cipher = _chosen(cipher)
     if cipher is not None:
         # Opaque: what a page ends on is the service's business, and a hand-made cursor would
         # let a caller probe positions (see decode_cursor).
@@ -331,7 +314,6 @@ def encode_cursor(key: ListKey, cipher: TextCipher | None = None) -> str:
 
 
 def decode_cursor(cursor: str, cipher: TextCipher | None = None) -> ListKey:
-    cipher = _chosen(cipher)
     try:
         if cipher is not None:
             # Only cursors we sealed: a hand-made one would let a caller probe the exact time of
@@ -649,7 +631,7 @@ def _key(row: Any, masked: bool, rules: MaskRules | None) -> ListKey:
 class IncidentStore:
     """Domain-named reads and writes of incidents over one session.
 
-    `cipher` encrypts narratives at rest and seals cursors (None: see `_fallback_cipher`)."""
+    `cipher` encrypts narratives at rest and seals cursors."""
 
     def __init__(self, session: AsyncSession, cipher: TextCipher | None = None) -> None:
         self.session = session

@@ -260,3 +260,25 @@ def test_register_phone_creates_a_reporter_and_refuses_a_second_owner(
             await db.dispose()
 
     assert asyncio.run(phones()) == [("+22376123456", "reporter")]
+
+
+def test_imported_narratives_are_encrypted_at_rest_and_exported_readable(
+    env: dict[str, str], org: str, tmp_path: Path
+) -> None:
+    """The import, re-import (update) and export commands pass the service's cipher themselves:
+    no module-wide key any more, so a command that forgot it would store or print clear text."""
+    source = write_acled(tmp_path / "a.csv", abduction_near_diema.format(killed=2))
+    assert invoke(env, "incidents", "import", str(source), "--org", org).exit_code == 0
+    changed = write_acled(tmp_path / "b.csv", abduction_second_actor)
+    assert invoke(env, "incidents", "import", str(changed), "--org", org).exit_code == 0
+    [row] = stored(env)
+    assert row.description is not None
+    assert row.description.startswith("fernet:")
+    assert "Invented" not in row.description
+    out = tmp_path / "export.csv"
+    assert (
+        invoke(env, "incidents", "export", "--format", "csv", "--output", str(out)).exit_code == 0
+    )
+    text = out.read_text(encoding="utf-8")
+    assert "Invented: other notes" in text
+    assert "fernet:" not in text
