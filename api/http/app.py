@@ -19,6 +19,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
+from api import web
 from api.bootstrap import Container, build
 from api.http import hardening
 from api.http.auth import auth_middleware
@@ -116,5 +117,7 @@ def create_app(
         on_startup=[redact_logs, container.startup],
         on_shutdown=[container.shutdown],
         request_max_body_size=settings.max_body_bytes,
+        # The web pages (api/web): templates, static files, the /schema UI served locally.
+        plugins=[web.WebPlugin()],
         debug=False,
     )

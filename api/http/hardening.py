@@ -387,8 +387,9 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [h for h in self.headers if h[0] not in present]
-                if not docs:
-                    # The docs pages load their scripts; the API itself never serves active content.
+                if not docs and b"content-security-policy" not in present:
+                    # The docs pages load their scripts, the web pages send their own policy; the
+                    # API itself never serves active content.
                     extra.append(
                         (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
                     )
