@@ -199,11 +199,15 @@ async def test_a_key_claimed_with_its_report_is_free_at_once_when_that_transacti
 ) -> None:
     org = await factory.org()
     first = uuid.uuid4()
-    with pytest.raises(RuntimeError):
+
+    async def die_after_claiming() -> None:
         async with db.transaction() as session:
             state = await claim_idempotency_key(session, org, "k", "h", now=NOW, resource_id=first)
             assert state.state == "new"
             raise RuntimeError("the process died before the report was stored")
+
+    with pytest.raises(RuntimeError):
+        await die_after_claiming()
     retry = uuid.uuid4()
     async with db.transaction() as session:
         state = await claim_idempotency_key(session, org, "k", "h", now=NOW, resource_id=retry)

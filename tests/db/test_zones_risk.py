@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from types import SimpleNamespace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -265,7 +265,8 @@ async def test_another_process_writes_are_seen_at_once(
     await other.recompute_all(now=NOW)  # loads its (empty) incidents into memory
     await writer.report(MENAKA, days_ago=0)
     await writer.report(MENAKA, days_ago=0)
-    assert risk._store is not None and other._store is not None
+    assert risk._store is not None
+    assert other._store is not None
     async with db.read() as session:
         counter = await versions.read(session, versions.INCIDENTS)
     assert risk._store.seq == counter, "a process's own writes are applied without a query"

@@ -21,8 +21,10 @@ def test_import_contracts_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert ", 0 broken" in result.stdout
     # Every contract of pyproject.toml ran: layers, the subpackage orders, purity.
-    declared = (ROOT / "pyproject.toml").read_text(encoding="utf-8").count(
-        "[[tool.importlinter.contracts]]"
+    declared = (
+        (ROOT / "pyproject.toml")
+        .read_text(encoding="utf-8")
+        .count("[[tool.importlinter.contracts]]")
     )
     assert declared >= 5
     assert f"Contracts: {declared} kept, 0 broken" in result.stdout
