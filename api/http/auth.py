@@ -89,26 +89,24 @@ def auth_middleware(
     )
 
 
+def refusal_event(principal: Principal | None, scope: Any, reason: str | None) -> audit.AuditEvent:
+    """`authz.denied` for a request: the method and the route template
+    (`/api/v1/zones/{zone_id}`), never the path with its values: who knocks where, nothing a
+    reader of the log should not see. Used by the guards and by the audit middleware."""
+    route = str(scope.get("path_template") or "")[:200]
+    details: dict[str, Any] = {"method": scope.get("method"), "route": route}
+    if reason is not None:
+        details["reason"] = reason[:300]
+    return audit.event(
+        "authz.denied", principal, target_type="route", target_id=route[:64] or None, **details
+    )
+
+
 def denied(
     principal: Principal | None, connection: ASGIConnection[Any, Any, Any, Any], reason: str
 ) -> None:
-    """Record an authorisation refusal in the audit log of the request.
-
-    The method and the route template (`/api/v1/zones/{zone_id}`), never the path with its
-    values: who knocks where, nothing a reader of the log should not see (as the audit
-    middleware writes the refusals no handler recorded)."""
-    route = str(connection.scope.get("path_template") or "")[:200]
-    audit.later(
-        audit.event(
-            "authz.denied",
-            principal,
-            target_type="route",
-            target_id=route[:64] or None,
-            method=connection.scope.get("method"),
-            route=route,
-            reason=reason[:300],
-        )
-    )
+    """Record an authorisation refusal in the audit log of the request."""
+    audit.later(refusal_event(principal, connection.scope, reason))
 
 
 def requires(

@@ -22,6 +22,7 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from sqlalchemy import update
 
+from api.http.auth import refusal_event
 from api.settings import Settings
 from incidents.audit import log as audit
 from incidents.db import Database
@@ -483,22 +484,13 @@ class AuditMiddleware:
 
     @staticmethod
     def _refusal(scope: Scope, events: list[audit.AuditEvent]) -> audit.AuditEvent | None:
-        """`authz.denied` for a 403 answer, unless the handler already recorded its refusal.
-
-        The route template (`/api/v1/zones/{zone_id}`), never the path with its values, and
-        the method: enough to see who knocks where, nothing a reader of the log should not see."""
+        """`authz.denied` for a 403 answer, unless the handler already recorded its refusal."""
         if any(e.action == "authz.denied" for e in events):
             return None
         user = scope.get("user")
         principal = user if isinstance(user, Principal) else None
-        route = str(scope.get("path_template") or "")[:200]
-        details: dict[str, Any] = {"method": scope.get("method"), "route": route}
         reason = scope.get(REFUSAL_REASON_KEY)  # type: ignore[misc]
-        if isinstance(reason, str):
-            details["reason"] = reason[:300]
-        return audit.event(
-            "authz.denied", principal, target_type="route", target_id=route[:64] or None, **details
-        )
+        return refusal_event(principal, scope, reason if isinstance(reason, str) else None)
 
     async def _flush(
         self, scope: Scope, request_audit: audit.RequestAudit, status: int = 200
