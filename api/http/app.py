@@ -51,7 +51,8 @@ DEPENDENCIES = {
 
 @get("/", include_in_schema=False)
 async def index(request: Request[Any, Any, Any]) -> Redirect:
-    return Redirect(path="/schema")
+    """The front door: the web pages (the API's documentation is at /schema)."""
+    return Redirect(path="/web")
 
 
 def _field(container: Container, name: str) -> Callable[[], Any]:

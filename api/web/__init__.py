@@ -18,7 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.web import pages
+from api.web import account, officer, pages, planner
 from api.web.schema import local_render_plugins
 
 HERE = Path(__file__).parent
@@ -72,6 +72,9 @@ class WebPlugin(InitPluginProtocol):
         app_config.route_handlers.extend(
             [
                 *pages.ROUTES,
+                *officer.ROUTES,
+                *planner.ROUTES,
+                *account.ROUTES,
                 service_worker,
                 create_static_files_router(
                     path=f"{pages.PREFIX}/static",

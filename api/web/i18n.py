@@ -1,5 +1,6 @@
-"""French first, English on request: gettext catalogues (api/web/locale/<lang>/LC_MESSAGES/web.po)
-compiled with Babel when first used; `?lang=en` or the `lang` cookie picks the language."""
+"""French first, English on request: one gettext catalogue per language, compiled with Babel when
+first used from api/web/locale/<lang>/LC_MESSAGES/*.po (web.po, and one file per page area while
+it is being written: they are read as one catalogue); `?lang=en` or the `lang` cookie picks it."""
 
 from __future__ import annotations
 
@@ -20,12 +21,17 @@ COOKIE = "lang"
 
 @cache
 def translations(language: str) -> NullTranslations:
-    """The catalogue of `language`, compiled from its .po in memory (no .mo file to forget)."""
-    po = LOCALE_DIR / language / "LC_MESSAGES" / "web.po"
-    if not po.is_file():
+    """The catalogue of `language`, compiled from its .po files in memory (no .mo file to forget)."""
+    files = sorted((LOCALE_DIR / language / "LC_MESSAGES").glob("*.po"))
+    if not files:
         return NullTranslations()
-    with po.open("rb") as fh:
+    with files[0].open("rb") as fh:
         catalog = read_po(fh, locale=language)
+    for po in files[1:]:
+        with po.open("rb") as fh:
+            for message in read_po(fh, locale=language):
+                if message.id:
+                    catalog[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)

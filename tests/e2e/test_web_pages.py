@@ -5,84 +5,14 @@ acknowledging an alert, French and English; no request leaves the server's origi
 from __future__ import annotations
 
 import gzip
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
-from litestar import Litestar
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from api.settings import Settings
 from api.web import session as sessions
-from incidents.db import Database
-from tests.e2e.web import create_web_app
+from tests.e2e.web import PHONE, Recorder, incident_count, sign_in
 from tests.factories import DIEMA, Caller, Factory
-from tests.live import fx_live_url  # noqa: F401  (the live_url fixture)
-
-CHROMIUM = os.environ.get("SENTINELLE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_PRESENT = Path(CHROMIUM).exists()
-PHONE = {"width": 360, "height": 740}
-
-
-@pytest.fixture(name="app")
-def fx_app(settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch) -> Litestar:
-    return create_web_app(settings, db, monkeypatch)
-
-
-@pytest.fixture(name="browser")
-async def fx_browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM_PRESENT:
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does it)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        await browser.close()
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-
-
-@pytest.fixture(name="requests_seen")
-def fx_requests_seen() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture(name="context")
-async def fx_context(
-    browser: Browser, live_url: str, requests_seen: Recorder
-) -> AsyncIterator[BrowserContext]:
-    context = await browser.new_context(viewport=PHONE, base_url=live_url, locale="fr-FR")
-    context.on("request", lambda request: requests_seen.urls.append(request.url))
-    yield context
-    await context.close()
-    foreign = [
-        u for u in requests_seen.urls if not u.startswith(live_url) and not u.startswith("data:")
-    ]
-    assert foreign == [], f"requests to other hosts: {foreign}"
-
-
-@pytest.fixture(name="reporter")
-async def fx_reporter(factory: Factory) -> Caller:
-    return await factory.caller("reporter")
-
-
-async def sign_in(page: Page, token: str, path: str = "/web/report") -> None:
-    await page.goto(path)
-    await page.wait_for_url("**/web/sign-in**")
-    await page.fill("#token", token)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"**{path}")
-
-
-async def incident_count(live_url: str, caller: Caller) -> int:
-    async with httpx.AsyncClient(timeout=30) as http:
-        answer = await http.get(f"{live_url}/api/v1/incidents", headers=caller.headers)
-    assert answer.status_code == 200, answer.text
-    return len(answer.json()["features"])
 
 
 async def fill_report(page: Page, *, place: str = "Diéma") -> None:
