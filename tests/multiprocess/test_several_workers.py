@@ -13,16 +13,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,14 +24,9 @@ import httpx
 import pytest
 import shapely
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from alerts.core.tables import AlertRow, DeliveryRow
-from api.migrations.runner import upgrade
-from incidents.db import create_engine
-from incidents.identity import accounts
-from incidents.records.model import Role
 from incidents.records.tables import IncidentRow
 from incidents.zones.tables import (
     IncidentZoneRow,
@@ -48,10 +36,8 @@ from incidents.zones.tables import (
 )
 from tests.alert_receivers import HttpReceiver, http_receiver
 from tests.factories import GAO, MENAKA
+from tests.multiprocess.world import PG_ENV, World, fetch_all, fetch_scalar, make_tokens, query
 
-PG_ENV = "SENTINELLE_TEST_DATABASE_URL"
-REPO = Path(__file__).resolve().parents[2]
-SENTINELLE = str(Path(sys.executable).parent / "sentinelle")
 REPORTS = 60
 KILL_AFTER = 30  # reports answered before one server and one dispatcher are killed
 SUBSCRIPTIONS = 4
@@ -62,141 +48,6 @@ pytestmark = pytest.mark.skipif(
     not os.environ.get(PG_ENV),
     reason=f"several processes share one database only on PostgreSQL: set {PG_ENV} to run it",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class World:
-    url: str
-    env: dict[str, str]
-    officer: str = ""
-    operator: str = ""
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=dict)
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(Path(self.env["SENTINELLE_VAR_DIR"]) / f"{name}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [SENTINELLE, *args], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        self.processes[name] = proc
-        return proc
-
-    def serve(self, name: str) -> None:
-        port = self.ports[name] = free_port()
-        self.start(name, "serve", "--port", str(port))
-
-    def dispatch(self, name: str) -> None:
-        self.start(name, "dispatch", "--no-migrate", "--worker-id", name)
-
-    def base(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
-
-    def wait_healthy(self, names: list[str], timeout_s: float = 40.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        pending = set(names)
-        while pending and time.monotonic() < deadline:
-            for name in list(pending):
-                proc = self.processes[name]
-                if proc.poll() is not None:
-                    raise AssertionError(f"{name} exited with {proc.returncode}: {self.log(name)}")
-                try:
-                    if httpx.get(f"{self.base(name)}/api/v1/health", timeout=1).status_code == 200:
-                        pending.discard(name)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.2)
-        assert not pending, f"{pending} not healthy: {[self.log(n) for n in pending]}"
-
-    def log(self, name: str) -> str:
-        path = Path(self.env["SENTINELLE_VAR_DIR"]) / f"{name}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-    def kill(self, name: str) -> None:
-        proc = self.processes[name]
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-    def stop_all(self) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.processes.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-@pytest.fixture(name="database")
-def fx_database() -> Iterator[str]:
-    """A fresh database next to the test one, migrated; dropped afterwards."""
-    base = make_url(os.environ[PG_ENV])
-    name = f"sentinelle_mp_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        engine = create_engine(base.render_as_string(hide_password=False), pooled=False)
-        try:
-            async with engine.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-
-    async def migrate() -> None:
-        engine = create_engine(url, pooled=False)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    try:
-        asyncio.run(migrate())
-        yield url
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _tokens(url: str) -> tuple[str, str]:
-    engine = create_engine(url, pooled=False)
-    from incidents.db import Database
-
-    db = Database(engine)
-    now = datetime.now(UTC)
-    try:
-        async with db.transaction() as session:
-            org = await accounts.create_organisation(session, "ONG multi-processus", now=now)
-            _, _, officer = await accounts.create_user_with_token(
-                session, org, role=Role.OFFICER, now=now, name="officer"
-            )
-            platform = await accounts.create_organisation(session, "Plateforme", now=now)
-            _, _, operator = await accounts.create_user_with_token(
-                session, platform, role=Role.OPERATOR, now=now, name="operator"
-            )
-        return officer, operator
-    finally:
-        await engine.dispose()
-
-
-async def _query(url: str, fn: Any) -> Any:
-    engine = create_engine(url, pooled=False)
-    try:
-        async with engine.connect() as conn:
-            return await fn(conn)
-    finally:
-        await engine.dispose()
-
-
-def query(url: str, fn: Any) -> Any:
-    return asyncio.run(_query(url, fn))
 
 
 def report_body(k: int) -> dict[str, Any]:
@@ -219,7 +70,7 @@ def ranking(client: httpx.Client, base: str, token: str) -> dict[str, tuple[int,
 
 def test_two_servers_two_dispatchers_one_killed_each(database: str, tmp_path: Path) -> None:
     started = time.monotonic()
-    officer, operator = asyncio.run(_tokens(database))
+    officer, operator = asyncio.run(make_tokens(database))
     with http_receiver(delay_s=0.2) as receiver:  # slow: the killed worker has rows in flight
         world = World(
             database,
@@ -356,7 +207,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
     agree_s = time.monotonic() - t0
     stored = query(
         world.url,
-        lambda conn: _fetch(
+        lambda conn: fetch_all(
             conn, select(ZoneRiskRow.zone_id, ZoneRiskRow.level, ZoneRiskRow.score)
         ),
     )
@@ -382,7 +233,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
     while time.monotonic() < deadline:
         left = query(
             world.url,
-            lambda conn: _scalar(
+            lambda conn: fetch_scalar(
                 conn,
                 select(func.count())
                 .select_from(DeliveryRow)
@@ -391,7 +242,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
         )
         unalerted = query(
             world.url,
-            lambda conn: _scalar(
+            lambda conn: fetch_scalar(
                 conn,
                 select(func.count())
                 .select_from(ZoneLevelChangeRow)
@@ -403,7 +254,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
         time.sleep(0.3)
 
     # Every 201 is stored.
-    ids = query(world.url, lambda conn: _fetch(conn, select(IncidentRow.id)))
+    ids = query(world.url, lambda conn: fetch_all(conn, select(IncidentRow.id)))
     stored_ids = {str(i) for (i,) in ids}
     assert set(created.values()) <= stored_ids
     assert len(created) + len(unanswered) == REPORTS
@@ -412,7 +263,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
     # Every alert delivered, each under its own key, all received.
     deliveries = query(
         world.url,
-        lambda conn: _fetch(
+        lambda conn: fetch_all(
             conn, select(DeliveryRow.idempotency_key, DeliveryRow.status, DeliveryRow.alert_id)
         ),
     )
@@ -426,7 +277,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
     # Level changes: each zone's changes follow one another (no change recorded twice).
     changes = query(
         world.url,
-        lambda conn: _fetch(
+        lambda conn: fetch_all(
             conn,
             select(
                 ZoneLevelChangeRow.zone_id,
@@ -448,7 +299,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
         assert stored_map[zone_id][0] == chain[-1][2], (zone_id, chain, stored_map[zone_id])
     alerts = query(
         world.url,
-        lambda conn: _fetch(
+        lambda conn: fetch_all(
             conn,
             select(AlertRow.subscription_id, AlertRow.payload).where(
                 AlertRow.kind == "level_change"
@@ -461,7 +312,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
     # The zone drawn through A holds the reports written through B just after.
     inside = query(
         world.url,
-        lambda conn: _fetch(
+        lambda conn: fetch_all(
             conn,
             select(IncidentRow.id, IncidentRow.lon, IncidentRow.lat),
         ),
@@ -470,7 +321,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
         str(i)
         for (i,) in query(
             world.url,
-            lambda conn: _fetch(
+            lambda conn: fetch_all(
                 conn,
                 select(IncidentZoneRow.incident_id).where(IncidentZoneRow.zone_id == "mp_square"),
             ),
@@ -484,7 +335,7 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
     drops = [(a, b) for (_, _, a), (_, _, b) in itertools.pairwise(served_scores) if b < a - 1e-3]
     assert not drops, drops[:5]
     pending = query(
-        world.url, lambda conn: _scalar(conn, select(func.count()).select_from(RiskPendingRow))
+        world.url, lambda conn: fetch_scalar(conn, select(func.count()).select_from(RiskPendingRow))
     )
     assert pending == 0
 
@@ -500,11 +351,3 @@ def run_scenario(world: World, receiver: HttpReceiver, started: float) -> None:
         f"last write to check {time.monotonic() - last_write:.1f} s"
     )
     assert elapsed < 90
-
-
-async def _fetch(conn: Any, stmt: Any) -> list[Any]:
-    return list((await conn.execute(stmt)).all())
-
-
-async def _scalar(conn: Any, stmt: Any) -> Any:
-    return (await conn.execute(stmt)).scalar()
