@@ -15,25 +15,13 @@ from typing import IO, Any
 
 from incidents.interop.csv_io import fields_to_incident
 from incidents.interop.rows import ImportFormatError, PlaceFinder, RowError, RowResult, iso_utc
+from incidents.records.model import ASSESSMENT_FIELDS, IDENTITY_FIELDS, WHAT_HAPPENED_FIELDS
 
 _EXPORT_PROPERTIES = (
-    "id",
-    "external_id",
-    "type",
-    "occurred_at",
-    "time_precision",
-    "location_precision",
-    "place_name",
-    "severity",
-    "impact",
-    "perpetrator",
-    "actor",
-    "description",
-    "source_type",
-    "reliability",
-    "credibility",
-    "status",
-    "sharing_level",
+    *IDENTITY_FIELDS,
+    *WHAT_HAPPENED_FIELDS,
+    *ASSESSMENT_FIELDS,
+    "sharing_level",  # hide_organisation is the reporter's choice, not shared with the feature
     "reported_at",
     "zones",
 )
