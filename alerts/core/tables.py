@@ -129,13 +129,3 @@ class AlertedStateRow(Base):
     impact: Mapped[dict[str, Any]] = mapped_column(JSON)
     alert_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
-
-
-class AlertCursorRow(Base):
-    """How far a feed (e.g. zone level changes) has been turned into alerts."""
-
-    __tablename__ = "alert_cursors"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
