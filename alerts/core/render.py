@@ -20,6 +20,7 @@ from incidents.intake.sms import gsm7_length as gsm7_length
 from incidents.intake.sms import is_gsm7 as is_gsm7
 from incidents.intake.sms import to_gsm7 as to_gsm7
 from incidents.records.model import IMPACT_FIELDS
+from incidents.risk.model import LEVEL_LABELS
 from incidents.taxonomy.catalogue import CATEGORIES, TYPES
 
 SMS_MAX = 160
@@ -177,9 +178,10 @@ _IMPACT = {
     "en": {name: (name, name) for name in IMPACT_FIELDS},
 }
 
+# The level names of the API and the pages (one vocabulary: incidents.risk.model.LEVEL_LABELS).
 _LEVELS = {
-    "fr": {1: "très faible", 2: "faible", 3: "modéré", 4: "élevé", 5: "critique"},
-    "en": {1: "very low", 2: "low", 3: "moderate", 4: "high", 5: "critical"},
+    "fr": {level: fr for level, (fr, _) in LEVEL_LABELS.items()},
+    "en": {level: en for level, (_, en) in LEVEL_LABELS.items()},
 }
 
 _PRIORITY = {

@@ -264,13 +264,13 @@ def test_level_change_sms_and_full():
     assert sms.body == "Risque en hausse - Cercle de Diéma: 3 -> 4 (élevé). Rep: OK K7F3Q"
     full = render_level_change("Ménaka", 5, 3, language="en", format="full", changed_at=occurred)
     assert full.title == "[Sentinelle] Risk falling – Ménaka: 5 → 3"
-    assert "Risk level: 5 (critical) → 3 (moderate)" in full.body.splitlines()
+    assert "Risk level: 5 (extreme) → 3 (substantial)" in full.body.splitlines()
 
 
 def test_level_change_sms_fits_for_a_long_zone_name():
     sms = render_level_change(long_french_place, 1, 5, format="sms", code="K7F3Q")
     assert gsm7_length(sms.body) <= SMS_MAX
-    assert sms.body.endswith("(critique). Rep: OK K7F3Q")
+    assert sms.body.endswith("(extreme). Rep: OK K7F3Q")  # ê is not GSM-7: e
 
 
 def test_broadcast_uses_the_preferred_language_then_falls_back():
@@ -317,3 +317,14 @@ def test_alert_codes_are_short_unambiguous_and_random():
 )
 def test_ack_replies_are_parsed(reply, code):
     assert parse_ack_reply(reply) == code
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
+def test_alerts_name_levels_as_the_api_and_the_pages_do(level: int) -> None:
+    from incidents.risk.model import LEVEL_LABELS
+
+    other = 1 if level != 1 else 2
+    fr, en = LEVEL_LABELS[level]
+    assert f"{level} ({fr})" in render_level_change("Gao", other, level, format="full").body
+    english = render_level_change("Gao", other, level, language="en", format="full")
+    assert f"{level} ({en})" in english.body
