@@ -8,7 +8,7 @@ route module or command builds or changes a service. What is built, in order:
    and the mask rules (their opaque ids come from a key derived from the secret key);
 3. the caches: zone index, subscription index, resolved tokens, organisation names;
 4. the services: risk, zones, alert outbox, incidents (read policy, presenter, zone lookup,
-   observers in their declared order), sharing, alerts, intake, public alerts, skill, and the
+   write events: guard, zone placement, handlers, in their declared order), sharing, alerts, intake, public alerts, skill, and the
    in-process dispatcher when configured;
 5. the start-up and shut-down hooks, run in list order by `Container.startup`/`shutdown`.
 """
@@ -41,8 +41,9 @@ from incidents.errors import InvalidField
 from incidents.identity.accounts import Principal
 from incidents.intake.service import AlertAcknowledger, IntakeService
 from incidents.interop.service import AlertedPublicIncidents, PublicAlerts, hxl_text
+from incidents.records.events import WriteEvents
 from incidents.records.schemas import IncidentFeature
-from incidents.records.service import IncidentObserver, IncidentService
+from incidents.records.service import IncidentService
 from incidents.records.validation import Rules
 from incidents.risk.service import RiskObserver, RiskService, risk_config
 from incidents.risk.skill import SkillReport, SkillRequest, measure_skill
@@ -220,18 +221,21 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         mask_time_unit=settings.mask_time_unit,
         max_age=timedelta(hours=settings.alert_max_age_hours),
     )
-    # Observers run in this order inside the transaction that writes an incident. First: a
-    # refused sharing change must stop the write before the others act on it.
-    observers: list[IncidentObserver] = [
-        SharingGuard(),
-        ZoneAssignment(zone_cache),
-        RiskObserver(risk),
-        AlertOutbox(subscription_cache, outbox),
-    ]
+    # What each incident write tells, in this order, inside the transaction that writes it.
+    # First the guard: a refused sharing change must stop the write before the others act on
+    # it; then the zones the incident falls in, which the event carries to risk and alerts.
+    events = WriteEvents(
+        guards=(("sharing consent and audit", SharingGuard()),),
+        placement=ZoneAssignment(zone_cache),
+        handlers=(
+            ("risk", RiskObserver(risk)),
+            ("alert outbox", AlertOutbox(subscription_cache, outbox)),
+        ),
+    )
     incidents = IncidentService(
         db,
         rules=Rules(clock_skew=timedelta(seconds=settings.clock_skew_seconds)),
-        observers=observers,
+        events=events,
         read_policy=SharingPolicy(rules),
         zone_lookup=zone_lookup,
         presenter=SharingPresenter(rules, cipher, names),

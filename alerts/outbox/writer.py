@@ -42,6 +42,7 @@ from alerts.core.tables import (
 )
 from alerts.delivery.keys import LinkSigner
 from incidents.db import on_commit
+from incidents.records.events import IncidentsImported, IncidentWritten
 from incidents.records.model import Impact, Incident, Role, Status
 from incidents.records.tables import UserRow
 from incidents.taxonomy.catalogue import CATEGORIES
@@ -573,20 +574,18 @@ def _impact_json(impact: Impact) -> dict[str, Any]:
 
 @dataclass
 class AlertOutbox:
-    """Incident observer: writes the alerts a new or escalated incident calls for, in the same
-    transaction as the incident."""
+    """Write handler (incidents.records.events): writes the alerts a new or escalated incident
+    calls for, in the same transaction as the incident."""
 
     cache: SubscriptionCache
     config: OutboxConfig
 
-    async def incident_written(
-        self,
-        session: AsyncSession,
-        incident: Incident,
-        geom: shapely.Geometry,
-        previous: Incident | None,
-        now: datetime,
-    ) -> None:
+    async def imported(self, session: AsyncSession, event: IncidentsImported) -> None:
+        for written in event.written:
+            await self.written(session, written)
+
+    async def written(self, session: AsyncSession, event: IncidentWritten) -> None:
+        incident, geom, previous, now = event.incident, event.geometry, event.previous, event.at
         if incident.status == Status.RETRACTED:
             return
         if now - incident.occurred_at > self.config.max_age:

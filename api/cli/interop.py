@@ -157,7 +157,7 @@ def register(main: click.Group) -> None:
             if not await _org_exists(db, org_id):
                 fail(f"No organisation {org_id}; `sentinelle admin create-org NAME` prints one.")
             services = build(settings, db)
-            observers, cipher = list(services.incidents.observers), services.cipher
+            events, cipher = services.incidents.events, services.cipher
             with ExitStack() as stack:
                 handle = stack.enter_context(file.open("rb"))
                 try:
@@ -184,7 +184,7 @@ def register(main: click.Group) -> None:
                     rows,
                     org_id=org_id,
                     now=now(),
-                    observers=observers,
+                    events=events,
                     defaults=FORMAT_DEFAULTS.get(fmt),
                     cipher=cipher,
                 )
@@ -196,7 +196,7 @@ def register(main: click.Group) -> None:
                     external_ids=(f"acled:{i}" for i in deleted_ids),
                     now=now(),
                     reason="deleted by ACLED",
-                    observers=observers,
+                    events=events,
                     cipher=cipher,
                 )
             return summary, removed

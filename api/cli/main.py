@@ -315,7 +315,7 @@ def demo(settings: Settings, count: int) -> None:
             user_id=None,
             now=now(),
             is_demo=True,
-            observers=list(services.incidents.observers),
+            events=services.incidents.events,
             cipher=services.cipher,
         )
         # Levels now, so that GET /api/v1/risk shows them at once.

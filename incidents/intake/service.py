@@ -306,8 +306,12 @@ class IntakeService:
         org_id: uuid.UUID,
         user_id: uuid.UUID | None,
         now: datetime,
+        actor: Principal | None = None,
     ) -> tuple[uuid.UUID, bool, bool]:
-        """Create, or (same external id) update when the source changed: (id, created, updated)."""
+        """Create, or (same external id) update when the source changed: (id, created, updated).
+
+        `actor`: the signed-in person acting (an officer publishing a held SMS); None for what a
+        gateway sends (Kobo, SMS), which no signed-in person does."""
         try:
             data = msgspec.convert(dict(payload), IncidentIn, strict=False)
         except msgspec.ValidationError as exc:
@@ -316,7 +320,7 @@ class IntakeService:
             raise InvalidField(name, text) from None
         external_id = data.external_id
         if external_id is not None:
-            found = await self._existing(org_id, external_id, data, now)
+            found = await self._existing(org_id, external_id, data, now, actor)
             if found is not None:
                 return found
         incident, geom = incident_from_input(
@@ -328,20 +332,26 @@ class IntakeService:
                 await IncidentStore(session, cipher).add_many(
                     [row_values(incident, geom, cipher=cipher)]
                 )
-                for observer in self.incidents.observers:
-                    await observer.incident_written(session, incident, geom, None, now)
+                await self.incidents.events.written(
+                    session, incident, geom, None, actor=actor, at=now
+                )
         except IntegrityError:
             # The same submission arrived twice at once: the other request stored it.
             if external_id is None:
                 raise
-            found = await self._existing(org_id, external_id, data, now)
+            found = await self._existing(org_id, external_id, data, now, actor)
             if found is None:
                 raise
             return found
         return incident.id, True, False
 
     async def _existing(
-        self, org_id: uuid.UUID, external_id: str, data: IncidentIn, now: datetime
+        self,
+        org_id: uuid.UUID,
+        external_id: str,
+        data: IncidentIn,
+        now: datetime,
+        actor: Principal | None,
     ) -> tuple[uuid.UUID, bool, bool] | None:
         async with self.db.transaction() as session:
             row = (
@@ -359,7 +369,8 @@ class IntakeService:
                 data,
                 now=now,
                 rules=self.incidents.rules,
-                observers=self.incidents.observers,
+                events=self.incidents.events,
+                actor=actor,
                 cipher=self.incidents.cipher,
             )
             return row.id, False, changed
@@ -535,7 +546,7 @@ class IntakeService:
             )
         payload["external_id"] = f"sms-held:{held_id}"
         incident_id, _, _ = await self._store_new(
-            payload, org_id=row.org_id, user_id=viewer.user_id, now=now
+            payload, org_id=row.org_id, user_id=viewer.user_id, now=now, actor=viewer
         )
         held = await self._review(viewer, held_id, "published", now, incident_id)
         return held, incident_id

@@ -15,9 +15,10 @@ import shapely
 
 from incidents.db import Database
 from incidents.errors import InvalidField
+from incidents.identity.accounts import Principal
+from incidents.records.events import NO_EVENTS, WriteEvents
 from incidents.records.model import Incident
 from incidents.records.schemas import IncidentIn
-from incidents.records.service import IncidentObserver
 from incidents.records.store import IncidentStore, TextCipher, rows_values
 from incidents.records.validation import DEFAULT_RULES, Rules, incident_from_input
 
@@ -64,7 +65,8 @@ async def import_rows(
     now: datetime,
     rules: Rules = DEFAULT_RULES,
     batch_size: int = 2000,
-    observers: Iterable[IncidentObserver] = (),
+    events: WriteEvents = NO_EVENTS,
+    actor: Principal | None = None,
     defaults: dict[str, Any] | None = None,
     is_demo: bool = False,
     progress: Callable[[int], None] | None = None,
@@ -72,7 +74,6 @@ async def import_rows(
 ) -> ImportReport:
     """Validate and store every row; each batch is one transaction; known external ids are skipped."""
     report = ImportReport()
-    observers = list(observers)
     pending: list[tuple[Incident, shapely.Geometry]] = []
 
     async def flush() -> None:
@@ -93,14 +94,8 @@ async def import_rows(
                 fresh.append((incident, geom))
             # Column values for the whole batch at once (vectorised WKB, bounds, points).
             await store.add_many(rows_values(fresh, is_demo=is_demo, cipher=cipher))
-            for observer in observers:
-                # Observers that can take a whole batch (zone assignment) do it in one go.
-                batch_written = getattr(observer, "incidents_written", None)
-                if batch_written is not None:
-                    await batch_written(session, fresh, now)
-                    continue
-                for incident, geom in fresh:
-                    await observer.incident_written(session, incident, geom, None, now)
+            # One event for the batch: zone placement and the audit take it in one go.
+            await events.imported(session, fresh, actor=actor, at=now)
             report.created += len(fresh)
         pending.clear()
 

@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from geo.geometry import from_wkb
 from incidents.db import Database
 from incidents.errors import InvalidField
+from incidents.identity.accounts import Principal
 from incidents.interop import RowResult, incidents_to_hxl
 from incidents.interop.importer import ImportReport, InputRow, import_rows
+from incidents.records.events import NO_EVENTS, WriteEvents
 from incidents.records.model import Incident, Status
 from incidents.records.schemas import IncidentFeature, IncidentIn, ZoneRef
-from incidents.records.service import IncidentObserver, ZoneLookup
+from incidents.records.service import ZoneLookup
 from incidents.records.store import IncidentQuery, IncidentStore, TextCipher, incident_from_row
 from incidents.records.tables import IncidentRow
 from incidents.records.validation import Rules, incident_from_input
@@ -94,7 +96,8 @@ async def update_from_source(
     *,
     now: datetime,
     rules: Rules,
-    observers: Sequence[IncidentObserver],
+    events: WriteEvents = NO_EVENTS,
+    actor: Principal | None = None,
     cipher: TextCipher | None = None,
 ) -> bool:
     """Apply what the source now says to a stored incident; False when nothing changed."""
@@ -112,8 +115,7 @@ async def update_from_source(
         updated, new_geom, current.version
     ):
         return False
-    for observer in observers:
-        await observer.incident_written(session, updated, new_geom, current, now)
+    await events.written(session, updated, new_geom, current, actor=actor, at=now)
     return True
 
 
@@ -145,7 +147,8 @@ async def import_incidents(
     org_id: uuid.UUID,
     now: datetime,
     user_id: uuid.UUID | None = None,
-    observers: Sequence[IncidentObserver] = (),
+    events: WriteEvents = NO_EVENTS,
+    actor: Principal | None = None,
     defaults: Mapping[str, Any] | None = None,
     rules: Rules | None = None,
     batch_size: int = 1000,
@@ -195,7 +198,8 @@ async def import_incidents(
                             data,
                             now=now,
                             rules=rules,
-                            observers=observers,
+                            events=events,
+                            actor=actor,
                             cipher=cipher,
                         )
                     except InvalidField as exc:
@@ -214,7 +218,8 @@ async def import_incidents(
                     user_id=user_id,
                     now=now,
                     rules=rules,
-                    observers=observers,
+                    events=events,
+                    actor=actor,
                     defaults=dict(defaults or {}),
                     batch_size=batch_size,
                     cipher=cipher,
@@ -230,7 +235,8 @@ async def retract_external(
     external_ids: Iterable[str],
     now: datetime,
     reason: str,
-    observers: Sequence[IncidentObserver] = (),
+    events: WriteEvents = NO_EVENTS,
+    actor: Principal | None = None,
     cipher: TextCipher | None = None,
 ) -> int:
     """Retract the organisation's incidents with these external ids (kept, marked retracted, so
@@ -255,8 +261,7 @@ async def retract_external(
                 geom = from_wkb(row.geometry_wkb)
                 store = IncidentStore(session, cipher)
                 if await store.replace_if_version(updated, geom, current.version):
-                    for observer in observers:
-                        await observer.incident_written(session, updated, geom, current, now)
+                    await events.written(session, updated, geom, current, actor=actor, at=now)
                     removed += 1
     return removed
 

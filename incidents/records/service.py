@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,6 +16,7 @@ from geo.geometry import from_wkb
 from incidents.db import Database
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound, PreconditionFailed
 from incidents.identity.accounts import Principal
+from incidents.records.events import NO_EVENTS, IncidentWritten, Placement, WriteEvents
 from incidents.records.model import Incident, Role, Status
 from incidents.records.schemas import IncidentFeature, IncidentIn, IncidentPatch, ZoneRef
 from incidents.records.store import (
@@ -32,19 +32,6 @@ from incidents.records.tables import IncidentRow
 from incidents.records.validation import Rules, apply_patch, incident_from_input
 from incidents.sharing.rules import MaskRules
 from incidents.sharing.views import feature_from_row
-
-
-class IncidentObserver(Protocol):
-    """Runs inside the transaction that writes an incident (zone assignment, risk, alert outbox)."""
-
-    async def incident_written(
-        self,
-        session: AsyncSession,
-        incident: Incident,
-        geom: shapely.Geometry,
-        previous: Incident | None,
-        now: datetime,
-    ) -> None: ...
 
 
 class ReadPolicy(Protocol):
@@ -127,7 +114,9 @@ def _may_edit(viewer: Principal, incident: Incident) -> bool:
 class IncidentService:
     db: Database
     rules: Rules = field(default_factory=Rules)
-    observers: Sequence[IncidentObserver] = ()
+    # What every write tells the rest (guards, zone placement, risk, alerts), in the order
+    # api/bootstrap.py declares.
+    events: WriteEvents = NO_EVENTS
     read_policy: ReadPolicy = field(default_factory=OpenReadPolicy)
     zone_lookup: ZoneLookup | None = None
     presenter: Presenter = present_full
@@ -137,13 +126,20 @@ class IncidentService:
     cipher: TextCipher | None = None
 
     async def present(
-        self, session: AsyncSession, viewer: Principal | None, rows: list[IncidentRow]
+        self,
+        session: AsyncSession,
+        viewer: Principal | None,
+        rows: list[IncidentRow],
+        placed: Placement | None = None,
     ) -> list[IncidentFeature]:
+        """`placed`: the zones just found for the one row written (no re-read)."""
         zones: dict[uuid.UUID, list[ZoneRef]] = {}
-        if self.zone_lookup is not None and rows:
-            zones = await self.zone_lookup(
-                session, [r.id for r in rows], org_id=viewer.org_id if viewer else None
-            )
+        org_id = viewer.org_id if viewer else None
+        if placed is not None and self.zone_lookup is not None and len(rows) == 1:
+            refs = placed.refs_for(org_id)
+            zones = {rows[0].id: refs} if refs else {}
+        elif self.zone_lookup is not None and rows:
+            zones = await self.zone_lookup(session, [r.id for r in rows], org_id=org_id)
         return await self.presenter(session, viewer, rows, zones)
 
     async def feature(self, viewer: Principal | None, incident_id: uuid.UUID) -> IncidentFeature:
@@ -159,10 +155,11 @@ class IncidentService:
         incident: Incident,
         geom: shapely.Geometry,
         previous: Incident | None,
+        *,
+        actor: Principal | None,
         now: datetime,
-    ) -> None:
-        for observer in self.observers:
-            await observer.incident_written(session, incident, geom, previous, now)
+    ) -> IncidentWritten:
+        return await self.events.written(session, incident, geom, previous, actor=actor, at=now)
 
     async def report(
         self,
@@ -240,9 +237,10 @@ class IncidentService:
     ) -> IncidentFeature:
         values = row_values(incident, geom, cipher=self.cipher)
         await IncidentStore(session, self.cipher).add_many([values])
-        await self._written(session, incident, geom, None, now)
-        # A transient row (not attached to the session) renders the response without a re-read.
-        return (await self.present(session, viewer, [IncidentRow(**values)]))[0]
+        event = await self._written(session, incident, geom, None, actor=viewer, now=now)
+        # A transient row (not attached to the session) and the zones just found render the
+        # response without a re-read.
+        return (await self.present(session, viewer, [IncidentRow(**values)], event.zones))[0]
 
     async def _visible_row(
         self, session: AsyncSession, viewer: Principal, incident_id: uuid.UUID
@@ -320,7 +318,7 @@ class IncidentService:
                 raise PreconditionFailed(
                     "The incident changed while you were editing it: reload it and try again."
                 )
-            await self._written(session, updated, geom, current, now)
+            await self._written(session, updated, geom, current, actor=viewer, now=now)
         return updated
 
     async def retract(
@@ -350,5 +348,5 @@ class IncidentService:
                 updated, geom, current.version
             ):
                 raise PreconditionFailed("The incident changed meanwhile: try again.")
-            await self._written(session, updated, geom, current, now)
+            await self._written(session, updated, geom, current, actor=viewer, now=now)
         return updated

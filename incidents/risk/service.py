@@ -22,6 +22,7 @@ from sqlalchemy.sql import ColumnElement
 
 from incidents.db import Database, before_commit, on_commit
 from incidents.errors import InvalidField, NotFound
+from incidents.records.events import IncidentsImported, IncidentWritten, Placement
 from incidents.records.model import Incident
 from incidents.records.store import BIG, CELL_DEG, cell_of
 from incidents.records.tables import IncidentRow
@@ -43,11 +44,10 @@ from incidents.risk.assessment import (
 from incidents.risk.model import RiskConfig, RiskInputs, ZoneRisk, score_zones
 from incidents.sharing.rules import TimeUnit
 from incidents.zones.store import (
-    ASSIGNED_KEY,
-    TOUCHED_KEY,
     ZoneCache,
     ZoneSnapshot,
     ZoneStore,
+    incident_cause,
     snapshot_pairs,
     visible_to,
     zones_version,
@@ -77,9 +77,8 @@ log = logging.getLogger("sentinelle.risk")
 DAY = 86400.0
 MAX_HISTORY_STEPS = 1000
 MAX_ASSESSED_INCIDENTS = 1000
+# session.info key, read only by RiskObserver: what the writing transaction hands risk (Pending).
 PENDING_KEY = "sentinelle.risk_pending"
-# session.info key: the "incidents" counter value the writing transaction committed under.
-SEQ_KEY = "sentinelle.risk_seq"
 # Change-log entries older than this are pruned; a process further behind loads afresh.
 CHANGE_LOG_KEEP = timedelta(hours=1)
 # Zones claimed for re-scoring per transaction.
@@ -612,7 +611,18 @@ class Written:
     incident_id: uuid.UUID
 
 
-def _written(incident: Incident, geom: shapely.Geometry, zones: Any) -> Written:
+@dataclass
+class Pending:
+    """What one writing transaction hands risk: its writes, the zones they touched (with why),
+    and the "incidents" counter value it commits under (set just before COMMIT)."""
+
+    at: datetime
+    writes: list[Written] = field(default_factory=list)
+    causes: dict[str, list[str]] = field(default_factory=dict)
+    seq: int | None = None
+
+
+def _written(incident: Incident, geom: shapely.Geometry, zones: Placement | None) -> Written:
     point = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
     row: StoreRow = (
         incident.id.hex,
@@ -714,11 +724,10 @@ class RiskService:
         if self._wake is not None:
             self._wake.set()
 
-    def log_writes(self, sync: Any, session: AsyncSession, now: datetime) -> None:
+    def log_writes(self, sync: Any, pending: Pending) -> None:
         """Before COMMIT of a transaction that wrote incidents: its zones marked for
         re-scoring, its incidents logged under the bumped "incidents" counter."""
-        writes: list[Written] = session.info.get(PENDING_KEY, [])
-        causes: dict[str, list[str]] = session.info.get(TOUCHED_KEY, {})
+        writes, causes, now = pending.writes, pending.causes, pending.at
         if causes:
             sync.execute(
                 insert(RiskPendingRow),
@@ -729,8 +738,7 @@ class RiskService:
                 ],
             )
         if writes:
-            seq = versions.bump_sync(sync, versions.INCIDENTS)
-            session.info[SEQ_KEY] = seq
+            seq = pending.seq = versions.bump_sync(sync, versions.INCIDENTS)
             sync.execute(
                 insert(IncidentChangeRow),
                 [
@@ -1449,7 +1457,8 @@ async def load_area_columns(
 
 @dataclass
 class RiskObserver:
-    """Incident observer: in the writing transaction, its zones are marked for re-scoring and
+    """Write handler (incidents.records.events): in the writing transaction, the zones the
+    placement found (and those the incident left) are marked for re-scoring and
     the incident logged under the "incidents" counter (just before COMMIT, see log_writes);
     once it commits, the incidents go into this process's in-memory store. Nothing is scored
     inside the write.
@@ -1459,26 +1468,34 @@ class RiskObserver:
 
     service: RiskService
 
-    async def incident_written(
-        self,
-        session: AsyncSession,
-        incident: Incident,
-        geom: shapely.Geometry,
-        previous: Incident | None,
-        now: datetime,
-    ) -> None:
-        zones = session.info.get(ASSIGNED_KEY, {}).get(incident.id)
-        session.info.setdefault(PENDING_KEY, []).append(_written(incident, geom, zones))
+    def _pending(self, session: AsyncSession, at: datetime) -> Pending:
+        pending: Pending | None = session.info.get(PENDING_KEY)
+        if pending is not None:
+            return pending
+        pending = session.info[PENDING_KEY] = Pending(at)
         service = self.service
 
         def committed() -> None:
-            writes = session.info.pop(PENDING_KEY, [])
-            session.info.pop(TOUCHED_KEY, None)
-            service.incident_committed(writes, session.info.pop(SEQ_KEY, None))
+            done: Pending | None = session.info.pop(PENDING_KEY, None)
+            if done is not None:
+                service.incident_committed(done.writes, done.seq)
 
         def rolled_back() -> None:
-            for key in (PENDING_KEY, TOUCHED_KEY, SEQ_KEY):
-                session.info.pop(key, None)
+            session.info.pop(PENDING_KEY, None)
 
-        before_commit(session, "risk", lambda sync: service.log_writes(sync, session, now))
+        before_commit(session, "risk", lambda sync: service.log_writes(sync, pending))
         on_commit(session, "risk", committed, rollback=rolled_back)
+        return pending
+
+    async def written(self, session: AsyncSession, event: IncidentWritten) -> None:
+        pending = self._pending(session, event.at)
+        incident, placed = event.incident, event.zones
+        pending.writes.append(_written(incident, event.geometry, placed))
+        if placed is not None:
+            cause = incident_cause(incident, event.previous)
+            for zone_id in {*placed.left, *placed.zone_ids}:
+                pending.causes.setdefault(zone_id, []).append(cause)
+
+    async def imported(self, session: AsyncSession, event: IncidentsImported) -> None:
+        for written in event.written:
+            await self.written(session, written)

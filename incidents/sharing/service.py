@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import shapely
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import and_, delete, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +25,8 @@ from incidents.db import Database
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound
 from incidents.identity import accounts as identity
 from incidents.identity.accounts import Principal
-from incidents.records.model import Incident, Role, SharingLevel, TimePrecision
+from incidents.records.events import IncidentsImported, IncidentWritten
+from incidents.records.model import Role, SharingLevel, TimePrecision
 from incidents.records.schemas import IncidentFeature, IncidentPatch, ZoneRef
 from incidents.records.service import IncidentService
 from incidents.records.store import IncidentQuery, TextCipher, incident_from_row
@@ -407,40 +407,28 @@ AUDITED_FIELDS = (
 
 
 class SharingGuard:
-    """Observer: a sharing change by anyone outside the reporting org needs its consent; audits."""
+    """Write guard (incidents.records.events): a sharing change by anyone outside the reporting
+    org needs its consent; audits every write, by the event's actor."""
 
-    async def incidents_written(
-        self,
-        session: AsyncSession,
-        written: Sequence[tuple[Incident, shapely.Geometry]],
-        now: datetime,
-    ) -> None:
+    async def imported(self, session: AsyncSession, event: IncidentsImported) -> None:
         """Batch form for bulk imports of new incidents: one audit insert for the batch."""
-        actor = audit.current_actor()
         await audit.write(
             session,
             [
                 audit.event(
                     "incident.created",
-                    actor,
+                    written.actor,
                     target_type="incident",
-                    target_id=incident.id,
-                    sharing_level=incident.sharing_level.value,
+                    target_id=written.incident.id,
+                    sharing_level=written.incident.sharing_level.value,
                 )
-                for incident, _ in written
+                for written in event.written
             ],
-            now=now,
+            now=event.at,
         )
 
-    async def incident_written(
-        self,
-        session: AsyncSession,
-        incident: Incident,
-        geom: shapely.Geometry,
-        previous: Incident | None,
-        now: datetime,
-    ) -> None:
-        actor = audit.current_actor()
+    async def written(self, session: AsyncSession, event: IncidentWritten) -> None:
+        incident, previous, actor, now = event.incident, event.previous, event.actor, event.at
         if previous is None:
             await audit.write(
                 session,

@@ -26,6 +26,7 @@ from geo.zones import ZONE_KINDS, Zone, default_zones
 from incidents.audit import log as audit
 from incidents.db import Database, on_commit
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound
+from incidents.records.events import Placement
 from incidents.records.model import Incident
 from incidents.records.schemas import ZoneRef
 from incidents.records.tables import IncidentRow
@@ -34,9 +35,6 @@ from incidents.risk.model import zone_neighbours
 from incidents.zones.tables import IncidentZoneRow, ZoneRiskRow, ZoneRow
 
 __all__ = [
-    "ASSIGNED_KEY",
-    "TOUCHED_KEY",
-    "Assigned",
     "ZoneAssignment",
     "ZoneCache",
     "ZoneSettings",
@@ -54,12 +52,9 @@ __all__ = [
     "zone_pairs",
 ]
 
-# session.info key: zone id -> causes, for the risk observer that runs after assignment.
-TOUCHED_KEY = "sentinelle.zones_touched"
-# session.info key: the zones version read (under lock) by this writing transaction.
+# session.info key, read only here: the zones version read (under lock) by this writing
+# transaction, so that every incident it writes is placed in the same zones.
 ZONES_SEEN_KEY = "sentinelle.zones_seen"
-# session.info key: incident id -> Assigned, the zones just found (risk store, POST response).
-ASSIGNED_KEY = "sentinelle.zones_assigned"
 # A zone drawn or sent through the API: 10,000 vertices outline any district of Mali to a few
 # metres, and parsing, repairing and assigning such a zone stays well under a second. Official
 # boundaries (COD-AB) come through `sentinelle zones import`, which has no such limit.
@@ -744,35 +739,12 @@ async def zones_of_incident(session: AsyncSession, incident_id: uuid.UUID) -> li
     )
 
 
-def touched(session: AsyncSession) -> dict[str, list[str]]:
-    """Zones whose incidents changed in this transaction, with why (read by the risk observer)."""
-    found: dict[str, list[str]] = session.info.setdefault(TOUCHED_KEY, {})
-    return found
-
-
 def incident_cause(incident: Incident, previous: Incident | None) -> str:
     if previous is None:
         return f"incident {incident.id} reported"
     if incident.status.value == "retracted" and previous.status.value != "retracted":
         return f"incident {incident.id} retracted"
     return f"incident {incident.id} changed"
-
-
-@dataclass(frozen=True)
-class Assigned:
-    """The zones an incident was just put in, at one zones version (kept in `session.info`)."""
-
-    version: tuple[Any, ...]
-    zone_ids: list[str]
-    refs: list[ZoneRef]
-    # The owning organisation of each zone (32 hex digits, "" for platform zones).
-    owners: dict[str, str] = field(default_factory=dict)
-
-
-def assigned(session: AsyncSession) -> dict[uuid.UUID, Assigned]:
-    """Incidents given zones in this transaction (read by the risk observer and zone_lookup)."""
-    found: dict[uuid.UUID, Assigned] = session.info.setdefault(ASSIGNED_KEY, {})
-    return found
 
 
 _KIND_RANK = {k: i for i, k in enumerate(ZONE_KINDS)}
@@ -784,7 +756,8 @@ def _widest_first(refs: Iterable[ZoneRef]) -> list[ZoneRef]:
 
 @dataclass
 class ZoneAssignment:
-    """Incident observer: stores the zones a new or changed incident falls in."""
+    """The zone placement step of incident writes (incidents.records.events.ZonePlacer):
+    stores the zones a new or changed incident falls in and returns them."""
 
     cache: ZoneCache = field(default_factory=ZoneCache)
 
@@ -797,14 +770,13 @@ class ZoneAssignment:
             version = session.info[ZONES_SEEN_KEY] = await zones_version(session, lock=True)
         return await self.cache.snapshot(session, version=version)
 
-    async def incident_written(
+    async def place(
         self,
         session: AsyncSession,
         incident: Incident,
-        geom: shapely.Geometry,
+        geometry: shapely.Geometry,
         previous: Incident | None,
-        now: datetime,
-    ) -> None:
+    ) -> Placement:
         snapshot = await self.current(session)
         old: list[str] = []
         if previous is not None:
@@ -812,18 +784,15 @@ class ZoneAssignment:
             await session.execute(
                 delete(IncidentZoneRow).where(IncidentZoneRow.incident_id == incident.id)
             )
-        new = zones_of(snapshot, incident.org_id, geom)
-        await _store_assignment(session, snapshot, [(incident, new, old, previous)])
+        new = zones_of(snapshot, incident.org_id, geometry)
+        return (await _store_assignment(session, snapshot, [(incident, new, old)]))[0]
 
-    async def incidents_written(
-        self,
-        session: AsyncSession,
-        written: Sequence[tuple[Incident, shapely.Geometry]],
-        now: datetime,
-    ) -> None:
+    async def place_new(
+        self, session: AsyncSession, written: Sequence[tuple[Incident, shapely.Geometry]]
+    ) -> list[Placement]:
         """Batch form for bulk imports of new incidents: one index pass, one insert."""
         if not written:
-            return
+            return []
         snapshot = await self.current(session)
         geoms = np.empty(len(written), dtype=object)
         geoms[:] = [g for _, g in written]
@@ -836,8 +805,8 @@ class ZoneAssignment:
         for item, j in sorted(zip(items.tolist(), zone_idx.tolist(), strict=True)):
             # Index order per incident, as zones_for gives it.
             found[item].append(snapshot.index.zone_ids[j])
-        await _store_assignment(
-            session, snapshot, [(inc, found[i], [], None) for i, (inc, _) in enumerate(written)]
+        return await _store_assignment(
+            session, snapshot, [(inc, found[i], []) for i, (inc, _) in enumerate(written)]
         )
 
 
@@ -878,25 +847,29 @@ def zones_of(snapshot: ZoneSnapshot, org_id: uuid.UUID, geom: shapely.Geometry) 
 async def _store_assignment(
     session: AsyncSession,
     snapshot: ZoneSnapshot,
-    changes: Sequence[tuple[Incident, list[str], list[str], Incident | None]],
-) -> None:
-    """Insert (incident, zone) rows and note them for the risk observer and the response."""
-    rows = [{"incident_id": inc.id, "zone_id": z} for inc, new, _, _ in changes for z in new]
+    changes: Sequence[tuple[Incident, list[str], list[str]]],
+) -> list[Placement]:
+    """Insert (incident, zone) rows; the placements go into the write events."""
+    rows = [{"incident_id": inc.id, "zone_id": z} for inc, new, _ in changes for z in new]
     if rows:
         # A Core insert on the table: the ORM bulk path cost ~1 ms on every incident report.
         await session.execute(
             IncidentZoneRow.__table__.insert(), rows[0] if len(rows) == 1 else rows
         )
-    done, hit = assigned(session), touched(session)
-    for incident, new, old, previous in changes:
+    placed = []
+    for _, new, old in changes:
         zones = [snapshot.zones[snapshot.position[z]] for z in new]
         refs = [ZoneRef(id=z.id, code=z.code, name=z.name_fr, kind=z.kind) for z in zones]
-        done[incident.id] = Assigned(
-            snapshot.version, new, _widest_first(refs), {z: snapshot.owner_of(z) for z in new}
+        placed.append(
+            Placement(
+                snapshot.version,
+                tuple(new),
+                tuple(_widest_first(refs)),
+                {z: snapshot.owner_of(z) for z in new},
+                left=tuple(old),
+            )
         )
-        cause = incident_cause(incident, previous)
-        for zone_id in {*old, *new}:
-            hit.setdefault(zone_id, []).append(cause)
+    return placed
 
 
 # --- reads used by the incident service --------------------------------------------------------
@@ -914,21 +887,8 @@ async def zone_lookup(
     exist for it, even on its own incidents); every zone only with `all_zones` (server CLI)."""
     if not incident_ids:
         return {}
-    mine = "" if org_id is None else org_id.hex
     out: dict[uuid.UUID, list[ZoneRef]] = {}
-    # Zones assigned in this very transaction (the POST response) need no re-read.
-    just: dict[uuid.UUID, Assigned] = session.info.get(ASSIGNED_KEY, {})
-    wanted = []
-    for incident_id in incident_ids:
-        found = just.get(incident_id)
-        if found is None:
-            wanted.append(incident_id)
-            continue
-        refs = [r for r in found.refs if all_zones or found.owners.get(r.id, "") in ("", mine)]
-        if refs:
-            out[incident_id] = refs
-    if not wanted:
-        return out
+    wanted = list(incident_ids)
     stmt = (
         select(IncidentZoneRow.incident_id, ZoneRow.id, ZoneRow.code, ZoneRow.name_fr, ZoneRow.kind)
         .join(ZoneRow, ZoneRow.id == IncidentZoneRow.zone_id)

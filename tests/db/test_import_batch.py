@@ -1,4 +1,4 @@
-"""Bulk import hands whole batches to observers: same zones and audit rows as one by one."""
+"""Bulk import hands whole batches to the write events: same zones and audit rows as one by one."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from geo.geometry import from_wkb
 from incidents.db import Database
 from incidents.interop.importer import import_rows
 from incidents.records.demo import DemoRow
+from incidents.records.events import WriteEvents
 from incidents.records.tables import IncidentRow
 from incidents.sharing.service import SharingGuard
 from incidents.sharing.tables import AuditRow
@@ -39,7 +40,7 @@ async def test_import_assigns_zones_and_audits_each_new_incident(
         user_id=None,
         now=NOW,
         batch_size=3,
-        observers=[SharingGuard(), assignment],
+        events=WriteEvents(guards=(("audit", SharingGuard()),), placement=assignment),
     )
     assert report.created == 4
     async with db.read() as session:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from api.settings import Settings
 from geo.zones import Zone
 from incidents.db import Database
+from incidents.records.events import WriteEvents
 from incidents.records.schemas import IncidentIn
 from incidents.records.service import IncidentService
 from incidents.records.store import IncidentStore, row_values
@@ -53,13 +54,15 @@ square_near_gao = Zone(
 
 
 class Writer:
-    """Writes incidents the way IncidentService does: row, then observers, in one transaction."""
+    """Writes incidents the way IncidentService does: row, then write events, in one transaction."""
 
     def __init__(self, db: Database, org_id: uuid.UUID, risk: RiskService) -> None:
         self.db = db
         self.org_id = org_id
         self.risk = risk
-        self.observers = [ZoneAssignment(risk.cache), RiskObserver(risk)]
+        self.events = WriteEvents(
+            placement=ZoneAssignment(risk.cache), handlers=(("risk", RiskObserver(risk)),)
+        )
 
     async def report(
         self, at: tuple[float, float], *, days_ago: float, now: datetime = NOW, **extra: Any
@@ -78,8 +81,7 @@ class Writer:
         incident, geom = incident_from_input(data, org_id=self.org_id, user_id=None, now=now)
         async with self.db.transaction() as session:
             await IncidentStore(session).add_many([row_values(incident, geom)])
-            for observer in self.observers:
-                await observer.incident_written(session, incident, geom, None, now)
+            await self.events.written(session, incident, geom, None, actor=None, at=now)
         # Writes only mark zones dirty; re-score now, as the worker or the next read would.
         await self.risk.flush()
         return incident.id
@@ -188,7 +190,7 @@ async def test_level_changes_are_recorded_with_their_cause(
     )
     top = changes[-1].to_level
     assert top >= 3
-    service = IncidentService(db, observers=list(writer.observers))
+    service = IncidentService(db, events=writer.events)
     from incidents.identity.accounts import Principal
     from incidents.records.model import Role
 

@@ -16,6 +16,7 @@ from api.cli.main import main
 from incidents.db import Database, create_engine
 from incidents.interop.acled import acled_to_incidents
 from incidents.interop.importer import import_rows
+from incidents.records.events import WriteEvents
 from incidents.records.tables import IncidentRow
 from incidents.zones.store import ZoneAssignment, ZoneCache
 from incidents.zones.tables import IncidentZoneRow, ZoneRow
@@ -43,7 +44,7 @@ async def load_events_and_regions(url: str, acled: Path) -> dict[str, str]:
                 org_id=org,
                 user_id=None,
                 now=datetime.now(UTC),
-                observers=[ZoneAssignment(ZoneCache())],
+                events=WriteEvents(placement=ZoneAssignment(ZoneCache())),
             )
         assert report.created > 3000, report.rejected[:5]
         async with db.read() as session:

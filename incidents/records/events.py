@@ -1,0 +1,177 @@
+"""Write events: what the incident service tells the rest, in the transaction of each write.
+
+Every write of an incident (report, change, retraction, intake, import, update from a source)
+produces one frozen `IncidentWritten`; a bulk import produces one `IncidentsImported` per batch.
+`WriteEvents` hands them, inside the writing transaction, to handlers in the order the
+composition root (api/bootstrap.py) declares:
+
+1. the guards, which may refuse the write (raise) before anything acts on it; they see the
+   event before placement (`zones` is None);
+2. the zone placement, which stores the zones the incident falls in and returns them;
+3. the handlers (risk, alert outbox...), which get the event with those zones.
+
+Handlers never talk to each other (no `session.info` between them): what one needs from an
+earlier step is in the event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+import shapely
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incidents.identity.accounts import Principal
+from incidents.records.model import Incident
+from incidents.records.schemas import ZoneRef
+
+__all__ = [
+    "NO_EVENTS",
+    "IncidentWritten",
+    "IncidentsImported",
+    "Placement",
+    "WriteEvents",
+    "WriteHandler",
+    "ZonePlacer",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The zones an incident was just placed in, at one zones version."""
+
+    version: tuple[Any, ...]
+    zone_ids: tuple[str, ...]
+    # Widest first (country, regions, belts, towns).
+    refs: tuple[ZoneRef, ...]
+    # The owning organisation of each zone (32 hex digits, "" for platform zones).
+    owners: Mapping[str, str] = field(default_factory=dict)
+    # The zones it was in before this write (a changed incident), which it may have left.
+    left: tuple[str, ...] = ()
+
+    def refs_for(self, org_id: uuid.UUID | None, *, all_zones: bool = False) -> list[ZoneRef]:
+        """The zones `org_id` knows of: platform zones and its own custom zones (every zone
+        with `all_zones`), as `incidents.zones.store.zone_lookup` gives them."""
+        mine = "" if org_id is None else org_id.hex
+        return [r for r in self.refs if all_zones or self.owners.get(r.id, "") in ("", mine)]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentWritten:
+    """One write of an incident, in the transaction that writes it."""
+
+    incident: Incident
+    previous: Incident | None  # None: a new incident
+    geometry: shapely.Geometry
+    # The zones the placement step found; None before it (guards) or when no zones are wired.
+    zones: Placement | None
+    actor: Principal | None  # None: a system or command-line write
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentsImported:
+    """A batch of new incidents written by a bulk import, in one transaction."""
+
+    written: tuple[IncidentWritten, ...]
+    actor: Principal | None
+    at: datetime
+
+
+class WriteHandler(Protocol):
+    """Runs inside the writing transaction; raising rolls the write back."""
+
+    async def written(self, session: AsyncSession, event: IncidentWritten) -> None: ...
+
+    async def imported(self, session: AsyncSession, event: IncidentsImported) -> None:
+        """A batch; handlers with no cheaper batch form handle each write in turn."""
+        ...
+
+
+class ZonePlacer(Protocol):
+    """Stores the zones each written incident falls in and returns them."""
+
+    async def place(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        geometry: shapely.Geometry,
+        previous: Incident | None,
+    ) -> Placement: ...
+
+    async def place_new(
+        self, session: AsyncSession, written: Sequence[tuple[Incident, shapely.Geometry]]
+    ) -> list[Placement]: ...
+
+
+Named = tuple[str, WriteHandler]
+
+
+@dataclass(frozen=True)
+class WriteEvents:
+    """The handlers of incident writes, by name, in their declared order (see module doc)."""
+
+    guards: tuple[Named, ...] = ()
+    placement: ZonePlacer | None = None
+    handlers: tuple[Named, ...] = ()
+
+    @property
+    def order(self) -> list[str]:
+        """The names of the steps in the order they run ("zones" for the placement)."""
+        middle = ["zones"] if self.placement is not None else []
+        return [name for name, _ in self.guards] + middle + [name for name, _ in self.handlers]
+
+    async def written(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        geometry: shapely.Geometry,
+        previous: Incident | None,
+        *,
+        actor: Principal | None,
+        at: datetime,
+    ) -> IncidentWritten:
+        """Tell every step of one write; returns the event as the handlers saw it."""
+        event = IncidentWritten(incident, previous, geometry, None, actor, at)
+        for _, guard in self.guards:
+            await guard.written(session, event)
+        if self.placement is not None:
+            placed = await self.placement.place(session, incident, geometry, previous)
+            event = replace(event, zones=placed)
+        for _, handler in self.handlers:
+            await handler.written(session, event)
+        return event
+
+    async def imported(
+        self,
+        session: AsyncSession,
+        written: Sequence[tuple[Incident, shapely.Geometry]],
+        *,
+        actor: Principal | None,
+        at: datetime,
+    ) -> IncidentsImported:
+        """Tell every step of a batch of new incidents (bulk import)."""
+        events = tuple(IncidentWritten(i, None, g, None, actor, at) for i, g in written)
+        batch = IncidentsImported(events, actor, at)
+        if not events:
+            return batch
+        for _, guard in self.guards:
+            await guard.imported(session, batch)
+        if self.placement is not None:
+            placed = await self.placement.place_new(session, written)
+            batch = IncidentsImported(
+                tuple(replace(e, zones=z) for e, z in zip(events, placed, strict=True)),
+                actor,
+                at,
+            )
+        for _, handler in self.handlers:
+            await handler.imported(session, batch)
+        return batch
+
+
+# No handlers: the incident row alone (tests, benchmarks, imports before zones exist).
+NO_EVENTS = WriteEvents()
