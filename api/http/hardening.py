@@ -1,27 +1,29 @@
 """Protective middleware: request audit scope (authorisation refusals audited), body size and JSON
 depth limits whatever the content type, NUL characters and out-of-range times refused at the edge,
 spreadsheet formulas neutralised in CSV answers, security headers, strict CORS, rate limits per
-token and per address, secrets kept out of logs and client values escaped in them."""
+token and per address (shared by every process on PostgreSQL: api.http.limits), secrets kept out
+of logs and client values escaped in them."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from litestar.exceptions import TooManyRequestsException
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from sqlalchemy import update
 
+from api.http import limits
 from api.http.auth import refusal_event
 from api.settings import Settings
 from incidents.audit import log as audit
@@ -31,6 +33,7 @@ from incidents.identity.accounts import Principal
 from incidents.interop.rows import neutralised_row
 from incidents.records.tables import ApiTokenRow
 from incidents.records.validation import check_time
+from incidents.sharing.service import load_secret_keys
 
 log = logging.getLogger("sentinelle.api")
 
@@ -539,79 +542,170 @@ class AuditMiddleware:
 _RATE_WINDOWS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
-def _scope_token_key(scope: Scope) -> str:
+def _scope_token_key(scope: Scope) -> bytes:
     for name, value in scope.get("headers", ()):
         if name == b"authorization" and value:
-            # A hash, never the token itself, names the bucket (stores may be dumped or logged).
-            return "token:" + hashlib.sha256(value).hexdigest()[:32]
+            return b"token:" + value
     return _scope_address_key(scope)
 
 
-def _scope_address_key(scope: Scope) -> str:
+def _scope_address_key(scope: Scope) -> bytes:
     client = scope.get("client")
-    return "address:" + (client[0] if client else "unknown")
+    return b"address:" + (client[0] if client else "unknown").encode()
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` requests per `unit` for each sender as `key` names it (its address, or
+    its Authorization header); `bucket` names the limit in the counters."""
+
+    bucket: str
+    limit: int
+    unit: str
+    key: Callable[[Scope], bytes]
+
+    @property
+    def window(self) -> int:
+        return _RATE_WINDOWS[self.unit]
+
+
+_TOO_MANY = {
+    "en": (
+        "Too many requests: at most {limit} per {unit} from this {sender}. "
+        "Try again in {seconds} s."
+    ),
+    "fr": (
+        "Trop de requêtes : au plus {limit} par {unit} depuis {sender}. Réessayez dans {seconds} s."
+    ),
+}
+_UNITS = {
+    "en": {"second": "second", "minute": "minute", "hour": "hour", "day": "day"},
+    "fr": {"second": "seconde", "minute": "minute", "hour": "heure", "day": "jour"},
+}
+_SENDERS = {
+    "en": {"address": "address", "token": "token"},
+    "fr": {"address": "cette adresse", "token": "ce jeton"},
+}
+_LANG_RE = re.compile(r"(?:^|[;&])\s*lang=([A-Za-z]{2})")
+
+
+def request_language(scope: Scope) -> str:
+    """fr or en: `?lang=`, the pages' `lang` cookie, then Accept-Language; else French for the
+    pages and English for the API (as their other messages)."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    headers = dict(scope.get("headers", []))
+    cookie = headers.get(b"cookie", b"").decode("latin-1")
+    for source in (query, cookie):
+        found = _LANG_RE.search(source)
+        if found and found.group(1).lower() in _TOO_MANY:
+            return found.group(1).lower()
+    for part in headers.get(b"accept-language", b"").decode("latin-1").split(","):
+        tag = part.strip()[:2].lower()
+        if tag in _TOO_MANY:
+            return tag
+    return "fr" if scope.get("path", "").startswith("/web") else "en"
 
 
 class RateLimitMiddleware:
-    """Fixed-window request limit per key, as Litestar's RateLimitMiddleware answers it.
+    """Fixed-window request limits (per address, per token), counted by `counter`: in this
+    process, or in the database shared by every process (api.http.limits).
 
-    Same window, RateLimit-* headers and 429 (TooManyRequestsException), but the count lives in
-    a plain dict shared by every route of the app: Litestar's version keeps each key's whole
-    timestamp history in a Store and JSON-encodes it twice per request, which grows with traffic
-    (a large share of a POST's cost under load).
+    Every answer carries the RateLimit-* headers of the limit closest to its end; a request over
+    a limit gets a 429 problem with Retry-After and a message in the user's language. Should the
+    shared counter fail (database unreachable), the request goes through and the failure is
+    logged: the request will meet the same database anyway.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        limit: int,
-        unit: str,
-        key: Callable[[Scope], str],
-        buckets: dict[str, list[int]],
+        rules: Sequence[RateLimit],
+        counter: limits.Counter,
+        hasher: Callable[[bytes], str],
         exclude: str,
     ) -> None:
         self.app = app
-        self.limit = limit
-        self.window = _RATE_WINDOWS[unit]
-        self.key = key
-        self.buckets = buckets  # key -> [count, reset (epoch seconds)]
+        self.rules = list(rules)
+        self.counter = counter
+        self.hasher = hasher
         self.exclude = re.compile(exclude)
-        self.policy = f"{limit}; w={self.window}".encode()
-        self.limit_text = str(limit).encode()
 
-    def _headers(self, count: int, reset: int) -> list[tuple[bytes, bytes]]:
-        remaining = self.limit - count if count <= self.limit else 0
+    @staticmethod
+    def _headers(limit: RateLimit, count: int, reset: int, now: int) -> list[tuple[bytes, bytes]]:
+        remaining = max(0, limit.limit - count)
         return [
-            (b"ratelimit-policy", self.policy),
-            (b"ratelimit-limit", self.limit_text),
+            (b"ratelimit-policy", f"{limit.limit}; w={limit.window}".encode()),
+            (b"ratelimit-limit", str(limit.limit).encode()),
             (b"ratelimit-remaining", str(remaining).encode()),
-            (b"ratelimit-reset", str(reset - int(time.time())).encode()),
+            (b"ratelimit-reset", str(max(0, reset - now)).encode()),
         ]
+
+    async def _too_many(
+        self, scope: Scope, send: Send, limit: RateLimit, count: int, reset: int, now: int
+    ) -> None:
+        lang = request_language(scope)
+        seconds = max(1, reset - now)
+        detail = _TOO_MANY[lang].format(
+            limit=limit.limit,
+            unit=_UNITS[lang][limit.unit],
+            sender=_SENDERS[lang].get(limit.bucket, limit.bucket),
+            seconds=seconds,
+        )
+        body = json.dumps(
+            {
+                "type": "https://sentinelle.example.org/problems/429",
+                "title": "Too many requests",
+                "status": 429,
+                "detail": detail,
+                "instance": scope.get("path", ""),
+                "retry_after": seconds,
+            },
+            ensure_ascii=False,
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(seconds).encode()),
+                    (b"content-language", lang.encode()),
+                    *self._headers(limit, count, reset, now),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.exclude.search(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
-        key = self.key(scope)
-        now = int(time.time())
-        bucket = self.buckets.get(key)
-        if bucket is None or bucket[1] <= now:
-            if len(self.buckets) > 50_000:
-                for stale in [k for k, b in self.buckets.items() if b[1] <= now]:
-                    del self.buckets[stale]
-            bucket = self.buckets[key] = [0, now + self.window]
-        if bucket[0] >= self.limit:
-            raise TooManyRequestsException(
-                headers={k.decode(): v.decode() for k, v in self._headers(*bucket)}
-            )
-        bucket[0] += 1
-        count, reset = bucket
+        now = limits.now_seconds()
+        hits = [
+            limits.Hit(limit.bucket, self.hasher(limit.key(scope)), limit.window)
+            for limit in self.rules
+        ]
+        try:
+            counts = await self.counter.hit(hits, now)
+        except Exception as exc:  # the shared counter is down: let the request meet the database
+            log.error("Rate-limit count failed: %s", type(exc).__name__)
+            await self.app(scope, receive, send)
+            return
+        over = [(lim, c) for lim, c in zip(self.rules, counts, strict=True) if c.count > lim.limit]
+        if over:
+            limit, count = max(over, key=lambda item: item[1].reset)
+            await self._too_many(scope, send, limit, count.count, count.reset, now)
+            return
+        limit, count = min(
+            zip(self.rules, counts, strict=True), key=lambda item: item[0].limit - item[1].count
+        )
+        ours = self._headers(limit, count.count, count.reset, now)
+        names = {k for k, _ in ours}
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                ours = self._headers(count, reset)
-                names = {k for k, _ in ours}
                 message["headers"] = [
                     *(h for h in message.get("headers", []) if h[0].lower() not in names),
                     *ours,
@@ -668,13 +762,20 @@ def install_log_redaction(
 
 
 class EdgeMemory:
-    """What the edge middleware remembers in this process: rate-limit counts per address and
-    per token, and when each token was last audited as used (one per app)."""
+    """What the edge middleware remembers in this process (one per app): the rate-limit counts
+    when they are not shared (SQLite), and when each token was last audited as used."""
 
     def __init__(self) -> None:
-        self.rate_limit_address: dict[str, list[int]] = {}
-        self.rate_limit_token: dict[str, list[int]] = {}
+        self.rate_limit_counter: limits.Counter | None = None
         self.token_use_seen: dict[tuple[Any, str], float] = {}
+
+
+def rate_limits(settings: Settings) -> list[RateLimit]:
+    per_token = max(1, settings.rate_limit_per_minute)
+    return [
+        RateLimit("address", per_token * ADDRESS_LIMIT_FACTOR, "minute", _scope_address_key),
+        RateLimit("token", per_token, "minute", _scope_token_key),
+    ]
 
 
 def edge_middleware(
@@ -682,7 +783,9 @@ def edge_middleware(
 ) -> list[DefineMiddleware]:
     """The protective middleware, outermost first (create_app puts authentication after it)."""
     memory = memory or EdgeMemory()
-    per_token = max(1, settings.rate_limit_per_minute)
+    if memory.rate_limit_counter is None:
+        memory.rate_limit_counter = limits.counter_for(db)
+    secret = load_secret_keys(settings.secret_keys, Path(settings.var_dir))[0]
     return [
         DefineMiddleware(SecurityHeadersMiddleware, headers=security_headers(settings)),
         DefineMiddleware(CorsMiddleware, origins=settings.cors_origins),
@@ -695,18 +798,9 @@ def edge_middleware(
         ),
         DefineMiddleware(
             RateLimitMiddleware,
-            limit=per_token * ADDRESS_LIMIT_FACTOR,
-            unit="minute",
-            key=_scope_address_key,
-            buckets=memory.rate_limit_address,
-            exclude="^/api/v1/health",
-        ),
-        DefineMiddleware(
-            RateLimitMiddleware,
-            limit=per_token,
-            unit="minute",
-            key=_scope_token_key,
-            buckets=memory.rate_limit_token,
+            rules=rate_limits(settings),
+            counter=memory.rate_limit_counter,
+            hasher=limits.key_hasher(secret),
             exclude="^/api/v1/health",
         ),
         DefineMiddleware(AuditMiddleware, db=db, seen=memory.token_use_seen),
