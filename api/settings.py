@@ -67,6 +67,9 @@ class Settings:
     kobo_max_accuracy_m: float = 500.0
     extra: Mapping[str, Any] = field(default_factory=dict)
     mask_time_unit: str = "day"  # masked incidents show the day, or the ISO week ("week")
+    # Risk map base: a tile URL (https://…/{z}/{x}/{y}.png) for deployments with internet;
+    # empty (default): the service's own outlines and towns only, no request elsewhere.
+    map_tile_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -140,7 +140,7 @@ def tile_source(url: str) -> str | None:
 
 
 def map_headers(settings: Any) -> dict[str, str]:
-    url = str(getattr(settings, "map_tile_url", "") or "")
+    url = settings.map_tile_url
     source = tile_source(url) if url else None
     if source is None:
         return _headers()
@@ -293,7 +293,7 @@ async def risk_map(request: Request[Any, Any, Any], container: Container) -> Res
                 for row, risk in zones
             ],
             "trends": _trend_words(i18n.gettext_for(lang)),
-            "tile_url": str(getattr(container.settings, "map_tile_url", "") or ""),
+            "tile_url": container.settings.map_tile_url,
             "levels": [(n, level_label(n, lang)) for n in sorted(LEVEL_CODES)],
         },
     )
@@ -489,7 +489,7 @@ async def zone_page(
         )
     except DomainError:
         recent = None
-    retention = int(getattr(container.settings, "data_retention_days", 3650))
+    retention = container.settings.data_retention_days
     end = now
     start = (end - timedelta(days=min(HISTORY_DAYS, retention - 1))).replace(
         hour=0, minute=0, second=0, microsecond=0

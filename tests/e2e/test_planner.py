@@ -15,6 +15,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, expect
 
+from api.settings import Settings
+from api.web import planner
 from tests.e2e.web import PHONE, Recorder, sign_in
 from tests.factories import Caller, Factory, incident_payload
 
@@ -283,10 +285,18 @@ async def test_the_map_page_weighs_at_most_400_kb_on_first_load(
     page = await context.new_page()
     await sign_in(page, world.planner.token, "/web/report")
     loaded: list[str] = []
+    transferred: list[float] = []  # bytes on the wire per request, as the browser counts them
+    cdp = await context.new_cdp_session(page)
+    await cdp.send("Network.enable")
+    cdp.on("Network.loadingFinished", lambda event: transferred.append(event["encodedDataLength"]))
     page.on("requestfinished", lambda request: loaded.append(request.url))
     await page.goto("/web/map")
     await expect(page.locator("#map")).to_have_attribute("data-loaded", re.compile(r"^[1-9]"))
     await page.wait_for_load_state("networkidle")
+    wire = sum(transferred)
+    print(f"map page first load in the browser: {wire:.0f} bytes over {len(transferred)} answers")
+    assert len(transferred) >= 8
+    assert wire <= 400_000
     assert any(u.endswith("/web/map/base.json") for u in loaded)
     sizes: dict[str, tuple[int, int]] = {}
     cookies = {c["name"]: c["value"] for c in await context.cookies()}
@@ -300,6 +310,19 @@ async def test_the_map_page_weighs_at_most_400_kb_on_first_load(
     assert "/web/static/vendor/leaflet/leaflet.js" in sizes
     assert "/web/map/zones.json" in {u.split("?")[0] for u in sizes}
     assert compressed <= 400_000
+
+
+def test_a_tile_url_is_off_by_default_and_allowed_by_the_policy_when_set() -> None:
+    default = planner.map_headers(Settings())["content-security-policy"]
+    assert "img-src 'self' data:;" in default
+    tiles = Settings(map_tile_url="https://{s}.tile.example.org/{z}/{x}/{y}.png")
+    policy = planner.map_headers(tiles)["content-security-policy"]
+    assert "img-src 'self' https://*.tile.example.org data:;" in policy
+    assert "connect-src 'self';" in policy
+    # Not https, or odd characters: no tile host is allowed.
+    for url in ("http://tiles.example.org/{z}/{x}/{y}.png", "https://a b;c/{z}.png"):
+        bad = planner.map_headers(Settings(map_tile_url=url))["content-security-policy"]
+        assert bad == default
 
 
 # ------------------------------------------------------------------------------ attacks (HTTP)
