@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from alerts.core.service import AlertService
 from alerts.delivery.channels import AppriseNotifier, ChannelPolicy
@@ -68,10 +68,16 @@ from incidents.zones.store import (
 )
 
 Hook = Callable[[], Awaitable[None]]
-ZoneFilter = Callable[[str], Awaitable[Any]]
 TrustLookup = Callable[[Any, Principal], Awaitable[Principal]]
 Exporter = Callable[[Sequence[IncidentFeature]], str]
 Skill = Callable[[SkillRequest], Awaitable[SkillReport]]
+
+
+@runtime_checkable  # handlers receive it through dependency injection, which checks the type
+class ZoneFilter(Protocol):
+    """`?zone=ID`: the zone's incident ids as a subquery, if `viewer` may know of the zone."""
+
+    def __call__(self, zone_id: str, viewer: Principal | None = None) -> Awaitable[Any]: ...
 
 
 # At most this long may another process keep using a token revoked (or a membership changed)

@@ -35,7 +35,8 @@ class RequestAudit:
     """
 
     address: str | None
-    # The ASGI scope: authentication puts the caller in scope["user"] after this scope opens.
+    # The ASGI scope of the request. Nothing reads the caller from it: whoever acts is passed
+    # explicitly (the services' `viewer`, the write events' `actor`).
     asgi_scope: dict[str, Any] | None = None
     events: list[AuditEvent] = field(default_factory=list)
 
@@ -60,13 +61,6 @@ def request_scope(
 def current_address() -> str | None:
     scope = _current.get()
     return scope.address if scope else None
-
-
-def current_actor() -> Principal | None:
-    """The authenticated caller of the current request, if any (used by write observers)."""
-    scope = _current.get()
-    user = scope.asgi_scope.get("user") if scope and scope.asgi_scope is not None else None
-    return user if isinstance(user, Principal) else None
 
 
 def event(

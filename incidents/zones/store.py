@@ -8,7 +8,7 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from geo.zones import ZONE_KINDS, Zone, default_zones
 from incidents.audit import log as audit
 from incidents.db import Database, on_commit
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound
+from incidents.identity.accounts import Principal
 from incidents.records.events import Placement
 from incidents.records.model import Incident
 from incidents.records.schemas import ZoneRef
@@ -904,11 +905,16 @@ async def zone_lookup(
     return out
 
 
-def zone_filter(db: Database) -> Callable[[str], Any]:
-    """`?zone=ID` of GET /incidents: a subquery of the zone's incident ids (404 if unknown)."""
+class ZoneSubquery(Protocol):
+    def __call__(self, zone_id: str, viewer: Principal | None = None) -> Awaitable[Select[Any]]: ...
 
-    async def subquery(zone_id: str) -> Select[Any]:
-        viewer = audit.current_actor()
+
+def zone_filter(db: Database) -> ZoneSubquery:
+    """`?zone=ID` of GET /incidents: a subquery of the zone's incident ids (404 if unknown to
+    `viewer`: another organisation's custom zone does not exist for it; None: the server,
+    or a caller that checked the zone itself)."""
+
+    async def subquery(zone_id: str, viewer: Principal | None = None) -> Select[Any]:
         async with db.read() as session:
             row = await session.get(ZoneRow, zone_id)
             if row is None or (viewer is not None and not may_know(row, viewer.org_id)):

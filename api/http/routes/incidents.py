@@ -228,7 +228,7 @@ async def list_incidents(
     elif radius_km is not None:
         raise InvalidField("near", "Give `near=lat,lon` with `radius_km`.")
     if zone:
-        query.zone_incident_ids = await zone_filter(zone)
+        query.zone_incident_ids = await zone_filter(zone, principal_of(request))
     if format_ not in ("geojson", "csv", "hxl"):
         raise InvalidField("format", "format must be geojson, csv or hxl.")
     features, next_cursor = await incident_service.list(principal_of(request), query)
