@@ -81,11 +81,12 @@ def simplified(geom: shapely.Geometry, tolerance: float = SIMPLIFY_DEGREES) -> d
     return obj
 
 
-_ZONE_GEOMETRY: dict[tuple[str, int], dict[str, Any]] = {}
+_ZONE_GEOMETRY: dict[tuple[str, int, int], dict[str, Any]] = {}
 
 
 def zone_geometry(row: ZoneRow) -> dict[str, Any]:
-    key = (row.id, row.version)
+    """The zone's map geometry, kept per process until the zone changes."""
+    key = (row.id, row.version, hash(row.geometry_wkb))
     found = _ZONE_GEOMETRY.get(key)
     if found is None:
         if len(_ZONE_GEOMETRY) > 5000:
@@ -212,6 +213,11 @@ def _join(items: list[str], _: Any) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " " + _("and") + " " + items[-1]
+
+
+def decimal(value: float, lang: str, digits: int = 1) -> str:
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "fr" else text
 
 
 def when_text(at: datetime, lang: str) -> str:
@@ -394,16 +400,23 @@ async def contributors_for(
     return out, round(sum(c for _, c in masked), 4)
 
 
+def percent(part: float | None, score: float) -> int | None:
+    """A contributor's part of the score (both in the score's unit), in per cent."""
+    if part is None or score <= 0:
+        return None
+    return min(100, round(100 * part / score))
+
+
 def explanation(
     risk: StoredRisk, recent: Assessment | None, lang: str, days: int = EXPLAIN_DAYS
 ) -> list[str]:
     """The level in words: the incidents behind it in the last `days` days, by type."""
     _ = i18n.gettext_for(lang)
     sentences = [
-        _("Level %(level)s (score %(score).1f), %(trend)s.")
+        _("Level %(level)s (score %(score)s), %(trend)s.")
         % {
             "level": level_label(risk.level, lang),
-            "score": risk.score,
+            "score": decimal(risk.score, lang),
             "trend": _trend_words(_).get(risk.trend, risk.trend),
         }
     ]
@@ -521,7 +534,8 @@ async def zone_page(
             "trend": _trend_words(_).get(risk.trend, risk.trend),
             "explanation": explanation(risk, recent, lang),
             "contributors": contributors,
-            "masked_share": masked_share,
+            "percents": [percent(c.share, risk.score) for c in contributors],
+            "masked_percent": percent(masked_share, risk.score) if masked_share else None,
             "bars": bars,
             "chart_width": max(len(bars) * 6, 6),
             "months": _month_ticks(points, lang),
@@ -560,7 +574,7 @@ class RouteIncident:
     type_label: str
     when: str
     severity: int
-    distance_km: float
+    distance_km: str
     along_km: float
     leg: str
 
@@ -684,7 +698,7 @@ async def _route_result(
                 else i.type,
                 when=when_text(i.occurred_at, lang),
                 severity=i.severity,
-                distance_km=round(i.distance_km, 1),
+                distance_km=decimal(i.distance_km, lang),
                 along_km=round(along),
                 leg=leg,
             )

@@ -9,14 +9,16 @@ from __future__ import annotations
 import gzip
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from babel.messages.pofile import read_po
 from playwright.async_api import Browser, BrowserContext, expect
 
 from api.settings import Settings
-from api.web import planner
+from api.web import i18n, planner
 from tests.e2e.web import PHONE, Recorder, sign_in
 from tests.factories import Caller, Factory, incident_payload
 
@@ -426,3 +428,39 @@ async def test_the_operator_sees_on_the_pages_no_more_than_the_api_gives_it(
     if world.secret_id not in str(risk) + str(assessed):
         assert secrets_in(zone.text + route.text, world) == []
     assert SECRET_NARRATIVE not in zone.text + route.text
+
+
+async def test_what_is_typed_comes_back_escaped(live_url: str, world: World) -> None:
+    cookies = await web_cookies(live_url, world.planner.token)
+    typed = '"><script>alert(1)</script>'
+    async with httpx.AsyncClient(base_url=live_url, timeout=60, cookies=cookies) as http:
+        route = await http.get("/web/route", params=[("place", "Mopti"), ("place", typed)])
+        zone = await http.get("/web/zones/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    assert route.status_code == 422
+    assert "<script>alert(1)" not in route.text
+    assert "&lt;script&gt;alert(1)" in route.text
+    assert zone.status_code == 404
+    assert "<img src=x" not in zone.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in zone.text
+
+
+MSGID = re.compile(r"""_\(\s*"((?:[^"\\]|\\.)*)"\s*\)|_\(\s*'((?:[^'\\]|\\.)*)'\s*\)""")
+
+
+def test_every_planner_text_is_in_the_french_and_english_catalogues() -> None:
+    web = Path(planner.__file__).parent
+    sources = [web / "planner.py", *sorted((web / "templates" / "planner").glob("*.html"))]
+    used = {m.group(1) or m.group(2) for f in sources for m in MSGID.finditer(f.read_text())}
+    assert len(used) > 40
+    for lang in ("fr", "en"):
+        known: set[str] = set()
+        for po in (Path(i18n.LOCALE_DIR) / lang / "LC_MESSAGES").glob("*.po"):
+            with po.open("rb") as fh:
+                known |= {m.id for m in read_po(fh) if isinstance(m.id, str)}
+        assert sorted(used - known) == [], lang
+    french = i18n.translations("fr")
+    untranslated = [m for m in used if french.gettext(m) == m and m not in SAME_IN_FRENCH]
+    assert untranslated == []
+
+
+SAME_IN_FRENCH = {"Incident", "stable", "violence", "Destination"}
