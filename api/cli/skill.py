@@ -14,17 +14,12 @@ from api.cli.main import fail, migrate, run
 from api.settings import Settings
 from incidents.db import Database
 from incidents.errors import InvalidField
-from incidents.risk.backtest import plot_backtest
+from incidents.risk.backtest import method_label, plot_backtest
 from incidents.risk.model import LEVEL_LABELS
 from incidents.risk.service import risk_config
 from incidents.risk.skill import SkillReport, SkillRequest, measure_skill, parse_skill_request
 
 __all__ = ["backtest_command", "backtest_options", "print_report"]
-
-METHOD_LABELS = {
-    "model": "model (expected incidents)",
-    "risk_score": "risk score behind the level (information)",
-}
 
 
 def backtest_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -94,8 +89,15 @@ def _fmt(value: float, pattern: str = "{:.3f}") -> str:
     return "-" if math.isnan(value) else pattern.format(value)
 
 
+def _pm(value: float, error: float, sign: bool = False) -> str:
+    if math.isnan(value):
+        return "-"
+    head = f"{value:+.3f}" if sign else f"{value:.3f}"
+    return head if math.isnan(error) else f"{head} ± {error:.3f}"
+
+
 def print_report(report: SkillReport) -> None:
-    """The model against the baselines, and the calibration of the levels, as rich tables."""
+    """The level's score against the baselines (with standard errors), then the calibration."""
     from rich.console import Console
     from rich.table import Table
 
@@ -103,16 +105,36 @@ def print_report(report: SkillReport) -> None:
     title = (
         f"Backtest: {len(result.steps)} steps ({report.step}) from {report.start} to "
         f"{report.end}, {report.zone_count} {report.zones} zones, {report.incident_count} "
-        f"incidents, horizon {result.horizon_days} days"
+        f"incidents, horizon {result.horizon_days} days; the level is cut from the "
+        f"{'30-day forecast' if result.level_basis == 'forecast' else 'weighted score'}"
     )
-    methods = Table()
+    methods = Table(caption="± one standard error of the mean over the steps")
     methods.add_column("forecast at each step")
     methods.add_column("mean ρ", justify="right")
     methods.add_column(f"top-{result.k} capture", justify="right")
     for name, m in result.methods.items():
-        label = METHOD_LABELS.get(name, name.replace("_", " "))
-        style = "bold" if name == "model" else None
-        methods.add_row(label, _fmt(m.mean_rho), _fmt(m.mean_top_k), style=style)
+        style = "bold" if name == result.headline else None
+        methods.add_row(
+            method_label(name),
+            _pm(m.mean_rho, m.se_rho),
+            _pm(m.mean_top_k, m.se_top_k),
+            style=style,
+        )
+    margins = Table(
+        caption="± the larger of the step-to-step and the block-bootstrap (3 months) error; "
+        "steps better / steps"
+    )
+    margins.add_column("level score minus")
+    margins.add_column("Δ mean ρ", justify="right")
+    margins.add_column(f"Δ top-{result.k} capture", justify="right")
+    margins.add_column("steps better (ρ, top)", justify="right")
+    for name, g in result.margins().items():
+        margins.add_row(
+            method_label(name),
+            _pm(g.d_rho, g.error_rho, sign=True),
+            _pm(g.d_top_k, g.error_top_k, sign=True),
+            f"{g.better_rho}, {g.better_top_k} / {g.steps}",
+        )
     levels = Table()
     levels.add_column("level")
     levels.add_column("zone-steps", justify="right")
@@ -126,9 +148,13 @@ def print_report(report: SkillReport) -> None:
     console = Console(width=110)
     console.print(title, soft_wrap=True)
     console.print(methods)
+    console.print(margins)
     console.print(levels)
-    verdict = "beats" if result.beats_baselines() else "does NOT beat"
+    if result.beats_baselines_by_one_se():
+        verdict = "beats every baseline on both means by more than one standard error"
+    elif result.beats_baselines():
+        verdict = "beats every baseline on both means, but not by more than one standard error"
+    else:
+        verdict = "does NOT beat every baseline on both means"
     rises = "rises" if result.calibration_rises() else "does NOT rise"
-    console.print(
-        f"The model {verdict} every baseline on both means; calibration {rises} with the level."
-    )
+    console.print(f"The level score {verdict}; calibration {rises} with the level.", soft_wrap=True)

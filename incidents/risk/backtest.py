@@ -25,12 +25,20 @@ from incidents.risk.model import (
 
 __all__ = [
     "BASELINE_DAYS",
+    "HEADLINE",
+    "LEVEL_SCORE",
+    "MODEL",
+    "RISK_SCORE",
     "BacktestResult",
     "CalibrationRow",
+    "Margin",
     "MethodScores",
     "Tuning",
+    "block_bootstrap_se",
     "capture_top_k",
     "fit_half_life_weights",
+    "method_label",
+    "method_role",
     "plot_backtest",
     "run_backtest",
     "spearman",
@@ -41,8 +49,17 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 EPOCH = date(1970, 1, 1)
 BASELINE_DAYS = (30, 90, 180)
+# The headline: the score each zone's level is cut from (ZoneRisk.score), ranked.
+LEVEL_SCORE = "level_score"
+HEADLINE = LEVEL_SCORE
+# Side figures: the expected incidents (ZoneRisk.expected_incidents) and the risk-weighted score
+# per exposure (ZoneRisk.weighted_score); either may or may not be what sets the level.
 MODEL = "model"
 RISK_SCORE = "risk_score"
+# Standard errors of means over steps: across steps as if independent, and by a moving-block
+# bootstrap (blocks of BLOCK_STEPS consecutive steps: months next to each other are alike).
+BLOCK_STEPS = 3
+BOOTSTRAP_DRAWS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +100,115 @@ class MethodScores:
     def mean_top_k(self) -> float:
         return float(np.nanmean(self.top_k))
 
+    @property
+    def se_rho(self) -> float:
+        return _se(self.rho)
+
+    @property
+    def se_top_k(self) -> float:
+        return _se(self.top_k)
+
+
+def _se(values: FloatArray) -> float:
+    """Standard error of the mean of the finite values (NaN with fewer than two)."""
+    x = values[np.isfinite(values)]
+    return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) >= 2 else float("nan")
+
+
+def block_bootstrap_se(
+    values: npt.ArrayLike,
+    *,
+    block: int = BLOCK_STEPS,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+) -> float:
+    """Standard error of the mean by a moving-block bootstrap (fixed seed: reproducible).
+
+    Resamples runs of `block` consecutive steps, so that the correlation between neighbouring
+    months is kept; NaN steps are dropped first. NaN with fewer than two values.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n < 2:
+        return float("nan")
+    b = max(1, min(block, n))
+    starts = np.random.default_rng(seed).integers(0, n - b + 1, size=(draws, -(-n // b)))
+    idx = (starts[:, :, None] + np.arange(b)[None, None, :]).reshape(draws, -1)[:, :n]
+    return float(x[idx].mean(axis=1).std(ddof=1))
+
+
+@dataclass(frozen=True, slots=True)
+class Margin:
+    """One method against one baseline, step by step: mean differences and their errors.
+
+    `se_*` treats the steps as independent, `block_se_*` is the moving-block bootstrap; `better_*`
+    counts the steps where the method did better. `ahead_by_one_se` uses the larger error.
+    """
+
+    method: str
+    baseline: str
+    d_rho: float
+    se_rho: float
+    block_se_rho: float
+    better_rho: int
+    d_top_k: float
+    se_top_k: float
+    block_se_top_k: float
+    better_top_k: int
+    steps: int
+
+    @classmethod
+    def of(cls, method: MethodScores, baseline: MethodScores) -> Margin:
+        dr = method.rho - baseline.rho
+        dt = method.top_k - baseline.top_k
+        return cls(
+            method=method.name,
+            baseline=baseline.name,
+            d_rho=float(np.nanmean(dr)),
+            se_rho=_se(dr),
+            block_se_rho=block_bootstrap_se(dr),
+            better_rho=int((dr > 0).sum()),
+            d_top_k=float(np.nanmean(dt)),
+            se_top_k=_se(dt),
+            block_se_top_k=block_bootstrap_se(dt),
+            better_top_k=int((dt > 0).sum()),
+            steps=int((np.isfinite(dr) & np.isfinite(dt)).sum()),
+        )
+
+    @property
+    def error_rho(self) -> float:
+        return float(np.nanmax([self.se_rho, self.block_se_rho]))
+
+    @property
+    def error_top_k(self) -> float:
+        return float(np.nanmax([self.se_top_k, self.block_se_top_k]))
+
+    @property
+    def ahead(self) -> bool:
+        return self.d_rho > 0 and self.d_top_k > 0
+
+    @property
+    def ahead_by_one_se(self) -> bool:
+        return self.d_rho > self.error_rho and self.d_top_k > self.error_top_k
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "baseline": self.baseline,
+            "d_rho": self.d_rho,
+            "se_rho": self.se_rho,
+            "block_se_rho": self.block_se_rho,
+            "better_rho": self.better_rho,
+            "d_top_k": self.d_top_k,
+            "se_top_k": self.se_top_k,
+            "block_se_top_k": self.block_se_top_k,
+            "better_top_k": self.better_top_k,
+            "steps": self.steps,
+            "ahead": self.ahead,
+            "ahead_by_one_se": self.ahead_by_one_se,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class CalibrationRow:
@@ -105,17 +231,34 @@ class BacktestResult:
     methods: dict[str, MethodScores]
     calibration: list[CalibrationRow]
     chosen: list[dict[str, Any]] = field(default_factory=list)
+    level_basis: str = "weighted"
+    headline: str = HEADLINE
 
     def method_names(self) -> list[str]:
         return list(self.methods)
 
-    def beats_baselines(self) -> bool:
-        model = self.methods[MODEL]
-        return all(
-            model.mean_rho > m.mean_rho and model.mean_top_k > m.mean_top_k
-            for name, m in self.methods.items()
-            if name.startswith("last_")
+    def baselines(self) -> list[str]:
+        return [name for name in self.methods if name.startswith("last_")]
+
+    def margins(self, method: str | None = None) -> dict[str, Margin]:
+        """`method` (default: the headline, the level's score) against each baseline."""
+        m = self.methods[method or self.headline]
+        return {name: Margin.of(m, self.methods[name]) for name in self.baselines()}
+
+    def best_baseline(self) -> str:
+        """The baseline with the highest mean rho + top-k capture."""
+        return max(
+            self.baselines(),
+            key=lambda n: self.methods[n].mean_rho + self.methods[n].mean_top_k,
         )
+
+    def beats_baselines(self, method: str | None = None) -> bool:
+        """The headline (or `method`) ahead of every baseline on both means."""
+        return all(m.ahead for m in self.margins(method).values())
+
+    def beats_baselines_by_one_se(self, method: str | None = None) -> bool:
+        """Ahead of every baseline on both means by more than the larger standard error."""
+        return all(m.ahead_by_one_se for m in self.margins(method).values())
 
     def calibration_rises(self) -> bool:
         """True when the serious-incident share grows with the level (levels with data only)."""
@@ -126,12 +269,22 @@ class BacktestResult:
         first, last = self.steps[0], self.steps[-1]
         lines = [
             f"Walk-forward backtest, {len(self.steps)} steps from {first} to {last}, "
-            f"horizon {self.horizon_days} days, top {self.k} zones",
+            f"horizon {self.horizon_days} days, top {self.k} zones, level basis "
+            f"{self.level_basis}",
             "",
-            f"{'method':<34} {'mean rho':>9} {'top-' + str(self.k) + ' capture':>15}",
+            f"{'method':<46} {'mean rho':>14} {'top-' + str(self.k) + ' capture':>16}",
         ]
         for name, m in self.methods.items():
-            lines.append(f"{_method_label(name):<34} {m.mean_rho:>9.3f} {m.mean_top_k:>15.3f}")
+            lines.append(
+                f"{method_label(name):<46} {m.mean_rho:>7.3f} ± {m.se_rho:.3f}"
+                f" {m.mean_top_k:>8.3f} ± {m.se_top_k:.3f}"
+            )
+        lines += ["", "level score minus each baseline (± larger of step SE, block-bootstrap SE)"]
+        for name, g in self.margins().items():
+            lines.append(
+                f"{method_label(name):<46} {g.d_rho:>+7.3f} ± {g.error_rho:.3f}"
+                f" {g.d_top_k:>+8.3f} ± {g.error_top_k:.3f}"
+            )
         lines += ["", f"{'level':<16} {'zone-steps':>10} {'with a serious incident':>24}"]
         for row in self.calibration:
             share = f"{row.share:.1%}" if row.zone_steps else "-"
@@ -143,15 +296,25 @@ class BacktestResult:
             "steps": [d.isoformat() for d in self.steps],
             "horizon_days": self.horizon_days,
             "k": self.k,
+            "level_basis": self.level_basis,
+            "headline": self.headline,
             "methods": {
                 name: {
+                    "label": method_label(name),
+                    "role": method_role(name),
                     "mean_rho": m.mean_rho,
                     "mean_top_k": m.mean_top_k,
+                    "se_rho": m.se_rho,
+                    "se_top_k": m.se_top_k,
                     "rho": [float(x) for x in m.rho],
                     "top_k": [float(x) for x in m.top_k],
                 }
                 for name, m in self.methods.items()
             },
+            "margins": {name: g.to_dict() for name, g in self.margins().items()},
+            "best_baseline": self.best_baseline(),
+            "beats_baselines": self.beats_baselines(),
+            "beats_baselines_by_one_se": self.beats_baselines_by_one_se(),
             "calibration": [
                 {
                     "level": r.level,
@@ -165,12 +328,22 @@ class BacktestResult:
         }
 
 
-def _method_label(name: str) -> str:
+def method_label(name: str) -> str:
+    """How a method is named in tables, the chart and the API."""
+    if name == LEVEL_SCORE:
+        return "level score (what sets the level)"
     if name == MODEL:
-        return "model (expected incidents)"
+        return "expected incidents (side figure)"
     if name == RISK_SCORE:
-        return "risk score (level; info only)"
+        return "weighted score per exposure (side figure)"
     return name.replace("_", " ")
+
+
+def method_role(name: str) -> str:
+    """ "headline" (the level's score), "side" (other figures shown) or "baseline"."""
+    if name == LEVEL_SCORE:
+        return "headline"
+    return "baseline" if name.startswith("last_") else "side"
 
 
 def spearman(scores: npt.ArrayLike, outcome: npt.ArrayLike) -> FloatArray:
@@ -426,7 +599,7 @@ def run_backtest(
     )
     features = _ladder_features(inputs, conf_w, tune, base, t_all, zone_count, nb)
 
-    names = [MODEL, RISK_SCORE, *(f"last_{d}_days" for d in BASELINE_DAYS)]
+    names = [LEVEL_SCORE, MODEL, RISK_SCORE, *(f"last_{d}_days" for d in BASELINE_DAYS)]
     rho: dict[str, list[float]] = {n: [] for n in names}
     top: dict[str, list[float]] = {n: [] for n in names}
     level_steps = np.zeros(6, dtype=np.int64)
@@ -465,8 +638,9 @@ def run_backtest(
         )
         y = outcomes[j]
         methods = {
+            LEVEL_SCORE: np.array([r.score for r in risks]),
             MODEL: np.array([r.expected_incidents for r in risks]),
-            RISK_SCORE: np.array([r.score for r in risks]),
+            RISK_SCORE: np.array([r.weighted_score for r in risks]),
         }
         for days in BASELINE_DAYS:
             methods[f"last_{days}_days"] = _window_counts(inputs, counted, t - days, t, zone_count)
@@ -488,36 +662,53 @@ def run_backtest(
             CalibrationRow(lv, int(level_steps[lv]), int(level_serious[lv])) for lv in range(1, 6)
         ],
         chosen=chosen,
+        level_basis=base.level_basis,
     )
 
 
 def plot_backtest(result: BacktestResult, path: str | Path) -> None:
-    """PNG with rho and top-k capture per step, model against baselines."""
+    """PNG with rho and top-k capture per step: the level's score against the baselines.
+
+    The headline (the score the level is cut from) is the thick red line, with its mean ± one
+    standard error in the legend; the side figures are thin dotted lines.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
-    styles = {MODEL: ("tab:red", 2.2, "-"), RISK_SCORE: ("tab:purple", 1.0, ":")}
+    fig, axes = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True)
+    styles = {
+        LEVEL_SCORE: ("tab:red", 2.4, "-"),
+        MODEL: ("tab:orange", 1.0, ":"),
+        RISK_SCORE: ("tab:purple", 1.0, ":"),
+    }
     palette = ["tab:blue", "tab:grey", "tab:green", "tab:olive", "tab:cyan"]
     baselines = [n for n in result.methods if n not in styles]
     for n, colour in zip(baselines, palette * len(baselines), strict=False):
         styles[n] = (colour, 1.2, "--")
     for name, m in result.methods.items():
         colour, width, ls = styles[name]
-        label = f"{_method_label(name)}: mean ρ {m.mean_rho:.3f}, top {result.k} {m.mean_top_k:.3f}"
+        label = (
+            f"{method_label(name)}: ρ {m.mean_rho:.3f} ± {m.se_rho:.3f}, "
+            f"top {result.k} {m.mean_top_k:.3f} ± {m.se_top_k:.3f}"
+        )
         axes[0].plot(result.steps, m.rho, color=colour, lw=width, ls=ls, label=label)
         axes[1].plot(result.steps, m.top_k, color=colour, lw=width, ls=ls)
     axes[0].set_ylabel("Spearman ρ across zones")
     axes[1].set_ylabel(f"share of incidents in top {result.k}")
+    best = result.margins()[result.best_baseline()]
     axes[0].set_title(
-        f"Walk-forward backtest: next {result.horizon_days} days, model vs incident counts"
+        f"Walk-forward backtest, next {result.horizon_days} days: the level's score "
+        f"(basis {result.level_basis}) vs incident counts\n"
+        f"vs {method_label(best.baseline)}: ρ {best.d_rho:+.3f} ± {best.error_rho:.3f}, "
+        f"top {result.k} {best.d_top_k:+.3f} ± {best.error_top_k:.3f}",
+        fontsize=10,
     )
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.legend(loc="lower center", ncol=2, fontsize=7, frameon=False)
     fig.autofmt_xdate()
-    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -17,17 +18,21 @@ from incidents.errors import InvalidField
 from incidents.taxonomy.catalogue import SUB_SCORES, TYPES, sub_score_of
 
 __all__ = [
+    "FORECAST_THRESHOLDS",
+    "LEVEL_BASES",
     "LEVEL_CODES",
     "LEVEL_LABELS",
     "RELIABILITY_CODES",
     "STATUS_CODES",
     "TRENDS",
+    "WEIGHTED_THRESHOLDS",
     "RiskConfig",
     "RiskInputs",
     "ZoneRisk",
     "confidence_weights",
     "decay",
     "exposure_factor",
+    "forecast_level_config",
     "incident_weights",
     "level_for",
     "levels_for",
@@ -61,6 +66,17 @@ _SUB_SCORE_OF_TYPE: Final = np.array(
     [SUB_SCORES.index(sub_score_of(str(code))) for code in _TYPE_VOCAB], dtype=np.intp
 )
 _RELIABILITY_VOCAB: Final = np.array(RELIABILITY_CODES, dtype=str)
+
+# What the level is cut from (docs/risk.md, "What the level means"):
+# - "weighted": risk-weighted incidents per 30 days (type x severity x confidence), per exposure;
+# - "forecast": the expected number of incidents in the next 30 days (confidence-weighted, every
+#   type alike, no area scaling), lifted to level 2 for a while after a serious incident.
+LEVEL_BASES: Final = ("weighted", "forecast")
+# Levels 2-5 from these scores: weighted incidents per 30 days ...
+WEIGHTED_THRESHOLDS: Final = (0.5, 2.0, 5.0, 12.0)
+# ... or expected incidents in the next 30 days (one every two months, 1.5 a month, about one a
+# week, 10 a month).
+FORECAST_THRESHOLDS: Final = (0.5, 1.5, 4.0, 10.0)
 _STATUS_VOCAB: Final = np.array(STATUS_CODES, dtype=str)
 
 
@@ -79,8 +95,14 @@ class RiskConfig:
     spillover: float = 0.0
     reference_area_km2: float = 10_000.0
     forecast_days: float = 30.0
-    thresholds: tuple[float, float, float, float] = (0.5, 2.0, 5.0, 12.0)
+    thresholds: tuple[float, float, float, float] = WEIGHTED_THRESHOLDS
     hysteresis: float = 0.2
+    # What the level is cut from: "weighted" or "forecast" (LEVEL_BASES; docs/risk.md).
+    level_basis: str = "weighted"
+    # "forecast" only: a serious incident (severity >= serious_severity, counted at all) less
+    # than serious_floor_days old keeps the score at least at the level-2 threshold (0: off).
+    serious_floor_days: float = 30.0
+    serious_severity: int = 4
     trend_days: float = 30.0
     trend_baseline_days: float = 90.0
     trend_ratio: float = 1.5
@@ -129,6 +151,12 @@ class RiskConfig:
             raise InvalidField(
                 "thresholds", "give four positive, strictly increasing thresholds (levels 2 to 5)"
             )
+        if self.level_basis not in LEVEL_BASES:
+            raise InvalidField("level_basis", f"the level basis is one of {', '.join(LEVEL_BASES)}")
+        if self.serious_floor_days < 0:
+            raise InvalidField("serious_floor_days", "give 0 (off) or a positive number of days")
+        if not 1 <= self.serious_severity <= 5:
+            raise InvalidField("serious_severity", "serious_severity is a severity from 1 to 5")
         if not 0 <= self.hysteresis < 1:
             raise InvalidField("hysteresis", "hysteresis is a fraction between 0 and 1 (e.g. 0.2)")
         if self.trend_days <= 0 or self.trend_baseline_days <= 0 or self.trend_ratio < 1:
@@ -158,6 +186,12 @@ class RiskConfig:
             share / total * h / math.log(2) * (1.0 - 2.0 ** (-self.window_days / h))
             for h, share in zip(self.half_lives_days, self.half_life_shares, strict=True)
         )
+
+
+def forecast_level_config(base: RiskConfig | None = None) -> RiskConfig:
+    """`base` (default: RiskConfig()) with the level cut from the 30-day forecast (docs/risk.md)."""
+    cfg = base or RiskConfig()
+    return dataclasses.replace(cfg, level_basis="forecast", thresholds=FORECAST_THRESHOLDS)
 
 
 def _codes(values: npt.ArrayLike, vocab: npt.NDArray[np.str_], name: str, hint: str) -> IntArray:
@@ -278,8 +312,11 @@ class RiskInputs:
 class ZoneRisk:
     """The risk of one zone at one moment, with what explains it.
 
-    `score` is in risk-weighted incidents per `forecast_days` (30 days), per exposure (see
-    `exposure_factor`); `expected_incidents` is the plain forecast count for the next period.
+    `score` is what the level is cut from (`RiskConfig.level_basis`): with "weighted", the
+    risk-weighted incidents per `forecast_days` (30 days), per exposure (see `exposure_factor`);
+    with "forecast", `expected_incidents` (the forecast count for the next period), lifted to
+    the level-2 threshold after a recent serious incident. `weighted_score` is always the
+    risk-weighted figure per exposure, `exposure` the zone's exposure factor.
     `contributors` are (incident id, share of the score) for the incidents weighing most.
     """
 
@@ -290,6 +327,9 @@ class ZoneRisk:
     trend: str
     expected_incidents: float
     contributors: list[tuple[Any, float]]
+    weighted_score: float = math.nan
+    exposure: float = 1.0
+    serious_floor: bool = False
 
     @property
     def level_code(self) -> str:
@@ -472,23 +512,40 @@ def score_zones(
     pi = inputs.pair_incident[live_pairs]
     pz = inputs.pair_zone[live_pairs]
 
-    contrib = (risk_w * kern)[pi] * per_period  # score units before exposure
     sub = SUB_SCORES
     sub_idx = _SUB_SCORE_OF_TYPE[inputs.type_index[pi]]
-    own_sub = _sum_by_zone(pz * len(sub) + sub_idx, contrib, zone_count * len(sub)).reshape(
-        zone_count, len(sub)
+    weighted_contrib = (risk_w * kern)[pi] * per_period  # weighted units before exposure
+    weighted_sub = _spill(
+        _by_zone_and_sub(pz, sub_idx, weighted_contrib, zone_count), nb, cfg.spillover
     )
-    sub_scores = _spill(own_sub, nb, cfg.spillover) * exposure[:, None]
-    scores = sub_scores.sum(axis=1)
-    expected = _spill(
-        _sum_by_zone(pz, (conf_w * kern)[pi] * per_period, zone_count),
-        nb,
-        cfg.spillover,
-    )
+    weighted = (weighted_sub * exposure[:, None]).sum(axis=1)
+    count_contrib = (conf_w * kern)[pi] * per_period  # expected incidents
+    count_sub = _spill(_by_zone_and_sub(pz, sub_idx, count_contrib, zone_count), nb, cfg.spillover)
+    expected = _spill(_sum_by_zone(pz, count_contrib, zone_count), nb, cfg.spillover)
+    floored = np.zeros(zone_count, dtype=bool)
+    if cfg.level_basis == "forecast":
+        # Every incident counts as one expected incident (confidence-weighted); no area scaling.
+        sub_scores, contrib, scale = count_sub, count_contrib, np.ones(zone_count)
+        scores = expected.copy()
+        if cfg.serious_floor_days > 0:
+            serious = (
+                (inputs.severity >= cfg.serious_severity)
+                & (conf_w > 0)
+                & (age >= 0)
+                & (age < min(cfg.serious_floor_days, cfg.window_days))
+            )
+            hit = _sum_by_zone(
+                inputs.pair_zone, serious[inputs.pair_incident].astype(float), zone_count
+            )
+            floored = (hit > 0) & (scores < cfg.thresholds[0])
+            scores[floored] = cfg.thresholds[0]
+    else:
+        sub_scores, contrib, scale = weighted_sub * exposure[:, None], weighted_contrib, exposure
+        scores = weighted
     levels = levels_for(scores, previous_levels, cfg)
     trends = _trends(inputs, risk_w, age, zone_count, cfg)
     contributors = _top_contributors(
-        inputs, pi, pz, contrib, exposure, nb, cfg.spillover, zone_count, top_contributors
+        inputs, pi, pz, contrib, scale, nb, cfg.spillover, zone_count, top_contributors
     )
     return [
         ZoneRisk(
@@ -499,9 +556,19 @@ def score_zones(
             trend=trends[z],
             expected_incidents=float(expected[z]),
             contributors=contributors[z],
+            weighted_score=float(weighted[z]),
+            exposure=float(exposure[z]),
+            serious_floor=bool(floored[z]),
         )
         for z in range(zone_count)
     ]
+
+
+def _by_zone_and_sub(
+    pz: IntArray, sub_idx: IntArray, values: FloatArray, zone_count: int
+) -> FloatArray:
+    n = len(SUB_SCORES)
+    return _sum_by_zone(pz * n + sub_idx, values, zone_count * n).reshape(zone_count, n)
 
 
 def _trends(

@@ -44,6 +44,7 @@ async def test_skill_reports_model_and_baselines_per_step(
     assert body["zone_count"] == 5
     assert body["k"] == 2
     assert set(body["methods"]) == {
+        "level_score",
         "model",
         "risk_score",
         "last_30_days",
@@ -58,6 +59,19 @@ async def test_skill_reports_model_and_baselines_per_step(
     assert [c["level"] for c in body["calibration"]] == [1, 2, 3, 4, 5]
     assert len(body["chosen"]) == len(steps)
     assert body["chosen"][-1]["training_steps"] > body["chosen"][0]["training_steps"]
+    # The headline is the score the level is cut from, with its errors and margins.
+    assert body["headline"] == "level_score"
+    assert body["methods"]["level_score"]["role"] == "headline"
+    assert body["methods"]["model"]["role"] == "side"
+    assert body["methods"]["last_180_days"]["role"] == "baseline"
+    assert body["methods"]["level_score"]["se_rho"] is not None
+    assert body["best_baseline"] in {"last_30_days", "last_90_days", "last_180_days"}
+    assert set(body["margins"]) == {"last_30_days", "last_90_days", "last_180_days"}
+    margin = body["margins"]["last_180_days"]
+    assert margin["steps"] == len(steps)
+    assert margin["se_rho"] is not None
+    assert margin["block_se_top_k"] is not None
+    assert isinstance(body["beats_baselines_by_one_se"], bool)
 
 
 @pytest.mark.usefixtures("seeded")

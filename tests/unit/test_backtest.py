@@ -131,6 +131,7 @@ def test_steps_refuse_an_end_before_the_start() -> None:
 def test_result_has_every_method_for_every_step(result: BacktestResult) -> None:
     assert result.steps == step_dates(FIRST_STEP, LAST_STEP)
     assert set(result.methods) == {
+        "level_score",
         "model",
         "risk_score",
         "last_30_days",
@@ -172,6 +173,11 @@ def test_table_and_dict_report_the_same_means(result: BacktestResult) -> None:
     assert f"{model['mean_rho']:.3f}" in table
     assert "last 180 days" in table
     assert len(as_dict["calibration"]) == 5
+    assert as_dict["headline"] == "level_score"
+    assert as_dict["methods"]["level_score"]["role"] == "headline"
+    assert as_dict["methods"]["model"]["role"] == "side"
+    assert f"{as_dict['methods']['level_score']['se_rho']:.3f}" in table
+    assert set(as_dict["margins"]) == {"last_30_days", "last_90_days", "last_180_days"}
 
 
 @pytest.mark.parametrize(

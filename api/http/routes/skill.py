@@ -13,14 +13,9 @@ from msgspec import Struct
 
 from api.bootstrap import Skill
 from api.http.auth import OFFICERS
-from incidents.risk.backtest import BacktestResult
+from incidents.risk.backtest import BacktestResult, Margin, method_label, method_role
 from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
 from incidents.risk.skill import SkillReport, parse_skill_request
-
-METHOD_LABELS = {
-    "model": "model (expected incidents)",
-    "risk_score": "risk score behind the level (information only)",
-}
 
 
 class MethodSkillOut(Struct):
@@ -29,6 +24,27 @@ class MethodSkillOut(Struct):
     mean_top_k: float | None
     rho: list[float | None]
     top_k: list[float | None]
+    # "headline" (the score the level is cut from), "side" (other figures) or "baseline".
+    role: str = "side"
+    se_rho: float | None = None
+    se_top_k: float | None = None
+
+
+class MarginOut(Struct):
+    """The headline minus one baseline: mean differences, their errors, steps better."""
+
+    baseline: str
+    d_rho: float | None
+    se_rho: float | None
+    block_se_rho: float | None
+    better_rho: int
+    d_top_k: float | None
+    se_top_k: float | None
+    block_se_top_k: float | None
+    better_top_k: int
+    steps: int
+    ahead: bool
+    ahead_by_one_se: bool
 
 
 class CalibrationOut(Struct):
@@ -64,7 +80,13 @@ class SkillOut(Struct):
     serious_severity: int = 4
     steps: list[date] = msgspec.field(default_factory=list)
     methods: dict[str, MethodSkillOut] = msgspec.field(default_factory=dict)
+    # The headline: which method is the level's own score, and what the level is cut from.
+    headline: str = "level_score"
+    level_basis: str = "weighted"
+    best_baseline: str = "last_180_days"
+    margins: dict[str, MarginOut] = msgspec.field(default_factory=dict)
     beats_baselines: bool = False
+    beats_baselines_by_one_se: bool = False
     calibration: list[CalibrationOut] = msgspec.field(default_factory=list)
     calibration_rises: bool = False
     chosen: list[ChosenOut] = msgspec.field(default_factory=list)
@@ -73,6 +95,23 @@ class SkillOut(Struct):
 
 def _num(value: float) -> float | None:
     return None if math.isnan(value) else round(float(value), 4)
+
+
+def _margin_out(g: Margin) -> MarginOut:
+    return MarginOut(
+        baseline=g.baseline,
+        d_rho=_num(g.d_rho),
+        se_rho=_num(g.se_rho),
+        block_se_rho=_num(g.block_se_rho),
+        better_rho=g.better_rho,
+        d_top_k=_num(g.d_top_k),
+        se_top_k=_num(g.se_top_k),
+        block_se_top_k=_num(g.block_se_top_k),
+        better_top_k=g.better_top_k,
+        steps=g.steps,
+        ahead=g.ahead,
+        ahead_by_one_se=g.ahead_by_one_se,
+    )
 
 
 def skill_out(report: SkillReport) -> SkillOut:
@@ -92,15 +131,23 @@ def skill_out(report: SkillReport) -> SkillOut:
         steps=list(result.steps),
         methods={
             name: MethodSkillOut(
-                label=METHOD_LABELS.get(name, name.replace("_", " ")),
+                label=method_label(name),
                 mean_rho=_num(m.mean_rho),
                 mean_top_k=_num(m.mean_top_k),
                 rho=[_num(x) for x in m.rho],
                 top_k=[_num(x) for x in m.top_k],
+                role=method_role(name),
+                se_rho=_num(m.se_rho),
+                se_top_k=_num(m.se_top_k),
             )
             for name, m in result.methods.items()
         },
+        headline=result.headline,
+        level_basis=result.level_basis,
+        best_baseline=result.best_baseline(),
+        margins={name: _margin_out(g) for name, g in result.margins().items()},
         beats_baselines=result.beats_baselines(),
+        beats_baselines_by_one_se=result.beats_baselines_by_one_se(),
         calibration=[
             CalibrationOut(
                 level=r.level,
@@ -134,9 +181,12 @@ def skill_out(report: SkillReport) -> SkillOut:
     tags=["risk"],
     summary="How well the risk model foresaw incidents (walk-forward backtest)",
     description="At each step the zones of kind `zones` are scored with what was known before "
-    "it and compared with the incidents of the next `horizon`: Spearman ρ and top-k capture "
-    "for the model and for the incident counts of the last 30, 90 and 180 days, and how often "
-    "each level saw a serious incident. Officers and admins.",
+    "it and compared with the incidents of the next `horizon`: Spearman ρ and top-k capture, "
+    "with standard errors, for the headline `level_score` (the score each zone's level is cut "
+    "from), for the side figures (`model`: expected incidents; `risk_score`: weighted score "
+    "per exposure) and for the incident counts of the last 30, 90 and 180 days; `margins`: the "
+    "level score minus each baseline; and how often each level saw a serious incident. "
+    "Officers and admins.",
 )
 async def get_skill(
     skill: Skill,
