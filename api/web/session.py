@@ -1,8 +1,15 @@
 """Browser sessions: a random session id in an HttpOnly, SameSite=Strict cookie (Secure over
-https); what it stands for lives on the server, in a Litestar Store, under the id's hash.
+https); what it stands for lives on the server, in the `web_sessions` table, under the id's
+SHA-256 (a copy of the table gives no usable cookie).
 
-The session holds the id of the API token used to sign in (never the token), the user and a CSRF
-token; every request re-checks that token (revoked, user or organisation deleted: signed out).
+The session holds the id of the API token used to sign in (never the token), a CSRF token and
+when it ends; every request re-checks that token (revoked, user or organisation deleted: signed
+out). Being in the database, a session opened through one API process or host is known to all;
+expired rows are deleted at each sign-in.
+
+`store_for(db)` gives the store; `create`, `load` and `delete` take it. `store_for(var_dir)`
+(a path) is the former store, files under var/web-sessions seen by one host only: kept until the
+pages pass the database.
 """
 
 from __future__ import annotations
@@ -13,15 +20,16 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from functools import cache
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from litestar import Request
-from litestar.stores.base import Store
 from litestar.stores.file import FileStore
-from sqlalchemy import select
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import insert, select
 
+from api.shared_tables import WebSessionRow
 from incidents.db import Database
 from incidents.identity.accounts import Principal
 from incidents.records.model import Role
@@ -39,10 +47,102 @@ class WebSession:
     csrf: str
 
 
-@cache
-def store_for(var_dir: str) -> Store:
-    """Sessions in files under var/web-sessions: shared by the processes of one host."""
-    return FileStore(Path(var_dir) / "web-sessions", create_directories=True)
+class SessionStore(Protocol):
+    """Where sessions live, by the hash of their id."""
+
+    async def save(self, key: str, token_id: uuid.UUID, csrf: str) -> None: ...
+
+    async def find(self, key: str) -> tuple[uuid.UUID, str] | None: ...
+
+    async def remove(self, key: str) -> None: ...
+
+    async def delete_all(self) -> None: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DatabaseSessions:
+    """Sessions in the `web_sessions` table: shared by every process and host on the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def save(self, key: str, token_id: uuid.UUID, csrf: str) -> None:
+        now = _now()
+        async with self.db.transaction() as session:
+            await session.execute(sql_delete(WebSessionRow).where(WebSessionRow.expires_at <= now))
+            await session.execute(
+                insert(WebSessionRow).values(
+                    id_hash=key,
+                    token_id=token_id,
+                    csrf=csrf,
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=SESSION_SECONDS),
+                )
+            )
+
+    async def find(self, key: str) -> tuple[uuid.UUID, str] | None:
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(WebSessionRow.token_id, WebSessionRow.csrf).where(
+                        WebSessionRow.id_hash == key, WebSessionRow.expires_at > _now()
+                    )
+                )
+            ).first()
+        return None if row is None else (row[0], row[1])
+
+    async def remove(self, key: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(sql_delete(WebSessionRow).where(WebSessionRow.id_hash == key))
+
+    async def delete_all(self) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(sql_delete(WebSessionRow))
+
+    async def prune(self) -> int:
+        """Delete the sessions that have ended; how many."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                sql_delete(WebSessionRow).where(WebSessionRow.expires_at <= _now())
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class FileSessions:
+    """The former store: files under <var_dir>/web-sessions, seen by the processes of one host."""
+
+    def __init__(self, var_dir: str) -> None:
+        folder = Path(var_dir) / "web-sessions"
+        folder.mkdir(parents=True, exist_ok=True)  # var/ itself may not exist yet
+        self.files = FileStore(folder, create_directories=True)
+
+    async def save(self, key: str, token_id: uuid.UUID, csrf: str) -> None:
+        value = json.dumps({"token_id": str(token_id), "csrf": csrf})
+        await self.files.set(key, value, expires_in=SESSION_SECONDS)
+
+    async def find(self, key: str) -> tuple[uuid.UUID, str] | None:
+        raw = await self.files.get(key)
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return uuid.UUID(data["token_id"]), str(data["csrf"])
+
+    async def remove(self, key: str) -> None:
+        await self.files.delete(key)
+
+    async def delete_all(self) -> None:
+        await self.files.delete_all()
+
+
+def store_for(source: Database | str) -> SessionStore:
+    """The session store: in the database (`store_for(container.db)`), or, given a var
+    directory, the former per-host files."""
+    if isinstance(source, Database):
+        return DatabaseSessions(source)
+    return FileSessions(str(source))
 
 
 def _key(sid: str) -> str:
@@ -53,27 +153,26 @@ def is_https(request: Request[Any, Any, Any]) -> bool:
     return request.url.scheme == "https"
 
 
-async def create(store: Store, token_id: uuid.UUID) -> WebSession:
+async def create(store: SessionStore, token_id: uuid.UUID) -> WebSession:
     sid = secrets.token_urlsafe(32)
     session = WebSession(sid=sid, token_id=token_id, csrf=secrets.token_urlsafe(32))
-    value = json.dumps({"token_id": str(token_id), "csrf": session.csrf})
-    await store.set(_key(sid), value, expires_in=SESSION_SECONDS)
+    await store.save(_key(sid), token_id, session.csrf)
     return session
 
 
-async def load(store: Store, request: Request[Any, Any, Any]) -> WebSession | None:
+async def load(store: SessionStore, request: Request[Any, Any, Any]) -> WebSession | None:
     sid = request.cookies.get(COOKIE)
     if not sid or len(sid) > 100:
         return None
-    raw = await store.get(_key(sid))
-    if raw is None:
+    found = await store.find(_key(sid))
+    if found is None:
         return None
-    data = json.loads(raw)
-    return WebSession(sid=sid, token_id=uuid.UUID(data["token_id"]), csrf=data["csrf"])
+    token_id, csrf = found
+    return WebSession(sid=sid, token_id=token_id, csrf=csrf)
 
 
-async def delete(store: Store, sid: str) -> None:
-    await store.delete(_key(sid))
+async def delete(store: SessionStore, sid: str) -> None:
+    await store.remove(_key(sid))
 
 
 async def principal_for(db: Database, token_id: uuid.UUID) -> Principal | None:
