@@ -46,11 +46,38 @@ def fx_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own database beside the configured one
+    (`<name>_gw0`, …), made here; alone, the configured database itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+
+    async def create() -> None:
+        engine = create_engine(base.set(database="postgres").render_as_string(False), pooled=False)
+        try:
+            async with engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                found = await conn.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                )
+                if found.first() is None:
+                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create())
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session", name="postgres_url")
 def fx_postgres_url() -> str:
-    url = os.environ.get(PG_ENV)
-    if not url:
+    configured = os.environ.get(PG_ENV)
+    if not configured:
         pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV} (`.ci/run` sets it) to run them.")
+    url = _worker_database(configured)
 
     async def reset() -> None:
         engine = create_engine(url)
