@@ -3,7 +3,10 @@
 Syntax (docs/sms.md): `TYPE PLACE [COUNTS] [WHEN] [free words]`, in any order, e.g.
 `ENLEVEMENT DIEMA 2 staff`, `IED 14.54 -9.19 route Kayes`, `kidnapping near Nioro 1 aid worker`;
 `OK K7F3Q` acknowledges alert K7F3Q. Words are compared without case or accents, small typos in
-type words and place names are tolerated. Mali keeps GMT all year, so times are read as UTC.
+type words and place names are tolerated, and messages written as sentences are read too:
+`des hommes armes ont enleve 2 de nos agents sur l axe Diema Nioro vers 7h`. Places on roads
+and around towns: incidents.intake.sms_places; times: incidents.intake.sms_times (Mali keeps
+GMT all year, so times are read as UTC).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
+from incidents.intake import sms_places, sms_times
 from incidents.interop.rows import (
     IncidentInput,
     PlaceFinder,
@@ -44,11 +48,81 @@ def _norm_tokens(text: str) -> tuple[str, ...]:
     return tuple(_tokens(normalize_text(text)))
 
 
+def _stem(word: str) -> str:
+    """Plural and feminine endings off: "tuees" -> "tue", "rockets" -> "rocket"."""
+    if len(word) > 3 and word.endswith("s"):
+        word = word[:-1]
+    return word
+
+
+# Type keywords come in tiers; in a message the best tier wins, then the earliest keyword.
+# 1: words naming the event ("embuscade", "braquage", "mine"); 2: words any violent incident
+# uses ("attaque", "tirs", "explosion") and past participles ("pillé", "enlevé"); an abduction
+# count then says kidnapping; 3: words naming the actors, not the event ("hommes armés",
+# "bandits armés", "gunmen"); last, the other counts (killed -> killing...).
+_GENERIC = frozenset(
+    {
+        ("attaque",),
+        ("attaques",),
+        ("attack",),
+        ("assaut",),
+        ("incident",),
+        ("explosion",),
+        ("explosions",),
+        ("explose",),
+        ("engin",),
+        ("tir",),
+        ("tirs",),
+        ("coups", "de", "feu"),
+        ("fusillade",),
+        ("shooting",),
+        ("gunfire",),
+        ("raid",),
+        ("autre",),
+        ("other",),
+        ("divers",),
+    }
+)
+_WEAK = frozenset(
+    {
+        ("hommes", "armes"),
+        ("hommes", "armes", "non", "identifies"),
+        ("hani",),
+        ("gunmen",),
+        ("bandits", "armes"),
+        ("bandits",),
+        ("coupeurs", "de", "route"),
+        ("tue",),
+        ("tues",),
+        ("killed",),
+        ("voleurs",),
+        ("thieves",),
+        ("emporte",),
+        ("emportes",),
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Keyword:
     words: tuple[str, ...]
     code: str
     language: Language | None
+    tier: int
+
+
+def _tier(words: tuple[str, ...], as_written: str) -> int:
+    if words in _WEAK:
+        return 3
+    if words in _GENERIC:
+        return 2
+    written = as_written.strip()
+    if len(words) == 1 and (
+        written.endswith(("é", "és", "ée", "ées"))
+        or (written.endswith("ed") and not written.endswith("eed"))
+    ):
+        return 2
+    return 1
 
 
 @cache
@@ -65,11 +139,12 @@ def _keywords() -> tuple[_Keyword, ...]:
                 if not key:
                     continue
                 if key not in found:
-                    found[key] = _Keyword(key, itype.code, language)  # type: ignore[arg-type]
+                    found[key] = _Keyword(key, itype.code, language, _tier(key, word))  # type: ignore[arg-type]
                 elif found[key].language != language:  # "ied", "carjacking": no hint
-                    found[key] = _Keyword(key, found[key].code, None)
+                    found[key] = _Keyword(key, found[key].code, None, found[key].tier)
     for word, (code, language) in _SMS_KEYWORDS.items():
-        found.setdefault(_norm_tokens(word), _Keyword(_norm_tokens(word), code, language))
+        key = _norm_tokens(word)
+        found.setdefault(key, _Keyword(key, code, language, _tier(key, word)))
     return tuple(sorted(found.values(), key=lambda k: -len(k.words)))
 
 
@@ -78,11 +153,28 @@ _SMS_KEYWORDS: dict[str, tuple[str, Language]] = {
     "explosion": ("ied", "fr"),
     "explosions": ("ied", "fr"),
     "explose": ("ied", "fr"),
+    "engin": ("ied", "fr"),
     "tir": ("armed_attack", "fr"),
     "enlev": ("kidnapping", "fr"),
     "kidnap": ("kidnapping", "en"),
+    "kidnappé": ("kidnapping", "fr"),
+    "kidnappés": ("kidnapping", "fr"),
     "braquage": ("robbery", "fr"),
-    "braque": ("robbery", "fr"),
+    "braqué": ("robbery", "fr"),
+    "braqueurs": ("robbery", "fr"),
+    "mines": ("landmine_uxo", "fr"),
+    "manif": ("demonstration", "fr"),
+    "pillés": ("looting", "fr"),
+    "voleurs": ("theft", "fr"),
+    "thieves": ("theft", "en"),
+    "emporte": ("theft", "fr"),
+    "emportés": ("theft", "fr"),
+    "véhicule emporté": ("carjacking", "fr"),
+    "emporté le véhicule": ("carjacking", "fr"),
+    "vol du véhicule": ("carjacking", "fr"),
+    "stole our vehicle": ("carjacking", "en"),
+    "check point": ("illegal_checkpoint", "fr"),
+    "refus d accès": ("access_denial", "fr"),
 }
 
 
@@ -104,91 +196,89 @@ def _phrases(language: Language | None, text: str) -> dict[tuple[str, ...], Lang
     return {tuple(p.split()): language for p in text.split(",")}
 
 
-# Outcome nouns after a number ("3 morts") and the impact field they fill.
-_COUNT_NOUNS: dict[str, tuple[str, Language | None]] = {
-    **{
-        w: ("killed", lang)
-        for w, lang in _words(
-            "fr",
-            """mort morts tue tues tuee tuees deces
-        decede decedes cadavres corps""",
-        ).items()
-    },
-    **{w: ("killed", lang) for w, lang in _words("en", "dead killed death deaths bodies").items()},
-    **{
-        w: ("injured", lang)
-        for w, lang in _words(
-            "fr",
-            """blesse blesses blessee blessees
-        blessure blessures""",
-        ).items()
-    },
-    **{w: ("injured", lang) for w, lang in _words("en", "injured wounded injuries hurt").items()},
-    **{
-        w: ("abducted", lang)
-        for w, lang in _words(
-            "fr",
-            """enleve enleves enlevee enlevees
-        kidnappe kidnappes otage otages""",
-        ).items()
-    },
-    **{
-        w: ("abducted", lang)
-        for w, lang in _words(
-            "en",
-            """abducted kidnapped hostage
-        hostages""",
-        ).items()
-    },
-    **{
-        w: ("detained", lang)
-        for w, lang in _words(
-            "fr",
-            """arrete arretes detenu detenus
-        interpelles""",
-        ).items()
-    },
-    **{w: ("detained", lang) for w, lang in _words("en", "arrested detained").items()},
-    **{
-        w: ("missing", lang)
-        for w, lang in _words(
-            "fr",
-            """disparu disparus disparue
-        disparues""",
-        ).items()
-    },
-    **{w: ("missing", lang) for w, lang in _words("en", "missing").items()},
+# Outcome words (nouns after a number, "3 morts"; participles before or after, "ont enleve 2",
+# "2 enleves") and the impact field they fill; compared after _stem.
+_OUTCOMES: dict[str, tuple[str, Language | None]] = {
+    **dict.fromkeys(
+        _list(
+            """mort morte tue tuee deces dece decede decedee cadavre assassine\n        execute egorge"""
+        ),
+        ("killed", "fr"),
+    ),
+    **dict.fromkeys(_list("dead killed death bodie body"), ("killed", "en")),
+    **dict.fromkeys(_list("blesse blessee blessure bless"), ("injured", "fr")),
+    **dict.fromkeys(_list("injured wounded injurie hurt"), ("injured", "en")),
+    **dict.fromkeys(
+        _list("enleve enlevee kidnappe kidnappee otage rapte enlevement"), ("abducted", "fr")
+    ),
+    **dict.fromkeys(_list("abducted kidnapped hostage"), ("abducted", "en")),
+    **dict.fromkeys(_list("arrete arretee detenu detenue interpelle"), ("detained", "fr")),
+    **dict.fromkeys(_list("arrested detained"), ("detained", "en")),
+    **dict.fromkeys(_list("disparu disparue"), ("missing", "fr")),
+    **dict.fromkeys(_list("missing"), ("missing", "en")),
+}
+# Verbs that only come before the people they affect: "kidnap 3 traders", "ont tue 2 civils".
+_OUTCOME_VERBS: dict[str, tuple[str, Language | None]] = {
+    **dict.fromkeys(_list("enlever kidnapper"), ("abducted", "fr")),
+    **dict.fromkeys(_list("kidnap abduct"), ("abducted", "en")),
+    **dict.fromkeys(_list("tuer abattu abattue"), ("killed", "fr")),
+    **dict.fromkeys(_list("kill"), ("killed", "en")),
+    **dict.fromkeys(_list("blessant"), ("injured", "fr")),
 }
 # Words naming aid workers: they set impact.aid_workers_affected, with or without a number.
 _AID_WORKERS: dict[tuple[str, ...], Language | None] = {
-    **_phrases(None, "staff, staffs, personnel"),
+    **_phrases(None, "staff, staffs, staf, personnel"),
     **_phrases(
         "fr",
         """humanitaire, humanitaires, agent, agents, employe, employes, collegue,
         collegues, agent humanitaire, agents humanitaires, travailleur humanitaire,
-        travailleurs humanitaires, personnel humanitaire, agent ong, agents ong, ong""",
+        travailleurs humanitaires, personnel humanitaire, agent ong, agents ong, ong,
+        agents de l ong, agent de l ong, volontaire, volontaires""",
     ),
     **_phrases(
         "en",
         """aid worker, aid workers, humanitarian worker, humanitarian workers,
-        humanitarian staff, ngo staff, colleague, colleagues, employee, employees, ngo""",
+        humanitarian staff, ngo staff, colleague, colleagues, employee, employees, ngo,
+        ngo workers, ngo worker""",
     ),
 }
 # Other people after a number: their count follows the type ("3 civils" in a kidnapping).
 _PEOPLE: dict[str, Language | None] = {
     **_words(
         "fr",
-        """soldats militaires gendarmes policiers personne personnes civil civils
-        villageois individus femmes enfants hommes commercant commercants passager passagers
-        eleveur eleveurs chauffeur chauffeurs""",
+        """soldats soldat militaires militaire gendarmes gendarme policiers policier personne
+        personnes pers civil civils villageois individus femmes femme enfants enfant hommes homme
+        commercant commercants passager passagers eleveur eleveurs chauffeur chauffeurs
+        bergers berger jeunes jeune douaniers douanier enseignants enseignant gardien gardiens
+        chef chefs comptable coordinateur coordinatrice infirmier infirmiere medecin maire
+        fille filles garcon garcons fideles pecheurs agriculteurs orpailleurs elus casques
+        bleus""",
     ),
     **_words(
         "en",
-        """soldiers policemen people person persons civilian civilians villagers
+        """soldiers soldier policemen people person persons civilian civilians villagers
         women children men trader traders passenger passengers herder herders driver
-        drivers""",
+        drivers guard guards teacher teachers nurse doctor girl girls boy boys""",
     ),
 }
+# Singular people without a number: "notre chauffeur", "le gardien", "our driver".
+_SINGULAR_DETERMINERS = frozenset(_list("notre le la l du son sa leur mon ma our the their his"))
+_SINGULAR_PEOPLE = frozenset(
+    _list("""agent chauffeur gardien chef berger comptable coordinateur coordinatrice employe
+    collegue volontaire enseignant commercant infirmier infirmiere medecin maire driver guard
+    colleague employee teacher nurse doctor""")
+)
+# Things counted in messages, whose numbers are not people.
+_NOT_PEOPLE = frozenset(
+    _list("""km h heure heures jour jours semaine semaines mois an ans minute minutes fois moto motos
+    vehicule vehicules camion camions voiture voitures bus pick pickup tonnes sacs tetes ordinateurs
+    telephones hours days weeks months years minutes times motorbikes motorbike vehicles vehicle
+    cars car trucks truck""")
+)
+# Words between a number and the people: "2 de nos agents", "3 of our staff".
+_FILLERS = frozenset(_list("de des d nos notre leurs ses of our their the les"))
+# "pas de blesse", "aucun mort", "sans victime", "no one hurt": an outcome said to be nil.
+_NEGATIONS = frozenset(_list("pas aucun aucune sans no none nobody zero ni"))
 # Where a people count goes when no outcome word says it: the type's own harm.
 _TYPE_COUNT_FIELD = {
     "kidnapping": "abducted",
@@ -211,44 +301,54 @@ _NUMBER_WORDS = {
             "huit eight",
             "neuf nine",
             "dix ten",
+            "onze eleven",
+            "douze twelve",
         ]
     )
     for w in words.split()
 }
-_PERPETRATORS: dict[str, str] = {
-    **dict.fromkeys(
-        _list("""armee army fama militaires militaire soldats soldiers gendarmes
-        gendarmerie police policiers"""),
-        "state_forces",
-    ),
-    **dict.fromkeys(
-        _list("""jihadistes djihadistes terroristes jnim gsim eigs isgs isis jihadists
-        terrorists insurges rebelles rebels insurgents"""),
-        "non_state_armed_group",
-    ),
-    **dict.fromkeys(
-        _list("dozo dozos milice milices militia militias chasseurs"), "community_militia"
-    ),
-    **dict.fromkeys(
-        _list("""wagner barkhane minusma russes russians mercenaires mercenaries
-        etrangers"""),
-        "foreign_forces",
-    ),
-    **dict.fromkeys(_list("voleurs criminels thieves criminals braqueurs"), "criminal"),
+_NUMBER_WORDS.update({"quinze": 15, "vingt": 20, "fifteen": 15, "twenty": 20, "trente": 30})
+_PERPETRATORS: dict[tuple[str, ...], str] = {
+    **{
+        (w,): "state_forces"
+        for w in _list("""armee army fama militaires militaire soldats soldiers gendarmes
+        gendarmerie police policiers forces""")
+    },
+    **{
+        (w,): "non_state_armed_group"
+        for w in _list("""jihadistes djihadistes jihadiste djihadiste terroristes terroriste
+        jnim gsim eigs isgs isis jihadists jihadist terrorists insurges rebelles rebels
+        insurgents csp cma""")
+    },
+    ("etat", "islamique"): "non_state_armed_group",
+    ("groupe", "arme"): "non_state_armed_group",
+    ("groupes", "armes"): "non_state_armed_group",
+    ("armed", "group"): "non_state_armed_group",
+    ("armed", "groups"): "non_state_armed_group",
+    **{(w,): "community_militia" for w in _list("dozo dozos milice milices militia militias")},
+    ("chasseurs",): "community_militia",
+    **{
+        (w,): "foreign_forces"
+        for w in _list("wagner barkhane minusma russes russians mercenaires mercenaries etrangers")
+    },
+    ("africa", "corps"): "foreign_forces",
+    **{
+        (w,): "criminal"
+        for w in _list("""voleurs voleur criminels thieves thief criminals braqueurs bandits
+        bandit""")
+    },
+    ("bandits", "armes"): "criminal",
+    ("armed", "bandits"): "criminal",
+    ("coupeurs", "de", "route"): "criminal",
 }
-_NEAR: dict[tuple[str, ...], Language | None] = {
-    **_phrases("fr", "pres, vers, proche, environs, alentours, a cote, non loin, sortie"),
-    **_phrases("en", "near, around, outside, close, nearby"),
-}
-_DAYS_AGO: dict[tuple[str, ...], tuple[int, Language]] = {
-    ("hier",): (1, "fr"),
-    ("avant", "hier"): (2, "fr"),
-    ("yesterday",): (1, "en"),
-    ("day", "before", "yesterday"): (2, "en"),
-    ("last", "night"): (1, "en"),
-    **dict.fromkeys(_phrases("fr", "aujourd hui, ce matin, ce soir, cette nuit"), (0, "fr")),
-    **dict.fromkeys(_phrases("en", "today, this morning, tonight, this evening"), (0, "en")),
-}
+# Words before an armed actor that make it the target: "embuscade contre FAMa", "camp FAMa".
+_TARGET_MARKERS = frozenset(
+    _list("""contre sur envers visant camp convoi vehicule vehicules poste base position
+    patrouille positions against on targeting convoy vehicle patrol camps""")
+)
+_ATTACK_WORDS = frozenset(_list("attaque attaques attak ataque attack embuscade ambush assaut"))
+_BY = frozenset(_list("par by"))
+_DETERMINERS = frozenset(_list("les des la le l un une d de du the some armes armed"))
 # Words that are neither type, count nor place; they still tell the language.
 _STOP_WORDS: dict[str, Language | None] = {
     **_words(
@@ -256,24 +356,38 @@ _STOP_WORDS: dict[str, Language | None] = {
         """le la les de du des au aux et dans sur avec dont par pour entre axe route
         ville village quartier secteur l d a un une est sont ont ete nos notre materiel vehicule
         moto motos camion bureau base ce cette matin soir nuit heures signale cercle region
-        commune sans victime tous suspects armes hommes inconnus individus""",
+        commune sans victime tous suspects armes hommes inconnus individus ds pres vers bjr
+        bonjour slt salut svp merci alerte urgent info bilan il ils elle y en qui que se sa son
+        ses leur leurs mes mon ma depuis apres avant lors pendant suite sous chez contre""",
     ),
     **_words(
         "en",
         """the of in at on and with an to from road town our office vehicle car truck
         by were was is are between morning evening night district reported unknown armed men
-        suspected""",
+        suspected near hit this that no one safe after before their they has have been""",
     ),
     **_words(None, "h min gps ok km"),
 }
+# Common words of field SMS never read alone as a misspelt place name.
+_COMMON = frozenset(
+    _list("""vehicule vehicules camion camions convoi marche bureau base camp poste zone village
+    ville quartier maison centre sante ecole mosquee eglise site deplaces passage passagers
+    chauffeur gardien chef maire equipe mission mobile charrette mariage groupe electrogene
+    ordinateurs telephone telephones argent betail vivres magasin entrepot gouvernorat douane
+    aeroport airport market office team river fleuve pont bridge puits sain sauf bloquee bloque
+    coupees touche detruit intercepte controlent imposent interdisant activites suspended
+    activities robbed safe fui perdu brule incendies incendie transport parmi cours lettre
+    zakat villages autour mort morts balle balles nord sud est ouest north south east west
+    entree sortie bergers berger jeunes agents interdit acces plusieurs venant partir routes
+    tenu passage cercle region commune secteur direction kilometres kilometre casques bleus
+    volontaires enseignants enseignant coordinateur comptable personnel""")
+)
 
 _COORDINATES = re.compile(
-    r"(?<![\w.,])(?P<ns>[NSns]\s?)?(?P<lat>[-+]?\d{1,2}[.,]\d{2,})\s*(?P<ns2>[NSns])?"
-    r"\s*[,;/ ]\s*(?P<ew>[EWOewo]\s?)?(?P<lon>[-+]?\d{1,3}[.,]\d{2,})\s*(?P<ew2>[EWOewo])?"
+    r"(?<![\w.,])(?P<ns>[NSns]\s?)?(?P<lat>[-+]?\d{1,2}[.,]\d{1,})\s*(?P<ns2>[NSns])?"
+    r"\s*[,;/ ]\s*(?P<ew>[EWOewo]\s?)?(?P<lon>[-+]?\d{1,3}[.,]\d{1,})\s*(?P<ew2>[EWOewo])?"
     r"(?![\w.,])"
 )
-_CLOCK = re.compile(r"(?<![\w.,])(?P<h>[01]?\d|2[0-3])(?:h|:)(?P<m>[0-5]\d)?(?!\w)", re.I)
-_DAY_MONTH = re.compile(r"(?<![\d/])(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?:/(?P<y>\d{2,4}))?(?![\d/])")
 _ACK = re.compile(
     r"^\s*(?:ok|ack|recu|bien recu|vu|lu|roger)\s*[:#\-]?\s*(?P<code>[a-z0-9]{4,10})?\s*[.!]*\s*$",
     re.I,
@@ -281,6 +395,9 @@ _ACK = re.compile(
 _HELP = {"aide", "help", "syntaxe", "syntax", "?"}
 # A box around the Sahel: coordinates outside it that fit when swapped were typed lon first.
 _SAHEL = (4.0, 28.0, -18.0, 16.0)
+# Words that start a message meant as a correction or as a new report (docs/sms.md).
+CORRECTION_WORDS = frozenset(_list("correction corrige corriger rectif rectification erratum fix"))
+NEW_REPORT_WORDS = frozenset(_list("nouveau nouvel nouvelle autre new another"))
 
 
 # ---------------------------------------------------------------------------- result
@@ -296,102 +413,197 @@ class SmsParse:
     missing: list[str] = field(default_factory=list)
     language: Language = "fr"
     unknown_place: str | None = None
+    #: The two places of a road (`axe Diema Nioro`) the point was read between, if any.
+    road: tuple[str, str] | None = None
+    #: The message starts with a correction word (`CORRECTION`, `RECTIF`...) or a new-report
+    #: word (`NOUVEAU`, `NEW`): how the intake service treats a re-sent message (docs/sms.md).
+    intent: Literal["correction", "new"] | None = None
 
-    def reply(self, language: str | None = None) -> str:
-        """The answer SMS (at most 160 GSM characters) in the sender's language."""
+    def reply(
+        self,
+        language: str | None = None,
+        *,
+        segments: int = 1,
+        reference: str | None = None,
+        corrected: bool = False,
+    ) -> str:
+        """The answer SMS in the sender's language, in GSM-7, within `segments` segments
+        (160 septets for one, 153 each when concatenated) and never cut inside a word.
+
+        `reference`: the report's code, quoted first; `corrected`: the message updated the
+        sender's earlier report instead of adding one."""
         lang: Language = "en" if (language or self.language).lower().startswith("en") else "fr"
-        return fit_sms(to_gsm7(_reply_text(self, lang)))
+        head = "Sentinelle"
+        if reference:
+            head += f" {'ref' if lang == 'en' else 'réf'} {reference}"
+        limit = segment_budget(segments)
+        for parts in _reply_variants(self, lang, corrected):
+            text = to_gsm7(f"{head}: " + " ".join(p for p in parts if p))
+            if gsm7_length(text) <= limit:
+                return text
+        return fit_sms(text, segments=segments)
 
 
-def _reply_text(parse: SmsParse, lang: Language) -> str:
+def _reply_variants(parse: SmsParse, lang: Language, corrected: bool) -> list[list[str]]:
+    """Replies from the fullest to the shortest: optional sentences are dropped whole."""
     fr = lang == "fr"
     if parse.kind == "ack":
-        return (
-            f"Sentinelle: accusé de réception de l'alerte {parse.ack_code} enregistré. Merci."
+        return [
+            [
+                f"accusé de réception de l'alerte {parse.ack_code} enregistré.",
+                "Merci.",
+            ]
             if fr
-            else f"Sentinelle: alert {parse.ack_code} acknowledged. Thank you."
-        )
+            else [f"alert {parse.ack_code} acknowledged.", "Thank you."]
+        ]
     if "ack_code" in parse.missing:
-        return (
-            "Sentinelle: pour confirmer une alerte, envoyez OK suivi du code reçu, ex: OK K7F3Q"
+        return [
+            ["pour confirmer une alerte, envoyez OK suivi du code reçu, ex: OK K7F3Q"]
             if fr
-            else "Sentinelle: to acknowledge an alert send OK and its code, e.g. OK K7F3Q"
-        )
+            else ["to acknowledge an alert send OK and its code, e.g. OK K7F3Q"]
+        ]
     if "type" in parse.missing and "location" in parse.missing:
-        return (
-            "Sentinelle: message non compris. Envoyez TYPE LIEU NOMBRE, ex: ENLEVEMENT DIEMA "
-            "2 staff ou IED 14.54 -9.19. Types: ATTAQUE IED ENLEVEMENT VOL MENACE BARRAGE"
+        return [
+            [
+                "message non compris. Envoyez TYPE LIEU NOMBRE, ex: ENLEVEMENT DIEMA 2 staff "
+                "ou IED 14.54 -9.19. Types: ATTAQUE IED ENLEVEMENT VOL MENACE BARRAGE"
+            ]
             if fr
-            else "Sentinelle: message not understood. Send TYPE PLACE COUNT, e.g. KIDNAPPING "
-            "DIEMA 2 staff or IED 14.54 -9.19. Types: ATTACK IED KIDNAPPING THEFT THREAT"
-        )
+            else [
+                "message not understood. Send TYPE PLACE COUNT, e.g. KIDNAPPING DIEMA 2 staff "
+                "or IED 14.54 -9.19. Types: ATTACK IED KIDNAPPING THEFT THREAT"
+            ]
+        ]
     if "type" in parse.missing:
-        return (
-            "Sentinelle: type d'incident non reconnu. Renvoyez avec le type en premier, ex: "
-            "ATTAQUE, IED, ENLEVEMENT, VOL, MENACE, BARRAGE, EMBUSCADE"
+        return [
+            [
+                "type d'incident non reconnu. Renvoyez avec le type en premier, ex: ATTAQUE, "
+                "IED, ENLEVEMENT, VOL, MENACE, BARRAGE, EMBUSCADE"
+            ]
             if fr
-            else "Sentinelle: incident type not recognised. Send again starting with the type, "
-            "e.g. ATTACK, IED, KIDNAPPING, THEFT, THREAT, CHECKPOINT, AMBUSH"
-        )
+            else [
+                "incident type not recognised. Send again starting with the type, e.g. "
+                "ATTACK, IED, KIDNAPPING, THEFT, THREAT, CHECKPOINT, AMBUSH"
+            ]
+        ]
     if "location" in parse.missing:
-        if parse.unknown_place:
-            return (
-                f"Sentinelle: lieu {parse.unknown_place} inconnu. Renvoyez avec une localité "
-                "proche ou les coordonnées GPS, ex: IED 14.54 -9.19"
-                if fr
-                else f"Sentinelle: place {parse.unknown_place} unknown. Send again with a "
-                "nearby town or GPS coordinates, e.g. IED 14.54 -9.19"
-            )
-        return (
-            "Sentinelle: lieu non reconnu. Renvoyez avec la localité ou les coordonnées GPS "
-            "(lat lon), ex: VOL GAO ou IED 14.54 -9.19"
+        name = parse.unknown_place
+        if name and len(name) > 24:
+            name = name[:24]
+        if name:
+            if fr:
+                return [
+                    [
+                        f"lieu {name} inconnu.",
+                        "Quelle est la ville la plus proche? Renvoyez le message complet avec",
+                        "elle ou les coordonnées GPS, ex: IED 14.54 -9.19",
+                    ],
+                    [
+                        f"lieu {name} inconnu.",
+                        "Renvoyez avec la ville la plus proche ou GPS,",
+                        "ex: IED 14.54 -9.19",
+                    ],
+                ]
+            return [
+                [
+                    f"place {name} unknown.",
+                    "What is the nearest town? Send the full message again naming it, or GPS",
+                    "coordinates, e.g. IED 14.54 -9.19",
+                ],
+                [
+                    f"place {name} unknown.",
+                    "Send again with the nearest town or GPS,",
+                    "e.g. IED 14.54 -9.19",
+                ],
+            ]
+        return [
+            [
+                "lieu non reconnu. Renvoyez avec la ville la plus proche ou les coordonnées "
+                "GPS (lat lon), ex: VOL GAO ou IED 14.54 -9.19"
+            ]
             if fr
-            else "Sentinelle: place not recognised. Send again with the town or GPS coordinates "
-            "(lat lon), e.g. THEFT GAO or IED 14.54 -9.19"
-        )
-    return _confirmation(parse.incident, lang)
+            else [
+                "place not recognised. Send again with the nearest town or GPS coordinates "
+                "(lat lon), e.g. THEFT GAO or IED 14.54 -9.19"
+            ]
+        ]
+    return _confirmations(parse, lang, corrected)
 
 
-def _confirmation(incident: IncidentInput, lang: Language) -> str:
+_OUTCOME_LABELS = {
+    "fr": {
+        "killed": "mort(s)",
+        "injured": "blessé(s)",
+        "abducted": "enlevé(s)",
+        "detained": "détenu(s)",
+        "missing": "disparu(s)",
+    },
+    "en": {
+        "killed": "killed",
+        "injured": "injured",
+        "abducted": "abducted",
+        "detained": "detained",
+        "missing": "missing",
+    },
+}
+
+
+def _confirmations(parse: SmsParse, lang: Language, corrected: bool) -> list[list[str]]:
+    incident = parse.incident
+    fr = lang == "fr"
     itype = TYPES[incident["type"]]
-    label = itype.label_fr if lang == "fr" else itype.label_en
+    label = itype.label_fr if fr else itype.label_en
+    short_label = label.split(" (")[0].split(",")[0]
     place = incident.get("place_name") or ""
-    if incident.get("location_precision") == "exact":
+    precision = incident.get("location_precision")
+    if precision == "exact":
         lon, lat = incident["geometry"]["coordinates"]
-        place = f"{lat:.4f} {lon:.4f}"
+        where = f"{'à' if fr else 'at'} {lat:.4f} {lon:.4f}"
+    elif parse.road is not None and " km " not in f" {place} ":
+        a, b = parse.road
+        where = f"sur l'axe {a} - {b}" if fr else f"on the {a} - {b} road"
+    elif " km " in f" {place} ":
+        where = place if fr else place.replace(" de ", " from ").replace(" vers ", " towards ")
+    elif precision == "near":
+        where = f"{'près de' if fr else 'near'} {place}"
+    else:
+        where = f"{'à' if fr else 'at'} {place}"
     impact = incident.get("impact", {})
-    words = {
-        "fr": {
-            "killed": "mort(s)",
-            "injured": "blessé(s)",
-            "abducted": "enlevé(s)",
-            "detained": "détenu(s)",
-            "missing": "disparu(s)",
-        },
-        "en": {
-            "killed": "killed",
-            "injured": "injured",
-            "abducted": "abducted",
-            "detained": "detained",
-            "missing": "missing",
-        },
-    }[lang]
+    words = _OUTCOME_LABELS[lang]
     counts = ", ".join(f"{impact[k]} {w}" for k, w in words.items() if impact.get(k))
     if impact.get("aid_workers_affected"):
-        aid = "humanitaires" if lang == "fr" else "aid workers"
+        aid = "humanitaires" if fr else "aid workers"
         counts = f"{counts}, {aid}" if counts else aid
     day = incident["occurred_at"][:10]
-    where = (
-        (" près de " if lang == "fr" else " near ")
-        if incident.get("location_precision") == "near"
-        else (" à " if lang == "fr" else " at ")
+    if incident.get("time_precision") == "exact":
+        day += " " + incident["occurred_at"][11:16]
+    when = f"le {day}" if fr else f"on {day}"
+    count_part = f"({counts})" if counts else ""
+    verb = ("corrigé:" if fr else "corrected:") if corrected else ("reçu" if fr else "received")
+    hint_long = (
+        "Merci. Pour corriger, renvoyez le message complet dans l'heure."
+        if fr
+        else "Thank you. To correct, send the full message again within the hour."
     )
-    body = f"{label}{where}{place} le {day}" if lang == "fr" else f"{label}{where}{place} on {day}"
-    if counts:
-        body += f" ({counts})"
-    if lang == "fr":
-        return f"Sentinelle: reçu {body}. Merci. Pour corriger, renvoyez le message complet."
-    return f"Sentinelle: received {body}. Thank you. To correct, send the full message again."
+    hint_short = "Pour corriger, renvoyez-le." if fr else "To correct, send it again."
+    thanks = "Merci." if fr else "Thank you."
+    variants = []
+    for lab in (label, short_label):
+        core = [
+            verb,
+            lab,
+            where,
+            when + ("" if count_part else "."),
+            count_part + "." if count_part else "",
+        ]
+        variants += [
+            [*core, hint_long],
+            [*core, hint_short],
+            [*core, thanks],
+            core,
+        ]
+    variants.append([verb, short_label, where, count_part + "." if count_part else ""])
+    return variants
 
 
 # ---------------------------------------------------------------------------- GSM-7
@@ -519,14 +731,32 @@ def sms_size(text: str) -> SmsSize:
     return SmsSize(alphabet, units, segments)
 
 
-def fit_sms(text: str) -> str:
-    """At most SMS_LENGTH septets (extension characters count two), cut at a word, with a dot."""
-    if gsm7_length(text) <= SMS_LENGTH:
+def segment_budget(segments: int = 1) -> int:
+    """Septets `segments` GSM-7 segments carry: 160 alone, 153 each when concatenated."""
+    segments = max(1, min(int(segments), SMS_MAX_SEGMENTS))
+    single, multi = _SEGMENT["gsm7"]
+    return single if segments == 1 else multi * segments
+
+
+def fit_sms(text: str, *, segments: int = 1) -> str:
+    """At most `segments` GSM-7 segments (extension characters count two), cut between words
+    with a final dot; a single word longer than the whole budget is the only thing ever cut."""
+    limit = segment_budget(segments)
+    if gsm7_length(text) <= limit:
         return text
-    cut = text
-    while cut and gsm7_length(cut) > SMS_LENGTH - 1:
+    words = text.split(" ")
+    kept: list[str] = []
+    for word in words:
+        candidate = " ".join([*kept, word]).rstrip(" ,;:(")
+        if gsm7_length(candidate + ".") > limit:
+            break
+        kept.append(word)
+    if kept:
+        return " ".join(kept).rstrip(" ,;:(.") + "."
+    cut = words[0]
+    while cut and gsm7_length(cut + ".") > limit:
         cut = cut[:-1]
-    return cut.rsplit(" ", 1)[0].rstrip(" ,.(") + "."
+    return cut + "."
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -536,7 +766,8 @@ def fit_sms(text: str) -> str:
 class _Token:
     text: str  # as typed
     norm: str  # lower case, no accents
-    used: bool = False
+    used: bool = False  # read as a type, count, time... word
+    actor: bool = False  # names a perpetrator or a target
 
 
 class _Votes:
@@ -557,7 +788,7 @@ class _Votes:
 
 def parse_sms(text: str, *, now: datetime, gazetteer: PlaceFinder | None = None) -> SmsParse:
     """Read one SMS. `now` is when it was received (aware datetime); it dates the incident
-    unless the message says "hier" / "yesterday", a day (12/03) or a time (14h30)."""
+    unless the message says when (incidents.intake.sms_times)."""
     places = gazetteer if gazetteer is not None else default_gazetteer()
     stripped = " ".join(text.split())
     ack = _ACK.match(normalize_text(stripped))
@@ -575,36 +806,36 @@ def parse_sms(text: str, *, now: datetime, gazetteer: PlaceFinder | None = None)
 
     # Coordinates first: their digits must not be read as counts or times.
     geometry = None
+    rest = stripped
     match = _COORDINATES.search(stripped)
     if match:
         geometry = _geometry_from(match)
         if geometry is not None:
-            stripped_rest = stripped[: match.start()] + " " + stripped[match.end() :]
-        else:
-            stripped_rest = stripped
-    else:
-        stripped_rest = stripped
+            rest = stripped[: match.start()] + " " + stripped[match.end() :]
 
-    typed, has_time, year_given, rest = _clock_and_date(stripped_rest, now)
-    tokens = [_Token(t, normalize_text(t)) for t in _tokens(rest)]
-    occurred, time_precision = _when(tokens, now, votes, typed, has_time, year_given)
-
-    impact = empty_impact()
-    people_counts = _read_counts(tokens, impact, votes)
-    code = _read_type(tokens, votes, places)
-    if code is None:
-        code = _type_from_counts(impact)
-    if code is not None:
-        target = _TYPE_COUNT_FIELD.get(code)
-        if target and people_counts and not impact[target]:
-            impact[target] = people_counts
+    typed = sms_times.strip_typed(rest)
+    tokens = [_Token(t, normalize_text(t)) for t in _tokens(typed.text)]
+    intent = _read_intent(tokens)
+    said = sms_times.read_time_words([t.norm for t in tokens], [not t.used for t in tokens], now)
+    for k in said.used:
+        tokens[k].used = True
+    for language_said in said.languages:
+        votes.add(language_said)
+    occurred, time_precision = sms_times.resolve(now, typed, said)
 
     perpetrator = _read_perpetrator(tokens)
-    near = _read_near(tokens, votes)
+    impact = empty_impact()
+    people_counts, singular = _read_counts(tokens, impact, votes)
+    code = _read_type(tokens, votes, places, impact)
+    if code is not None:
+        target = _TYPE_COUNT_FIELD.get(code)
+        if target and not impact[target]:
+            extra = people_counts + (singular if code in {"kidnapping", "killing"} else 0)
+            if extra:
+                impact[target] = extra
     for tok in tokens:
         if not tok.used and tok.norm in _STOP_WORDS:
             votes.add(_STOP_WORDS[tok.norm])
-            tok.used = tok.norm not in {"route", "axe"}  # "route Kayes" still names Kayes
 
     incident: IncidentInput = {
         "occurred_at": iso_utc(occurred),
@@ -622,36 +853,103 @@ def parse_sms(text: str, *, now: datetime, gazetteer: PlaceFinder | None = None)
         incident["type"] = code
         incident["severity"] = severity_for(TYPES[code].default_severity, impact)
 
-    leftover = [t for t in tokens if not t.used and not t.norm.isdigit()]
+    words = [t.norm for t in tokens]
+    usable = [not t.used and not t.actor and not t.norm.isdigit() for t in tokens]
     unknown_place = None
+    road = None
     if geometry is not None:
         incident["geometry"] = geometry
         incident["location_precision"] = "exact"
-        words = [t.text for t in leftover if t.norm not in _STOP_WORDS or t.norm in {"route"}]
-        if words:
-            incident["place_name"] = " ".join(words)
+        named = [
+            t.text
+            for t, ok in zip(tokens, usable, strict=True)
+            if ok and (t.norm not in _STOP_WORDS or t.norm in {"route"})
+        ]
+        if named:
+            incident["place_name"] = " ".join(named)
     else:
-        place = places.search_in_text([t.text for t in leftover if t.norm not in _STOP_WORDS])
-        if place is not None:
+        found = sms_places.find_places(words, usable, places, _is_common)
+        where = sms_places.read_where(words, found)
+        if where is not None:
             incident["geometry"] = {
                 "type": "Point",
-                "coordinates": [round(place.lon, 6), round(place.lat, 6)],
+                "coordinates": [round(where.lon, 6), round(where.lat, 6)],
             }
-            incident["location_precision"] = "near" if near else "locality"
-            incident["place_name"] = place.name
+            incident["location_precision"] = where.precision
+            incident["place_name"] = where.name
+            road = where.road
+            for place in where.places:
+                for k in range(place.start, place.end):
+                    tokens[k].used = True
         else:
             missing.append("location")
-            candidates = [
-                t.text for t in leftover if len(t.norm) >= 4 and t.norm not in _STOP_WORDS
-            ]
-            unknown_place = candidates[0] if len(candidates) == 1 else None
+            unknown_place = _unknown_place(tokens, usable)
     return SmsParse(
         "incomplete" if missing else "report",
         incident=incident,
         missing=missing,
         language=votes.language,
         unknown_place=unknown_place,
+        road=road,
+        intent=intent,
     )
+
+
+def _is_common(word: str) -> bool:
+    return word in _vocabulary()
+
+
+@cache
+def _vocabulary() -> frozenset[str]:
+    """Every word the parser knows as something else than a place."""
+    words: set[str] = set(_STOP_WORDS) | set(_COMMON) | set(_PEOPLE) | set(_OUTCOMES)
+    words |= set(_OUTCOME_VERBS) | _NOT_PEOPLE | _FILLERS | _NEGATIONS | set(_NUMBER_WORDS)
+    words |= _TARGET_MARKERS | _ATTACK_WORDS | sms_places.NEAR_WORDS | sms_places.ROAD_WORDS
+    for phrase in (*_AID_WORKERS, *_PERPETRATORS):
+        words.update(phrase)
+    for keyword in _keywords():
+        words.update(keyword.words)
+    words |= {_stem(w) for w in words}
+    return frozenset(w for w in words if w)
+
+
+def _unknown_place(tokens: list[_Token], usable: list[bool]) -> str | None:
+    """The word that looks like the unknown place: after "a", "à", "de", "near"... or in capitals."""
+    candidates = [
+        (i, t)
+        for i, (t, ok) in enumerate(zip(tokens, usable, strict=True))
+        if ok and len(t.norm) >= 4 and not _is_common(t.norm)
+    ]
+    if not candidates:
+        return None
+    after_preposition = [
+        t
+        for i, t in candidates
+        if i > 0 and tokens[i - 1].norm in {"a", "de", "du", "pres", "near", "at", "in", "vers"}
+    ]
+    if after_preposition:
+        return after_preposition[0].text
+    capitalised = [t for _, t in candidates if t.text[:1].isupper()]
+    if capitalised:
+        return capitalised[0].text
+    return candidates[0][1].text if len(candidates) == 1 else None
+
+
+def _read_intent(tokens: list[_Token]) -> Literal["correction", "new"] | None:
+    if not tokens:
+        return None
+    first = tokens[0].norm
+    if first in CORRECTION_WORDS or first.startswith("rectif"):
+        tokens[0].used = True
+        return "correction"
+    if first in NEW_REPORT_WORDS and len(tokens) > 1 and tokens[1].norm not in {"de", "d"}:
+        if first in {"autre", "another"} and tokens[1].norm in {"incident", "incidents"}:
+            pass
+        elif first in {"autre", "another"}:
+            return None
+        tokens[0].used = True
+        return "new"
+    return None
 
 
 def _looks_like_code(message: str, code: str) -> bool:
@@ -681,74 +979,17 @@ def _in_sahel(lat: float, lon: float) -> bool:
     return south <= lat <= north and west <= lon <= east
 
 
-def _clock_and_date(text: str, now: datetime) -> tuple[datetime | None, bool, bool, str]:
-    """A day ("12/03") and a time ("14h30") typed in the message, removed from the text.
-
-    Returns (day or None, whether a time was given, whether the year was given, text left).
-    """
-    day = None
-    year_given = False
-    date_match = _DAY_MONTH.search(text)
-    if date_match:
-        try:
-            year = int(date_match.group("y") or now.year)
-            day = now.replace(
-                year=year + 2000 if year < 100 else year,
-                month=int(date_match.group("mo")),
-                day=int(date_match.group("d")),
-            )
-            year_given = bool(date_match.group("y"))
-            text = text[: date_match.start()] + " " + text[date_match.end() :]
-        except ValueError:
-            day = None
-    clock = _CLOCK.search(text)
-    if clock:
-        base = day or now
-        day = base.replace(
-            hour=int(clock.group("h")), minute=int(clock.group("m") or 0), second=0, microsecond=0
-        )
-        text = text[: clock.start()] + " " + text[clock.end() :]
-    return day, clock is not None, year_given, text
-
-
-def _when(
-    tokens: list[_Token],
-    now: datetime,
-    votes: _Votes,
-    typed: datetime | None,
-    has_time: bool,
-    year_given: bool,
-) -> tuple[datetime, str]:
-    """(occurred_at, time_precision) from the day words and any typed day or time."""
-    days_ago = 0
-    for words, (days, language) in sorted(_DAYS_AGO.items(), key=lambda kv: -len(kv[0])):
-        at = next((i for i in range(len(tokens)) if _match_at(tokens, i, words)), None)
-        if at is not None:
-            _use(tokens, at, len(words))
-            votes.add(language)
-            days_ago = days
-            break
-    if typed is None:
-        return now - timedelta(days=days_ago), "day"
-    moment = typed - timedelta(days=days_ago)
-    if moment > now and not year_given:
-        # "22h" sent at 06:00 means last night; "28/12" sent in January means last year.
-        moment -= timedelta(days=1) if has_time and typed.date() == now.date() else timedelta(0)
-        if moment > now:
-            moment = moment.replace(year=moment.year - 1)
-    return moment, "exact" if has_time else "day"
-
-
-def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
-    n = len(needle)
-    return any(tuple(haystack[i : i + n]) == tuple(needle) for i in range(len(haystack) - n + 1))
-
-
-def _match_at(tokens: list[_Token], i: int, words: Sequence[str]) -> bool:
+def _match_at(tokens: list[_Token], i: int, words: Sequence[str], *, stem: bool = False) -> bool:
     n = len(words)
     if i + n > len(tokens):
         return False
-    return all(not tokens[i + k].used and tokens[i + k].norm == words[k] for k in range(n))
+    for k in range(n):
+        tok = tokens[i + k]
+        if tok.used:
+            return False
+        if tok.norm != words[k] and not (stem and _stem(tok.norm) == _stem(words[k])):
+            return False
+    return True
 
 
 def _use(tokens: list[_Token], i: int, n: int) -> None:
@@ -756,64 +997,194 @@ def _use(tokens: list[_Token], i: int, n: int) -> None:
         tokens[k].used = True
 
 
-def _read_counts(tokens: list[_Token], impact: dict[str, Any], votes: _Votes) -> int:
-    """Fill impact from "3 morts", "2 staff enlevés"...; returns the count of people whose fate
-    the message does not say (it then follows the incident type)."""
+def _outcome(word: str) -> tuple[str, Language | None] | None:
+    for form in (word, _stem(word)):
+        if form in _OUTCOMES:
+            return _OUTCOMES[form]
+        if len(form) > 3 and form.endswith("e") and form[:-1] in _OUTCOMES:
+            return _OUTCOMES[form[:-1]]
+    return None
+
+
+def _number(tok: _Token) -> int | None:
+    if tok.used:
+        return None
+    if tok.norm.isdigit():
+        return int(tok.norm) if len(tok.norm) <= 4 else None
+    return _NUMBER_WORDS.get(tok.norm)
+
+
+def _people_at(tokens: list[_Token], j: int, votes: _Votes, impact: dict[str, Any]) -> int:
+    """How many tokens from j name people ("agents ONG", "civils", "casques bleus"); 0 if none."""
+    for words, language in sorted(_AID_WORKERS.items(), key=lambda kv: -len(kv[0])):
+        if _match_at(tokens, j, words):
+            impact["aid_workers_affected"] = True
+            votes.add(language)
+            return len(words)
+    if j < len(tokens) and not tokens[j].used and tokens[j].norm in _PEOPLE:
+        votes.add(_PEOPLE[tokens[j].norm])
+        n = 1
+        while j + n < len(tokens) and tokens[j + n].norm in _PEOPLE and n < 3:
+            n += 1
+        return n
+    return 0
+
+
+def _read_counts(tokens: list[_Token], impact: dict[str, Any], votes: _Votes) -> tuple[int, int]:
+    """Fill impact from "3 morts", "2 staff enlevés", "ont enleve 2 de nos agents"...
+
+    Returns (people counted whose fate the message does not say, singular people without a
+    number such as "notre chauffeur"): they then follow the incident type."""
+    _read_negations(tokens, votes)
     unassigned = 0
     for i, tok in enumerate(tokens):
-        if tok.used:
+        number = _number(tok)
+        if number is None:
             continue
-        number = int(tok.norm) if tok.norm.isdigit() else _NUMBER_WORDS.get(tok.norm)
-        if number is None or i + 1 >= len(tokens):
+        if i + 1 < len(tokens) and tokens[i + 1].norm in _NOT_PEOPLE:
             continue
         j = i + 1
-        people = False
-        for words, language in sorted(_AID_WORKERS.items(), key=lambda kv: -len(kv[0])):
-            if _match_at(tokens, j, words):
-                impact["aid_workers_affected"] = True
-                votes.add(language)
-                _use(tokens, j, len(words))
-                j += len(words)
-                people = True
-                break
-        if not people and j < len(tokens) and tokens[j].norm in _PEOPLE:
-            votes.add(_PEOPLE[tokens[j].norm])
-            tokens[j].used = True
+        people = 0
+        while j < len(tokens) and tokens[j].norm in _FILLERS and not tokens[j].used:
             j += 1
-            people = True
-        if j < len(tokens) and not tokens[j].used and tokens[j].norm in _COUNT_NOUNS:
-            target, language = _COUNT_NOUNS[tokens[j].norm]
+        people = _people_at(tokens, j, votes, impact)
+        if people:
+            j += people
+        else:
+            j = i + 1
+        # Up to two words we do not know ("3 douaniers tues") before an outcome word.
+        skipped = 0
+        while (
+            j < len(tokens)
+            and skipped < 2
+            and not tokens[j].used
+            and _outcome(tokens[j].norm) is None
+            and tokens[j].norm not in _NOT_PEOPLE
+            and not tokens[j].norm.isdigit()
+            and tokens[j].norm not in _STOP_WORDS
+            and tokens[j].norm not in _FILLERS
+            and not _is_place_like(tokens[j])
+        ):
+            j += 1
+            skipped += 1
+        found = _outcome(tokens[j].norm) if j < len(tokens) and not tokens[j].used else None
+        if found is None and skipped:
+            j -= skipped
+        if found is not None:
+            target, language = found
             votes.add(language)
             impact[target] = int(impact[target]) + number
             _use(tokens, i, j + 1 - i)
-        elif people:
+            continue
+        before = _outcome_before(tokens, i)
+        if before is not None:
+            at, (target, language) = before
+            votes.add(language)
+            impact[target] = int(impact[target]) + number
+            _use(tokens, at, 1)
+            _use(tokens, i, max(1, j - i))
+            continue
+        if people:
             unassigned += number
             _use(tokens, i, j - i)
+    singular = 0
+    for i in range(len(tokens) - 1):
+        tok, nxt = tokens[i], tokens[i + 1]
+        if tok.used or nxt.used or tok.norm not in _SINGULAR_DETERMINERS:
+            continue
+        if nxt.norm not in _SINGULAR_PEOPLE:
+            continue
+        votes.add(_PEOPLE.get(nxt.norm))
+        after = tokens[i + 2] if i + 2 < len(tokens) else None
+        found = _outcome(after.norm) if after is not None and not after.used else None
+        if found is not None:
+            impact[found[0]] = int(impact[found[0]]) + 1
+            _use(tokens, i, 3)
+        else:
+            singular = max(singular, 1)
+            if nxt.norm in {"agent", "employe", "collegue", "volontaire", "colleague", "employee"}:
+                impact["aid_workers_affected"] = True
+            _use(tokens, i, 2)
     for i in range(len(tokens)):  # "staff" without a number still flags aid workers
         for words, language in _AID_WORKERS.items():
             if _match_at(tokens, i, words):
                 impact["aid_workers_affected"] = True
                 votes.add(language)
                 _use(tokens, i, len(words))
-    return unassigned
+    return unassigned, singular
 
 
-def _read_type(tokens: list[_Token], votes: _Votes, places: PlaceFinder) -> str | None:
-    """The first type keyword in the message; exact words before typo-tolerant ones."""
-    best: tuple[int, _Keyword] | None = None
+def _is_place_like(tok: _Token) -> bool:
+    return tok.text[:1].isupper() and not _is_common(tok.norm) and len(tok.norm) >= 3
+
+
+def _outcome_before(tokens: list[_Token], i: int) -> tuple[int, tuple[str, Language | None]] | None:
+    """An outcome verb just before a number: "ont enleve 2", "killed 3", "kidnap 3"."""
+    for back in (1, 2):
+        k = i - back
+        if k < 0:
+            return None
+        tok = tokens[k]
+        if tok.used:
+            return None
+        found = _outcome(tok.norm) or _OUTCOME_VERBS.get(tok.norm)
+        if found is not None:
+            return k, found
+        if tok.norm not in {"ont", "a", "avoir", "have", "has", "been", "ete", "et", "and"}:
+            return None
+    return None
+
+
+def _read_negations(tokens: list[_Token], votes: _Votes) -> None:
+    """ "pas de blesse", "aucun mort", "sans victime", "no one hurt", "0 blesse": nothing counted."""
+    for i, tok in enumerate(tokens):
+        if tok.used or tok.norm not in _NEGATIONS:
+            continue
+        for j in range(i + 1, min(len(tokens), i + 4)):
+            if _outcome(tokens[j].norm) is not None or tokens[j].norm in {"victime", "victimes"}:
+                _use(tokens, i, j + 1 - i)
+                break
+            if tokens[j].norm not in {"de", "d", "one", "body", "un", "une", "a", "on", "deplorer"}:
+                break
+
+
+def _read_type(
+    tokens: list[_Token], votes: _Votes, places: PlaceFinder, impact: dict[str, Any]
+) -> str | None:
+    """The incident type: the best tier of keyword present, then the earliest (see _tier)."""
+    hits: list[tuple[int, int, _Keyword]] = []  # (tier, position, keyword)
     for keyword in _keywords():
         for i in range(len(tokens)):
-            if _match_at(tokens, i, keyword.words) and (best is None or i < best[0]):
-                best = (i, keyword)
+            if _match_at(tokens, i, keyword.words, stem=True):
+                hits.append((keyword.tier, i, keyword))
                 break
-    if best is not None:
-        i, keyword = best
-        _use(tokens, i, len(keyword.words))
-        votes.add(keyword.language)
-        return keyword.code
+    fuzzy = _fuzzy_type(tokens, places, {i for _, i, _ in hits})
+    if fuzzy is not None:
+        hits.append((fuzzy[1].tier, fuzzy[0], fuzzy[1]))
+    # An abduction count outranks words naming actors ("des hommes armes ont enleve 2...").
+    if impact.get("abducted"):
+        hits.append((2.5, len(tokens), _Keyword((), "kidnapping", None, 2)))  # type: ignore[arg-type]
+    if not hits:
+        return _type_from_counts(impact)
+    tier, at, keyword = min(hits, key=lambda h: (h[0], h[1], -len(h[2].words)))
+    if keyword.words:
+        _use(tokens, at, len(keyword.words))
+    votes.add(keyword.language)
+    if tier >= 3:
+        counted = _type_from_counts(impact)
+        if counted is not None and counted != "kidnapping" and keyword.code == "killing":
+            return counted
+    return keyword.code
+
+
+def _fuzzy_type(
+    tokens: list[_Token], places: PlaceFinder, exact: set[int]
+) -> tuple[int, _Keyword] | None:
     choices = _fuzzy_choices()
-    for tok in tokens:
-        if tok.used or len(tok.norm) < 5 or tok.norm in _STOP_WORDS or tok.norm in _PERPETRATORS:
+    for i, tok in enumerate(tokens):
+        if tok.used or i in exact or len(tok.norm) < 5 or tok.norm in _STOP_WORDS:
+            continue
+        if tok.norm in _vocabulary() and tok.norm not in _ATTACK_WORDS:
             continue
         found = process.extractOne(tok.norm, list(choices), scorer=fuzz.ratio, score_cutoff=84)
         if not found:
@@ -821,10 +1192,7 @@ def _read_type(tokens: list[_Token], votes: _Votes, places: PlaceFinder) -> str 
         place = places.lookup(tok.text)
         if place is not None and fuzz.ratio(normalize_text(place.name), tok.norm) >= found[1]:
             continue  # "Menaka" is a town, not a typo of "menace"
-        tok.used = True
-        keyword = choices[found[0]]
-        votes.add(keyword.language)
-        return keyword.code
+        return i, choices[found[0]]
     return None
 
 
@@ -842,18 +1210,64 @@ def _type_from_counts(impact: dict[str, Any]) -> str | None:
 
 
 def _read_perpetrator(tokens: list[_Token]) -> str | None:
-    for tok in tokens:
-        if not tok.used and tok.norm in _PERPETRATORS:
-            tok.used = True
-            return _PERPETRATORS[tok.norm]
-    return None
+    """Who did it: `par des bandits`, `by ISGS` first; an armed actor named as the target
+    (`contre FAMa`, `camp FAMa`, `attaque des FAMa`, `7 militaires tues`) is not a perpetrator."""
+    explicit: str | None = None
+    other: str | None = None
+    phrases = sorted(_PERPETRATORS.items(), key=lambda kv: -len(kv[0]))
+    i = 0
+    while i < len(tokens):
+        hit = next(
+            ((words, code) for words, code in phrases if _match_at(tokens, i, words, stem=False)),
+            None,
+        )
+        if hit is None:
+            i += 1
+            continue
+        words, code = hit
+        # "vol a main armee" names no army.
+        if code == "state_forces" and _inside_event_phrase(tokens, i):
+            i += len(words)
+            continue
+        for k in range(i, i + len(words)):
+            tokens[k].actor = True
+        before = [t.norm for t in tokens[max(0, i - 4) : i]]
+        while before and before[-1] in _DETERMINERS:
+            before.pop()
+        if before and before[-1] in _BY:
+            explicit = explicit or code
+        elif _is_target(tokens, i):
+            pass
+        else:
+            other = other or code
+        i += len(words)
+    return explicit or other
 
 
-def _read_near(tokens: list[_Token], votes: _Votes) -> bool:
-    for i in range(len(tokens)):
-        for words, language in _NEAR.items():
-            if _match_at(tokens, i, words):
-                _use(tokens, i, len(words))
-                votes.add(language)
+@cache
+def _event_phrases() -> tuple[tuple[str, ...], ...]:
+    return tuple(k.words for k in _keywords() if len(k.words) > 1 and k.tier < 3)
+
+
+def _inside_event_phrase(tokens: list[_Token], i: int) -> bool:
+    for words in _event_phrases():
+        n = len(words)
+        for start in range(max(0, i - n + 1), i + 1):
+            if start + n <= len(tokens) and all(
+                tokens[start + k].norm == words[k] for k in range(n)
+            ):
                 return True
     return False
+
+
+def _is_target(tokens: list[_Token], i: int) -> bool:
+    before = [t.norm for t in tokens[max(0, i - 4) : i]]
+    if before and (before[-1].isdigit() or before[-1] in _NUMBER_WORDS):
+        return True  # "7 militaires tues": victims
+    if any(w in _TARGET_MARKERS for w in before[-3:]):
+        return True
+    # "attaque des FAMa", "attaque de la gendarmerie": what was attacked.
+    trimmed = list(before)
+    while trimmed and trimmed[-1] in {"des", "de", "du", "la", "l", "les", "the", "on"}:
+        trimmed.pop()
+    return len(trimmed) < len(before) and bool(trimmed) and trimmed[-1] in _ATTACK_WORDS
