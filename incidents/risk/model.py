@@ -74,9 +74,10 @@ _RELIABILITY_VOCAB: Final = np.array(RELIABILITY_CODES, dtype=str)
 LEVEL_BASES: Final = ("weighted", "forecast")
 # Levels 2-5 from these scores: weighted incidents per 30 days ...
 WEIGHTED_THRESHOLDS: Final = (0.5, 2.0, 5.0, 12.0)
-# ... or expected incidents in the next 30 days (one every two months, 1.5 a month, about one a
-# week, 10 a month).
-FORECAST_THRESHOLDS: Final = (0.5, 1.5, 4.0, 10.0)
+# ... or expected incidents in the next 30 days: level 2 from one in four months, 3 from about
+# one a month, 4 from two, 5 from more than four (the old table's words, "armed attack" read
+# as "incident").
+FORECAST_THRESHOLDS: Final = (0.25, 1.0, 2.0, 4.0)
 _STATUS_VOCAB: Final = np.array(STATUS_CODES, dtype=str)
 
 
