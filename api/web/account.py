@@ -184,7 +184,10 @@ async def _channel_address(container: Container, principal: Principal, value: st
         ).scalar_one_or_none()
     if row is None or not 0 <= index < len(row.channels_encrypted):
         return None
-    return container.secret_box.decrypt(row.channels_encrypted[index])
+    try:
+        return container.secret_box.decrypt(row.channels_encrypted[index])
+    except SecretDecryptError:
+        return None
 
 
 def _number(text: str) -> float | None:
@@ -249,7 +252,12 @@ def _polygon(text: str, errors: dict[str, str], _: Any) -> dict[str, Any] | None
 
 
 def build_subscription(
-    values: dict[str, str], types: list[str], lang: str, channel: str | None, manager: bool
+    values: dict[str, str],
+    types: list[str],
+    lang: str,
+    channel: str | None,
+    manager: bool,
+    zone_names: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """The form as the API's subscription body, or the errors per field (in `lang`)."""
     _ = i18n.gettext_for(lang)
@@ -262,6 +270,7 @@ def build_subscription(
             errors["zone"] = _("Choose a zone.")
         else:
             area = {"zones": [values["zone"]]}
+            default_name = (zone_names or {}).get(values["zone"], "")
     elif kind == "circle":
         found = _place(values.get("place", ""), "place", errors, _)
         radius = _number(values.get("radius_km", ""))
@@ -483,7 +492,8 @@ async def subscription_create(
         if channel is None:
             channel_error = _("Choose a channel or give a new address.")
     manager = principal.role in MANAGERS
-    body, errors = build_subscription(values, types, lang, channel, manager)
+    zone_names = {z["id"]: z["name"] for z in await _zones(container, principal, lang)}
+    body, errors = build_subscription(values, types, lang, channel, manager, zone_names)
     if channel_error:
         errors["channel"] = channel_error
         body = None

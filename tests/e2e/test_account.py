@@ -135,6 +135,7 @@ async def test_subscribe_to_a_zone_and_around_a_place_test_send_and_delete_on_a_
 
         subs = await subscriptions_of(live_url, reporter)
         assert next(s["area"] for s in subs) == {"zones": ["town_diema"]}
+        assert subs[0]["name"].startswith("Diéma")  # the zone's name when none is given
         circle = subs[1]
         centre = circle["area"]["point"]  # the gazetteer's Diéma
         assert abs(centre["lat"] - DIEMA[0]) + abs(centre["lon"] - DIEMA[1]) < 0.05
