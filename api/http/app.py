@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar, Request, get
+from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -118,6 +119,14 @@ def create_app(
         on_startup=[redact_logs, container.startup],
         on_shutdown=[container.shutdown],
         request_max_body_size=settings.max_body_bytes,
+        # gzip for answers of 500 bytes and more (pages, assets, API); a streamed answer is
+        # flushed chunk by chunk; a handler opts out with opt={"no_compression": True}.
+        compression_config=CompressionConfig(
+            backend="gzip",
+            minimum_size=500,
+            gzip_compress_level=6,
+            exclude_opt_key="no_compression",
+        ),
         # The web pages (api/web): templates, static files, the /schema UI served locally.
         plugins=[web.WebPlugin()],
         debug=False,

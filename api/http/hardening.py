@@ -7,6 +7,7 @@ of logs and client values escaped in them."""
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import logging
@@ -320,7 +321,8 @@ def neutralise_csv(text: str) -> str:
 class CsvExportMiddleware:
     """Every CSV answer (text/csv: `?format=csv`, `?format=hxl`) leaves with its formula cells
     neutralised, whichever writer made it: a cell starting with =, +, -, @, tab or CR gets a
-    leading `'`; numbers (-9.18) stay numbers. Idempotent: a neutralised cell is left alone."""
+    leading `'`; numbers (-9.18) stay numbers. Idempotent: a neutralised cell is left alone.
+    A gzip-compressed answer is unzipped, neutralised and zipped again."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -344,7 +346,16 @@ class CsvExportMiddleware:
                 chunks.append(message.get("body", b""))
                 if message.get("more_body", False):
                     return
-                body = neutralise_csv(b"".join(chunks).decode("utf-8")).encode("utf-8")
+                body = b"".join(chunks)
+                # Compressed by the app's CompressionConfig (which runs inside this middleware).
+                zipped = any(
+                    k.lower() == b"content-encoding" and v.lower() == b"gzip"
+                    for k, v in start.get("headers", [])
+                )
+                text = (gzip.decompress(body) if zipped else body).decode("utf-8")
+                body = neutralise_csv(text).encode("utf-8")
+                if zipped:
+                    body = gzip.compress(body, compresslevel=6)
                 start["headers"] = [
                     *(
                         (k, v)
