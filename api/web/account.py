@@ -15,6 +15,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
@@ -779,6 +780,14 @@ async def _alert(container: Container, code: str) -> AlertRow | None:
         ).scalar_one_or_none()
 
 
+async def _alert_language(container: Container, alert: AlertRow) -> str:
+    async with container.db.read() as session:
+        written = await session.scalar(
+            select(SubscriptionRow.language).where(SubscriptionRow.id == alert.subscription_id)
+        )
+    return written if written in i18n.LANGUAGES else i18n.DEFAULT
+
+
 def _valid(container: Container, code: str, sig: str) -> bool:
     return bool(CODE.match(code)) and len(sig) <= 100 and container.link_signer.verify(code, sig)
 
@@ -798,6 +807,12 @@ async def ack_link_page(
     alert = await _alert(container, code)
     if alert is None:
         return _ack_page(request, {**base, "state": "invalid"}, status=404)
+    if "lang" not in request.query_params and i18n.COOKIE not in request.cookies:
+        # Nobody chose a language on this phone yet: the one the alert was written in.
+        written = await _alert_language(container, alert)
+        if written != i18n.DEFAULT:
+            target = f"{ACK}/{code}?{urlencode({'sig': sig, 'lang': written})}"
+            return Redirect(path=target, status_code=303, headers={"cache-control": "no-store"})
     state = "done" if alert.acked_at is not None else "ask"
     return _ack_page(request, {**base, "state": state, "alert": alert})
 

@@ -72,14 +72,20 @@ async def alerts_of(live_url: str, caller: Caller) -> dict[str, Any]:
     return listing
 
 
-async def send_test_alert(live_url: str, caller: Caller, receiver: HttpReceiver) -> str:
+async def send_test_alert(
+    live_url: str, caller: Caller, receiver: HttpReceiver, language: str = "fr"
+) -> str:
     """A subscription of `caller` to the local receiver, and the code of a test alert."""
     made = await api(
         live_url,
         caller,
         "POST",
         "/api/v1/subscriptions",
-        json={"channels": [receiver.url("ack")], "area": {"zones": ["town_diema"]}},
+        json={
+            "channels": [receiver.url("ack")],
+            "area": {"zones": ["town_diema"]},
+            "language": language,
+        },
     )
     assert made.status_code == 201, made.text
     sent = await api(live_url, caller, "POST", f"/api/v1/subscriptions/{made.json()['id']}/test")
@@ -415,6 +421,18 @@ async def test_without_javascript_the_link_acknowledges_and_a_tampered_one_is_re
     assert (await alerts_of(live_url, reporter))["acknowledged"] == 1
 
 
+async def test_the_link_opens_in_the_language_the_alert_was_written_in(
+    context: BrowserContext, live_url: str, app: Litestar, reporter: Caller
+) -> None:
+    with http_receiver() as receiver:
+        code = await send_test_alert(live_url, reporter, receiver, language="en")
+    page = await context.new_page()  # a phone that never chose a language
+    await page.goto(ack_path(app, code))
+    await expect(page.locator("#ack-button")).to_have_text("Acknowledge receipt")
+    assert "lang=en" in page.url
+    assert (await alerts_of(live_url, reporter))["acknowledged"] == 0
+
+
 # ------------------------------------------------------------------------------ attacks (HTTP)
 
 
@@ -445,6 +463,35 @@ async def token_ids(live_url: str, admin: Caller) -> list[str]:
     answer = await api(live_url, admin, "GET", "/api/v1/tokens")
     assert answer.status_code == 200, answer.text
     return [t["id"] for t in answer.json()]
+
+
+async def test_a_new_token_is_never_in_an_address_nor_a_cookie_in_clear_and_only_its_session_sees_it(
+    live_url: str, factory: Factory
+) -> None:
+    admin = await factory.caller("admin")
+    async with (
+        web_client(live_url, admin) as (http, csrf),
+        web_client(live_url, admin) as (other, _other_csrf),
+    ):
+        issued = await http.post(
+            "/web/admin/tokens", data={"csrf": csrf, "role": "planner", "name": "Moussa"}
+        )
+        assert issued.status_code == 303
+        headers = str(issued.headers.multi_items())
+        # The same cookie in another session of the same admin shows nothing.
+        stolen = {k: v for k, v in http.cookies.items() if k != "stl_session"}
+        seen_elsewhere = await other.get("/web/admin", cookies=stolen)
+        assert seen_elsewhere.status_code == 200
+        assert 'id="secret-value"' not in seen_elsewhere.text
+        shown = await http.get(issued.headers["location"])
+        match = re.search(r'id="secret-value">(stl_[^<]+)<', shown.text)
+        assert match is not None
+        assert match.group(1) not in headers  # not in the address, not in a cookie in clear
+        assert "Moussa" not in headers
+        again = await http.get(issued.headers["location"])
+        assert match.group(1) not in again.text
+    planner = Caller(match.group(1), admin.user_id, admin.org_id, admin.role)
+    assert (await api(live_url, planner, "GET", "/api/v1/alerts")).status_code == 200
 
 
 async def test_a_reporter_cannot_open_the_admin_page_nor_post_its_forms(
