@@ -40,7 +40,7 @@ class Settings:
     # 0 / empty: the tuned model's values (docs/risk.md); set them to override.
     risk_half_life_days: float = 0.0
     risk_window_days: int = 0
-    risk_thresholds: tuple[float, float, float, float] = ()
+    risk_thresholds: tuple[float, ...] = ()  # four (levels 2 to 5), or none
     risk_hysteresis: float = 0.0
     risk_recompute_seconds: int = 900
     data_retention_days: int = 3650

@@ -128,7 +128,7 @@ class SubscriptionIndex:
         return keep
 
     def match_incident(
-        self, incident_geometry: BaseGeometry, type_code: str, severity: int, status: str
+        self, incident_geometry: shapely.Geometry, type_code: str, severity: int, status: str
     ) -> list[uuid.UUID]:
         """Ids of the active subscriptions whose area and filters take in this incident."""
         rows = self._tree.query(incident_geometry, predicate="intersects")

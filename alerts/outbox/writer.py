@@ -16,6 +16,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from alerts.core.matching import AlertedState, SubscriptionIndex, should_realert
 from alerts.core.policy import Priority, idempotency_key, next_send_time
@@ -509,7 +510,7 @@ async def incident_places(
     """The smallest zones holding the incident (towns before regions), to name its place:
     platform zones, and the custom zones of `org_id` (a recipient's own); never another
     organisation's."""
-    own = ZoneRow.owner_org_id.is_(None)
+    own: ColumnElement[bool] = ZoneRow.owner_org_id.is_(None)
     if org_id is not None:
         own = or_(own, ZoneRow.owner_org_id == org_id)
     rows = (

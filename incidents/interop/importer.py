@@ -24,10 +24,16 @@ from incidents.records.validation import DEFAULT_RULES, Rules, incident_from_inp
 
 
 class InputRow(Protocol):
-    row_number: int
-    incident: dict[str, Any] | None
-    error: str | None
-    field: str | None
+    """One row to import: an incident's fields, or why the row is not one (read only)."""
+
+    @property
+    def row_number(self) -> int: ...
+    @property
+    def incident(self) -> dict[str, Any] | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def field(self) -> str | None: ...
 
 
 @dataclass

@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import shapely
 from sqlalchemy import (
     Select,
+    Table,
     and_,
     delete,
     false,
@@ -529,7 +530,7 @@ _NEWEST_FIRST = (IncidentRow.occurred_at.desc(), IncidentRow.id.desc())
 
 def _select(
     query: IncidentQuery, masking: Masking | None = None, cipher: TextCipher | None = None
-) -> Select[tuple[IncidentRow]]:
+) -> Select[IncidentRow]:
     """Candidates newest first by exact time; the page order is the list key's (see _scan)."""
     return select(IncidentRow).where(*_conditions(query, masking, cipher)).order_by(*_NEWEST_FIRST)
 
@@ -645,7 +646,7 @@ class IncidentStore:
     async def add_many(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             # A Core insert on the table: the ORM bulk path costs ~1 ms more per call.
-            table = IncidentRow.__table__
+            table = cast(Table, IncidentRow.__table__)
             await self.session.execute(table.insert(), rows[0] if len(rows) == 1 else rows)
 
     async def get_row(self, incident_id: uuid.UUID) -> IncidentRow | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import shapely
@@ -129,7 +129,11 @@ def incident_from_input(
     occurred = check_occurred_at(data.occurred_at, now=now, rules=rules)
     geom = check_geometry(data.geometry, data.lat, data.lon, rules=rules)
     # A point built from lat/lon is 2D: its GeoJSON is written directly (no mapping/rounding walk).
-    geometry = to_geojson(geom) if data.geometry is not None else point_geojson(geom.x, geom.y)
+    if data.geometry is not None:
+        geometry = to_geojson(geom)
+    else:
+        point = cast(shapely.Point, geom)  # check_geometry builds a Point from lat/lon
+        geometry = point_geojson(point.x, point.y)
     incident = Incident(
         id=uuid.uuid4(),
         type=kind.code,

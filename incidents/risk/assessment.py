@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import shapely
+from shapely import GeometryType
 
 from geo.measure import (
     buffer_km,
@@ -231,9 +232,9 @@ def assessment_area(
     corridor_km: float = 10.0,
 ) -> tuple[str, shapely.Geometry]:
     """The area assessed: a circle around a point, a polygon as given, a corridor along a route."""
-    gtype = geom.geom_type
+    gtype = shapely.get_type_id(geom)
     vertices = int(shapely.get_num_coordinates(geom))
-    if gtype == "LineString" and vertices > MAX_ROUTE_VERTICES:
+    if gtype == GeometryType.LINESTRING and vertices > MAX_ROUTE_VERTICES:
         raise InvalidField(
             "geometry.coordinates",
             f"a route has at most {MAX_ROUTE_VERTICES} vertices ({vertices} given): simplify "
@@ -244,7 +245,7 @@ def assessment_area(
             "geometry.coordinates",
             f"an area has at most {MAX_AREA_VERTICES} vertices ({vertices} given): simplify it",
         )
-    if gtype == "Point":
+    if gtype == GeometryType.POINT:
         if radius_km is None:
             raise InvalidField(
                 "radius_km", "give radius_km (more than 0, at most 500) with a Point"
@@ -252,16 +253,17 @@ def assessment_area(
         if not 0 < radius_km <= MAX_RADIUS_KM or math.isnan(radius_km):
             raise InvalidField("radius_km", "radius_km must be more than 0 and at most 500 km")
         return "circle", buffer_km(geom, radius_km, quad_segs=32)
-    if gtype in ("Polygon", "MultiPolygon"):
+    if gtype in (GeometryType.POLYGON, GeometryType.MULTIPOLYGON):
         return "polygon", geom
-    if gtype == "LineString":
-        if len(geom.coords) < 2 or geodesic_length_km(geom) == 0:
+    if gtype == GeometryType.LINESTRING:
+        line = cast(shapely.LineString, geom)  # what its type id says
+        if len(line.coords) < 2 or geodesic_length_km(line) == 0:
             raise InvalidField("geometry.coordinates", "a route needs at least two distinct points")
         if not 0 < corridor_km <= MAX_CORRIDOR_KM or math.isnan(corridor_km):
             raise InvalidField(
                 "corridor_km", f"corridor_km must be more than 0 and at most {MAX_CORRIDOR_KM:g} km"
             )
-        return "route", corridor_km_area(geom, corridor_km)
+        return "route", corridor_km_area(line, corridor_km)
     raise InvalidField(
         "geometry.type", "assess a Point (with radius_km), a Polygon or a route LineString"
     )
@@ -343,10 +345,14 @@ def assess_area(
         top_contributors=0,
     )[0]
     along: FloatArray | None = None
+    # A route is assessed from a LineString, a circle from a Point (assessment_area).
     if kind == "route":
-        distance, along = distance_to_line_km(geom, picked.lons, picked.lats)
+        distance, along = distance_to_line_km(
+            cast(shapely.LineString, geom), picked.lons, picked.lats
+        )
     elif kind == "circle":
-        distance = geodesic_distance_km(geom.x, geom.y, picked.lons, picked.lats)
+        point = cast(shapely.Point, geom)
+        distance = geodesic_distance_km(point.x, point.y, picked.lons, picked.lats)
     else:
         distance = np.zeros(len(rows))
     segments: list[Segment] = []
@@ -359,7 +365,7 @@ def assess_area(
                 f"a {length_km:.0f} km route in {segment_km:g} km stretches is more than "
                 f"{MAX_SEGMENTS} stretches: give a longer segment_km",
             )
-        pieces = cut_line_km(geom, segment_km)
+        pieces = cut_line_km(cast(shapely.LineString, geom), segment_km)
         n = len(pieces)
         step = length_km / n
         seg_of = (

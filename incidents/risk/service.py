@@ -14,10 +14,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import shapely
+from shapely import GeometryType
 from sqlalchemy import Float, String, and_, case, cast, delete, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import ColumnElement
 
 from incidents.db import Database, before_commit, on_commit
@@ -480,7 +482,7 @@ def hex_id(column: Any) -> ColumnElement[str]:
     return func.replace(cast(column, String), "-", "")
 
 
-def risk_columns(session: AsyncSession) -> list[ColumnElement[Any]]:
+def risk_columns(session: AsyncSession) -> list[ColumnElement[Any] | QueryableAttribute[Any]]:
     """The risk inputs of an incident, in the order every loader reads them: id (32 hex
     digits), occurred_at in days, type, severity, reliability, credibility, status."""
     return [
@@ -596,7 +598,7 @@ async def catch_up(session: AsyncSession, store: RiskStore, snapshot: ZoneSnapsh
             store.remove(str(columns["ids"][k]))  # moved out of the window held
             continue
         row = tuple(columns[name][k] for name, _ in _FIELDS)
-        store.upsert(row, zones_of_row.get(k, []), shapes.get(k))  # type: ignore[arg-type]
+        store.upsert(row, zones_of_row.get(k, []), shapes.get(k))
     store.seq = max(store.seq, seq)
     return True
 
@@ -623,7 +625,8 @@ class Pending:
 
 
 def _written(incident: Incident, geom: shapely.Geometry, zones: Placement | None) -> Written:
-    point = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
+    is_point = shapely.get_type_id(geom) == GeometryType.POINT
+    point = geom if is_point else shapely.point_on_surface(geom)
     row: StoreRow = (
         incident.id.hex,
         to_days(incident.occurred_at),
@@ -632,15 +635,15 @@ def _written(incident: Incident, geom: shapely.Geometry, zones: Placement | None
         str(incident.reliability.value),
         int(incident.credibility),
         str(incident.status.value),
-        float(point.x),
-        float(point.y),
+        float(shapely.get_x(point)),
+        float(shapely.get_y(point)),
         incident.org_id.hex,
         str(incident.time_precision.value),
     )
     return Written(
         row,
         None if zones is None else (zones.version, list(zones.zone_ids)),
-        None if geom.geom_type == "Point" else geom,
+        None if is_point else geom,
         incident.id,
     )
 
@@ -1252,7 +1255,8 @@ class RiskService:
                 corridor_km=corridor_km,
                 segment_km=segment_km,
             )
-            crossed_geom = geom if geom.geom_type == "LineString" else area
+            is_line = shapely.get_type_id(geom) == GeometryType.LINESTRING
+            crossed_geom = geom if is_line else area
             return result, snapshot.index.zones_for(crossed_geom)
 
         result, crossed = await asyncio.to_thread(compute)
@@ -1300,7 +1304,8 @@ async def _masked_flags(
                 IncidentRow.time_precision,
             ).where(IncidentRow.id.in_(chunk))
         )
-        for ident, is_full, prec in found.all():
+        for row in found.all():
+            ident, is_full, prec = str(row[0]), row[1], str(row[2])
             precision[ident] = prec
             if is_full:
                 full.add(ident)

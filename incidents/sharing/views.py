@@ -3,6 +3,7 @@ themselves are decided by `incidents.sharing.rules.full_feature` and `mask`."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 
 from incidents.records.schemas import IncidentFeature, ZoneRef
@@ -14,7 +15,7 @@ from incidents.sharing.rules import full_feature
 def feature_from_row(
     row: IncidentRow,
     *,
-    zones: Mapping[object, Sequence[ZoneRef]] | None = None,
+    zones: Mapping[uuid.UUID, Sequence[ZoneRef]] | None = None,
     cipher: TextCipher | None = None,
 ) -> IncidentFeature:
     incident = incident_from_row(row, cipher)

@@ -11,12 +11,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 import shapely
-from sqlalchemy import Select, case, delete, func, insert, select, update
+from sqlalchemy import Select, Table, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, repair_polygon, to_wkb
@@ -356,18 +356,17 @@ class ZoneCache:
         # Plain values first: ORM rows stay on the event loop's side.
         plain = [
             (
-                Zone(
-                    id=r.id,
-                    code=r.code,
-                    name_fr=r.name_fr,
-                    name_en=r.name_en,
-                    kind=r.kind,
-                    geometry=None,
-                    parent_code=r.parent_code,
-                    provenance=r.provenance,
-                    approximate=r.approximate,
-                    version=r.version,
-                ),
+                {
+                    "id": r.id,
+                    "code": r.code,
+                    "name_fr": r.name_fr,
+                    "name_en": r.name_en,
+                    "kind": r.kind,
+                    "parent_code": r.parent_code,
+                    "provenance": r.provenance,
+                    "approximate": r.approximate,
+                    "version": r.version,
+                },
                 r.geometry_wkb,
                 r.area_km2,
                 r.owner_org_id,
@@ -380,10 +379,10 @@ class ZoneCache:
 
 def _build_snapshot(
     version: tuple[Any, ...],
-    plain: Sequence[tuple[Zone, bytes, float, uuid.UUID | None]],
+    plain: Sequence[tuple[dict[str, Any], bytes, float, uuid.UUID | None]],
     grid_degrees: float,
 ) -> ZoneSnapshot:
-    zones = [replace(z, geometry=from_wkb(wkb)) for z, wkb, _, _ in plain]
+    zones = [Zone(**fields, geometry=from_wkb(wkb)) for fields, wkb, _, _ in plain]
     return ZoneSnapshot.build(
         version, zones, [a for _, _, a, _ in plain], [o for _, _, _, o in plain], grid_degrees
     )
@@ -855,7 +854,7 @@ async def _store_assignment(
     if rows:
         # A Core insert on the table: the ORM bulk path cost ~1 ms on every incident report.
         await session.execute(
-            IncidentZoneRow.__table__.insert(), rows[0] if len(rows) == 1 else rows
+            cast(Table, IncidentZoneRow.__table__).insert(), rows[0] if len(rows) == 1 else rows
         )
     placed = []
     for _, new, old in changes:
@@ -1058,7 +1057,7 @@ def _refuse(actor: Actor, action: str, target: str | None, detail: str, field: s
         audit.event(
             "authz.denied",
             actor,
-            target_type="zone",  # type: ignore[arg-type]
+            target_type="zone",
             target_id=target,
             operation=action,
             reason=field,
