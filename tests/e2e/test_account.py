@@ -225,6 +225,10 @@ async def test_a_route_and_a_polygon_are_subscribed_by_place_names_and_coordinat
     await sign_in(page, reporter.token, "/web/subscriptions")
     with http_receiver() as receiver:
         await page.check("input[name=area_kind][value=route]")
+        await page.locator("#route_places").press_sequentially("Mopti → Douen")
+        await expect(page.locator("#route-list option").first).to_have_attribute(
+            "value", "Mopti → Douentza"
+        )
         await page.fill("#route_places", "Mopti → Douentza → Gao")
         await page.fill("#corridor_km", "5")
         await page.fill("#new_channel", receiver.url("route"))
