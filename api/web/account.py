@@ -36,7 +36,7 @@ from api.web.pages import (
     to_sign_in,
 )
 from incidents.audit import log as audit
-from incidents.errors import DomainError, NotFound
+from incidents.errors import Conflict, DomainError, NotFound
 from incidents.identity.accounts import Principal
 from incidents.intake.service import set_intake_secret
 from incidents.intake.tables import IntakeSecretRow
@@ -533,7 +533,8 @@ async def _subscription_action(
     except NotFound:
         return _not_found(request)
     except DomainError as exc:
-        return _refused(request, exc.detail, exc.status)
+        _ = i18n.gettext_for(language(request))
+        return _refused(request, _("This could not be done; nothing was changed."), exc.status)
     sep = "&" if "?" in target else "?"
     path, _, anchor = target.partition("#")
     return Redirect(
@@ -734,8 +735,10 @@ async def _invitation_action(
             )
     except NotFound:
         return _not_found(request)
-    except DomainError:
+    except Conflict:
         return _back(request, error="invitation")
+    except DomainError:
+        return _back(request, error="other")
     container.token_cache.clear()  # memberships must reach cached principals at once
     return _back(request, done=action)
 

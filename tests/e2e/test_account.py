@@ -558,6 +558,39 @@ async def test_the_operator_sees_no_organisations_tokens(live_url: str, factory:
     assert (await api(live_url, admin, "GET", "/api/v1/alerts")).status_code == 200
 
 
+async def test_an_invitation_is_answered_only_by_the_invited_organisation(
+    live_url: str, factory: Factory
+) -> None:
+    owner = await factory.caller("admin")
+    invited = await factory.caller("admin")
+    stranger = await factory.caller("admin")
+    made = await api(
+        live_url,
+        owner,
+        "POST",
+        "/api/v1/trust-networks",
+        json={"name": "Réseau Ségou", "org_ids": [str(invited.org_id)]},
+    )
+    assert made.status_code == 201, made.text
+    [invitation] = (await api(live_url, invited, "GET", "/api/v1/trust-network-invitations")).json()
+    async with web_client(live_url, stranger) as (http, csrf):
+        page = await http.get("/web/admin")
+        assert "Réseau Ségou" not in page.text
+        for action in ("accept", "decline", "withdraw"):
+            answer = await http.post(
+                f"/web/admin/invitations/{invitation['id']}/{action}", data={"csrf": csrf}
+            )
+            assert answer.status_code == 404
+    async with web_client(live_url, invited) as (http, csrf):
+        answer = await http.post(
+            f"/web/admin/invitations/{invitation['id']}/withdraw", data={"csrf": csrf}
+        )
+        assert answer.status_code == 303
+        assert "error=other" in answer.headers["location"]
+    [after] = (await api(live_url, invited, "GET", "/api/v1/trust-network-invitations")).json()
+    assert after["state"] == "pending"
+
+
 async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
     live_url: str, factory: Factory, reporter: Caller
 ) -> None:
