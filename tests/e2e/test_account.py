@@ -103,6 +103,31 @@ async def fits_the_phone(page: Page) -> None:
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
+def test_every_text_of_these_pages_is_in_french_and_english() -> None:
+    from babel.messages.extract import extract_from_file
+
+    from api.web import i18n
+
+    here = Path(__file__).resolve().parents[2] / "api" / "web"
+    ids: set[str] = set()
+    for template in (here / "templates" / "account").glob("*.html"):
+        for _line, message, _comments, _context in extract_from_file(
+            "jinja2.ext:babel_extract", str(template)
+        ):
+            ids.add(message if isinstance(message, str) else message[0])
+    for _line, message, _comments, _context in extract_from_file(
+        "python", str(here / "account.py")
+    ):
+        ids.add(message if isinstance(message, str) else message[0])
+    assert len(ids) > 100
+    same_in_french = {"Message", "Zone", "Administration", "Admin", "organisation"}
+    french = i18n.translations("fr")
+    untranslated = sorted(i for i in ids if french.gettext(i) == i and i not in same_in_french)
+    assert untranslated == []
+    english = {m for m in ids if i18n.translations("en").gettext(m) != m}
+    assert english == set()  # English msgids: the English catalogue says them as they are
+
+
 # ------------------------------------------------------------------------------ subscriptions
 
 
