@@ -66,6 +66,10 @@ from incidents.zones.store import (
     zone_filter,
     zone_lookup,
 )
+from missions.config import MissionsConfig
+from missions.escalation import Escalation
+from missions.nearby import MissionIncidentWatch
+from missions.service import MissionService
 
 Hook = Callable[[], Awaitable[None]]
 TrustLookup = Callable[[Any, Principal], Awaitable[Principal]]
@@ -154,6 +158,9 @@ class Container:
     # Who acknowledges an alert by SMS (`OK <code>`); None: the alerts sent to the phone's user
     # (api.http.routes.intake.RecipientAcknowledger).
     alert_acknowledger: AlertAcknowledger | None = None
+    # Missions (issue 13): journeys, check-ins, the escalation ladder (missions/).
+    missions: MissionService | None = None
+    escalation: Escalation | None = None
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
 
@@ -227,6 +234,11 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         mask_time_unit=settings.mask_time_unit,
         max_age=timedelta(hours=settings.alert_max_age_hours),
     )
+    missions_config = MissionsConfig.from_env()
+    # Incidents near a mission on the road alert its people (after the alert outbox).
+    mission_watch = MissionIncidentWatch(
+        AlertOutbox(subscription_cache, outbox), box, missions_config
+    )
     # What each incident write tells, in this order, inside the transaction that writes it.
     # First the guard: a refused sharing change must stop the write before the others act on
     # it; then the zones the incident falls in, which the event carries to risk and alerts.
@@ -236,6 +248,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         handlers=(
             ("risk", RiskObserver(risk)),
             ("alert outbox", AlertOutbox(subscription_cache, outbox)),
+            ("incidents near active missions", mission_watch),
         ),
     )
     incidents = IncidentService(
@@ -257,6 +270,10 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
 
     risk.level_change_hooks.append(level_change_alerts)
     intake = IntakeService(db, incidents, max_accuracy_m=settings.kobo_max_accuracy_m)
+    missions = MissionService(
+        db, box, outbox, missions_config, risk=risk, read_policy=incidents.read_policy
+    )
+    escalation = Escalation(missions)
     dispatcher = None
     if settings.dispatch_in_process:
         dispatcher = Dispatcher(
@@ -292,6 +309,8 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         trust_lookup=with_trust,
         hxl_export=hxl_text,
         dispatcher=dispatcher,
+        missions=missions,
+        escalation=escalation,
     )
 
     # 5. Start-up and shut-down, in this order.
@@ -319,6 +338,11 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         container.on_startup.append(dispatcher.start)
         container.on_shutdown.append(dispatcher.stop)
     container.on_startup.append(purge_old_audit)
+    if dispatcher is not None:
+        # The mission ladder, the morning re-assessment and the daily purge tick where alerts
+        # are sent (missions.escalation); stopped before the database closes.
+        container.on_startup.append(escalation.start)
+        container.on_shutdown.insert(0, escalation.stop)
     return container
 
 

@@ -20,7 +20,13 @@ from incidents.records.model import Role
 T = TypeVar("T")
 
 # Command groups added by other areas (each module defines `register(main)`).
-EXTENSIONS = ("api.cli.zones", "api.cli.alerts", "api.cli.interop", "api.cli.sharing")
+EXTENSIONS = (
+    "api.cli.zones",
+    "api.cli.alerts",
+    "api.cli.interop",
+    "api.cli.sharing",
+    "api.cli.missions",
+)
 
 
 def run(coro_fn: Callable[[Database], Awaitable[T]], settings: Settings) -> T:

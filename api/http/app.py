@@ -25,12 +25,22 @@ from api.bootstrap import Container, build
 from api.http import hardening
 from api.http.auth import auth_middleware
 from api.http.errors import EXCEPTION_HANDLERS
-from api.http.routes import admin, alerts, health, incidents, intake, sharing, skill, zones
+from api.http.routes import (
+    admin,
+    alerts,
+    health,
+    incidents,
+    intake,
+    missions,
+    sharing,
+    skill,
+    zones,
+)
 from api.settings import Settings
 from incidents.db import Database
 
 # Every area's handlers, in this order.
-AREAS = (health, incidents, admin, zones, alerts, sharing, intake, skill)
+AREAS = (health, incidents, admin, zones, alerts, sharing, intake, skill, missions)
 
 # Handler parameter name -> the Container field it receives. Read on every request, so a test
 # may replace a field of `app.state.container`.
@@ -47,6 +57,7 @@ DEPENDENCIES = {
     "zone_filter": "zone_filter",
     "hxl_export": "hxl_export",
     "skill": "skill",
+    "missions_service": "missions",
 }
 
 

@@ -23,7 +23,15 @@ from api.http.routes.common import principal_of, utcnow
 from incidents.db import Database
 from incidents.errors import InvalidField, NotFound
 from incidents.identity.accounts import Principal
-from incidents.intake.service import AlertAcknowledger, HeldSms, IntakeService, reference_code
+from incidents.intake.service import (
+    AlertAcknowledger,
+    HeldSms,
+    IntakeService,
+    check_sms,
+    org_for_secret,
+    principal_for_phone,
+    reference_code,
+)
 from incidents.interop import alert_to_cap, cap_atom_index
 from incidents.interop.cap import CAP_MEDIA_TYPE
 from incidents.records.tables import UserRow
@@ -243,6 +251,24 @@ def acknowledger_of(container: Container) -> AlertAcknowledger:
     return RecipientAcknowledger(container.db, container.alerts)
 
 
+async def mission_sms(
+    container: Container, secret: str | None, sender: str, text: str, now: datetime
+) -> tuple[str, str] | None:
+    """Missions read the SMS first (a check-in, `OK <code>` of a mission alarm): (status,
+    reply), or None to let intake read it. A phone unknown to the secret's organisation is
+    intake's (held for review)."""
+    missions = container.missions
+    if missions is None:
+        return None
+    check_sms(sender, text)
+    async with container.db.read() as session:
+        org_id = await org_for_secret(session, secret)
+        who = await principal_for_phone(session, sender, org_id=org_id)
+    if who is None:
+        return None
+    return await missions.receive_sms(who, text, now=now)
+
+
 @post(
     "/api/v1/intake/sms",
     tags=["intake"],
@@ -267,6 +293,9 @@ async def sms_message(request: Request[Any, Any, Any], container: Container) -> 
     fields = await _sms_fields(request)
     now = utcnow()
     secret = _secret(request) or (str(fields["secret"]) if fields["secret"] else None)
+    mission = await mission_sms(container, secret, fields["sender"], fields["text"], now)
+    if mission is not None:
+        return SmsOut(status=mission[0], reply=mission[1])
     result = await container.intake.receive_sms(
         secret,
         sender=fields["sender"],
