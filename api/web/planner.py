@@ -679,6 +679,7 @@ async def _route_result(
                         "level": s.level,
                         "level_label": level_label(s.level, lang),
                         "incident_count": s.incident_count,
+                        "line": _round([list(c) for c in s.geometry.coords]),
                     }
                     for s in area.segments
                 ],
@@ -717,6 +718,13 @@ async def _route_result(
         },
         "legs": legs,
         "incidents": incidents,
+        # What the route map draws: the stretches coloured by level, and the places.
+        "route_map": {
+            "stretches": [
+                {"line": s["line"], "level": s["level"]} for leg in legs for s in leg.stretches
+            ],
+            "places": [{"name": p.name, "at": _round([p.lon, p.lat])} for p in places],
+        },
     }
 
 

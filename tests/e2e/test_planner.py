@@ -216,6 +216,13 @@ async def test_a_route_check_by_place_names_segment_by_segment(
     await expect(incidents).to_have_count(4)
     await expect(incidents.filter(has_text="Attaque armée")).to_have_count(3)
     await expect(page.locator("#hidden-count")).to_contain_text("que vous ne voyez que masqué")
+    # The route on a map: every 25 km stretch coloured by its level.
+    await expect(page.locator("#route-map")).to_have_attribute("data-loaded", re.compile(r"^\d+$"))
+    stretches = await page.eval_on_selector_all(
+        "#route-map path.stretch", "ps => ps.map(p => p.getAttribute('class'))"
+    )
+    assert len(stretches) >= 486 // 25
+    assert all(re.search(r"lvl-[1-5]", c) for c in stretches)
     # Removing a place, then in English.
     await page.locator("#stops li.stop").nth(1).locator("button.remove").click()
     await expect(page.locator("#stops input")).to_have_count(2)

@@ -19,11 +19,7 @@
     if (tiles) L.tileLayer(tiles, { maxZoom: 12 }).addTo(map);
     var openText = el.getAttribute("data-open"), levelText = el.getAttribute("data-level");
 
-    json(el.getAttribute("data-base")).then(function (base) {
-      L.geoJSON(base, {
-        filter: function (f) { return f.properties.layer !== "town"; },
-        style: function (f) { return { className: f.properties.layer, interactive: false }; }
-      }).addTo(map).bringToBack();
+    drawBase(map, el.getAttribute("data-base")).then(function (base) {
       L.geoJSON(base, {
         filter: function (f) { return f.properties.layer === "town"; },
         pointToLayer: function (f, at) {
@@ -63,6 +59,37 @@
       el.setAttribute("data-loaded", String(zones.features.length));
       return layer;
     }).catch(function () { el.setAttribute("data-loaded", "error"); });
+  }
+
+  function drawBase(map, url) {
+    return json(url).then(function (base) {
+      L.geoJSON(base, {
+        filter: function (f) { return f.properties.layer !== "town"; },
+        style: function (f) { return { className: f.properties.layer, interactive: false }; }
+      }).addTo(map).bringToBack();
+      return base;
+    });
+  }
+
+  // The checked route: its stretches coloured by level, its places named.
+  var routeEl = document.getElementById("route-map");
+  if (routeEl && window.L) {
+    var route = JSON.parse(routeEl.getAttribute("data-route"));
+    routeEl.hidden = false;
+    var rmap = L.map(routeEl, { zoomSnap: 0.25, maxZoom: 12, attributionControl: false });
+    drawBase(rmap, routeEl.getAttribute("data-base")).catch(function () {});
+    var bounds = [];
+    route.stretches.forEach(function (s) {
+      var pts = s.line.map(function (c) { bounds.push([c[1], c[0]]); return [c[1], c[0]]; });
+      L.polyline(pts, { className: "stretch lvl-" + s.level, interactive: false }).addTo(rmap);
+    });
+    route.places.forEach(function (p) {
+      L.circleMarker([p.at[1], p.at[0]], { radius: 5, className: "stop-dot", interactive: false })
+        .bindTooltip(p.name, { permanent: true, direction: "right", className: "town-label", offset: [4, 0] })
+        .addTo(rmap);
+    });
+    if (bounds.length) rmap.fitBounds(bounds, { padding: [24, 24] });
+    routeEl.setAttribute("data-loaded", String(route.stretches.length));
   }
 
   // Route form: add and remove place fields here; type-ahead from the gazetteer.
