@@ -356,6 +356,7 @@ async def test_an_invitation_is_accepted_and_another_withdrawn_from_the_admin_pa
     await sign_in(page, invited.token, "/web/admin")
     received = page.locator("li.invitation", has_text="Réseau Kayes")
     await expect(received).to_contain_text("en attente")
+    await shot(page, "admin-invitation")
     await received.locator("button.accept").click()
     await expect(page.locator("#done")).to_contain_text("Invitation acceptée")
     await expect(page.locator("li.invitation", has_text="Réseau Kayes")).to_contain_text("acceptée")
