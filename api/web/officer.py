@@ -181,7 +181,7 @@ async def _listing(
     if values["zone"]:
         # Only a zone this organisation may know of (another's custom zone does not exist).
         if values["zone"] in await container.zones.known_ids(principal):
-            query.zone_incident_ids = await container.zone_filter(values["zone"])
+            query.zone_incident_ids = await container.zone_filter(values["zone"], principal)
         else:
             errors["zone"] = _("Unknown zone.")
             values["zone"] = ""

@@ -25,7 +25,7 @@ from incidents.intake.service import set_intake_secret
 from tests.alert_receivers import http_receiver
 from tests.e2e.test_alerts_delivery import dispatcher_for
 from tests.e2e.web import PHONE, Recorder, sign_in
-from tests.factories import Caller, Factory, incident_payload
+from tests.factories import DIEMA, GAO, Caller, Factory, incident_payload
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
 STRANGER = "+22366000111"
@@ -132,12 +132,18 @@ async def test_an_officer_verifies_an_incident_on_a_phone_in_french(
 ) -> None:
     reporter = await factory.caller("reporter", org_id=officer.org_id)
     reported = await report(live_url, reporter, place_name="Diéma", description="Deux enlevés")
+    # Another organisation's, kept to itself: listed only as its masked entry, with no button.
+    other = await factory.caller("reporter")
+    await report(live_url, other, type="ied", days_ago=2, sharing_level="amber_strict")
     page = await context.new_page()
     await sign_in(page, officer.token, "/web/officer")
     await expect(page.locator("h1")).to_have_text("Incidents partagés avec vous")
     item = page.locator(f"#incident-{reported['id']}")
     await expect(item).to_contain_text("Enlèvement")
     await expect(item.locator(".badge")).to_have_text("Signalé")
+    masked = page.locator("#incidents li.masked")
+    await expect(masked).to_contain_text("Engins explosifs")
+    await expect(masked.locator("button")).to_have_count(0)
     await no_overflow(page)
     await shot(page, "incidents")
     await item.locator("button.verified").click()
@@ -245,6 +251,7 @@ async def test_the_core_actions_work_without_javascript(
     reporter = await factory.caller("reporter", org_id=officer.org_id)
     reported = await report(live_url, reporter)
     rejected = await held_sms(live_url, db, officer.org_id, "ATTAQUE Menaka 3 morts")
+    await subscribe(live_url, officer, "json://127.0.0.1:9/hook")
     page = await no_js.new_page()
     await sign_in(page, officer.token, "/web/officer")
     await page.locator(f"#incident-{reported['id']} button.verified").click()
@@ -273,6 +280,7 @@ async def test_the_core_actions_work_without_javascript(
     await page.wait_for_url("**/web/officer/broadcasts/**")
     await expect(page.locator("h1")).to_have_text("Distribution de votre diffusion")
     await expect(page.locator("#refresh")).to_be_visible()
+    await expect(page.locator('[data-key="org-0.recipients"]')).to_have_text("1")
     await shot(page, "delivery")
     await page.click("#refresh")
     await expect(page.locator("h1")).to_have_text("Distribution de votre diffusion")
@@ -434,7 +442,7 @@ async def test_the_console_shows_a_masked_entry_as_the_api_does_and_no_more(
     reporter = await factory.caller("reporter", org_id=officer.org_id)
     outsider_caller = await factory.caller("officer")
     # Masked for the outsider; the newest of three, between two of the outsider's own.
-    own_old = await report(live_url, outsider_caller, type="armed_attack", days_ago=3)
+    own_old = await report(live_url, outsider_caller, type="armed_attack", days_ago=3, at=GAO)
     kept = await report(
         live_url,
         reporter,
@@ -447,7 +455,13 @@ async def test_the_console_shows_a_masked_entry_as_the_api_does_and_no_more(
     own_new = await report(live_url, outsider_caller, type="theft", days_ago=1)
     outsider = await web(outsider_caller)
     async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
-        for params in ({}, {"type": "kidnapping"}, {"type": "abduction"}, {"min_severity": "5"}):
+        for params in (
+            {},
+            {"type": "kidnapping"},
+            {"type": "abduction"},
+            {"min_severity": "5"},
+            {"zone": "town_diema"},
+        ):
             page = await outsider.http.get("/web/officer", params=params)
             assert page.status_code == 200
             api = await http.get(
@@ -490,3 +504,63 @@ async def test_a_form_without_its_csrf_token_changes_nothing(
     assert (await incident(live_url, officer, reported["id"]))["status"] == "reported"
     assert (await held_states(live_url, officer))[held_id] == "held"
     assert await alert_codes(live_url, colleague) == []
+
+
+async def test_another_organisations_custom_zone_does_not_exist_in_the_console(
+    live_url: str, factory: Factory, officer: Caller, web: Any
+) -> None:
+    lon, lat = DIEMA[1], DIEMA[0]
+    ring = [[lon - 0.2, lat - 0.2], [lon + 0.2, lat - 0.2], [lon + 0.2, lat + 0.2]]
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
+        drawn = await http.post(
+            "/api/v1/zones",
+            json={
+                "name_fr": "Axe surveillé par A",
+                "code": f"axe_a_{officer.org_id.hex[:8]}",
+                "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+            },
+            headers=officer.headers,
+        )
+    assert drawn.status_code == 201, drawn.text
+    zone_id = drawn.json()["id"]
+    ours = await web(officer)
+    assert "Axe surveillé par A" in (await ours.http.get("/web/officer/broadcast")).text
+    outsider = await web(await factory.caller("officer"))
+    for path in ("/web/officer", "/web/officer/broadcast"):
+        assert "Axe surveillé par A" not in (await outsider.http.get(path)).text
+    theirs = await outsider.http.get("/web/officer", params={"zone": zone_id})
+    nothing = await outsider.http.get("/web/officer", params={"zone": "no_such_zone"})
+    assert theirs.status_code == nothing.status_code == 200
+    assert "Zone inconnue." in theirs.text
+    assert theirs.text.replace(zone_id, "no_such_zone") == nothing.text.replace(
+        zone_id, "no_such_zone"
+    )
+    sent = await outsider.http.post(
+        "/web/officer/broadcast",
+        data={"csrf": outsider.csrf, "zone": zone_id, "text_fr": "x", "action": "send"},
+    )
+    assert sent.status_code == 422
+    assert "Choisissez la zone." in sent.text
+
+
+def test_every_console_text_has_its_french_translation() -> None:
+    """Each msgid the console uses (templates/officer, officer.py) is in officer.po or web.po,
+    and French has a translation for it (English msgids are the English texts)."""
+    from babel.messages.pofile import read_po
+
+    web_dir = Path(__file__).resolve().parents[2] / "api" / "web"
+    sources = [web_dir / "officer.py", *sorted((web_dir / "templates" / "officer").glob("*.html"))]
+    used = set()
+    for source in sources:
+        text = source.read_text(encoding="utf-8")
+        used |= {a or b for a, b in re.findall(r"""_\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""", text)}
+    assert len(used) > 60
+    french: dict[str, str] = {}
+    english: set[str] = set()
+    for name in ("web.po", "officer.po"):
+        with (web_dir / "locale" / "fr" / "LC_MESSAGES" / name).open("rb") as fh:
+            french.update({m.id: m.string for m in read_po(fh) if m.id})
+        with (web_dir / "locale" / "en" / "LC_MESSAGES" / name).open("rb") as fh:
+            english |= {m.id for m in read_po(fh) if m.id}
+    assert sorted(m for m in used if not french.get(m)) == []
+    assert sorted(used - english) == []
