@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import math
 import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -31,6 +32,7 @@ from incidents.intake.sms import (
     sms_size,
     to_gsm7,
 )
+from incidents.intake.sms_eval import distance_km
 from incidents.intake.tables import HeldSmsRow, IntakeSecretRow
 from incidents.interop.rows import PlaceFinder
 from incidents.interop.service import update_from_source
@@ -51,6 +53,10 @@ _SENDER_MAX = 32  # held_sms.sender
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 
 _REPORTING_ROLES = (Role.REPORTER, Role.OFFICER, Role.ADMIN)
+#: A complete SMS from the same phone within this time may correct the previous report.
+CORRECTION_WINDOW = timedelta(hours=1)
+#: ... when it names the same type, or a place this close to the earlier one (docs/sms.md).
+CORRECTION_SAME_PLACE_KM = 25.0
 
 #: The alerts module's acknowledgement: (who, code, now) -> True when an alert was acknowledged.
 AlertAcknowledger = Callable[[Principal, str, datetime], Awaitable[bool]]
@@ -219,11 +225,11 @@ def without_ids(reply: str) -> str:
     return " ".join(_UUID.sub("", reply).split())
 
 
-def _with_reference(reply: str, code: str, language: str) -> str:
+def _with_reference(reply: str, code: str, language: str, segments: int = 1) -> str:
     label = "ref" if language.startswith("en") else "réf"
     body = reply.removeprefix("Sentinelle: ")
-    # In septets, as the phone network counts them (€, [, ] ... count two).
-    return fit_sms(to_gsm7(f"Sentinelle {label} {code}: {body}"))
+    # In septets, as the phone network counts them (€, [, ] ... count two); cut between words.
+    return fit_sms(to_gsm7(f"Sentinelle {label} {code}: {body}"), segments=segments)
 
 
 # ---------------------------------------------------------------------------- results
@@ -238,8 +244,9 @@ class KoboReceived:
 
 @dataclass(frozen=True, slots=True)
 class SmsReceived:
-    """What happened to an SMS: `created`, `replayed`, `held`, `incomplete`, `acknowledged`,
-    `unknown_code`; `reply` is the answer to send back."""
+    """What happened to an SMS: `created`, `updated` (it corrected the sender's report of the
+    last hour), `replayed`, `held`, `incomplete`, `acknowledged`, `unknown_code`; `reply` is the
+    answer to send back."""
 
     status: str
     reply: str
@@ -298,6 +305,8 @@ class IntakeService:
     max_accuracy_m: float = 500.0
     gazetteer: PlaceFinder | None = None
     acknowledge: AlertAcknowledger | None = None
+    #: Segments an SMS reply may take (the operator's setting; 1 = one 160-character SMS).
+    reply_segments: int = 1
 
     async def _store_new(
         self,
@@ -472,9 +481,33 @@ class IntakeService:
                 return SmsReceived(
                     "unknown_code", _UNKNOWN_CODE_REPLY[parse.language].format(code=parse.ack_code)
                 )
-            return SmsReceived("acknowledged", parse.reply())
+            return SmsReceived("acknowledged", parse.reply(segments=self.reply_segments))
+        if parse.kind == "incomplete" and parse.missing == ["location"]:
+            # The type is known, the place is not: kept for the officers, and the reply asks
+            # for the nearest town; the sender's complete re-send closes it (see below).
+            held_id = uuid.uuid4()
+            async with self.db.transaction() as session:
+                session.add(
+                    HeldSmsRow(
+                        id=held_id,
+                        org_id=gateway_org,
+                        sender=sender.strip(),
+                        text=text,
+                        received_at=received_at,
+                        reason="unknown_place",
+                        state="held",
+                    )
+                )
+            return SmsReceived(
+                "held",
+                parse.reply(segments=self.reply_segments),
+                held_id=held_id,
+                missing=["location"],
+            )
         if parse.kind == "incomplete":
-            return SmsReceived("incomplete", parse.reply(), missing=list(parse.missing))
+            return SmsReceived(
+                "incomplete", parse.reply(segments=self.reply_segments), missing=list(parse.missing)
+            )
         if reporter.role not in _REPORTING_ROLES:
             raise Forbidden(
                 f"This phone belongs to a user with the role {reporter.role.value}, who cannot "
@@ -484,17 +517,138 @@ class IntakeService:
         digest = hashlib.sha256(
             f"{normalise_phone(sender)}|{received_at.isoformat()}|{text}".encode()
         ).hexdigest()[:32]
-        payload = {**parse.incident, "external_id": f"sms:{digest}"}
+        external_id = f"sms:{digest}"
+        replayed = await self._incident_with_external_id(reporter.org_id, external_id)
+        if replayed is not None:
+            code = reference_code(replayed)
+            return SmsReceived(
+                "replayed",
+                parse.reply(segments=self.reply_segments, reference=code),
+                incident_id=replayed,
+                reference=code,
+            )
+        earlier = await self._report_to_correct(reporter, parse, now)
+        if earlier is not None:
+            incident_id, changed = await self._correct(earlier, parse, now)
+            code = reference_code(incident_id)
+            await self._close_held_unknown_place(gateway_org, sender, received_at, incident_id, now)
+            return SmsReceived(
+                "updated" if changed else "replayed",
+                parse.reply(segments=self.reply_segments, reference=code, corrected=True),
+                incident_id=incident_id,
+                reference=code,
+            )
+        payload = {**parse.incident, "external_id": external_id}
         incident_id, created, _ = await self._store_new(
             payload, org_id=reporter.org_id, user_id=reporter.user_id, now=now
         )
         code = reference_code(incident_id)
+        await self._close_held_unknown_place(gateway_org, sender, received_at, incident_id, now)
         return SmsReceived(
             "created" if created else "replayed",
-            _with_reference(parse.reply(), code, parse.language),
+            parse.reply(segments=self.reply_segments, reference=code),
             incident_id=incident_id,
             reference=code,
         )
+
+    # -- SMS corrections: a re-sent message updates the sender's report of the last hour
+
+    async def _incident_with_external_id(
+        self, org_id: uuid.UUID, external_id: str
+    ) -> uuid.UUID | None:
+        async with self.db.read() as session:
+            found: uuid.UUID | None = (
+                await session.execute(
+                    select(IncidentRow.id).where(
+                        IncidentRow.org_id == org_id, IncidentRow.external_id == external_id
+                    )
+                )
+            ).scalar_one_or_none()
+            return found
+
+    async def _report_to_correct(
+        self, reporter: Principal, parse: SmsParse, now: datetime
+    ) -> IncidentRow | None:
+        """The sender's last SMS report of the past hour that this message
+        corrects: it starts with CORRECTION/RECTIF, or names the same type or a place within
+        CORRECTION_SAME_PLACE_KM; never one an officer already took up, never after NOUVEAU."""
+        if parse.intent == "new":
+            return None
+        async with self.db.read() as session:
+            row = (
+                await session.scalars(
+                    select(IncidentRow)
+                    .where(
+                        IncidentRow.org_id == reporter.org_id,
+                        IncidentRow.user_id == reporter.user_id,
+                        IncidentRow.external_id.like("sms:%"),
+                        IncidentRow.status == "reported",
+                        IncidentRow.created_at >= now - CORRECTION_WINDOW,
+                    )
+                    .order_by(IncidentRow.created_at.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            session.expunge(row)
+        if parse.intent == "correction" or row.type == parse.incident.get("type"):
+            return row
+        geometry = parse.incident.get("geometry") or {}
+        coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+        if coordinates and math.isfinite(row.lat) and math.isfinite(row.lon):
+            lon, lat = coordinates
+            if distance_km(lat, lon, row.lat, row.lon) <= CORRECTION_SAME_PLACE_KM:
+                return row
+        return None
+
+    async def _correct(
+        self, row: IncidentRow, parse: SmsParse, now: datetime
+    ) -> tuple[uuid.UUID, bool]:
+        """A new version of the earlier report with what the re-sent message says (audited
+        like any edit); the external id stays the first message's."""
+        payload = {**parse.incident, "external_id": row.external_id}
+        try:
+            data = msgspec.convert(payload, IncidentIn, strict=False)
+        except msgspec.ValidationError as exc:
+            raise InvalidField("text", str(exc)) from None
+        async with self.db.transaction() as session:
+            current = await session.get(IncidentRow, row.id)
+            if current is None:
+                raise NotFound("The report to correct was deleted meanwhile.")
+            changed = await update_from_source(
+                session,
+                current,
+                data,
+                now=now,
+                rules=self.incidents.rules,
+                events=self.incidents.events,
+                cipher=self.incidents.cipher,
+            )
+        return row.id, changed
+
+    async def _close_held_unknown_place(
+        self,
+        org_id: uuid.UUID,
+        sender: str,
+        received_at: datetime,
+        incident_id: uuid.UUID,
+        now: datetime,
+    ) -> None:
+        """The sender's held SMS of the last hour whose place was unknown are answered by this
+        report: they leave the officers' queue as `resolved`, pointing to it."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(HeldSmsRow)
+                .where(
+                    HeldSmsRow.org_id == org_id,
+                    HeldSmsRow.sender == sender.strip(),
+                    HeldSmsRow.reason == "unknown_place",
+                    HeldSmsRow.state == "held",
+                    HeldSmsRow.received_at >= received_at - CORRECTION_WINDOW,
+                )
+                .values(state="resolved", incident_id=incident_id, reviewed_at=now)
+            )
 
     # -- held SMS, for officers
 

@@ -175,6 +175,9 @@ _SMS_KEYWORDS: dict[str, tuple[str, Language]] = {
     "stole our vehicle": ("carjacking", "en"),
     "check point": ("illegal_checkpoint", "fr"),
     "refus d accès": ("access_denial", "fr"),
+    "refus de passage": ("access_denial", "fr"),
+    "passage refusé": ("access_denial", "fr"),
+    "demi tour": ("access_denial", "fr"),
 }
 
 
@@ -262,7 +265,9 @@ _PEOPLE: dict[str, Language | None] = {
     ),
 }
 # Singular people without a number: "notre chauffeur", "le gardien", "our driver".
-_SINGULAR_DETERMINERS = frozenset(_list("notre le la l du son sa leur mon ma our the their his"))
+_SINGULAR_DETERMINERS = frozenset(
+    _list("notre le la l du son sa leur mon ma our the their his a an")
+)
 _SINGULAR_PEOPLE = frozenset(
     _list("""agent chauffeur gardien chef berger comptable coordinateur coordinatrice employe
     collegue volontaire enseignant commercant infirmier infirmiere medecin maire driver guard
@@ -344,7 +349,7 @@ _PERPETRATORS: dict[tuple[str, ...], str] = {
 # Words before an armed actor that make it the target: "embuscade contre FAMa", "camp FAMa".
 _TARGET_MARKERS = frozenset(
     _list("""contre sur envers visant camp convoi vehicule vehicules poste base position
-    patrouille positions against on targeting convoy vehicle patrol camps""")
+    patrouille positions aux tendue against on targeting convoy vehicle patrol camps""")
 )
 _ATTACK_WORDS = frozenset(_list("attaque attaques attak ataque attack embuscade ambush assaut"))
 _BY = frozenset(_list("par by"))
@@ -383,10 +388,15 @@ _COMMON = frozenset(
     volontaires enseignants enseignant coordinateur comptable personnel""")
 )
 
+# Decimal degrees, latitude first, with a point or a decimal comma ("14,62 -8,12"), optional
+# hemispheres (N/S, E/W/O) and labels ("lat 14,62 lon -8,12").
 _COORDINATES = re.compile(
+    r"(?:\blat(?:itude)?\s*[:=]?\s*)?"
     r"(?<![\w.,])(?P<ns>[NSns]\s?)?(?P<lat>[-+]?\d{1,2}[.,]\d{1,})\s*(?P<ns2>[NSns])?"
-    r"\s*[,;/ ]\s*(?P<ew>[EWOewo]\s?)?(?P<lon>[-+]?\d{1,3}[.,]\d{1,})\s*(?P<ew2>[EWOewo])?"
-    r"(?![\w.,])"
+    r"\s*(?:[,;/ ]|\s(?:lon(?:g(?:itude)?)?|lng)\s*[:=]?)\s*"
+    r"(?P<ew>[EWOewo]\s?)?(?P<lon>[-+]?\d{1,3}[.,]\d{1,})\s*(?P<ew2>[EWOewo])?"
+    r"(?![\w.,])",
+    re.I,
 )
 _ACK = re.compile(
     r"^\s*(?:ok|ack|recu|bien recu|vu|lu|roger)\s*[:#\-]?\s*(?P<code>[a-z0-9]{4,10})?\s*[.!]*\s*$",
@@ -883,7 +893,7 @@ def parse_sms(text: str, *, now: datetime, gazetteer: PlaceFinder | None = None)
                     tokens[k].used = True
         else:
             missing.append("location")
-            unknown_place = _unknown_place(tokens, usable)
+            unknown_place = _as_typed(stripped, _unknown_place(tokens, usable))
     return SmsParse(
         "incomplete" if missing else "report",
         incident=incident,
@@ -933,6 +943,16 @@ def _unknown_place(tokens: list[_Token], usable: list[bool]) -> str | None:
     if capitalised:
         return capitalised[0].text
     return candidates[0][1].text if len(candidates) == 1 else None
+
+
+def _as_typed(message: str, word: str | None) -> str | None:
+    """The whole word as typed around a token: "Hama" in "a Tin-Hama," is "Tin-Hama"."""
+    if word is None:
+        return None
+    for piece in message.split():
+        if word in piece:
+            return piece.strip(",.;:!?()\"'")
+    return word
 
 
 def _read_intent(tokens: list[_Token]) -> Literal["correction", "new"] | None:
