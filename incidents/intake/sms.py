@@ -573,7 +573,9 @@ def _confirmations(parse: SmsParse, lang: Language, corrected: bool) -> list[lis
         a, b = parse.road
         where = f"sur l'axe {a} - {b}" if fr else f"on the {a} - {b} road"
     elif " km " in f" {place} ":
-        where = place if fr else place.replace(" de ", " from ").replace(" vers ", " towards ")
+        where = (
+            f"à {place}" if fr else place.replace(" de ", " from ").replace(" vers ", " towards ")
+        )
     elif precision == "near":
         where = f"{'près de' if fr else 'near'} {place}"
     else:
