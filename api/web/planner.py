@@ -187,24 +187,52 @@ def _plural_en(word: str) -> str:
     return word + "s"
 
 
+# Plurals the word rules below would get wrong.
+PLURALS = {
+    "Poste de contrôle illégal": "postes de contrôle illégaux",
+    "Mine ou reste explosif de guerre": "mines ou restes explosifs de guerre",
+    "Arrestation ou détention par les autorités": "arrestations ou détentions par les autorités",
+    "Air or drone strike": "air or drone strikes",
+}
+
+
+def _outside_parentheses_comma(label: str) -> int:
+    depth = 0
+    for k, ch in enumerate(label):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            return k
+    return len(label)
+
+
 def counted(label: str, n: int, lang: str) -> str:
-    """ "3 attaques armées", "1 engin explosif improvisé (EEI)", "2 armed attacks"."""
-    head, sep, _tail = label.partition(",")
-    text = head if sep else label
+    """ "3 attaques armées", "1 engin explosif improvisé (EEI)", "2 armed attacks": a taxonomy
+    label (its part before a comma) after a count, plural when the count is."""
+    text = label[: _outside_parentheses_comma(label)].strip()
+    if n > 1 and text in PLURALS:
+        return f"{n} {PLURALS[text]}"
     words = text.split(" ")
-    words[0] = words[0][:1].lower() + words[0][1:] if not words[0].isupper() else words[0]
+    if not words[0].isupper():
+        words[0] = words[0][:1].lower() + words[0][1:]
     if n > 1:
         stop = _EN_STOP if lang == "en" else _FR_STOP
-        end = next((i for i, w in enumerate(words) if w.lower().split("'")[0] in stop), len(words))
+        end = next(
+            (
+                i
+                for i, w in enumerate(words)
+                if w.startswith("(") or w.lower().split("'")[0] in stop
+            ),
+            len(words),
+        )
         if lang == "en":
-            # The head noun is the last word before the first preposition.
+            # The head noun is the last word before the first preposition or parenthesis.
             j = max(end - 1, 0)
-            if not words[j].startswith("("):
-                words[j] = _plural_en(words[j])
+            words[j] = _plural_en(words[j])
         else:
             # French: the noun and its adjectives before the first preposition.
             for i in range(end):
-                if not words[i].startswith("(") and "'" not in words[i]:
+                if "'" not in words[i]:
                     words[i] = _plural_fr(words[i])
     return f"{n} {' '.join(words)}"
 

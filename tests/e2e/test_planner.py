@@ -471,3 +471,27 @@ def test_every_planner_text_is_in_the_french_and_english_catalogues() -> None:
 
 
 SAME_IN_FRENCH = {"Incident", "stable", "violence", "Destination"}
+
+
+@pytest.mark.parametrize(
+    ("label", "n", "lang", "words"),
+    [
+        ("Attaque armée", 3, "fr", "3 attaques armées"),
+        ("Engin explosif improvisé (EEI)", 1, "fr", "1 engin explosif improvisé (EEI)"),
+        ("Engin explosif improvisé (EEI)", 2, "fr", "2 engins explosifs improvisés (EEI)"),
+        ("Vol à main armée, braquage", 2, "fr", "2 vols à main armée"),
+        ("Poste de contrôle illégal", 4, "fr", "4 postes de contrôle illégaux"),
+        ("Refus d'accès", 2, "fr", "2 refus d'accès"),
+        ("Armed attack", 3, "en", "3 armed attacks"),
+        ("Improvised explosive device (IED)", 2, "en", "2 improvised explosive devices (IED)"),
+        (
+            "Shelling (artillery, rockets, mortars)",
+            2,
+            "en",
+            "2 shelling (artillery, rockets, mortars)",
+        ),
+        ("Burglary", 2, "en", "2 burglaries"),
+    ],
+)
+def test_a_count_of_a_type_reads_as_words(label: str, n: int, lang: str, words: str) -> None:
+    assert planner.counted(label, n, lang) == words
