@@ -43,6 +43,8 @@ from incidents.intake.tables import IntakeSecretRow
 from incidents.records.model import Role
 from incidents.records.tables import UserRow
 from incidents.taxonomy import catalogue as taxonomy
+from incidents.zones.store import visible_to
+from incidents.zones.tables import ZoneRow
 
 SUBSCRIPTIONS = f"{PREFIX}/subscriptions"
 ADMIN = f"{PREFIX}/admin"
@@ -139,12 +141,40 @@ def _type_groups(lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
     return groups
 
 
+ZONE_KIND_ORDER = ("town", "admin1", "admin2", "border_belt", "custom", "country")
+
+
 async def _zones(container: Container, principal: Principal, lang: str) -> list[dict[str, str]]:
-    rows = await container.zones.list(viewer=principal)
+    """The zones this organisation may subscribe to (platform zones and its own): names only,
+    never their geometry."""
+    async with container.db.read() as session:
+        rows = (
+            await session.execute(
+                select(ZoneRow.id, ZoneRow.name_fr, ZoneRow.name_en, ZoneRow.kind).where(
+                    visible_to(principal.org_id)
+                )
+            )
+        ).all()
     zones = [
-        {"id": r.id, "name": r.name_en if lang == "en" else r.name_fr, "kind": r.kind} for r in rows
+        {"id": i, "name": en if lang == "en" else fr, "kind": kind} for i, fr, en, kind in rows
     ]
-    return sorted(zones, key=lambda z: (z["kind"] != "town", z["kind"], z["name"]))
+    order = {k: n for n, k in enumerate(ZONE_KIND_ORDER)}
+    return sorted(zones, key=lambda z: (order.get(z["kind"], 99), z["name"]))
+
+
+def _zone_groups(zones: list[dict[str, str]], _: Any) -> list[tuple[str, list[dict[str, str]]]]:
+    names = {
+        "town": _("Towns"),
+        "admin1": _("Regions"),
+        "admin2": _("Cercles"),
+        "border_belt": _("Border areas"),
+        "custom": _("Your organisation's zones"),
+        "country": _("Country"),
+    }
+    groups: dict[str, list[dict[str, str]]] = {}
+    for zone in zones:
+        groups.setdefault(zone["kind"], []).append(zone)
+    return [(names.get(kind, kind), items) for kind, items in groups.items()]
 
 
 async def _own_channels(
@@ -440,7 +470,7 @@ async def _subscriptions_page(
         {
             "csrf": web.csrf,
             "subscriptions": subscriptions,
-            "zones": zones,
+            "zone_groups": _zone_groups(zones, _),
             "describe": lambda sub: _describe(sub, zone_names, lang),
             "groups": _type_groups(lang),
             "channels": await _own_channels(container, principal, subscriptions),
