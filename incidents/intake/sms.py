@@ -926,25 +926,21 @@ def _vocabulary() -> frozenset[str]:
 
 
 def _unknown_place(tokens: list[_Token], usable: list[bool]) -> str | None:
-    """The word that looks like the unknown place: after "a", "à", "de", "near"... or in capitals."""
+    """The word that looks like the unknown place: after "a", "pres", "near", "at"..., or
+    capitalised (not as the first word) after "de"; None when nothing looks like one."""
     candidates = [
         (i, t)
         for i, (t, ok) in enumerate(zip(tokens, usable, strict=True))
         if ok and len(t.norm) >= 4 and not _is_common(t.norm)
     ]
-    if not candidates:
-        return None
-    after_preposition = [
-        t
-        for i, t in candidates
-        if i > 0 and tokens[i - 1].norm in {"a", "de", "du", "pres", "near", "at", "in", "vers"}
-    ]
-    if after_preposition:
-        return after_preposition[0].text
-    capitalised = [t for _, t in candidates if t.text[:1].isupper()]
-    if capitalised:
-        return capitalised[0].text
-    return candidates[0][1].text if len(candidates) == 1 else None
+    for i, t in candidates:
+        before = tokens[i - 1].norm if i > 0 else ""
+        if before in {"a", "pres", "near", "at", "in", "vers", "sur", "around", "outside"}:
+            return t.text
+        if i > 0 and t.text[:1].isupper() and (before in {"de", "du", "d"} or before == ""):
+            return t.text
+    capitalised = [t for i, t in candidates if i > 0 and t.text[:1].isupper()]
+    return capitalised[0].text if capitalised else None
 
 
 def _as_typed(message: str, word: str | None) -> str | None:
