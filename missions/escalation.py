@@ -123,16 +123,16 @@ class Escalation:
             if pending is None:
                 return False
             round_, missed = pending
-            fired = list(
-                (
-                    await session.execute(
-                        select(MissionEscalationRow.step).where(
-                            MissionEscalationRow.mission_id == row.id,
-                            MissionEscalationRow.round == round_,
-                        )
+            done = (
+                await session.execute(
+                    select(MissionEscalationRow.step, MissionEscalationRow.fired_at).where(
+                        MissionEscalationRow.mission_id == row.id,
+                        MissionEscalationRow.round == round_,
                     )
-                ).scalars()
-            )
+                )
+            ).all()
+            fired = [s for s, _ in done]
+            last_fired = max((at for _, at in done), default=None)
             step = step_due(
                 progress,
                 ladder=len(row.responders),
@@ -140,6 +140,7 @@ class Escalation:
                 fired=fired,
                 now=now,
                 acknowledged=row.acknowledged_round == round_ and row.acknowledged_by is not None,
+                last_fired=last_fired,
             )
             if step is None:
                 return False

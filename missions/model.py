@@ -314,9 +314,12 @@ def step_due(
     fired: Sequence[int],
     now: datetime,
     acknowledged: bool = False,
+    last_fired: datetime | None = None,
 ) -> Step | None:
     """The next step to fire now, or None. Steps fire in order, one at a time: step k is due at
-    missed + k * interval, and only once step k-1 has fired. Nothing fires once acknowledged."""
+    missed + k * interval, and only once step k-1 has fired, at least `interval` after it
+    (`last_fired`): after a stop, the ladder resumes at its pace, each responder given their
+    time to answer. Nothing fires once acknowledged."""
     pending = pending_round(progress)
     if pending is None or acknowledged:
         return None
@@ -328,5 +331,7 @@ def step_due(
         if k > 0 and k - 1 not in done:
             return None
         at = missed + k * interval
+        if k > 0 and last_fired is not None:
+            at = max(at, last_fired + interval)
         return Step(round_, k, at) if now >= at else None
     return None

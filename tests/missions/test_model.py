@@ -154,3 +154,9 @@ def test_the_ladder_fires_in_order_one_step_at_a_time_and_stops_when_acknowledge
     assert step_due(progress, fired=[0, 1, 2, 3], now=late, **kw) is None
     assert step_due(progress, fired=[0], now=missed + every - timedelta(seconds=1), **kw) is None
     assert step_due(progress, fired=[0], now=late, acknowledged=True, **kw) is None
+    # After a stop, the ladder resumes at its pace: one interval after the last step fired.
+    restarted = step_due(progress, fired=[0, 1], now=late, last_fired=late - every / 2, **kw)
+    assert restarted is None
+    resumed = step_due(progress, fired=[0, 1], now=late, last_fired=late - every, **kw)
+    assert resumed is not None
+    assert resumed.step == 2
