@@ -648,6 +648,37 @@ async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
     assert [a["code"] for a in (await alerts_of(live_url, reporter))["items"]] == [code]
 
 
+async def test_an_officer_subscribes_the_organisation_and_a_reporter_may_not_change_it(
+    live_url: str, factory: Factory
+) -> None:
+    officer = await factory.caller("officer")
+    reporter = await factory.caller("reporter", org_id=officer.org_id)
+    with http_receiver() as receiver:
+        form = {
+            "area_kind": "zone",
+            "zone": "town_diema",
+            "channel": "new",
+            "new_channel": receiver.url("org"),
+            "owner": "organisation",
+            "min_severity": "2",
+        }
+        async with web_client(live_url, officer) as (http, csrf):
+            made = await http.post("/web/subscriptions", data={**form, "csrf": csrf})
+            assert made.status_code == 303, made.text
+        [sub] = await subscriptions_of(live_url, officer)
+        assert sub["owner"] == "organisation"
+        async with web_client(live_url, reporter) as (http, csrf):
+            listed = await http.get("/web/subscriptions")
+            assert f'id="sub-{sub["id"]}"' in listed.text  # seen by the members
+            assert f"/web/subscriptions/{sub['id']}/delete" not in listed.text  # not offered
+            refused = await http.post(f"/web/subscriptions/{sub['id']}/delete", data={"csrf": csrf})
+            assert refused.status_code == 403
+            own = await http.post("/web/subscriptions", data={**form, "csrf": csrf})
+            assert own.status_code == 422
+            assert 'id="owner-error"' in own.text
+    assert [s["id"] for s in await subscriptions_of(live_url, officer)] == [sub["id"]]
+
+
 async def test_another_users_subscription_is_not_found_and_unchanged(
     live_url: str, factory: Factory, reporter: Caller
 ) -> None:
