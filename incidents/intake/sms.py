@@ -960,11 +960,8 @@ def _read_intent(tokens: list[_Token]) -> Literal["correction", "new"] | None:
     if first in CORRECTION_WORDS or first.startswith("rectif"):
         tokens[0].used = True
         return "correction"
+    # "NOUVEAU enlevement...", "autre attaque...", "new ambush...": another incident.
     if first in NEW_REPORT_WORDS and len(tokens) > 1 and tokens[1].norm not in {"de", "d"}:
-        if first in {"autre", "another"} and tokens[1].norm in {"incident", "incidents"}:
-            pass
-        elif first in {"autre", "another"}:
-            return None
         tokens[0].used = True
         return "new"
     return None
