@@ -45,6 +45,8 @@ SIMPLIFY_DEGREES = 0.01
 DIGITS = 3
 # The zones drawn first end up below: the country under régions, cercles, belts and towns.
 KIND_ORDER = {"country": 0, "admin1": 1, "admin2": 2, "border_belt": 3, "custom": 4, "town": 5}
+LABEL_POPULATION = 25_000
+LABEL_SPACING = 1.2  # degrees, |dlat| + |dlon|
 EXPLAIN_DAYS = 30
 HISTORY_DAYS = 364
 HISTORY_STEP = timedelta(days=7)
@@ -113,15 +115,19 @@ def base_map() -> bytes:
             "geometry": simplified(mali_outline()),
         }
     )
-    for place in _gazetteer().localities:
+    places = sorted(_gazetteer().localities, key=lambda p: -(p.population or 0))
+    labelled: list[Any] = []
+    for place in places:
+        # Named on the map: towns of 25,000 people or more, none within ~1° of a bigger one.
+        big = (place.population or 0) >= LABEL_POPULATION and all(
+            abs(place.lat - o.lat) + abs(place.lon - o.lon) > LABEL_SPACING for o in labelled
+        )
+        if big:
+            labelled.append(place)
         features.append(
             {
                 "type": "Feature",
-                "properties": {
-                    "layer": "town",
-                    "name": place.name,
-                    "big": (place.population or 0) >= 50_000,
-                },
+                "properties": {"layer": "town", "name": place.name, "big": big},
                 "geometry": {"type": "Point", "coordinates": _round([place.lon, place.lat])},
             }
         )
