@@ -75,9 +75,9 @@ LEVEL_BASES: Final = ("weighted", "forecast")
 # Levels 2-5 from these scores: weighted incidents per 30 days ...
 WEIGHTED_THRESHOLDS: Final = (0.5, 2.0, 5.0, 12.0)
 # ... or expected incidents in the next 30 days: level 2 from one in four months, 3 from about
-# one a month, 4 from two, 5 from more than four (the old table's words, "armed attack" read
-# as "incident").
-FORECAST_THRESHOLDS: Final = (0.25, 1.0, 2.0, 4.0)
+# one a month (0.75), 4 from two, 5 from more than four (the old table's words, "armed attack"
+# read as "incident"; six armed attacks in a week from sources not judged make a quiet town 3).
+FORECAST_THRESHOLDS: Final = (0.25, 0.75, 2.0, 4.0)
 _STATUS_VOCAB: Final = np.array(STATUS_CODES, dtype=str)
 
 
