@@ -547,6 +547,10 @@ async def test_a_reporter_cannot_open_the_admin_page_nor_post_its_forms(
         assert "sik_" not in rotated.text
     assert await token_ids(live_url, admin) == before
     assert (await api(live_url, admin, "GET", "/api/v1/alerts")).status_code == 200
+    audit = await api(live_url, admin, "GET", "/api/v1/audit", params={"action": "authz.denied"})
+    knocks = [e for e in audit.json()["entries"] if e["actor_user_id"] == str(reporter.user_id)]
+    assert len(knocks) == 4  # the page and the three forms, each recorded with who knocked
+    assert {e["target_id"] for e in knocks} == {"/web/admin"}
 
 
 async def test_another_organisations_admin_cannot_revoke_a_token_nor_see_the_users(
