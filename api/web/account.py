@@ -51,7 +51,6 @@ ADMIN = f"{PREFIX}/admin"
 ACK = f"{PREFIX}/alerts/ack"
 MANAGERS = frozenset({Role.OFFICER, Role.ADMIN, Role.OPERATOR})
 ISSUABLE_ROLES = (Role.REPORTER, Role.OFFICER, Role.PLANNER, Role.ADMIN)
-AREA_KINDS = ("zone", "circle", "route", "polygon")
 FLASH_SECONDS = 120
 FLASH_COOKIE = "stl_shown"
 MAX_TEXT = 4000
@@ -177,9 +176,7 @@ def _zone_groups(zones: list[dict[str, str]], _: Any) -> list[tuple[str, list[di
     return [(names.get(kind, kind), items) for kind, items in groups.items()]
 
 
-async def _own_channels(
-    container: Container, principal: Principal, subscriptions: list[Any]
-) -> list[tuple[str, str]]:
+def _own_channels(principal: Principal, subscriptions: list[Any]) -> list[tuple[str, str]]:
     """The channels of the user's own subscriptions, masked: (value for the form, label)."""
     seen: set[str] = set()
     choices = []
@@ -473,7 +470,7 @@ async def _subscriptions_page(
             "zone_groups": _zone_groups(zones, _),
             "describe": lambda sub: _describe(sub, zone_names, lang),
             "groups": _type_groups(lang),
-            "channels": await _own_channels(container, principal, subscriptions),
+            "channels": _own_channels(principal, subscriptions),
             "manager": manager,
             "account_admin": principal.role == Role.ADMIN,
             "me": principal.user_id,
