@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-LINT_PATHS := geo incidents alerts api tests bench
+LINT_PATHS := geo incidents alerts missions api tests bench
 
 .PHONY: run test bench lint typecheck demo clean
 
