@@ -22,6 +22,7 @@ from litestar.response import Redirect, Template
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 
+from alerts.core.policy import Priority
 from alerts.core.render import CODE_LENGTH, SMS_MAX, render_broadcast, to_gsm7
 from alerts.core.service import BROADCAST_PRIORITIES, MAX_BROADCAST_CHARS
 from api.bootstrap import Container
@@ -446,7 +447,7 @@ def preview(values: dict[str, str]) -> dict[str, Any]:
     and its 160-character fitting), with its size and whether the text would be cut."""
     texts = {"fr": values.get("text_fr", "").strip(), "en": values.get("text_en", "").strip()}
     message = {k: v for k, v in texts.items() if v}
-    priority = values.get("priority") if values.get("priority") in PRIORITIES else "normal"
+    priority = BROADCAST_PRIORITIES.get(values.get("priority") or "", Priority.ROUTINE)
     out: dict[str, Any] = {"languages": [], "cut": False}
     if not message:
         return out
@@ -454,7 +455,7 @@ def preview(values: dict[str, str]) -> dict[str, Any]:
         source = message.get(lang) or message.get("fr") or message.get("en") or ""
         rendered = render_broadcast(
             message,
-            BROADCAST_PRIORITIES[priority],
+            priority,
             language=lang,
             format="sms",
             code=SAMPLE_CODE,
@@ -597,7 +598,7 @@ async def broadcast_send(request: Request[Any, Any, Any], container: Container) 
     )
 
 
-@post(f"{HOME}/broadcast/preview", opt=OPT, include_in_schema=False)
+@post(f"{HOME}/broadcast/preview", opt=OPT, include_in_schema=False, status_code=200)
 async def broadcast_preview(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
     """The live preview (officer.js): the rendered SMS and its length, as JSON."""
     checked = await _officer_post(request, container, f"{HOME}/broadcast")

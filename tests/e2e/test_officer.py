@@ -251,6 +251,7 @@ async def test_the_core_actions_work_without_javascript(
     reporter = await factory.caller("reporter", org_id=officer.org_id)
     reported = await report(live_url, reporter)
     rejected = await held_sms(live_url, db, officer.org_id, "ATTAQUE Menaka 3 morts")
+    published = await held_sms(live_url, db, officer.org_id, "ENLEVEMENT Diema 2 staff")
     await subscribe(live_url, officer, "json://127.0.0.1:9/hook")
     page = await no_js.new_page()
     await sign_in(page, officer.token, "/web/officer")
@@ -262,6 +263,9 @@ async def test_the_core_actions_work_without_javascript(
     await page.locator(f"#held-{rejected} button.reject").click()
     await expect(page.locator("#done")).to_have_text("Rejeté.")
     assert (await held_states(live_url, officer))[rejected] == "discarded"
+    await page.locator(f"#held-{published} button.publish").click()
+    await expect(page.locator("#done")).to_have_text("Publié comme incident.")
+    assert (await held_states(live_url, officer))[published] == "published"
 
     await page.click("#tab-broadcast")
     await page.fill("#text_fr", LONG_TEXT)
@@ -559,8 +563,45 @@ def test_every_console_text_has_its_french_translation() -> None:
     english: set[str] = set()
     for name in ("web.po", "officer.po"):
         with (web_dir / "locale" / "fr" / "LC_MESSAGES" / name).open("rb") as fh:
-            french.update({m.id: m.string for m in read_po(fh) if m.id})
+            french.update({m.id: str(m.string) for m in read_po(fh) if isinstance(m.id, str)})
         with (web_dir / "locale" / "en" / "LC_MESSAGES" / name).open("rb") as fh:
-            english |= {m.id for m in read_po(fh) if m.id}
+            english |= {m.id for m in read_po(fh) if isinstance(m.id, str)}
     assert sorted(m for m in used if not french.get(m)) == []
     assert sorted(used - english) == []
+
+
+async def test_the_preview_is_the_alerts_package_rendering_of_the_sms(
+    officer: Caller, web: Any
+) -> None:
+    from alerts.core.render import render_broadcast
+    from alerts.core.service import BROADCAST_PRIORITIES
+    from api.web.officer import SAMPLE_CODE
+
+    user = await web(officer)
+    text = "Alerte 🚨 route coupée – être prudent €"
+    answer = await user.http.post(
+        "/web/officer/broadcast/preview",
+        data={"csrf": user.csrf, "text_fr": text, "priority": "flash"},
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    [fr, en] = body["languages"]
+    expected = render_broadcast(
+        {"fr": text}, BROADCAST_PRIORITIES["flash"], language="fr", format="sms", code=SAMPLE_CODE
+    ).body
+    assert fr["sms"] == expected
+    assert (fr["alphabet"], fr["typed_alphabet"], fr["changed"], fr["cut"]) == (
+        "GSM-7",
+        "UCS-2",
+        True,
+        False,
+    )
+    assert en["sms"].endswith(f"Reply OK {SAMPLE_CODE}")
+    too_long = await user.http.post(
+        "/web/officer/broadcast/preview",
+        data={"csrf": user.csrf, "text_fr": LONG_TEXT, "text_en": "Road closed"},
+    )
+    languages = {p["lang"]: p for p in too_long.json()["languages"]}
+    assert languages["fr"]["cut"] is True
+    assert languages["fr"]["units"] <= 160
+    assert languages["en"]["cut"] is False
