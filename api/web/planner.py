@@ -425,8 +425,9 @@ async def contributors_for(
             out.append(view)
             continue
         props = feature.properties
-        code = props.type if isinstance(props.type, str) else None
-        view.type_label = taxonomy.TYPES[code].label(lang) if code in taxonomy.TYPES else code
+        code = props.type if isinstance(props.type, str) else ""
+        known = taxonomy.TYPES.get(code)
+        view.type_label = known.label(lang) if known is not None else code or None
         view.when = when_text(props.occurred_at, lang)
         view.place = props.place_name if isinstance(props.place_name, str) else None
         out.append(view)
