@@ -12,6 +12,7 @@ protocol (missions.messages.KIDNAPPING_CHECKLIST)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,7 @@ from missions.tables import (
     MissionTravellerRow,
 )
 
+log = logging.getLogger("sentinelle.missions")
 FLASH_AHEAD = frozenset({"kidnapping", "ied", "armed_attack", "ambush"})
 ABDUCTION = frozenset({"kidnapping", "disappearance"})
 PROTOCOL_PATH = "/api/v1/missions/protocol/kidnapping"
@@ -56,6 +58,15 @@ class MissionIncidentWatch:
         return None  # bulk imports are history, not news from the road
 
     async def written(self, session: AsyncSession, event: IncidentWritten) -> None:
+        """Never refuses the report: a failure here is logged and its alerts rolled back to a
+        savepoint, while the incident is stored."""
+        try:
+            async with session.begin_nested():
+                await self._written(session, event)
+        except Exception:
+            log.exception("mission alerts for incident %s failed", event.incident.id)
+
+    async def _written(self, session: AsyncSession, event: IncidentWritten) -> None:
         incident = event.incident
         if event.previous is not None or incident.status == Status.RETRACTED:
             return

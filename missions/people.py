@@ -135,7 +135,7 @@ async def ensure_recipients(
 async def recipients_of(
     session: AsyncSession, subscription_ids: Sequence[uuid.UUID]
 ) -> list[Recipient]:
-    """The outbox's Recipient of each mission subscription, in the order given."""
+    """The outbox's Recipient of each mission subscription that has a channel, in order."""
     if not subscription_ids:
         return []
     rows = {
@@ -153,6 +153,8 @@ async def recipients_of(
         if sid not in rows:
             continue
         row, role = rows[sid]
+        if not row.channels_encrypted:
+            continue  # no channel to reach them: nothing to write (the outbox needs one)
         out.append(
             Recipient(
                 id=row.id,

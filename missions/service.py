@@ -1314,6 +1314,9 @@ class MissionService:
             )
         open_ = [m for m in mine if m.state in {s.value for s in OPEN}]
         codes = [m.code for m in open_]
+        if not mine:
+            # A phone with no mission at all: "OK ZZ99", "AIDE enlevement a Diema"... are intake's.
+            return None
         if parsed.code is not None:
             target = next((m for m in mine if m.code == parsed.code), None)
             if target is None:
@@ -1322,8 +1325,6 @@ class MissionService:
                 return "mission_closed", messages.reply_closed(lang, parsed.code, target.state)
         else:
             if not open_:
-                if parsed.kind == CheckinKind.OK and not parsed.words:
-                    return None  # a bare OK: intake tells how to acknowledge an alert
                 return "no_mission", messages.reply_none(lang)
             if len(open_) > 1:
                 return "which_mission", messages.reply_which(lang, codes)
