@@ -12,6 +12,7 @@ from pathlib import Path
 from litestar import Response, get
 from litestar.config.app import AppConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import CacheControlHeader
 from litestar.middleware.base import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
 from litestar.static_files import create_static_files_router
@@ -23,6 +24,7 @@ from api.web.schema import local_render_plugins
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+VENDOR_MAX_AGE = 7 * 86400
 TEMPLATE_CONFIG = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
 
 
@@ -76,6 +78,17 @@ class WebPlugin(InitPluginProtocol):
                 *planner.ROUTES,
                 *account.ROUTES,
                 service_worker,
+                # Vendored libraries (Leaflet, Swagger UI) change only with a release of
+                # Sentinelle: kept a week, so a repeat visit of the map loads them from the cache.
+                create_static_files_router(
+                    path=f"{pages.PREFIX}/static/vendor",
+                    directories=[STATIC / "vendor"],
+                    opt=pages.OPT,
+                    include_in_schema=False,
+                    cache_control=CacheControlHeader(max_age=VENDOR_MAX_AGE, public=True),
+                    send_as_attachment=False,
+                    name="web-vendor",
+                ),
                 create_static_files_router(
                     path=f"{pages.PREFIX}/static",
                     directories=[STATIC],
