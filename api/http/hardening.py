@@ -45,6 +45,7 @@ TOKEN_USE_WINDOW_SECONDS = 900
 ADDRESS_LIMIT_FACTOR = 5
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _DOCS_PREFIX = "/schema"
+_STATIC_PREFIX = "/web/static/"
 
 
 # ---------------------------------------------------------------------------- log escaping
@@ -386,7 +387,8 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
 
 
 class SecurityHeadersMiddleware:
-    """Headers that stop browsers from sniffing, framing or caching API answers."""
+    """Headers that stop browsers from sniffing, framing or caching API answers (the pages'
+    static files are kept, revalidated on each use)."""
 
     def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> None:
         self.app = app
@@ -397,6 +399,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         docs = scope.get("path", "").startswith(_DOCS_PREFIX)
+        static = scope.get("path", "").startswith(_STATIC_PREFIX)
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -409,8 +412,57 @@ class SecurityHeadersMiddleware:
                         (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
                     )
                     if b"cache-control" not in present:
-                        extra.append((b"cache-control", b"no-store"))
+                        # The pages' scripts and style sheets hold nothing about anyone: the
+                        # browser keeps them and asks whether they changed (a 304 on a repeat
+                        # visit); everything else is not stored.
+                        extra.append((b"cache-control", b"no-cache" if static else b"no-store"))
                 message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+class NotModifiedMiddleware:
+    """304 Not Modified for a page's static file the browser already holds (its If-None-Match
+    names the file's ETag): a repeat visit revalidates the scripts and styles instead of
+    downloading them again (the static files router does not answer conditional requests)."""
+
+    _KEPT = frozenset({b"etag", b"last-modified", b"cache-control", b"vary", b"date"})
+
+    def __init__(self, app: ASGIApp, prefix: str = _STATIC_PREFIX) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wanted: set[bytes] = set()
+        if (
+            scope["type"] == "http"
+            and scope.get("method") in ("GET", "HEAD")
+            and scope.get("path", "").startswith(self.prefix)
+        ):
+            for name, value in scope.get("headers", ()):
+                if name == b"if-none-match":
+                    wanted |= {t.strip().removeprefix(b"W/") for t in value.split(b",")}
+        if not wanted:
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def wrapped(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message.get("status") == 200:
+                headers = list(message.get("headers", []))
+                etag = next((v for k, v in headers if k.lower() == b"etag"), None)
+                if etag is not None and (etag.removeprefix(b"W/") in wanted or b"*" in wanted):
+                    replaced = True
+                    kept = [(k, v) for k, v in headers if k.lower() in self._KEPT]
+                    start: Any = {"type": "http.response.start", "status": 304, "headers": kept}
+                    await send(start)
+                    return
+            elif message["type"] == "http.response.body" and replaced:
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
             await send(message)
 
         await self.app(scope, receive, wrapped)
@@ -799,6 +851,7 @@ def edge_middleware(
     secret = load_secret_keys(settings.secret_keys, Path(settings.var_dir))[0]
     return [
         DefineMiddleware(SecurityHeadersMiddleware, headers=security_headers(settings)),
+        DefineMiddleware(NotModifiedMiddleware),
         DefineMiddleware(CorsMiddleware, origins=settings.cors_origins),
         DefineMiddleware(CsvExportMiddleware),
         DefineMiddleware(EdgeInputMiddleware),

@@ -123,16 +123,20 @@ class DatabaseCounter:
             for h in hits
         ]
         table = RateLimitCounterRow
-        statement = pg_insert(table).values(rows)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.bucket, table.key, table.window_start],
-            set_={"count": table.count + 1},
-        ).returning(table.bucket, table.count, table.reset_at)
+        statement = (
+            pg_insert(table)
+            .values(rows)
+            .on_conflict_do_update(
+                index_elements=[table.bucket, table.key, table.window_start],
+                set_={"count": table.count + 1},
+            )
+            .returning(table.bucket, table.count, table.reset_at)
+        )
         async with self.db.engine.begin() as conn:
             await conn.execute(text("SET LOCAL synchronous_commit = off"))
             found = {
-                bucket: Count(count, reset)
-                for bucket, count, reset in await conn.execute(statement)
+                str(bucket): Count(int(count), int(reset))
+                for bucket, count, reset in (await conn.execute(statement)).tuples()
             }
             if now >= self.next_prune:
                 self.next_prune = now + PRUNE_EVERY_SECONDS

@@ -59,3 +59,23 @@ async def test_a_gzipped_csv_export_is_still_neutralised(
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert len(rows) == 3
     assert all(r["description"].startswith("'") for r in rows)
+
+
+async def test_a_static_file_is_kept_by_the_browser_and_revalidated_api_answers_are_not(
+    client: AsyncTestClient[Litestar], factory: Factory
+) -> None:
+    first = await client.get("/web/static/app.js", headers=GZIP)
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == "no-cache"  # kept, asked about before each use
+    etag = first.headers["etag"]
+    again = await client.get("/web/static/app.js", headers={**GZIP, "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    assert again.headers["x-content-type-options"] == "nosniff"
+    changed = await client.get("/web/static/app.js", headers={"If-None-Match": '"other"'})
+    assert changed.status_code == 200
+    assert changed.content == first.content
+    caller = await factory.caller("reporter")
+    api = await client.get("/api/v1/incidents", headers=caller.headers)
+    assert api.headers["cache-control"] == "no-store"
