@@ -617,14 +617,28 @@ async def broadcast_preview(request: Request[Any, Any, Any], container: Containe
 async def _broadcast_record(
     container: Container, principal: Principal, broadcast_id: uuid.UUID
 ) -> dict[str, Any] | None:
-    """The broadcast, if the viewer's organisation sent it (officers and admins only)."""
+    """The broadcast, if the viewer's organisation sent it (officers and admins only).
+
+    What this host's console remembers (with the text), else the `alert.broadcast` audit entry
+    that every broadcast leaves, from the console or the API, on any host: its organisation is
+    the sender's."""
     raw = await broadcasts_for(container.settings.var_dir).get(str(broadcast_id))
-    if raw is None:
+    if raw is not None:
+        record: dict[str, Any] = msgspec.json.decode(raw)
+        return record if record.get("org") == str(principal.org_id) else None
+    query = audit.AuditQuery(
+        org_id=principal.org_id, action="alert.broadcast", target=str(broadcast_id), limit=1
+    )
+    async with container.db.read() as session:
+        rows, _next = await audit.find(session, query)
+    if not rows or rows[0].target_type != "broadcast":
         return None
-    record: dict[str, Any] = msgspec.json.decode(raw)
-    if record.get("org") != str(principal.org_id):
-        return None
-    return record
+    return {
+        "org": str(principal.org_id),
+        "at": _utc(rows[0].at).isoformat(),
+        "priority": (rows[0].details or {}).get("priority", "normal"),
+        "message": {},
+    }
 
 
 def _tally(alerts: list[Any]) -> dict[str, int]:

@@ -605,3 +605,37 @@ async def test_the_preview_is_the_alerts_package_rendering_of_the_sms(
     assert languages["fr"]["cut"] is True
     assert languages["fr"]["units"] <= 160
     assert languages["en"]["cut"] is False
+
+
+async def test_the_delivery_view_of_an_api_broadcast_or_from_another_host_is_the_senders_only(
+    live_url: str, settings: Settings, factory: Factory, officer: Caller, web: Any
+) -> None:
+    from api.web.officer import broadcasts_for
+
+    colleague = await factory.caller("officer", org_id=officer.org_id)
+    await subscribe(live_url, colleague, "json://127.0.0.1:9/hook")
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
+        sent = await http.post(
+            "/api/v1/alerts/broadcast",
+            json={"area": {"zones": ["town_diema"]}, "message": {"fr": "Axe fermé"}},
+            headers=officer.headers,
+        )
+    assert sent.status_code == 201, sent.text
+    from_api = sent.json()["id"]
+    ours = await web(colleague)
+    from_console = await console_broadcast(ours)
+    # Another host's console does not have this one's memory: the audit entry says who sent it.
+    await broadcasts_for(settings.var_dir).delete_all()
+    outsider = await web(await factory.caller("officer"))
+    for broadcast_id in (from_api, from_console):
+        view = await ours.http.get(f"/web/officer/broadcasts/{broadcast_id}")
+        assert view.status_code == 200, view.text
+        figures = (await ours.http.get(f"/web/officer/broadcasts/{broadcast_id}/figures")).json()
+        assert figures["total"]["recipients"] == 1
+        assert (
+            await outsider.http.get(f"/web/officer/broadcasts/{broadcast_id}")
+        ).status_code == 404
+        gone = await outsider.http.get(f"/web/officer/broadcasts/{broadcast_id}/figures")
+        assert gone.status_code == 404
+    unknown = await ours.http.get(f"/web/officer/broadcasts/{uuid.uuid4()}")
+    assert unknown.status_code == 404
