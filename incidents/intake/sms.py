@@ -178,6 +178,9 @@ _SMS_KEYWORDS: dict[str, tuple[str, Language]] = {
     "refus de passage": ("access_denial", "fr"),
     "passage refusé": ("access_denial", "fr"),
     "demi tour": ("access_denial", "fr"),
+    "fermée": ("movement_restriction", "fr"),
+    "fermées": ("movement_restriction", "fr"),
+    "closed": ("movement_restriction", "en"),
 }
 
 
@@ -349,7 +352,8 @@ _PERPETRATORS: dict[tuple[str, ...], str] = {
 # Words before an armed actor that make it the target: "embuscade contre FAMa", "camp FAMa".
 _TARGET_MARKERS = frozenset(
     _list("""contre sur envers visant camp convoi vehicule vehicules poste base position
-    patrouille positions aux tendue against on targeting convoy vehicle patrol camps""")
+    patrouille positions aux tendue cote parmi chez dont among against on targeting convoy
+    vehicle patrol camps""")
 )
 _ATTACK_WORDS = frozenset(_list("attaque attaques attak ataque attack embuscade ambush assaut"))
 _BY = frozenset(_list("par by"))
