@@ -103,7 +103,7 @@ def page(
 async def current(
     request: Request[Any, Any, Any], container: Container
 ) -> tuple[sessions.WebSession, Principal] | None:
-    store = sessions.store_for(container.settings.var_dir)
+    store = sessions.store_for(container.db)
     web = await sessions.load(store, request)
     if web is None:
         return None
@@ -178,7 +178,7 @@ async def sign_in(request: Request[Any, Any, Any], container: Container) -> Resp
         return _sign_in_page(
             request, _("This token is unknown or revoked: ask your administrator."), status=401
         )
-    store = sessions.store_for(container.settings.var_dir)
+    store = sessions.store_for(container.db)
     web = await sessions.create(store, principal.token_id)
     response: Response[Any] = Redirect(path=safe_next(str(form.get("next") or "")), status_code=303)
     response.set_cookie(
@@ -198,7 +198,7 @@ async def sign_in(request: Request[Any, Any, Any], container: Container) -> Resp
 async def logout(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
     """Sign out; with `clear=1` ("quick exit") the browser is also told to forget this site."""
     form = await request.form()
-    store = sessions.store_for(container.settings.var_dir)
+    store = sessions.store_for(container.db)
     web = await sessions.load(store, request)
     if web is not None:
         if not sessions.same(form.get("csrf"), web.csrf):

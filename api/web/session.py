@@ -7,25 +7,20 @@ when it ends; every request re-checks that token (revoked, user or organisation 
 out). Being in the database, a session opened through one API process or host is known to all;
 expired rows are deleted at each sign-in.
 
-`store_for(db)` gives the store; `create`, `load` and `delete` take it. `store_for(var_dir)`
-(a path) is the former store, files under var/web-sessions seen by one host only: kept until the
-pages pass the database.
+`store_for(db)` gives the store; `create`, `load` and `delete` take it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
 from litestar import Request
-from litestar.stores.file import FileStore
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert, select
 
@@ -111,38 +106,9 @@ class DatabaseSessions:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-class FileSessions:
-    """The former store: files under <var_dir>/web-sessions, seen by the processes of one host."""
-
-    def __init__(self, var_dir: str) -> None:
-        folder = Path(var_dir) / "web-sessions"
-        folder.mkdir(parents=True, exist_ok=True)  # var/ itself may not exist yet
-        self.files = FileStore(folder, create_directories=True)
-
-    async def save(self, key: str, token_id: uuid.UUID, csrf: str) -> None:
-        value = json.dumps({"token_id": str(token_id), "csrf": csrf})
-        await self.files.set(key, value, expires_in=SESSION_SECONDS)
-
-    async def find(self, key: str) -> tuple[uuid.UUID, str] | None:
-        raw = await self.files.get(key)
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        return uuid.UUID(data["token_id"]), str(data["csrf"])
-
-    async def remove(self, key: str) -> None:
-        await self.files.delete(key)
-
-    async def delete_all(self) -> None:
-        await self.files.delete_all()
-
-
-def store_for(source: Database | str) -> SessionStore:
-    """The session store: in the database (`store_for(container.db)`), or, given a var
-    directory, the former per-host files."""
-    if isinstance(source, Database):
-        return DatabaseSessions(source)
-    return FileSessions(str(source))
+def store_for(db: Database) -> SessionStore:
+    """The session store, in the database (`store_for(container.db)`)."""
+    return DatabaseSessions(db)
 
 
 def _key(sid: str) -> str:

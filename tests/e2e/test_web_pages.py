@@ -9,8 +9,8 @@ import gzip
 import httpx
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from api.settings import Settings
 from api.web import session as sessions
+from incidents.db import Database
 from tests.e2e.web import PHONE, Recorder, incident_count, sign_in
 from tests.factories import DIEMA, Caller, Factory
 
@@ -47,11 +47,11 @@ async def test_sign_in_then_logout_and_a_bad_token_is_refused_in_french(
 
 
 async def test_an_expired_session_goes_to_sign_in_and_back_where_the_user_was(
-    context: BrowserContext, reporter: Caller, settings: Settings
+    context: BrowserContext, reporter: Caller, db: Database
 ) -> None:
     page = await context.new_page()
     await sign_in(page, reporter.token, "/web/alerts")
-    await sessions.store_for(settings.var_dir).delete_all()  # every session expires
+    await sessions.store_for(db).delete_all()  # every session expires
     await page.goto("/web/alerts?code=X")
     await page.wait_for_url("**/web/sign-in?next=**")
     await page.fill("#token", reporter.token)
