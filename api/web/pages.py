@@ -29,6 +29,7 @@ PAGE_CSP = (
     "connect-src 'self'; worker-src 'self'; manifest-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+ROLE_STATE = "sentinelle_web_role"
 SHARING_LEVELS = ("red", "amber_strict", "amber", "green", "clear")
 NARRATIVE_MAX = 2000
 
@@ -74,6 +75,8 @@ def page(
 ) -> Template:
     lang = language(request)
     _ = i18n.gettext_for(lang)
+    # The signed-in viewer's role (set by `current`): the navigation shows what it may open.
+    role = request.scope.get("state", {}).get(ROLE_STATE)
     response = Template(
         template_name=name,
         context={
@@ -81,6 +84,7 @@ def page(
             "lang": lang,
             "other_lang": "en" if lang == "fr" else "fr",
             "path": request.url.path,
+            **({"role": role} if role else {}),
             **context,
         },
         status_code=status,
@@ -113,6 +117,7 @@ async def current(
         return None
     async with container.db.read() as session:
         principal = await container.trust_lookup(session, principal)
+    request.scope.setdefault("state", {})[ROLE_STATE] = principal.role.value
     return web, principal
 
 
