@@ -83,6 +83,14 @@ class Escalation:
         return fired
 
     async def _start_due(self, now: datetime) -> None:
+        async with self.db.read() as session:
+            due = await session.scalar(
+                select(MissionRow.id)
+                .where(MissionRow.state == State.PLANNED.value, MissionRow.departure_at <= now)
+                .limit(1)
+            )
+        if due is None:
+            return  # no write transaction (SQLite's one writer) on a quiet tick
         async with self.db.transaction() as session:
             rows = (
                 await session.execute(

@@ -141,13 +141,9 @@ async def test_duress_gets_the_ordinary_reply_and_a_silent_flash_to_responders(
     await world.client.post(f"/api/v1/missions/{mid}/approve", headers=world.officer.headers)
     ordinary = await world.sms(f"OK {code}")
     duress = await world.sms(f"OK {code} mangue")
-    # The same reply but for the time: nothing tells whoever holds the phone.
-    strip = re.compile(r"\d\d:\d\d")
-    assert (
-        strip.sub("", duress["reply"]).replace("Hombori", "")
-        == strip.sub("", ordinary["reply"]).replace("Douentza", "")
-        or duress["status"] == ordinary["status"]
-    )
+    # The same reply but for the times: nothing tells whoever holds the phone.
+    times = re.compile(r"\d\d:\d\d")
+    assert times.sub("HH:MM", duress["reply"]) == times.sub("HH:MM", ordinary["reply"])
     assert duress["status"] == ordinary["status"] == "checked_in"
     assert "contrainte" not in duress["reply"].lower()
     await world.deliver()
