@@ -12,16 +12,14 @@ from api.settings import Settings
 from incidents.audit import log as audit
 from incidents.db import Database
 from incidents.errors import DomainError
-from incidents.sharing.service import (
-    Cipher,
+from incidents.sharing.cipher import Cipher, load_secret_keys, rotate_narratives
+from incidents.sharing.networks import (
     TrustNetwork,
     add_member,
     create_network,
     delete_network,
     list_networks,
-    load_secret_keys,
     remove_member,
-    rotate_narratives,
 )
 
 

@@ -28,13 +28,10 @@ from incidents.errors import Forbidden, InvalidField
 from incidents.records.model import SharingLevel
 from incidents.records.schemas import IncidentCollection
 from incidents.records.store import IncidentQuery
-from incidents.sharing.service import (
-    AuditEntry,
-    Invitation,
-    SharingRequest,
-    SharingService,
-    TrustNetwork,
-)
+from incidents.sharing.admin import AuditEntry
+from incidents.sharing.networks import Invitation, TrustNetwork
+from incidents.sharing.requests import SharingRequest
+from incidents.sharing.service import SharingService
 
 GEOJSON = "application/geo+json"
 Reason = Annotated[str, Meta(max_length=2000)]

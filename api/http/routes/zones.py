@@ -21,11 +21,10 @@ from api.settings import Settings
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, to_geojson
 from incidents.errors import InvalidField
 from incidents.records.model import Role
-from incidents.records.service import IncidentService
 from incidents.risk.assessment import MAX_AREA_VERTICES
 from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
 from incidents.risk.service import Assessment, RiskService, StoredRisk
-from incidents.sharing.service import SharingService, visible_in_full
+from incidents.sharing.service import SharingService
 from incidents.zones.store import (
     ZoneDraft,
     ZoneService,
@@ -601,15 +600,14 @@ async def assess(
     request: Request[Any, Any, Any],
     risk_service: RiskService,
     sharing_service: SharingService,
-    incident_service: IncidentService,
     data: AssessIn,
 ) -> AssessmentOut:
     geom = await asyncio.to_thread(_assessed_geometry, data.geometry)
     viewer = principal_of(request)
-    policy = incident_service.read_policy
+    visibility = sharing_service.visibility
 
     async def conditions(session: Any) -> list[Any]:
-        return list(await policy.conditions(session, viewer))
+        return list(await visibility.conditions(session, viewer))
 
     result = await risk_service.assess(
         geom,
@@ -619,7 +617,7 @@ async def assess(
         window_days=data.window_days,
         segment_km=data.segment_km,
         conditions=conditions,
-        full_view=visible_in_full(viewer),
+        full_view=visibility.full_view(viewer),
         viewer_org=viewer.org_id,
     )
     return assessment_out(result)
