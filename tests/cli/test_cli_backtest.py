@@ -44,8 +44,15 @@ def invoke(env: dict[str, str], *args: str) -> Result:
 def test_prints_model_and_baselines_and_writes_the_chart(env: dict[str, str]) -> None:
     result = invoke(env, "--zones", "custom", "--k", "2")
     assert result.exit_code == 0, result.output
-    for label in ("model (expected incidents)", "last 30 days", "last 90 days", "last 180 days"):
+    for label in (
+        "level score (what sets the level)",
+        "expected incidents (side figure)",
+        "last 30 days",
+        "last 90 days",
+        "last 180 days",
+    ):
         assert label in result.stdout
+    assert "level score minus" in result.stdout  # the margins against each baseline
     assert "top-2 capture" in result.stdout
     assert "5 extrême / extreme" in result.stdout
     assert "5 custom zones" in result.stdout
