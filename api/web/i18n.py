@@ -1,6 +1,6 @@
-"""French first, English on request: one gettext catalogue per language, compiled with Babel when
-first used from api/web/locale/<lang>/LC_MESSAGES/*.po (web.po, and one file per page area while
-it is being written: they are read as one catalogue); `?lang=en` or the `lang` cookie picks it."""
+"""French first, English on request: one gettext catalogue per language,
+api/web/locale/<lang>/LC_MESSAGES/web.po, compiled with Babel when first used (any other .po file
+there is read into the same catalogue); `?lang=en` or the `lang` cookie picks it."""
 
 from __future__ import annotations
 

@@ -548,7 +548,7 @@ async def test_another_organisations_custom_zone_does_not_exist_in_the_console(
 
 
 def test_every_console_text_has_its_french_translation() -> None:
-    """Each msgid the console uses (templates/officer, officer.py) is in officer.po or web.po,
+    """Each msgid the console uses (templates/officer, officer.py) is in the one catalogue (web.po),
     and French has a translation for it (English msgids are the English texts)."""
     from babel.messages.pofile import read_po
 
@@ -561,7 +561,7 @@ def test_every_console_text_has_its_french_translation() -> None:
     assert len(used) > 60
     french: dict[str, str] = {}
     english: set[str] = set()
-    for name in ("web.po", "officer.po"):
+    for name in ("web.po",):
         with (web_dir / "locale" / "fr" / "LC_MESSAGES" / name).open("rb") as fh:
             french.update({m.id: str(m.string) for m in read_po(fh) if isinstance(m.id, str)})
         with (web_dir / "locale" / "en" / "LC_MESSAGES" / name).open("rb") as fh:
