@@ -7,8 +7,9 @@ route module or command builds or changes a service. What is built, in order:
 2. the secret keys: the narrative `Cipher`, the channel `SecretBox`, the ack-link `LinkSigner`,
    and the mask rules (their opaque ids come from a key derived from the secret key);
 3. the caches: zone index, subscription index, resolved tokens, organisation names;
-4. the services: risk, zones, alert outbox, incidents (read policy, presenter, zone lookup,
-   write events: guard, zone placement, handlers, in their declared order), sharing, alerts, intake, public alerts, skill, and the
+4. the services: risk, zones, alert outbox, incidents (who sees what: one `Visibility` as read
+   policy and presenter; zone lookup; write events: guard, zone placement, handlers, in their
+   declared order), sharing, alerts, intake, public alerts, skill, and the
    in-process dispatcher when configured;
 5. the start-up and shut-down hooks, run in list order by `Container.startup`/`shutdown`.
 """
@@ -52,12 +53,11 @@ from incidents.sharing.service import (
     Cipher,
     OrganisationNames,
     SharingGuard,
-    SharingPolicy,
-    SharingPresenter,
     SharingService,
     load_secret_keys,
     with_trust,
 )
+from incidents.sharing.visibility import Visibility
 from incidents.zones.store import (
     ZoneAssignment,
     ZoneCache,
@@ -251,13 +251,16 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
             ("incidents near active missions", mission_watch),
         ),
     )
+    # Who sees what (sharing levels, the masked entry): the incident service's read policy and
+    # presenter; the sharing service builds the same from the same rules, cipher and names.
+    visibility = Visibility(rules, cipher, names)
     incidents = IncidentService(
         db,
         rules=Rules(clock_skew=timedelta(seconds=settings.clock_skew_seconds)),
         events=events,
-        read_policy=SharingPolicy(rules),
+        read_policy=visibility,
         zone_lookup=zone_lookup,
-        presenter=SharingPresenter(rules, cipher, names),
+        presenter=visibility,
         cipher=cipher,
     )
     sharing = SharingService(db, incidents, rules, names)
