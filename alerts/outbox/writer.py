@@ -216,7 +216,8 @@ class OutboxConfig:
 
     def ack_link(self, code: str) -> str:
         base = self.public_url.rstrip("/")
-        return f"{base}/api/v1/alerts/ack/{code}?sig={self.signer.sign(code)}"
+        # The page shows the alert and a button: opening a link acknowledges nothing.
+        return f"{base}/web/alerts/ack/{code}?sig={self.signer.sign(code)}"
 
     def incident_link(self, incident_id: uuid.UUID) -> str:
         return f"{self.public_url.rstrip('/')}/api/v1/incidents/{incident_id}"

@@ -115,14 +115,25 @@ async def test_full_form_arrives_by_email_with_a_signed_link_that_acknowledges_w
         content = mail.get_body(preferencelist=("plain", "html")).get_content()
     assert "officer@cso.example.org" in smtp.messages[0].rcpt_tos
     assert "Armed attack" in content
-    link = next(line for line in content.splitlines() if "/api/v1/alerts/ack/" in line)
-    path = link[link.index("/api/v1/alerts/ack/") :].strip()
-    first = await client.get(path)
-    second = await client.get(path)
+    link = next(line for line in content.splitlines() if "/web/alerts/ack/" in line)
+    path = link[link.index("/web/alerts/ack/") :].strip()
+    code, sig = path.removeprefix("/web/alerts/ack/").split("?sig=")
+    listed = (await client.get("/api/v1/alerts", headers=cso.headers)).json()["items"]
+    opened = await client.get(path)  # a mail scanner or a preview opening the link
+    assert opened.status_code == 200
+    assert code in opened.text
+    after_open = (await client.get("/api/v1/alerts", headers=cso.headers)).json()["items"]
+    assert listed[0]["acknowledged"] is after_open[0]["acknowledged"] is False
+    # Links sent before the page existed open it too, acknowledging nothing.
+    old_link = await client.get(f"/api/v1/alerts/ack/{code}?sig={sig}", follow_redirects=False)
+    assert old_link.status_code == 303
+    assert old_link.headers["location"] == path
+    first = await client.post(f"/api/v1/alerts/ack/{code}?sig={sig}")
+    second = await client.post(f"/api/v1/alerts/ack/{code}?sig={sig}")
     assert first.status_code == 200, first.text
     assert second.status_code == 200
     assert second.json()["already"] is True
-    forged = await client.get(path.split("?")[0] + "?sig=0000")
+    forged = await client.post(f"/api/v1/alerts/ack/{code}?sig=0000")
     assert forged.status_code == 403
 
 

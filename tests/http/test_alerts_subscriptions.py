@@ -182,7 +182,7 @@ async def test_an_unknown_code_is_not_found_and_acknowledging_twice_is_fine(
     cso = await factory.caller("reporter")
     unknown = await client.post("/api/v1/alerts/ZZZZZ/ack", headers=cso.headers)
     assert unknown.status_code == 404
-    unsigned = await client.get("/api/v1/alerts/ack/ZZZZZ?sig=abc")
+    unsigned = await client.post("/api/v1/alerts/ack/ZZZZZ?sig=abc")
     assert unsigned.status_code == 403
 
     await client.post("/api/v1/subscriptions", json=body(), headers=cso.headers)

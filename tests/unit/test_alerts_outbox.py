@@ -127,7 +127,7 @@ def test_the_conservative_view_carries_no_organisation_people_or_narrative() -> 
 def test_full_messages_carry_a_signed_ack_link_and_sms_stay_short() -> None:
     cfg = config()
     link = cfg.ack_link("K7F3Q")
-    assert link.startswith("https://sentinelle.example.org/api/v1/alerts/ack/K7F3Q?sig=")
+    assert link.startswith("https://sentinelle.example.org/web/alerts/ack/K7F3Q?sig=")
     sms = RenderedMessage("", "Sentinelle: Enlèvement - Diéma. Rep: OK K7F3Q")
     assert _with_ack_link(sms, "sms", "fr", link) == sms
     full = _with_ack_link(RenderedMessage("t", "b"), "full", "fr", link)

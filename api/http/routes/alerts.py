@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Request, Response, delete, get, patch, post
 from litestar.params import Parameter
+from litestar.response import Redirect
 
 from alerts.core.schemas import (
     AckOut,
@@ -193,8 +195,29 @@ async def acknowledge(
 @get(
     "/api/v1/alerts/ack/{code:str}",
     tags=TAGS,
-    summary="Acknowledge from the signed link in a message (no login)",
+    summary="The signed link of messages sent before links opened the page: sends it there",
+    description=(
+        "Opening a link must not acknowledge: mail scanners and link previews open every link. "
+        "This answers 303 to the acknowledgement page (`/web/alerts/ack/{code}?sig=`), where "
+        "a button acknowledges; programs POST to this address instead."
+    ),
     security=[],
+    status_code=303,
+)
+async def acknowledge_link_page(code: str, sig: str = "") -> Redirect:
+    return Redirect(
+        path=f"/web/alerts/ack/{quote(code[:40], safe='')}?sig={quote(sig[:200], safe='')}",
+        status_code=303,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@post(
+    "/api/v1/alerts/ack/{code:str}",
+    tags=TAGS,
+    summary="Acknowledge with the signature of a message's link (no login)",
+    security=[],
+    status_code=200,
 )
 async def acknowledge_link(
     request: Request[Any, Any, Any], alert_service: AlertService, code: str, sig: str = ""
@@ -214,5 +237,6 @@ ROUTES = [
     list_alerts,
     alert_deliveries,
     acknowledge,
+    acknowledge_link_page,
     acknowledge_link,
 ]
