@@ -25,7 +25,7 @@ from incidents.records.service import IncidentService
 from incidents.records.store import IncidentQuery
 from incidents.sharing.admin import AuditEntry, OrganisationAdmin
 from incidents.sharing.cipher import Cipher, load_secret_keys, rotate_narratives
-from incidents.sharing.guard import SharingGuard
+from incidents.sharing.guard import AUDITED_FIELDS, SharingGuard
 from incidents.sharing.networks import (
     Invitation,
     NetworkCommands,
@@ -55,6 +55,7 @@ from incidents.sharing.visibility import (
 # SharingService and, importable from here too, what the composition root, the key loaders,
 # the CLI and the tests use (each name's home is the module it is imported from above).
 __all__ = [
+    "AUDITED_FIELDS",
     "AuditEntry",
     "Cipher",
     "Invitation",
