@@ -40,6 +40,42 @@ class BroadcastOut(Struct):
     alerts: int
 
 
+class RecipientFigures(Struct):
+    """Per recipient (an alert): sent once a channel was tried, delivered once one took it,
+    failed when every try so far failed, acknowledged when its recipient said so."""
+
+    recipients: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    acknowledged: int = 0
+
+
+class OrganisationFigures(Struct):
+    org_id: uuid.UUID
+    figures: RecipientFigures
+    own: bool = False
+
+
+class SubscriptionFigures(Struct):
+    subscription_id: uuid.UUID
+    figures: RecipientFigures
+
+
+class BroadcastDeliveries(Struct):
+    """Who received a broadcast, for its sender's organisation: its own recipients (in all and
+    per subscription) and those of the organisations it trusts. Other organisations' figures are
+    left out: how many of their people a chosen area reaches would map where they work."""
+
+    broadcast_id: uuid.UUID
+    sent_at: datetime
+    priority: str
+    total: RecipientFigures
+    organisations: list[OrganisationFigures]
+    subscriptions: list[SubscriptionFigures]
+    message: dict[str, str]
+
+
 class DeliveryCounts(Struct):
     total: int = 0
     pending: int = 0

@@ -20,10 +20,14 @@ from alerts.core.schemas import (
     AckOut,
     AlertList,
     AlertOut,
+    BroadcastDeliveries,
     BroadcastOut,
     DeliveryCounts,
     DeliveryList,
     DeliveryOut,
+    OrganisationFigures,
+    RecipientFigures,
+    SubscriptionFigures,
     SubscriptionOut,
 )
 from alerts.core.subscription import (
@@ -34,7 +38,7 @@ from alerts.core.subscription import (
     area_from_json,
     subscription_from_json,
 )
-from alerts.core.tables import AlertRow, DeliveryRow, SubscriptionRow
+from alerts.core.tables import AlertRow, BroadcastRow, DeliveryRow, SubscriptionRow
 from alerts.delivery.channels import DEFAULT_POLICY, ChannelError, ChannelPolicy, mask_channel_url
 from alerts.delivery.keys import LinkSigner
 from alerts.delivery.secrets import SecretBox
@@ -562,6 +566,17 @@ class AlertService:
                         .where(AlertRow.id.in_(ids), AlertRow.owner_org_id == viewer.org_id)
                     )
                 ).scalar_one()
+            await session.execute(
+                insert(BroadcastRow).values(
+                    id=broadcast_id,
+                    org_id=viewer.org_id,
+                    sent_by=viewer.user_id,
+                    sent_at=now,
+                    priority=priority_code,
+                    message=texts,
+                    alerts=len(ids),
+                )
+            )
         return BroadcastOut(id=broadcast_id, priority=priority_code, alerts=int(own))
 
     # --- acknowledgement -----------------------------------------------------------------------
@@ -655,6 +670,66 @@ class AlertService:
             delivered=delivered,
             acknowledged=acknowledged,
             items=[_alert_out(r, counts.get(r.id, DeliveryCounts())) for r in rows],
+        )
+
+    async def broadcast_deliveries(
+        self, viewer: Principal, broadcast_id: uuid.UUID
+    ) -> BroadcastDeliveries:
+        """The delivery figures of a broadcast, for officers and admins of the organisation
+        whose user sent it (404 for everyone else, as for a broadcast that does not exist)."""
+        missing = NotFound(
+            f"No broadcast {broadcast_id} sent by your organisation; your officers' broadcasts "
+            "are listed with their alerts (GET /api/v1/alerts)."
+        )
+        if not _manager(viewer):
+            raise missing
+        a = AlertRow
+        async with self.db.read() as session:
+            sent = await session.get(BroadcastRow, broadcast_id)
+            if sent is None or sent.org_id != viewer.org_id:
+                raise missing
+            rows = (
+                await session.execute(
+                    select(a.id, a.owner_org_id, a.subscription_id, a.acked_at)
+                    .where(a.broadcast_id == broadcast_id, a.kind == "broadcast")
+                    .order_by(a.created_at, a.id)
+                )
+            ).all()
+            shown = {viewer.org_id} | set(viewer.trusted_org_ids)
+            kept = [r for r in rows if r.owner_org_id in shown]
+            counts = await self._counts(session, [r.id for r in kept])
+
+        def figures(selected: list[Any]) -> RecipientFigures:
+            out = RecipientFigures()
+            for r in selected:
+                c = counts.get(r.id, DeliveryCounts())
+                out.recipients += 1
+                out.sent += int(c.total - c.pending > 0)
+                if c.delivered > 0:
+                    out.delivered += 1
+                elif c.failed + c.dead > 0:
+                    out.failed += 1
+                out.acknowledged += int(r.acked_at is not None)
+            return out
+
+        own = [r for r in kept if r.owner_org_id == viewer.org_id]
+        organisations = [OrganisationFigures(viewer.org_id, figures(own), own=True)]
+        for org_id in sorted({r.owner_org_id for r in kept} - {viewer.org_id}, key=str):
+            organisations.append(
+                OrganisationFigures(org_id, figures([r for r in kept if r.owner_org_id == org_id]))
+            )
+        per_subscription = [
+            SubscriptionFigures(sid, figures([r for r in own if r.subscription_id == sid]))
+            for sid in sorted({r.subscription_id for r in own}, key=str)
+        ]
+        return BroadcastDeliveries(
+            broadcast_id=broadcast_id,
+            sent_at=sent.sent_at,
+            priority=sent.priority,
+            total=figures(kept),
+            organisations=organisations,
+            subscriptions=per_subscription,
+            message={str(k): str(v) for k, v in (sent.message or {}).items()},
         )
 
     async def _counts(

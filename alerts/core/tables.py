@@ -58,6 +58,21 @@ class SubscriptionRow(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, nullable=True)
 
 
+class BroadcastRow(Base):
+    """A broadcast an officer sent: its sender's organisation sees who received it (even when it
+    reached nobody). The message is kept as sent, like the alerts that carry it."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    sent_by: Mapped[uuid.UUID] = mapped_column(Uuid)
+    sent_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    priority: Mapped[str] = mapped_column(String(8))  # normal | flash
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    alerts: Mapped[int] = mapped_column(Integer)
+
+
 class AlertRow(Base):
     """One message to one subscription about one trigger, with the code its recipient acks."""
 

@@ -11,19 +11,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
-from litestar.stores.base import Store
-from litestar.stores.file import FileStore
 
 from alerts.core.policy import Priority
 from alerts.core.render import CODE_LENGTH, SMS_MAX, render_broadcast, to_gsm7
+from alerts.core.schemas import BroadcastDeliveries, RecipientFigures
 from alerts.core.service import BROADCAST_PRIORITIES, MAX_BROADCAST_CHARS
 from api.bootstrap import Container
 from api.web import i18n
@@ -47,10 +44,6 @@ PRIORITIES = ("normal", "flash")
 # A sample reply code in the preview: every code has this length, so the preview's length is
 # the length of what recipients get.
 SAMPLE_CODE = "K7M4Q"[:CODE_LENGTH].ljust(CODE_LENGTH, "K")
-# How long the console remembers who sent a broadcast (the delivery view's access check).
-BROADCAST_MEMORY_SECONDS = 180 * 86400
-# The delivery view reads the figures from the newest alerts of the organisation.
-FIGURES_WINDOW = 500
 
 Signed = tuple[sessions.WebSession, Principal]
 
@@ -534,12 +527,6 @@ async def broadcast_form(request: Request[Any, Any, Any], container: Container) 
     return await _broadcast_page(request, container, *signed)
 
 
-@cache
-def broadcasts_for(var_dir: str) -> Store:
-    """Who sent each broadcast from the console (its organisation sees the delivery view)."""
-    return FileStore(Path(var_dir) / "web-broadcasts", create_directories=True)
-
-
 @post(f"{HOME}/broadcast", opt=OPT, include_in_schema=False)
 async def broadcast_send(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
     checked = await _officer_post(request, container, f"{HOME}/broadcast")
@@ -581,17 +568,6 @@ async def broadcast_send(request: Request[Any, Any, Any], container: Container) 
                     alerts=result.alerts,
                 )
             )
-            record = {
-                "org": str(principal.org_id),
-                "user": str(principal.user_id),
-                "at": datetime.now(UTC).isoformat(),
-                "zone": values["zone"],
-                "priority": result.priority,
-                "message": message,
-            }
-            await broadcasts_for(container.settings.var_dir).set(
-                str(result.id), msgspec.json.encode(record), expires_in=BROADCAST_MEMORY_SECONDS
-            )
             return Redirect(path=f"{HOME}/broadcasts/{result.id}", status_code=303)
     return await _broadcast_page(
         request, container, web, principal, values, errors, show_preview=True, status=422
@@ -614,80 +590,49 @@ async def broadcast_preview(request: Request[Any, Any, Any], container: Containe
 # ------------------------------------------------------------------------------ delivery view
 
 
-async def _broadcast_record(
+async def _deliveries(
     container: Container, principal: Principal, broadcast_id: uuid.UUID
-) -> dict[str, Any] | None:
-    """The broadcast, if the viewer's organisation sent it (officers and admins only).
-
-    What this host's console remembers (with the text), else the `alert.broadcast` audit entry
-    that every broadcast leaves, from the console or the API, on any host: its organisation is
-    the sender's."""
-    raw = await broadcasts_for(container.settings.var_dir).get(str(broadcast_id))
-    if raw is not None:
-        record: dict[str, Any] = msgspec.json.decode(raw)
-        return record if record.get("org") == str(principal.org_id) else None
-    query = audit.AuditQuery(
-        org_id=principal.org_id, action="alert.broadcast", target=str(broadcast_id), limit=1
-    )
-    async with container.db.read() as session:
-        rows, _next = await audit.find(session, query)
-    if not rows or rows[0].target_type != "broadcast":
+) -> BroadcastDeliveries | None:
+    """The broadcast's delivery figures, if the viewer's organisation sent it (the alerts
+    service decides, from the alerts in the database: any host, console or API)."""
+    try:
+        return await container.alerts.broadcast_deliveries(principal, broadcast_id)
+    except NotFound:
         return None
-    return {
-        "org": str(principal.org_id),
-        "at": _utc(rows[0].at).isoformat(),
-        "priority": (rows[0].details or {}).get("priority", "normal"),
-        "message": {},
-    }
-
-
-def _tally(alerts: list[Any]) -> dict[str, int]:
-    """Per recipient (alert): sent once a channel was tried, delivered once one took it, failed
-    when every try so far failed, acknowledged when its recipient said so."""
-    out = {"recipients": 0, "sent": 0, "delivered": 0, "failed": 0, "acknowledged": 0}
-    for alert in alerts:
-        c = alert.deliveries
-        out["recipients"] += 1
-        if c is not None and c.total - c.pending > 0:
-            out["sent"] += 1
-        if c is not None and c.delivered > 0:
-            out["delivered"] += 1
-        elif c is not None and (c.failed + c.dead) > 0:
-            out["failed"] += 1
-        if alert.acknowledged:
-            out["acknowledged"] += 1
-    return out
 
 
 async def figures(
-    container: Container, principal: Principal, broadcast_id: uuid.UUID
+    container: Container, principal: Principal, found: BroadcastDeliveries
 ) -> dict[str, Any]:
-    """The delivery figures of a broadcast, per recipient organisation. Only the viewer's
-    organisation is listed: the others' figures would map where they work (the broadcast's own
-    answer counts the sender's organisation only, for that reason)."""
-    listing = await container.alerts.list_alerts(principal, limit=FIGURES_WINDOW)
-    mine = [a for a in listing.items if a.broadcast_id == broadcast_id]
+    """The figures as the page and its script show them: per organisation (the sender's own,
+    then those it trusts; never others, whose figures would map where they work) and per
+    subscription of the sender's organisation."""
+    orgs = [o.org_id for o in found.organisations]
     async with container.db.read() as session:
-        names = await container.organisation_names.get(session, [principal.org_id])
+        names = await container.organisation_names.get(session, orgs)
     subscriptions = {s.id: s for s in await container.alerts.list_subscriptions(principal)}
+
+    def tally(f: RecipientFigures) -> dict[str, int]:
+        return msgspec.structs.asdict(f)
+
     per_subscription = []
-    for sid in sorted({a.subscription_id for a in mine}, key=str):
-        sub = subscriptions.get(sid)
-        label = (sub.name or ", ".join(sub.channels)) if sub is not None else str(sid)[:8]
-        per_subscription.append(
-            {
-                "id": str(sid),
-                "label": label,
-                **_tally([a for a in mine if a.subscription_id == sid]),
-            }
+    for item in found.subscriptions:
+        sub = subscriptions.get(item.subscription_id)
+        label = (
+            (sub.name or ", ".join(sub.channels))
+            if sub is not None
+            else str(item.subscription_id)[:8]
         )
-    total = _tally(mine)
+        per_subscription.append(
+            {"id": str(item.subscription_id), "label": label, **tally(item.figures)}
+        )
     return {
         "organisations": [
-            {"id": str(principal.org_id), "name": names.get(principal.org_id, ""), **total}
+            {"id": str(o.org_id), "name": names.get(o.org_id, ""), **tally(o.figures)}
+            for o in found.organisations
         ],
         "subscriptions": per_subscription,
-        "total": total,
+        "total": tally(found.total),
         "updated": datetime.now(UTC).strftime("%H:%M:%S UTC"),
     }
 
@@ -700,8 +645,8 @@ async def delivery_view(
     if not isinstance(signed, tuple):
         return signed
     web, principal = signed
-    record = await _broadcast_record(container, principal, broadcast_id)
-    if record is None:
+    found = await _deliveries(container, principal, broadcast_id)
+    if found is None:
         return _not_found(request, web)
     return page(
         request,
@@ -710,9 +655,9 @@ async def delivery_view(
             web,
             "broadcast",
             broadcast_id=str(broadcast_id),
-            record=record,
-            sent_at=record["at"][:16].replace("T", " ") + " UTC",
-            f=await figures(container, principal, broadcast_id),
+            record={"priority": found.priority, "message": found.message},
+            sent_at=_utc(found.sent_at).strftime("%Y-%m-%d %H:%M") + " UTC",
+            f=await figures(container, principal, found),
         ),
     )
 
@@ -727,9 +672,10 @@ async def delivery_figures(
     _web, principal = signed
     if not principal.is_officer:
         return Response({"error": "forbidden"}, status_code=403, headers=_headers())
-    if await _broadcast_record(container, principal, broadcast_id) is None:
+    found = await _deliveries(container, principal, broadcast_id)
+    if found is None:
         return Response({"error": "not_found"}, status_code=404, headers=_headers())
-    return Response(await figures(container, principal, broadcast_id), headers=_headers())
+    return Response(await figures(container, principal, found), headers=_headers())
 
 
 ROUTES: list[Any] = [

@@ -14,6 +14,7 @@ from alerts.core.schemas import (
     AckOut,
     AlertList,
     AlertOut,
+    BroadcastDeliveries,
     BroadcastOut,
     DeliveryList,
     SubscriptionList,
@@ -193,6 +194,24 @@ async def acknowledge(
 
 
 @get(
+    "/api/v1/alerts/broadcasts/{broadcast_id:uuid}/deliveries",
+    tags=TAGS,
+    summary="Who received a broadcast: sent, delivered, failed, acknowledged",
+    description=(
+        "For officers and admins of the organisation that sent it (404 for any other). Its own "
+        "recipients in all and per subscription, and those of the organisations it trusts; "
+        "other organisations' figures are left out, since how many of their people an area "
+        "reaches would map where they work."
+    ),
+    guards=[BROADCASTERS],
+)
+async def broadcast_deliveries(
+    request: Request[Any, Any, Any], alert_service: AlertService, broadcast_id: uuid.UUID
+) -> BroadcastDeliveries:
+    return await alert_service.broadcast_deliveries(principal_of(request), broadcast_id)
+
+
+@get(
     "/api/v1/alerts/ack/{code:str}",
     tags=TAGS,
     summary="The signed link of messages sent before links opened the page: sends it there",
@@ -237,6 +256,7 @@ ROUTES = [
     list_alerts,
     alert_deliveries,
     acknowledge,
+    broadcast_deliveries,
     acknowledge_link_page,
     acknowledge_link,
 ]
