@@ -333,7 +333,8 @@ async def write_alerts(
             )
     # Core inserts (executemany): the ORM's bulk path costs more than the database here.
     await session.execute(insert(cast(Table, AlertRow.__table__)), alert_rows)
-    await session.execute(insert(cast(Table, DeliveryRow.__table__)), delivery_rows)
+    if delivery_rows:  # a recipient may have no channel left (all removed): alert, no delivery
+        await session.execute(insert(cast(Table, DeliveryRow.__table__)), delivery_rows)
     notify_after_commit(session, config)
     return [row["id"] for row in alert_rows]
 

@@ -70,7 +70,14 @@ def register(main: click.Group) -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             click.echo(f"Dispatcher {dispatcher.worker_id} running; Ctrl-C to stop.", err=True)
-            await dispatcher.run(stop)
+            # The mission ladder ticks where alerts are sent: here too when serve does not send.
+            from api.bootstrap import build
+
+            escalation = build(settings, db).escalation
+            work = [dispatcher.run(stop)]
+            if escalation is not None:
+                work.append(escalation.run(stop))
+            await asyncio.gather(*work)
 
         try:
             run(go, settings)

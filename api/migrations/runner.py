@@ -32,6 +32,7 @@ TABLE_MODULES = (
     "incidents.sharing.tables",
     "incidents.intake.tables",
     "api.shared_tables",
+    "missions.tables",
 )
 for _name in TABLE_MODULES:
     try:

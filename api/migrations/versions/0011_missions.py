@@ -11,11 +11,6 @@ import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
-# The runner's metadata lists table modules (api.migrations.runner.TABLE_MODULES); until
-# "missions.tables" is in that list, importing it here puts the missions tables in the metadata
-# whenever the migrations are loaded, so autogenerate compares them too.
-import missions.tables  # noqa: F401
-
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
