@@ -406,21 +406,12 @@ async def contributors_for(
 ) -> tuple[list[ContributorView], float]:
     """The contributors as GET /api/v1/zones/{id}/risk names them to this viewer: those seen in
     full with their share, those seen masked last, by opaque id, without a share."""
-    if not risk.contributors:
-        return [], 0.0
-    ids = [uuid.UUID(i) for i, _ in risk.contributors]
-    shown = await container.sharing.shown_ids(viewer, ids)
-    full = [(k, c) for k, (_, c) in zip(ids, risk.contributors, strict=True) if shown.get(k) == k]
-    masked = [
-        (str(shown[k]), c)
-        for k, (_, c) in zip(ids, risk.contributors, strict=True)
-        if k in shown and shown[k] != k
-    ]
+    shown = await container.sharing.contributors(viewer, risk.contributors)
     out: list[ContributorView] = []
-    for k, share in full:
-        view = ContributorView(str(k), round(share, 4), masked=False)
+    for k, share in shown.full:
+        view = ContributorView(k, round(share, 4), masked=False)
         try:
-            feature = await container.incidents.get(viewer, k)
+            feature = await container.incidents.get(viewer, uuid.UUID(k))
         except NotFound:
             out.append(view)
             continue
@@ -431,8 +422,8 @@ async def contributors_for(
         view.when = when_text(props.occurred_at, lang)
         view.place = props.place_name if isinstance(props.place_name, str) else None
         out.append(view)
-    out += [ContributorView(i, None, masked=True) for i, _ in sorted(masked)]
-    return out, round(sum(c for _, c in masked), 4)
+    out += [ContributorView(i, None, masked=True) for i in shown.masked]
+    return out, shown.masked_share
 
 
 def percent(part: float | None, score: float) -> int | None:

@@ -80,6 +80,13 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class ShownContributors:
+    full: list[tuple[str, float]]  # (incident id, share), in the score's order
+    masked: list[str]  # opaque ids, sorted
+    masked_share: float
+
+
 @dataclass
 class SharingService(SharingRequests, OrganisationAdmin, NetworkCommands):
     db: Database
@@ -106,6 +113,26 @@ class SharingService(SharingRequests, OrganisationAdmin, NetworkCommands):
             return {}
         async with self.db.read() as session:
             return await self.visibility.shown_ids(session, viewer, incident_ids)
+
+    async def contributors(
+        self, viewer: Principal | None, contributors: Sequence[tuple[str, float]]
+    ) -> ShownContributors:
+        """A zone's risk contributors as this viewer may see them: those seen in full under
+        their id with their share, in the score's order; those seen only masked under their
+        opaque id, last, sorted (no meaningful order) and without a share, their shares summed.
+        The one place that decides it, for the API and the pages."""
+        if not contributors:
+            return ShownContributors([], [], 0.0)
+        ids = [uuid.UUID(i) for i, _ in contributors]
+        shown = await self.shown_ids(viewer, ids)
+        pairs = list(zip(ids, (c for _, c in contributors), strict=True))
+        full = [(str(k), c) for k, c in pairs if shown.get(k) == k]
+        masked = [(str(shown[k]), c) for k, c in pairs if k in shown and shown[k] != k]
+        return ShownContributors(
+            full=full,
+            masked=sorted(i for i, _ in masked),
+            masked_share=round(sum(c for _, c in masked), 4),
+        )
 
     async def name_viewers(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -492,23 +491,11 @@ async def get_zone_risk(
     day = risk_day(as_utc(at), now=now, retention_days=retention_days)
     risk = await risk_service.zone_risk(zone_id, at=day, now=now)
     if risk.contributors:
-        # Contributors name incidents: show each under the id the viewer may see it by.
-        # Those seen only masked come last, in no meaningful order and without their share.
-        ids = [uuid.UUID(i) for i, _ in risk.contributors]
-        shown = await sharing_service.shown_ids(principal_of(request), ids)
-        full = [
-            (str(k), c)
-            for k, (_, c) in zip(ids, risk.contributors, strict=True)
-            if shown.get(k) == k
-        ]
-        masked = [
-            (str(shown[k]), c)
-            for k, (_, c) in zip(ids, risk.contributors, strict=True)
-            if k in shown and shown[k] != k
-        ]
-        out = risk_out(replace(risk, contributors=full))
-        out.contributors += [Contributor(i, None) for i, _ in sorted(masked)]
-        out.masked_share = round(sum(c for _, c in masked), 4)
+        # Contributors name incidents: each under the id the viewer may see it by (sharing).
+        shown = await sharing_service.contributors(principal_of(request), risk.contributors)
+        out = risk_out(replace(risk, contributors=shown.full))
+        out.contributors += [Contributor(i, None) for i in shown.masked]
+        out.masked_share = shown.masked_share
         return out
     return risk_out(risk)
 
