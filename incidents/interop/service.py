@@ -25,7 +25,7 @@ from incidents.identity.accounts import Principal
 from incidents.interop import RowResult, incidents_to_hxl
 from incidents.interop.importer import ImportReport, InputRow, import_rows
 from incidents.records.events import NO_EVENTS, WriteEvents
-from incidents.records.model import Incident, Status
+from incidents.records.model import WHAT_HAPPENED_FIELDS, Incident, Status
 from incidents.records.schemas import IncidentFeature, IncidentIn, ZoneRef
 from incidents.records.service import ZoneLookup
 from incidents.records.store import IncidentQuery, IncidentStore, TextCipher, incident_from_row
@@ -35,18 +35,7 @@ from incidents.sharing.views import feature_from_row
 
 # What a re-import may change: what the source says happened. Status, sharing level and the
 # organisation's own judgement (reliability, credibility) stay as officers left them.
-CONTENT_FIELDS = (
-    "type",
-    "occurred_at",
-    "time_precision",
-    "location_precision",
-    "place_name",
-    "severity",
-    "impact",
-    "perpetrator",
-    "actor",
-    "description",
-)
+CONTENT_FIELDS = WHAT_HAPPENED_FIELDS
 
 
 @dataclass

@@ -8,28 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incidents.audit import log as audit
 from incidents.errors import Forbidden
 from incidents.records.events import IncidentsImported, IncidentWritten
+from incidents.records.model import ASSESSMENT_FIELDS, SHARING_FIELDS, WHAT_HAPPENED_FIELDS
 
 # --- changes: consent and audit ----------------------------------------------------------------
 
-AUDITED_FIELDS = (
-    "type",
-    "occurred_at",
-    "time_precision",
-    "geometry",
-    "location_precision",
-    "place_name",
-    "severity",
-    "impact",
-    "perpetrator",
-    "actor",
-    "description",
-    "source_type",
-    "reliability",
-    "credibility",
-    "status",
-    "sharing_level",
-    "hide_organisation",
-)
+# Every change but bookkeeping (version, timestamps, zones): where, what happened, how far to
+# trust it and how it is shared (the groups of incidents.records.model).
+AUDITED_FIELDS = ("geometry", *WHAT_HAPPENED_FIELDS, *ASSESSMENT_FIELDS, *SHARING_FIELDS)
 
 
 class SharingGuard:
