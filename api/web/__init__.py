@@ -11,10 +11,10 @@ from pathlib import Path
 
 from litestar import Response, get
 from litestar.config.app import AppConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader
 from litestar.middleware.base import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -103,9 +103,13 @@ class WebPlugin(InitPluginProtocol):
         app_config.template_config = TEMPLATE_CONFIG
         app_config.middleware.insert(0, DefineMiddleware(PageHeadersMiddleware))
         if app_config.openapi_config is not None:
+            # The copy resets root_schema_site and enabled_endpoints, which OpenAPIConfig fills in
+            # itself after init: passed back in, they would read as the deprecated options set.
             app_config.openapi_config = dataclasses.replace(
                 app_config.openapi_config,
                 render_plugins=local_render_plugins(app_config.openapi_config.render_plugins),
+                root_schema_site=None,
+                enabled_endpoints=None,
             )
         return app_config
 

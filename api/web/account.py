@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
@@ -486,7 +488,7 @@ async def _subscriptions_page(
 
 @get(SUBSCRIPTIONS, opt=OPT, include_in_schema=False, name="web-subscriptions")
 async def subscriptions_page(
-    request: Request[Any, Any, Any], container: Container
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
 ) -> Response[Any]:
     signed = await current(request, container)
     if signed is None:
@@ -496,7 +498,7 @@ async def subscriptions_page(
 
 @post(SUBSCRIPTIONS, opt=OPT, include_in_schema=False)
 async def subscription_create(
-    request: Request[Any, Any, Any], container: Container
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
 ) -> Response[Any]:
     signed = await current(request, container)
     if signed is None:
@@ -572,14 +574,18 @@ async def _subscription_action(
 
 @post(f"{SUBSCRIPTIONS}/{{subscription_id:uuid}}/delete", opt=OPT, include_in_schema=False)
 async def subscription_delete(
-    request: Request[Any, Any, Any], container: Container, subscription_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    subscription_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     return await _subscription_action(request, container, subscription_id, "delete")
 
 
 @post(f"{SUBSCRIPTIONS}/{{subscription_id:uuid}}/test", opt=OPT, include_in_schema=False)
 async def subscription_test(
-    request: Request[Any, Any, Any], container: Container, subscription_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    subscription_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     return await _subscription_action(request, container, subscription_id, "test")
 
@@ -629,7 +635,9 @@ async def _intake_since(container: Container, org_id: uuid.UUID) -> datetime | N
 
 
 @get(ADMIN, opt=OPT, include_in_schema=False, name="web-admin")
-async def admin_page(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def admin_page(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await _admin(request, container)
     if not isinstance(signed, tuple):
         return signed
@@ -669,7 +677,9 @@ def _back(request: Request[Any, Any, Any], **query: str) -> Redirect:
 
 
 @post(f"{ADMIN}/tokens", opt=OPT, include_in_schema=False)
-async def admin_token_issue(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def admin_token_issue(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await _admin(request, container)
     if not isinstance(signed, tuple):
         return signed
@@ -695,7 +705,9 @@ async def admin_token_issue(request: Request[Any, Any, Any], container: Containe
 
 @post(f"{ADMIN}/tokens/{{token_id:uuid}}/revoke", opt=OPT, include_in_schema=False)
 async def admin_token_revoke(
-    request: Request[Any, Any, Any], container: Container, token_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    token_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     signed = await _admin(request, container)
     if not isinstance(signed, tuple):
@@ -714,7 +726,7 @@ async def admin_token_revoke(
 
 @post(f"{ADMIN}/intake-secret", opt=OPT, include_in_schema=False)
 async def admin_intake_rotate(
-    request: Request[Any, Any, Any], container: Container
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
 ) -> Response[Any]:
     signed = await _admin(request, container)
     if not isinstance(signed, tuple):
@@ -772,21 +784,27 @@ async def _invitation_action(
 
 @post(f"{ADMIN}/invitations/{{invitation_id:uuid}}/accept", opt=OPT, include_in_schema=False)
 async def admin_invitation_accept(
-    request: Request[Any, Any, Any], container: Container, invitation_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    invitation_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     return await _invitation_action(request, container, invitation_id, "accept")
 
 
 @post(f"{ADMIN}/invitations/{{invitation_id:uuid}}/decline", opt=OPT, include_in_schema=False)
 async def admin_invitation_decline(
-    request: Request[Any, Any, Any], container: Container, invitation_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    invitation_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     return await _invitation_action(request, container, invitation_id, "decline")
 
 
 @post(f"{ADMIN}/invitations/{{invitation_id:uuid}}/withdraw", opt=OPT, include_in_schema=False)
 async def admin_invitation_withdraw(
-    request: Request[Any, Any, Any], container: Container, invitation_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    invitation_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     return await _invitation_action(request, container, invitation_id, "withdraw")
 
@@ -824,7 +842,10 @@ def _valid(container: Container, code: str, sig: str) -> bool:
 
 @get(f"{ACK}/{{code:str}}", opt=OPT, include_in_schema=False, name="web-ack-link")
 async def ack_link_page(
-    request: Request[Any, Any, Any], container: Container, code: str, sig: str = ""
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    code: FromPath[str],
+    sig: FromQuery[str] = "",
 ) -> Response[Any]:
     """What the link in a message opens: the alert's code and a button. Changes nothing."""
     code = code.strip().upper()[:40]
@@ -849,7 +870,7 @@ async def ack_link_page(
 
 @post(f"{ACK}/{{code:str}}", opt=OPT, include_in_schema=False)
 async def ack_link_post(
-    request: Request[Any, Any, Any], container: Container, code: str
+    request: Request[Any, Any, Any], container: NamedDependency[Container], code: FromPath[str]
 ) -> Response[Any]:
     """Acknowledge: the link's signature is the credential. With a session and its CSRF token,
     the acknowledgement is recorded as the signed-in user's when the alert is theirs."""

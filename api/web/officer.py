@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from alerts.core.policy import Priority
@@ -260,7 +262,9 @@ async def _incidents_page(
 
 
 @get(HOME, opt=OPT, include_in_schema=False, name="web-officer")
-async def incidents_list(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def incidents_list(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await _officer(request, container)
     if not isinstance(signed, tuple):
         return signed
@@ -271,7 +275,9 @@ async def incidents_list(request: Request[Any, Any, Any], container: Container) 
 
 @post(f"{HOME}/incidents/{{incident_id:uuid}}/status", opt=OPT, include_in_schema=False)
 async def change_status(
-    request: Request[Any, Any, Any], container: Container, incident_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    incident_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     """Verify or dispute at the version the officer read: a stale version changes nothing."""
     checked = await _officer_post(request, container, HOME)
@@ -354,7 +360,9 @@ async def _held_page(
 
 
 @get(f"{HOME}/held", opt=OPT, include_in_schema=False)
-async def held_queue(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def held_queue(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await _officer(request, container)
     if not isinstance(signed, tuple):
         return signed
@@ -364,7 +372,9 @@ async def held_queue(request: Request[Any, Any, Any], container: Container) -> R
 
 @post(f"{HOME}/held/{{held_id:uuid}}/publish", opt=OPT, include_in_schema=False)
 async def publish_held(
-    request: Request[Any, Any, Any], container: Container, held_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    held_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     checked = await _officer_post(request, container, f"{HOME}/held")
     if not isinstance(checked, tuple):
@@ -413,7 +423,9 @@ async def publish_held(
 
 @post(f"{HOME}/held/{{held_id:uuid}}/reject", opt=OPT, include_in_schema=False)
 async def reject_held(
-    request: Request[Any, Any, Any], container: Container, held_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    held_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     checked = await _officer_post(request, container, f"{HOME}/held")
     if not isinstance(checked, tuple):
@@ -520,7 +532,9 @@ async def _broadcast_page(
 
 
 @get(f"{HOME}/broadcast", opt=OPT, include_in_schema=False)
-async def broadcast_form(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def broadcast_form(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await _officer(request, container)
     if not isinstance(signed, tuple):
         return signed
@@ -528,7 +542,9 @@ async def broadcast_form(request: Request[Any, Any, Any], container: Container) 
 
 
 @post(f"{HOME}/broadcast", opt=OPT, include_in_schema=False)
-async def broadcast_send(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def broadcast_send(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     checked = await _officer_post(request, container, f"{HOME}/broadcast")
     if not isinstance(checked, tuple):
         return checked
@@ -575,7 +591,9 @@ async def broadcast_send(request: Request[Any, Any, Any], container: Container) 
 
 
 @post(f"{HOME}/broadcast/preview", opt=OPT, include_in_schema=False, status_code=200)
-async def broadcast_preview(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def broadcast_preview(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     """The live preview (officer.js): the rendered SMS and its length, as JSON."""
     checked = await _officer_post(request, container, f"{HOME}/broadcast")
     if not isinstance(checked, tuple):
@@ -639,7 +657,9 @@ async def figures(
 
 @get(f"{HOME}/broadcasts/{{broadcast_id:uuid}}", opt=OPT, include_in_schema=False)
 async def delivery_view(
-    request: Request[Any, Any, Any], container: Container, broadcast_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    broadcast_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     signed = await _officer(request, container)
     if not isinstance(signed, tuple):
@@ -664,7 +684,9 @@ async def delivery_view(
 
 @get(f"{HOME}/broadcasts/{{broadcast_id:uuid}}/figures", opt=OPT, include_in_schema=False)
 async def delivery_figures(
-    request: Request[Any, Any, Any], container: Container, broadcast_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    container: NamedDependency[Container],
+    broadcast_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     signed = await current(request, container)
     if signed is None:

@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from api.bootstrap import Container
@@ -169,7 +171,9 @@ async def sign_in_form(request: Request[Any, Any, Any]) -> Template:
 
 
 @post(f"{PREFIX}/sign-in", opt=OPT, include_in_schema=False, status_code=303)
-async def sign_in(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def sign_in(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     form = await request.form()
     _ = i18n.gettext_for(language(request))
     if not sessions.same(form.get("csrf"), request.cookies.get(sessions.CSRF_COOKIE)):
@@ -200,7 +204,9 @@ async def sign_in(request: Request[Any, Any, Any], container: Container) -> Resp
 
 
 @post(f"{PREFIX}/logout", opt=OPT, include_in_schema=False, status_code=303)
-async def logout(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def logout(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     """Sign out; with `clear=1` ("quick exit") the browser is also told to forget this site."""
     form = await request.form()
     store = sessions.store_for(container.db)
@@ -256,7 +262,9 @@ def _report_page(
 
 
 @get(f"{PREFIX}/report", opt=OPT, include_in_schema=False)
-async def report_form(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def report_form(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await current(request, container)
     if signed is None:
         return to_sign_in(request)
@@ -366,7 +374,9 @@ FIELDS = (
 
 
 @post(f"{PREFIX}/report", opt=OPT, include_in_schema=False)
-async def report(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def report(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await current(request, container)
     json_answer = wants_json(request)
     if signed is None:
@@ -406,7 +416,7 @@ async def report(request: Request[Any, Any, Any], container: Container) -> Respo
 
 @get(f"{PREFIX}/places", opt=OPT, include_in_schema=False)
 async def places(
-    request: Request[Any, Any, Any], container: Container, q: str = ""
+    request: Request[Any, Any, Any], container: NamedDependency[Container], q: FromQuery[str] = ""
 ) -> Response[Any]:
     """Type-ahead for the place field: up to 8 names of the gazetteer."""
     if await current(request, container) is None:
@@ -422,7 +432,9 @@ async def places(
 
 
 @get(f"{PREFIX}/alerts", opt=OPT, include_in_schema=False)
-async def alerts_inbox(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def alerts_inbox(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await current(request, container)
     if signed is None:
         return to_sign_in(request)
@@ -441,7 +453,9 @@ async def alerts_inbox(request: Request[Any, Any, Any], container: Container) ->
 
 
 @post(f"{PREFIX}/alerts/ack", opt=OPT, include_in_schema=False, status_code=303)
-async def acknowledge(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def acknowledge(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await current(request, container)
     if signed is None:
         return to_sign_in(request, f"{PREFIX}/alerts")

@@ -24,6 +24,8 @@ from urllib.parse import urlencode, urlsplit
 
 import shapely
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 
 from api.bootstrap import Container
@@ -309,7 +311,9 @@ def _ranked(pairs: list[tuple[ZoneRow, StoredRisk | None]]) -> list[tuple[ZoneRo
 
 
 @get(f"{PREFIX}/map", opt=OPT, include_in_schema=False)
-async def risk_map(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def risk_map(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await current(request, container)
     if signed is None:
         return to_sign_in(request)
@@ -342,7 +346,9 @@ async def risk_map(request: Request[Any, Any, Any], container: Container) -> Res
 
 
 @get(f"{PREFIX}/map/zones.json", opt=OPT, include_in_schema=False)
-async def map_zones(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def map_zones(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     """The zones this viewer may know of, simplified, with their level: no incident in it."""
     signed = await current(request, container)
     if signed is None:
@@ -506,7 +512,7 @@ def _not_found(request: Request[Any, Any, Any], web: Any, zone_id: str) -> Templ
 
 @get(f"{PREFIX}/zones/{{zone_id:str}}", opt=OPT, include_in_schema=False)
 async def zone_page(
-    request: Request[Any, Any, Any], container: Container, zone_id: str
+    request: Request[Any, Any, Any], container: NamedDependency[Container], zone_id: FromPath[str]
 ) -> Response[Any]:
     signed = await current(request, container)
     if signed is None:
@@ -623,7 +629,9 @@ def _with(values: list[str], index: int, name: str, lang: str) -> str:
 
 
 @get(f"{PREFIX}/route", opt=OPT, include_in_schema=False)
-async def route_page(request: Request[Any, Any, Any], container: Container) -> Response[Any]:
+async def route_page(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Response[Any]:
     signed = await current(request, container)
     if signed is None:
         return to_sign_in(request)

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, delete, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, Parameter
 from msgspec import Meta, Struct
 
 from api.http.auth import ADMINS_OR_OPERATORS, AUDITED_OPERATORS, TokenCache, refusals_audited
@@ -70,7 +71,9 @@ class TokenListed(Struct):
     summary="Create an organisation (platform operator)",
 )
 async def create_org(
-    request: Request[Any, Any, Any], sharing_service: SharingService, data: OrganisationIn
+    request: Request[Any, Any, Any],
+    sharing_service: NamedDependency[SharingService],
+    data: JSONBody[OrganisationIn],
 ) -> OrganisationOut:
     actor = principal_of(request)
     with refusals_audited(actor, request):
@@ -85,7 +88,7 @@ async def create_org(
     summary="Every organisation (platform operator)",
 )
 async def list_orgs(
-    request: Request[Any, Any, Any], sharing_service: SharingService
+    request: Request[Any, Any, Any], sharing_service: NamedDependency[SharingService]
 ) -> list[OrganisationOut]:
     actor = principal_of(request)
     with refusals_audited(actor, request):
@@ -102,9 +105,9 @@ async def list_orgs(
 )
 async def delete_org(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    token_cache: TokenCache,
-    org_id: uuid.UUID,
+    sharing_service: NamedDependency[SharingService],
+    token_cache: NamedDependency[TokenCache],
+    org_id: FromPath[uuid.UUID],
 ) -> Deleted:
     actor = principal_of(request)
     with refusals_audited(actor, request):
@@ -124,7 +127,9 @@ async def delete_org(
     "organisation (`org_id`) while it has no admin with a live token.",
 )
 async def create_token(
-    request: Request[Any, Any, Any], sharing_service: SharingService, data: TokenIn
+    request: Request[Any, Any, Any],
+    sharing_service: NamedDependency[SharingService],
+    data: JSONBody[TokenIn],
 ) -> TokenOut:
     actor = principal_of(request)
     with refusals_audited(actor, request):
@@ -148,7 +153,7 @@ async def create_token(
 )
 async def list_tokens(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
+    sharing_service: NamedDependency[SharingService],
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 500,
 ) -> list[TokenListed]:
     tokens = await sharing_service.tokens(principal_of(request), limit=limit)
@@ -175,9 +180,9 @@ async def list_tokens(
 )
 async def revoke_token(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    token_cache: TokenCache,
-    token_id: uuid.UUID,
+    sharing_service: NamedDependency[SharingService],
+    token_cache: NamedDependency[TokenCache],
+    token_id: FromPath[uuid.UUID],
 ) -> None:
     actor = principal_of(request)
     with refusals_audited(actor, request):

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect
 
 from alerts.core.schemas import (
@@ -48,7 +49,9 @@ BROADCASTERS = requires(Role.OFFICER, Role.ADMIN, audited=True)
     status_code=201,
 )
 async def create_subscription(
-    request: Request[Any, Any, Any], alert_service: AlertService, data: dict[str, Any]
+    request: Request[Any, Any, Any],
+    alert_service: NamedDependency[AlertService],
+    data: JSONBody[dict[str, Any]],
 ) -> SubscriptionOut:
     viewer = principal_of(request)
     with refusals_audited(viewer, request):
@@ -57,7 +60,7 @@ async def create_subscription(
 
 @get("/api/v1/subscriptions", guards=[ANY_ROLE], tags=TAGS, summary="Your subscriptions")
 async def list_subscriptions(
-    request: Request[Any, Any, Any], alert_service: AlertService
+    request: Request[Any, Any, Any], alert_service: NamedDependency[AlertService]
 ) -> SubscriptionList:
     return SubscriptionList(await alert_service.list_subscriptions(principal_of(request)))
 
@@ -69,7 +72,9 @@ async def list_subscriptions(
     summary="One subscription",
 )
 async def get_subscription(
-    request: Request[Any, Any, Any], alert_service: AlertService, subscription_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    alert_service: NamedDependency[AlertService],
+    subscription_id: FromPath[uuid.UUID],
 ) -> SubscriptionOut:
     return await alert_service.get_subscription(principal_of(request), subscription_id)
 
@@ -82,9 +87,9 @@ async def get_subscription(
 )
 async def update_subscription(
     request: Request[Any, Any, Any],
-    alert_service: AlertService,
-    subscription_id: uuid.UUID,
-    data: dict[str, Any],
+    alert_service: NamedDependency[AlertService],
+    subscription_id: FromPath[uuid.UUID],
+    data: JSONBody[dict[str, Any]],
 ) -> SubscriptionOut:
     viewer = principal_of(request)
     with refusals_audited(viewer, request):
@@ -99,7 +104,9 @@ async def update_subscription(
     status_code=204,
 )
 async def delete_subscription(
-    request: Request[Any, Any, Any], alert_service: AlertService, subscription_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    alert_service: NamedDependency[AlertService],
+    subscription_id: FromPath[uuid.UUID],
 ) -> None:
     viewer = principal_of(request)
     with refusals_audited(viewer, request):
@@ -121,7 +128,9 @@ async def delete_subscription(
     ),
 )
 async def test_subscription(
-    request: Request[Any, Any, Any], alert_service: AlertService, subscription_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    alert_service: NamedDependency[AlertService],
+    subscription_id: FromPath[uuid.UUID],
 ) -> AlertOut:
     viewer = principal_of(request)
     with refusals_audited(viewer, request):
@@ -137,7 +146,9 @@ async def test_subscription(
     status_code=201,
 )
 async def broadcast(
-    request: Request[Any, Any, Any], alert_service: AlertService, data: dict[str, Any]
+    request: Request[Any, Any, Any],
+    alert_service: NamedDependency[AlertService],
+    data: JSONBody[dict[str, Any]],
 ) -> BroadcastOut:
     officer = principal_of(request)
     result = await alert_service.broadcast(officer, data, now=utcnow())
@@ -162,7 +173,7 @@ async def broadcast(
 )
 async def list_alerts(
     request: Request[Any, Any, Any],
-    alert_service: AlertService,
+    alert_service: NamedDependency[AlertService],
     limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
 ) -> AlertList:
     return await alert_service.list_alerts(principal_of(request), limit=limit)
@@ -175,7 +186,9 @@ async def list_alerts(
     summary="Delivery log of one alert (id or code), per channel",
 )
 async def alert_deliveries(
-    request: Request[Any, Any, Any], alert_service: AlertService, ref: str
+    request: Request[Any, Any, Any],
+    alert_service: NamedDependency[AlertService],
+    ref: FromPath[str],
 ) -> DeliveryList:
     return await alert_service.deliveries(principal_of(request), ref)
 
@@ -188,7 +201,9 @@ async def alert_deliveries(
     status_code=200,
 )
 async def acknowledge(
-    request: Request[Any, Any, Any], alert_service: AlertService, ref: str
+    request: Request[Any, Any, Any],
+    alert_service: NamedDependency[AlertService],
+    ref: FromPath[str],
 ) -> AckOut:
     return await alert_service.acknowledge(principal_of(request), ref, now=utcnow())
 
@@ -206,7 +221,9 @@ async def acknowledge(
     guards=[BROADCASTERS],
 )
 async def broadcast_deliveries(
-    request: Request[Any, Any, Any], alert_service: AlertService, broadcast_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    alert_service: NamedDependency[AlertService],
+    broadcast_id: FromPath[uuid.UUID],
 ) -> BroadcastDeliveries:
     return await alert_service.broadcast_deliveries(principal_of(request), broadcast_id)
 
@@ -223,7 +240,7 @@ async def broadcast_deliveries(
     security=[],
     status_code=303,
 )
-async def acknowledge_link_page(code: str, sig: str = "") -> Redirect:
+async def acknowledge_link_page(code: FromPath[str], sig: FromQuery[str] = "") -> Redirect:
     return Redirect(
         path=f"/web/alerts/ack/{quote(code[:40], safe='')}?sig={quote(sig[:200], safe='')}",
         status_code=303,
@@ -239,7 +256,10 @@ async def acknowledge_link_page(code: str, sig: str = "") -> Redirect:
     status_code=200,
 )
 async def acknowledge_link(
-    request: Request[Any, Any, Any], alert_service: AlertService, code: str, sig: str = ""
+    request: Request[Any, Any, Any],
+    alert_service: NamedDependency[AlertService],
+    code: FromPath[str],
+    sig: FromQuery[str] = "",
 ) -> Response[AckOut]:
     result = await alert_service.acknowledge_by_link(code, sig, now=utcnow())
     return Response(result, headers={"Cache-Control": "no-store"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 from msgspec import Struct
 
 from incidents.db import Database
@@ -14,7 +15,7 @@ class Health(Struct):
 
 
 @get("/api/v1/health", tags=["health"], summary="Service and database health")
-async def health(db: Database) -> Response[Health]:
+async def health(db: NamedDependency[Database]) -> Response[Health]:
     ok = await db.ping()
     return Response(
         Health(status="ok" if ok else "degraded", database="reachable" if ok else "unreachable"),

@@ -9,7 +9,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import (
+    FromPath,
+    FromQuery,
+    HeaderParameter,
+    JSONBody,
+    Parameter,
+    QueryParameter,
+)
 
 from api.bootstrap import Exporter, ZoneFilter
 from api.http.auth import ANY_ROLE, WRITERS
@@ -147,9 +155,9 @@ def feature_rows_csv(features: list[IncidentFeature]) -> str:
 )
 async def report_incident(
     request: Request[Any, Any, Any],
-    incident_service: IncidentService,
-    data: IncidentIn,
-    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+    incident_service: NamedDependency[IncidentService],
+    data: JSONBody[IncidentIn],
+    idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
 ) -> Response[IncidentFeature]:
     result = await incident_service.report(
         principal_of(request), data, now=utcnow(), idempotency_key=idempotency_key
@@ -176,13 +184,14 @@ async def report_incident(
 )
 async def list_incidents(
     request: Request[Any, Any, Any],
-    incident_service: IncidentService,
-    zone_filter: ZoneFilter,
-    hxl_export: Exporter,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    incident_service: NamedDependency[IncidentService],
+    zone_filter: NamedDependency[ZoneFilter],
+    hxl_export: NamedDependency[Exporter],
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
     type_: Annotated[
-        str | None, Parameter(query="type", description="Type or category codes, comma-separated.")
+        str | None,
+        QueryParameter(name="type", description="Type or category codes, comma-separated."),
     ] = None,
     min_severity: Annotated[int | None, Parameter(ge=1, le=5)] = None,
     status: Annotated[
@@ -198,9 +207,9 @@ async def list_incidents(
         str | None, Parameter(description="A zone id: incidents that fall in it.")
     ] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    cursor: FromQuery[str | None] = None,
     format_: Annotated[
-        str, Parameter(query="format", description="geojson (default) or csv")
+        str, QueryParameter(name="format", description="geojson (default) or csv")
     ] = "geojson",
 ) -> Response[IncidentCollection]:
     query = IncidentQuery(limit=limit, cursor=cursor)
@@ -253,7 +262,9 @@ async def list_incidents(
     summary="One incident",
 )
 async def get_incident(
-    request: Request[Any, Any, Any], incident_service: IncidentService, incident_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    incident_service: NamedDependency[IncidentService],
+    incident_id: FromPath[uuid.UUID],
 ) -> Response[IncidentFeature]:
     feature = await incident_service.get(principal_of(request), incident_id)
     headers = {"ETag": etag(feature.properties.version)} if feature.properties.version else {}
@@ -269,10 +280,10 @@ async def get_incident(
 )
 async def patch_incident(
     request: Request[Any, Any, Any],
-    incident_service: IncidentService,
-    incident_id: uuid.UUID,
-    data: IncidentPatch,
-    if_match: Annotated[str | None, Parameter(header="If-Match")] = None,
+    incident_service: NamedDependency[IncidentService],
+    incident_id: FromPath[uuid.UUID],
+    data: JSONBody[IncidentPatch],
+    if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None,
 ) -> Response[IncidentFeature]:
     version = parse_if_match(if_match)
     svc = incident_service
@@ -291,9 +302,9 @@ async def patch_incident(
 )
 async def retract_incident(
     request: Request[Any, Any, Any],
-    incident_service: IncidentService,
-    incident_id: uuid.UUID,
-    data: RetractIn | None = None,
+    incident_service: NamedDependency[IncidentService],
+    incident_id: FromPath[uuid.UUID],
+    data: JSONBody[RetractIn | None] = None,
 ) -> Response[IncidentFeature]:
     svc = incident_service
     viewer = principal_of(request)

@@ -12,8 +12,9 @@ from urllib.parse import urlparse
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, QueryParameter
 from sqlalchemy import select
 
 from alerts.core.tables import AlertRow, SubscriptionRow
@@ -174,7 +175,7 @@ async def _sms_fields(request: Request[Any, Any, Any]) -> dict[str, Any]:
 )
 async def kobo_submission(
     request: Request[Any, Any, Any],
-    intake_service: IntakeService,
+    intake_service: NamedDependency[IntakeService],
     data: Annotated[dict[str, Any], Body()],
 ) -> Response[KoboOut]:
     result = await intake_service.receive_kobo(_secret(request), data, now=utcnow())
@@ -289,7 +290,9 @@ async def mission_sms(
     status_code=200,
     request_max_body_size=SMS_MAX_BODY,
 )
-async def sms_message(request: Request[Any, Any, Any], container: Container) -> SmsOut:
+async def sms_message(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> SmsOut:
     fields = await _sms_fields(request)
     now = utcnow()
     secret = _secret(request) or (str(fields["secret"]) if fields["secret"] else None)
@@ -322,9 +325,9 @@ async def sms_message(request: Request[Any, Any, Any], container: Container) -> 
 )
 async def held_sms(
     request: Request[Any, Any, Any],
-    intake_service: IntakeService,
+    intake_service: NamedDependency[IntakeService],
     state_: Annotated[
-        str, Parameter(query="state", description="held (default), published or discarded")
+        str, QueryParameter(name="state", description="held (default), published or discarded")
     ] = "held",
 ) -> HeldSmsList:
     if state_ not in ("held", "published", "discarded"):
@@ -346,8 +349,8 @@ async def held_sms(
 )
 async def publish_held(
     request: Request[Any, Any, Any],
-    intake_service: IntakeService,
-    held_id: uuid.UUID,
+    intake_service: NamedDependency[IntakeService],
+    held_id: FromPath[uuid.UUID],
     data: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> PublishedOut:
     held, incident_id = await intake_service.publish_held(
@@ -364,7 +367,9 @@ async def publish_held(
     status_code=200,
 )
 async def discard_held(
-    request: Request[Any, Any, Any], intake_service: IntakeService, held_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    intake_service: NamedDependency[IntakeService],
+    held_id: FromPath[uuid.UUID],
 ) -> HeldSmsOut:
     held = await intake_service.discard_held(principal_of(request), held_id, now=utcnow())
     return _held_out(held)
@@ -387,7 +392,7 @@ def cap_url(public_url: str, alert_id: str) -> str:
     summary="Public alerts: Atom index of CAP 1.2 messages",
     security=[{}],
 )
-async def cap_index(container: Container) -> Response[bytes]:
+async def cap_index(container: NamedDependency[Container]) -> Response[bytes]:
     now = utcnow()
     public_url = container.settings.public_url
     alerts = await container.public_alerts.list_public(now)
@@ -415,7 +420,7 @@ async def cap_index(container: Container) -> Response[bytes]:
     description="404 for an alert that does not exist or may not be public.",
     security=[{}],
 )
-async def cap_alert(container: Container, name: str) -> Response[bytes]:
+async def cap_alert(container: NamedDependency[Container], name: FromPath[str]) -> Response[bytes]:
     alert_id = name.removesuffix(".xml")
     now = utcnow()
     alert = await container.public_alerts.get_public(alert_id, now)

@@ -7,7 +7,8 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
 from api.http.auth import ANY_ROLE, OFFICERS
 from api.http.routes.common import principal_of, utcnow
@@ -41,7 +42,9 @@ def _body(data: Any) -> Json:
     status_code=201,
 )
 async def create_mission(
-    request: Request[Any, Any, Any], missions_service: MissionService, data: Annotated[Any, Body()]
+    request: Request[Any, Any, Any],
+    missions_service: NamedDependency[MissionService],
+    data: Annotated[Any, Body()],
 ) -> Json:
     return await missions_service.create(principal_of(request), _body(data), now=utcnow())
 
@@ -49,10 +52,12 @@ async def create_mission(
 @get("/api/v1/missions", guards=[ANY_ROLE], tags=["missions"], summary="Missions you can see")
 async def list_missions(
     request: Request[Any, Any, Any],
-    missions_service: MissionService,
+    missions_service: NamedDependency[MissionService],
     state_: Annotated[
         str | None,
-        Parameter(query="state", description="planned, active, overdue, alarm, arrived or closed"),
+        QueryParameter(
+            name="state", description="planned, active, overdue, alarm, arrived or closed"
+        ),
     ] = None,
 ) -> Json:
     return await missions_service.list_missions(principal_of(request), state=state_)
@@ -75,7 +80,9 @@ async def kidnapping_protocol() -> Json:
     summary="One mission",
 )
 async def get_mission(
-    request: Request[Any, Any, Any], missions_service: MissionService, mission_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    missions_service: NamedDependency[MissionService],
+    mission_id: FromPath[uuid.UUID],
 ) -> Json:
     return await missions_service.get(principal_of(request), mission_id)
 
@@ -87,7 +94,9 @@ async def get_mission(
     summary="The route assessed now, with the serious incidents near it as you may see them",
 )
 async def mission_risk(
-    request: Request[Any, Any, Any], missions_service: MissionService, mission_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    missions_service: NamedDependency[MissionService],
+    mission_id: FromPath[uuid.UUID],
 ) -> Json:
     return await missions_service.route_risk(principal_of(request), mission_id, now=utcnow())
 
@@ -100,7 +109,9 @@ async def mission_risk(
     status_code=200,
 )
 async def approve_mission(
-    request: Request[Any, Any, Any], missions_service: MissionService, mission_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    missions_service: NamedDependency[MissionService],
+    mission_id: FromPath[uuid.UUID],
 ) -> Json:
     return await missions_service.approve(principal_of(request), mission_id, now=utcnow())
 
@@ -113,7 +124,9 @@ async def approve_mission(
     status_code=200,
 )
 async def start_mission(
-    request: Request[Any, Any, Any], missions_service: MissionService, mission_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    missions_service: NamedDependency[MissionService],
+    mission_id: FromPath[uuid.UUID],
 ) -> Json:
     return await missions_service.start(principal_of(request), mission_id, now=utcnow())
 
@@ -131,8 +144,8 @@ async def start_mission(
 )
 async def checkin(
     request: Request[Any, Any, Any],
-    missions_service: MissionService,
-    mission_id: uuid.UUID,
+    missions_service: NamedDependency[MissionService],
+    mission_id: FromPath[uuid.UUID],
     data: Annotated[Any, Body()] = None,
 ) -> Json:
     body = {} if data is None else _body(data)
@@ -150,8 +163,8 @@ async def checkin(
 )
 async def set_duress(
     request: Request[Any, Any, Any],
-    missions_service: MissionService,
-    mission_id: uuid.UUID,
+    missions_service: NamedDependency[MissionService],
+    mission_id: FromPath[uuid.UUID],
     data: Annotated[Any, Body()],
 ) -> Json:
     body = _body(data)
@@ -168,7 +181,9 @@ async def set_duress(
     status_code=200,
 )
 async def acknowledge(
-    request: Request[Any, Any, Any], missions_service: MissionService, mission_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    missions_service: NamedDependency[MissionService],
+    mission_id: FromPath[uuid.UUID],
 ) -> Json:
     return await missions_service.acknowledge(principal_of(request), mission_id, now=utcnow())
 
@@ -181,7 +196,9 @@ async def acknowledge(
     status_code=200,
 )
 async def close_mission(
-    request: Request[Any, Any, Any], missions_service: MissionService, mission_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    missions_service: NamedDependency[MissionService],
+    mission_id: FromPath[uuid.UUID],
 ) -> Json:
     return await missions_service.close(principal_of(request), mission_id, now=utcnow())
 
@@ -199,10 +216,10 @@ async def close_mission(
 )
 async def notification(
     request: Request[Any, Any, Any],
-    missions_service: MissionService,
-    mission_id: uuid.UUID,
-    format_: Annotated[str, Parameter(query="format")] = "csv",
-    language: str = "fr",
+    missions_service: NamedDependency[MissionService],
+    mission_id: FromPath[uuid.UUID],
+    format_: Annotated[str, QueryParameter(name="format")] = "csv",
+    language: FromQuery[str] = "fr",
 ) -> Response[Any]:
     content, media = await export_notification(
         missions_service, principal_of(request), mission_id, format_, language, now=utcnow()

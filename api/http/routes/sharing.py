@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, post, put
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from msgspec import Meta, Struct
 
 from api.http.auth import (
@@ -97,12 +98,12 @@ def forget_tokens(cache: TokenCache) -> None:
 )
 async def public_incidents(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    sharing_service: NamedDependency[SharingService],
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
     bbox: Annotated[str | None, Parameter(description="minLon,minLat,maxLon,maxLat")] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    cursor: FromQuery[str | None] = None,
 ) -> Response[IncidentCollection]:
     query = IncidentQuery(limit=limit, cursor=cursor, since=as_utc(since), until=as_utc(until))
     if bbox:
@@ -120,9 +121,9 @@ async def public_incidents(
 )
 async def put_named_viewers(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    incident_id: uuid.UUID,
-    data: NamedViewersIn,
+    sharing_service: NamedDependency[SharingService],
+    incident_id: FromPath[uuid.UUID],
+    data: JSONBody[NamedViewersIn],
 ) -> NamedViewersOut:
     ids = await sharing_service.name_viewers(
         principal_of(request), incident_id, data.user_ids, now=utcnow()
@@ -139,9 +140,9 @@ async def put_named_viewers(
 )
 async def request_sharing_change(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    incident_id: uuid.UUID,
-    data: SharingRequestIn,
+    sharing_service: NamedDependency[SharingService],
+    incident_id: FromPath[uuid.UUID],
+    data: JSONBody[SharingRequestIn],
 ) -> SharingRequest:
     return await sharing_service.request_change(
         principal_of(request), incident_id, data.sharing_level, data.reason, now=utcnow()
@@ -156,9 +157,9 @@ async def request_sharing_change(
 )
 async def list_sharing_requests(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
+    sharing_service: NamedDependency[SharingService],
     state_: Annotated[
-        str | None, Parameter(query="state", description="pending, accepted or refused")
+        str | None, QueryParameter(name="state", description="pending, accepted or refused")
     ] = None,
 ) -> list[SharingRequest]:
     if state_ is not None and state_ not in ("pending", "accepted", "refused"):
@@ -174,7 +175,9 @@ async def list_sharing_requests(
     status_code=200,
 )
 async def accept_sharing_request(
-    request: Request[Any, Any, Any], sharing_service: SharingService, request_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    sharing_service: NamedDependency[SharingService],
+    request_id: FromPath[uuid.UUID],
 ) -> SharingRequest:
     return await sharing_service.decide(
         principal_of(request), request_id, accept=True, now=utcnow()
@@ -189,7 +192,9 @@ async def accept_sharing_request(
     status_code=200,
 )
 async def refuse_sharing_request(
-    request: Request[Any, Any, Any], sharing_service: SharingService, request_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    sharing_service: NamedDependency[SharingService],
+    request_id: FromPath[uuid.UUID],
 ) -> SharingRequest:
     return await sharing_service.decide(
         principal_of(request), request_id, accept=False, now=utcnow()
@@ -207,7 +212,7 @@ def _refusals(request: Request[Any, Any, Any]) -> Any:
     summary="The trust networks your organisation belongs to",
 )
 async def list_trust_networks(
-    request: Request[Any, Any, Any], sharing_service: SharingService
+    request: Request[Any, Any, Any], sharing_service: NamedDependency[SharingService]
 ) -> list[TrustNetwork]:
     return await sharing_service.networks(principal_of(request))
 
@@ -221,9 +226,9 @@ async def list_trust_networks(
 )
 async def create_trust_network(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    token_cache: TokenCache,
-    data: TrustNetworkIn,
+    sharing_service: NamedDependency[SharingService],
+    token_cache: NamedDependency[TokenCache],
+    data: JSONBody[TrustNetworkIn],
 ) -> TrustNetwork:
     with _refusals(request):
         network = await sharing_service.create_network(
@@ -240,7 +245,9 @@ async def create_trust_network(
     summary="A trust network your organisation belongs to",
 )
 async def get_trust_network(
-    request: Request[Any, Any, Any], sharing_service: SharingService, network_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    sharing_service: NamedDependency[SharingService],
+    network_id: FromPath[uuid.UUID],
 ) -> TrustNetwork:
     with _refusals(request):
         return await sharing_service.network(principal_of(request), network_id)
@@ -255,9 +262,9 @@ async def get_trust_network(
 )
 async def invite_to_trust_network(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    network_id: uuid.UUID,
-    data: MemberIn,
+    sharing_service: NamedDependency[SharingService],
+    network_id: FromPath[uuid.UUID],
+    data: JSONBody[MemberIn],
 ) -> Invitation:
     with _refusals(request):
         return await sharing_service.invite(
@@ -273,9 +280,10 @@ async def invite_to_trust_network(
 )
 async def list_invitations(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
+    sharing_service: NamedDependency[SharingService],
     state_: Annotated[
-        str | None, Parameter(query="state", description="pending, accepted, declined or withdrawn")
+        str | None,
+        QueryParameter(name="state", description="pending, accepted, declined or withdrawn"),
     ] = None,
 ) -> list[Invitation]:
     if state_ is not None and state_ not in INVITATION_STATES:
@@ -308,9 +316,9 @@ async def _decide(
 )
 async def accept_invitation(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    token_cache: TokenCache,
-    invitation_id: uuid.UUID,
+    sharing_service: NamedDependency[SharingService],
+    token_cache: NamedDependency[TokenCache],
+    invitation_id: FromPath[uuid.UUID],
 ) -> Invitation:
     return await _decide(request, sharing_service, token_cache, invitation_id, accept=True)
 
@@ -324,9 +332,9 @@ async def accept_invitation(
 )
 async def decline_invitation(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    token_cache: TokenCache,
-    invitation_id: uuid.UUID,
+    sharing_service: NamedDependency[SharingService],
+    token_cache: NamedDependency[TokenCache],
+    invitation_id: FromPath[uuid.UUID],
 ) -> Invitation:
     return await _decide(request, sharing_service, token_cache, invitation_id, accept=False)
 
@@ -339,7 +347,9 @@ async def decline_invitation(
     status_code=200,
 )
 async def withdraw_invitation(
-    request: Request[Any, Any, Any], sharing_service: SharingService, invitation_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    sharing_service: NamedDependency[SharingService],
+    invitation_id: FromPath[uuid.UUID],
 ) -> Invitation:
     with _refusals(request):
         return await sharing_service.withdraw_invitation(
@@ -356,10 +366,10 @@ async def withdraw_invitation(
 )
 async def remove_trust_member(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    token_cache: TokenCache,
-    network_id: uuid.UUID,
-    org_id: uuid.UUID,
+    sharing_service: NamedDependency[SharingService],
+    token_cache: NamedDependency[TokenCache],
+    network_id: FromPath[uuid.UUID],
+    org_id: FromPath[uuid.UUID],
 ) -> MemberRemoved:
     with _refusals(request):
         network = await sharing_service.remove_member(
@@ -382,9 +392,9 @@ async def remove_trust_member(
 )
 async def delete_trust_network(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    token_cache: TokenCache,
-    network_id: uuid.UUID,
+    sharing_service: NamedDependency[SharingService],
+    token_cache: NamedDependency[TokenCache],
+    network_id: FromPath[uuid.UUID],
 ) -> None:
     with _refusals(request):
         await sharing_service.delete_network(principal_of(request), network_id, now=utcnow())
@@ -405,12 +415,12 @@ async def delete_trust_network(
 )
 async def get_audit(
     request: Request[Any, Any, Any],
-    sharing_service: SharingService,
-    actor: uuid.UUID | None = None,
+    sharing_service: NamedDependency[SharingService],
+    actor: FromQuery[uuid.UUID | None] = None,
     action: Annotated[str | None, Parameter(max_length=64)] = None,
     target: Annotated[str | None, Parameter(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
     before: Annotated[int | None, Parameter(ge=1, le=MAX_AUDIT_ID)] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> AuditPage:
@@ -435,7 +445,7 @@ async def get_audit(
     summary="Everything stored about your organisation (JSON)",
 )
 async def export_my_organisation(
-    request: Request[Any, Any, Any], sharing_service: SharingService
+    request: Request[Any, Any, Any], sharing_service: NamedDependency[SharingService]
 ) -> dict[str, Any]:
     return await sharing_service.export_organisation(principal_of(request), now=utcnow())
 
@@ -448,7 +458,7 @@ async def export_my_organisation(
     status_code=200,
 )
 async def delete_my_organisation(
-    request: Request[Any, Any, Any], sharing_service: SharingService
+    request: Request[Any, Any, Any], sharing_service: NamedDependency[SharingService]
 ) -> Deleted:
     detail = (
         "Creating and deleting organisations is for the platform operator only: ask them "

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import Parameter, QueryParameter
 from msgspec import Struct
 
 from api.bootstrap import Skill
@@ -189,9 +190,9 @@ def skill_out(report: SkillReport) -> SkillOut:
     "Officers and admins.",
 )
 async def get_skill(
-    skill: Skill,
+    skill: NamedDependency[Skill],
     from_: Annotated[
-        str | None, Parameter(query="from", description="First step, YYYY-MM-DD.")
+        str | None, QueryParameter(name="from", description="First step, YYYY-MM-DD.")
     ] = None,
     to: Annotated[str | None, Parameter(description="Last step, YYYY-MM-DD.")] = None,
     horizon: Annotated[str, Parameter(description="Judged on the next 30d, 4w...")] = "30d",

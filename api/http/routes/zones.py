@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, delete, get, post, put
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from msgspec import Struct
 
 from api.http.auth import ANY_ROLE, requires
@@ -374,8 +375,8 @@ def _draft(data: ZoneIn) -> tuple[ZoneDraft, list[str]]:
 @get("/api/v1/zones", guards=[ANY_ROLE], tags=["zones"], summary="Zones with their risk level")
 async def list_zones(
     request: Request[Any, Any, Any],
-    zone_service: ZoneService,
-    risk_service: RiskService,
+    zone_service: NamedDependency[ZoneService],
+    risk_service: NamedDependency[RiskService],
     kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
 ) -> Response[ZoneCollection]:
     viewer = principal_of(request)
@@ -390,9 +391,9 @@ async def list_zones(
 @get("/api/v1/zones/{zone_id:str}", guards=[ANY_ROLE], tags=["zones"], summary="One zone")
 async def get_zone(
     request: Request[Any, Any, Any],
-    zone_service: ZoneService,
-    risk_service: RiskService,
-    zone_id: str,
+    zone_service: NamedDependency[ZoneService],
+    risk_service: NamedDependency[RiskService],
+    zone_id: FromPath[str],
 ) -> Response[ZoneFeature]:
     row = await zone_service.get(zone_id, principal_of(request))
     risk = await risk_service.zone_risk(zone_id, at=None, now=utcnow())
@@ -420,9 +421,9 @@ async def _feature(
 )
 async def create_zone(
     request: Request[Any, Any, Any],
-    zone_service: ZoneService,
-    risk_service: RiskService,
-    data: ZoneIn,
+    zone_service: NamedDependency[ZoneService],
+    risk_service: NamedDependency[RiskService],
+    data: JSONBody[ZoneIn],
 ) -> Response[ZoneFeature]:
     draft, warnings = await asyncio.to_thread(_draft, data)  # parsing and repair: off the loop
     row = await zone_service.create(draft, now=utcnow(), actor=principal_of(request))
@@ -443,10 +444,10 @@ async def create_zone(
 )
 async def replace_zone(
     request: Request[Any, Any, Any],
-    zone_service: ZoneService,
-    risk_service: RiskService,
-    zone_id: str,
-    data: ZoneIn,
+    zone_service: NamedDependency[ZoneService],
+    risk_service: NamedDependency[RiskService],
+    zone_id: FromPath[str],
+    data: JSONBody[ZoneIn],
 ) -> Response[ZoneFeature]:
     draft, warnings = await asyncio.to_thread(_draft, data)
     row = await zone_service.replace(zone_id, draft, now=utcnow(), actor=principal_of(request))
@@ -462,7 +463,9 @@ async def replace_zone(
     status_code=204,
 )
 async def delete_zone(
-    request: Request[Any, Any, Any], zone_service: ZoneService, zone_id: str
+    request: Request[Any, Any, Any],
+    zone_service: NamedDependency[ZoneService],
+    zone_id: FromPath[str],
 ) -> None:
     await zone_service.delete(zone_id, now=utcnow(), actor=principal_of(request))
 
@@ -478,12 +481,12 @@ async def delete_zone(
 )
 async def get_zone_risk(
     request: Request[Any, Any, Any],
-    zone_service: ZoneService,
-    risk_service: RiskService,
-    settings: Settings,
-    sharing_service: SharingService,
-    zone_id: str,
-    at: datetime | None = None,
+    zone_service: NamedDependency[ZoneService],
+    risk_service: NamedDependency[RiskService],
+    settings: NamedDependency[Settings],
+    sharing_service: NamedDependency[SharingService],
+    zone_id: FromPath[str],
+    at: FromQuery[datetime | None] = None,
 ) -> ZoneRiskOut:
     now = utcnow()
     await zone_service.get(zone_id, principal_of(request))  # another's custom zone: 404
@@ -508,12 +511,12 @@ async def get_zone_risk(
 )
 async def get_zone_risk_history(
     request: Request[Any, Any, Any],
-    zone_service: ZoneService,
-    risk_service: RiskService,
-    zone_id: str,
-    from_: Annotated[datetime | None, Parameter(query="from")] = None,
-    to: datetime | None = None,
-    step: str = "1d",
+    zone_service: NamedDependency[ZoneService],
+    risk_service: NamedDependency[RiskService],
+    zone_id: FromPath[str],
+    from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
+    to: FromQuery[datetime | None] = None,
+    step: FromQuery[str] = "1d",
 ) -> HistoryOut:
     now = utcnow()
     await zone_service.get(zone_id, principal_of(request))  # another's custom zone: 404
@@ -546,7 +549,7 @@ async def get_zone_risk_history(
 @get("/api/v1/risk", guards=[ANY_ROLE], tags=["risk"], summary="All zones, most dangerous first")
 async def get_ranking(
     request: Request[Any, Any, Any],
-    risk_service: RiskService,
+    risk_service: NamedDependency[RiskService],
     kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
 ) -> RankingOut:
     kinds = set(parse_codes(kind))
@@ -585,9 +588,9 @@ async def get_ranking(
 )
 async def assess(
     request: Request[Any, Any, Any],
-    risk_service: RiskService,
-    sharing_service: SharingService,
-    data: AssessIn,
+    risk_service: NamedDependency[RiskService],
+    sharing_service: NamedDependency[SharingService],
+    data: JSONBody[AssessIn],
 ) -> AssessmentOut:
     geom = await asyncio.to_thread(_assessed_geometry, data.geometry)
     viewer = principal_of(request)
