@@ -136,7 +136,7 @@ class DatabaseCounter:
             await conn.execute(text("SET LOCAL synchronous_commit = off"))
             found = {
                 str(bucket): Count(int(count), int(reset))
-                for bucket, count, reset in (await conn.execute(statement)).tuples()
+                for bucket, count, reset in (await conn.execute(statement)).all()
             }
             if now >= self.next_prune:
                 self.next_prune = now + PRUNE_EVERY_SECONDS

@@ -182,7 +182,7 @@ async def _read_names(session: AsyncSession, org_ids: set[uuid.UUID]) -> dict[uu
             OrganisationRow.id.in_(sorted(org_ids))
         )
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def organisation_names(
