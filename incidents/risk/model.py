@@ -96,12 +96,10 @@ class RiskConfig:
     spillover: float = 0.0
     reference_area_km2: float = 10_000.0
     forecast_days: float = 30.0
-    # Levels 2-5 from these scores, in the units of `level_basis` (FORECAST_THRESHOLDS for
-    # "forecast", WEIGHTED_THRESHOLDS for "weighted").
-    thresholds: tuple[float, float, float, float] = FORECAST_THRESHOLDS
+    thresholds: tuple[float, float, float, float] = WEIGHTED_THRESHOLDS
     hysteresis: float = 0.2
-    # What the level is cut from: "forecast" or "weighted" (LEVEL_BASES; docs/risk.md).
-    level_basis: str = "forecast"
+    # What the level is cut from: "weighted" or "forecast" (LEVEL_BASES; docs/risk.md).
+    level_basis: str = "weighted"
     # "forecast" only: a serious incident (severity >= serious_severity, counted at all) less
     # than serious_floor_days old keeps the score at least at the level-2 threshold (0: off).
     serious_floor_days: float = 30.0
