@@ -36,6 +36,7 @@ from api.web.pages import (
     language,
     page,
     to_sign_in,
+    zone_groups,
 )
 from incidents.audit import log as audit
 from incidents.errors import Conflict, DomainError, NotFound
@@ -161,21 +162,6 @@ async def _zones(container: Container, principal: Principal, lang: str) -> list[
     ]
     order = {k: n for n, k in enumerate(ZONE_KIND_ORDER)}
     return sorted(zones, key=lambda z: (order.get(z["kind"], 99), z["name"]))
-
-
-def _zone_groups(zones: list[dict[str, str]], _: Any) -> list[tuple[str, list[dict[str, str]]]]:
-    names = {
-        "town": _("Towns"),
-        "admin1": _("Regions"),
-        "admin2": _("Cercles"),
-        "border_belt": _("Border areas"),
-        "custom": _("Your organisation's zones"),
-        "country": _("Country"),
-    }
-    groups: dict[str, list[dict[str, str]]] = {}
-    for zone in zones:
-        groups.setdefault(zone["kind"], []).append(zone)
-    return [(names.get(kind, kind), items) for kind, items in groups.items()]
 
 
 def _own_channels(principal: Principal, subscriptions: list[Any]) -> list[tuple[str, str]]:
@@ -469,7 +455,7 @@ async def _subscriptions_page(
         {
             "csrf": web.csrf,
             "subscriptions": subscriptions,
-            "zone_groups": _zone_groups(zones, _),
+            "zone_groups": zone_groups(zones, _),
             "describe": lambda sub: _describe(sub, zone_names, lang),
             "groups": _type_groups(lang),
             "channels": _own_channels(principal, subscriptions),

@@ -27,7 +27,17 @@ from alerts.core.service import BROADCAST_PRIORITIES, MAX_BROADCAST_CHARS
 from api.bootstrap import Container
 from api.web import i18n
 from api.web import session as sessions
-from api.web.pages import OPT, PREFIX, _gazetteer, _headers, current, language, page, to_sign_in
+from api.web.pages import (
+    OPT,
+    PREFIX,
+    _gazetteer,
+    _headers,
+    current,
+    language,
+    page,
+    to_sign_in,
+    zone_groups,
+)
 from incidents.audit import log as audit
 from incidents.errors import DomainError, InvalidField, NotFound, PreconditionFailed
 from incidents.identity.accounts import Principal
@@ -127,21 +137,6 @@ async def _zones(container: Container, principal: Principal, lang: str) -> list[
     return [
         {"id": r.id, "kind": r.kind, "name": r.name_en if lang == "en" else r.name_fr} for r in rows
     ]
-
-
-def _zone_groups(zones: list[dict[str, str]], _: Any) -> list[tuple[str, list[dict[str, str]]]]:
-    labels = {
-        "country": _("Country"),
-        "admin1": _("Regions"),
-        "admin2": _("Cercles"),
-        "town": _("Towns"),
-        "border_belt": _("Border belts"),
-        "custom": _("Your organisation's zones"),
-    }
-    groups: dict[str, list[dict[str, str]]] = {}
-    for zone in zones:
-        groups.setdefault(zone["kind"], []).append(zone)
-    return [(labels.get(kind, kind), items) for kind, items in groups.items()]
 
 
 async def _listing(
@@ -252,7 +247,7 @@ async def _incidents_page(
             back=back,
             types=_type_options(lang),
             statuses=STATUSES,
-            zone_groups=_zone_groups(await _zones(container, principal, lang), _),
+            zone_groups=zone_groups(await _zones(container, principal, lang), _),
             periods=PERIODS,
             notice=notice or {},
             done=(request.query_params.get("done") or "")[:40],
@@ -523,7 +518,7 @@ async def _broadcast_page(
             "broadcast",
             v=values,
             errors=errors or {},
-            zone_groups=_zone_groups(await _zones(container, principal, lang), _),
+            zone_groups=zone_groups(await _zones(container, principal, lang), _),
             preview=preview(values) if show_preview else None,
             max_chars=MAX_BROADCAST_CHARS,
         ),

@@ -136,6 +136,23 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
+def zone_groups(zones: list[dict[str, str]], _: Any) -> list[tuple[str, list[dict[str, str]]]]:
+    """Zones (dicts with a `kind`) grouped under their kind's name, in the order given: the zone
+    pickers of the console and the subscriptions page."""
+    names = {
+        "town": _("Towns"),
+        "admin1": _("Regions"),
+        "admin2": _("Cercles"),
+        "border_belt": _("Border areas"),
+        "custom": _("Your organisation's zones"),
+        "country": _("Country"),
+    }
+    groups: dict[str, list[dict[str, str]]] = {}
+    for zone in zones:
+        groups.setdefault(zone["kind"], []).append(zone)
+    return [(names.get(kind, kind), items) for kind, items in groups.items()]
+
+
 # ------------------------------------------------------------------------------ sign-in / out
 
 
