@@ -27,7 +27,7 @@ from api.http.app import container_of
 from api.settings import Settings
 from incidents.db import Database
 from tests.alert_receivers import HttpReceiver, http_receiver
-from tests.e2e.web import PHONE, Recorder, sign_in
+from tests.e2e.web import PHONE, Recorder, fits_the_phone, sign_in
 from tests.factories import DIEMA, Caller, Factory
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -97,10 +97,6 @@ async def send_test_alert(
 def ack_path(app: Litestar, code: str) -> str:
     """The acknowledgement link of a message (OutboxConfig.ack_link), as a path."""
     return f"/web/alerts/ack/{code}?sig={container_of(app).link_signer.sign(code)}"
-
-
-async def fits_the_phone(page: Page) -> None:
-    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 def test_every_text_of_these_pages_is_in_french_and_english() -> None:

@@ -24,7 +24,7 @@ from incidents.db import Database
 from incidents.intake.service import set_intake_secret
 from tests.alert_receivers import http_receiver
 from tests.e2e.test_alerts_delivery import dispatcher_for
-from tests.e2e.web import PHONE, Recorder, sign_in
+from tests.e2e.web import PHONE, Recorder, fits_the_phone, sign_in
 from tests.factories import DIEMA, GAO, Caller, Factory, incident_payload
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -42,7 +42,7 @@ async def shot(page: Page, name: str) -> None:
 
 
 async def no_overflow(page: Page) -> None:
-    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await fits_the_phone(page)
 
 
 # ------------------------------------------------------------------------------ API helpers

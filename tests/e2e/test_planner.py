@@ -19,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, expect
 
 from api.settings import Settings
 from api.web import i18n, planner
-from tests.e2e.web import PHONE, Recorder, sign_in
+from tests.e2e.web import PHONE, Recorder, fits_the_phone, sign_in
 from tests.factories import Caller, Factory, incident_payload
 
 DOUENTZA = (15.00605, -2.95170)
@@ -153,7 +153,7 @@ async def test_the_map_colours_the_zones_by_level_from_this_server_only_in_frenc
     first = page.locator("#zone-list li").first
     await expect(first.locator("a")).to_have_attribute("href", re.compile(r"^/web/zones/"))
     assert any(u.endswith("/web/static/vendor/leaflet/leaflet.js") for u in requests_seen.urls)
-    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await fits_the_phone(page)
 
 
 async def test_the_map_in_english(context: BrowserContext, world: World) -> None:
@@ -190,7 +190,7 @@ async def test_the_zone_page_gives_level_explanation_contributors_and_a_year(
         "3 armed attacks and 1 improvised explosive device (IED) in the last 30 days."
     )
     await expect(page.locator("#level")).to_contain_text("Level")
-    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await fits_the_phone(page)
 
 
 async def test_a_route_check_by_place_names_segment_by_segment(

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from api.web import session as sessions
 from incidents.db import Database
-from tests.e2e.web import PHONE, Recorder, incident_count, sign_in
+from tests.e2e.web import PHONE, Recorder, fits_the_phone, incident_count, sign_in
 from tests.factories import DIEMA, Caller, Factory
 
 
@@ -75,7 +75,7 @@ async def test_reporting_on_a_phone_without_javascript_shows_errors_by_the_field
         await expect(page.locator("#narrative")).to_have_value("Deux agents enlevés sur l'axe")
         await expect(page.locator("#abducted")).to_have_value("2")
         # Nothing sticks out of a 360 px screen.
-        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        await fits_the_phone(page)
         await page.fill("#place", "Diéma")
         await page.click("#send")
         await expect(page.locator("#sent")).to_be_visible()
@@ -90,7 +90,7 @@ async def test_reporting_with_javascript_on_a_phone_stores_one_incident(
 ) -> None:
     page = await context.new_page()
     await sign_in(page, reporter.token)
-    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await fits_the_phone(page)
     await fill_report(page)
     await page.click("#send")
     await expect(page.locator("#queue-status")).to_have_text("Signalement reçu. Merci.")

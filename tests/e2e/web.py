@@ -90,3 +90,18 @@ async def incident_count(live_url: str, caller: Caller) -> int:
         answer = await http.get(f"{live_url}/api/v1/incidents", headers=caller.headers)
     assert answer.status_code == 200, answer.text
     return len(answer.json()["features"])
+
+
+async def fits_the_phone(page: Page) -> None:
+    """No sideways scrolling on a phone: measured once the page and its style sheets have
+    loaded (measured earlier, under load, a page can look wider than it is), naming what
+    sticks out when it fails."""
+    await page.wait_for_load_state("load")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    if width > PHONE["width"]:
+        wide = await page.evaluate(
+            "Array.from(document.querySelectorAll('body *'))"
+            f".filter(e => e.getBoundingClientRect().right > {PHONE['width']})"
+            ".slice(0, 5).map(e => e.tagName + ' ' + (e.textContent || '').slice(0, 60))"
+        )
+        raise AssertionError(f"{page.url} is {width} px wide on a phone; sticking out: {wide}")
