@@ -263,7 +263,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         presenter=visibility,
         cipher=cipher,
     )
-    sharing = SharingService(db, incidents, rules, names)
+    sharing = SharingService(db, incidents, rules, names, visibility=visibility)
     alerts = AlertService(db, box, subscription_cache, outbox, signer, policy=policy)
 
     # Level-change alerts are written in the same transaction as the level change; the

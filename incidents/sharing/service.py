@@ -95,12 +95,9 @@ class SharingService(SharingRequests, OrganisationAdmin, NetworkCommands):
     # The presenter's names cache, forgotten when an organisation is deleted.
     names: OrganisationNames = field(default_factory=OrganisationNames)
 
-    # Who sees what, for what this service and the zone routes show (the same rules, cipher and
-    # names as the incident service's presenter).
-    visibility: Visibility = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.visibility = Visibility(self.rules, self.incidents.cipher, self.names)
+    # Who sees what, for what this service and the zone routes show: the incident service's own
+    # (one Visibility, built by the composition root).
+    visibility: Visibility = field(kw_only=True)
 
     async def shown_ids(
         self, viewer: Principal | None, incident_ids: Sequence[uuid.UUID]
