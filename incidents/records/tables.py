@@ -100,6 +100,9 @@ class IncidentRow(Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The canonical incident of the event this report is a duplicate of (incidents.events);
+    # None: the report is its own event (alone or canonical). Only canonical rows count in risk.
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
@@ -110,6 +113,8 @@ class IncidentRow(Base):
         Index("ix_incidents_type_occurred", "type", "occurred_at"),
         Index("ix_incidents_status", "status"),
         Index("ix_incidents_updated_at", "updated_at"),
+        Index("ix_incidents_event_id", "event_id"),
+        Index("ix_incidents_external_id", "external_id"),
         UniqueConstraint("org_id", "external_id", name="uq_incidents_org_external"),
     )
 
