@@ -307,11 +307,28 @@ def _rounded(value: Any, ndigits: int) -> Any:
 
 
 def to_geojson(geom: shapely.Geometry, *, ndigits: int = 6) -> dict[str, Any]:
-    """A GeoJSON geometry dict with list coordinates rounded to ``ndigits`` (6 ≈ 0.1 m)."""
-    doc = dict(mapping(base_geometry(geom)))
+    """A GeoJSON geometry dict with list coordinates rounded to ``ndigits`` (6 ≈ 0.1 m).
+
+    Polygons come out as RFC 7946 §3.1.6 asks: exterior rings counter-clockwise, holes
+    clockwise. A valid polygon is snap-rounded to the same grid first, so that rounding cannot
+    make it self-intersecting (a narrow neck may split it into a MultiPolygon; a polygon smaller
+    than the grid is kept as it was). An invalid one is left as given: repairing is the caller's
+    decision (`repair_polygon`).
+    """
+    doc = dict(mapping(base_geometry(_rfc7946_polygons(geom, ndigits))))
     if "coordinates" in doc:
         doc["coordinates"] = _rounded(doc["coordinates"], ndigits)
     return doc
+
+
+def _rfc7946_polygons(geom: shapely.Geometry, ndigits: int) -> shapely.Geometry:
+    if shapely.get_type_id(geom) not in (3, 6, 7):
+        return geom
+    if shapely.get_type_id(geom) in (3, 6) and shapely.is_valid(geom):
+        snapped = shapely.set_precision(geom, 10.0**-ndigits)
+        if not snapped.is_empty and shapely.get_type_id(snapped) in (3, 6):
+            geom = snapped
+    return shapely.orient_polygons(geom, exterior_cw=False)
 
 
 def point_geojson(lon: float, lat: float, *, ndigits: int = 6) -> dict[str, Any]:
