@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.core.policy import LOCAL_TZ, Priority
+from incidents import vocabulary
 
 # One GSM-7 encoder for the SMS the service reads and the SMS it sends: intake's (the lower layer).
 from incidents.intake.sms import GSM7_BASIC as GSM7_BASIC
@@ -20,8 +21,8 @@ from incidents.intake.sms import gsm7_length as gsm7_length
 from incidents.intake.sms import is_gsm7 as is_gsm7
 from incidents.intake.sms import to_gsm7 as to_gsm7
 from incidents.records.model import IMPACT_FIELDS
-from incidents.risk.model import LEVEL_LABELS
-from incidents.taxonomy.catalogue import CATEGORIES, TYPES
+from incidents.risk.model import LEVEL_CODES
+from incidents.taxonomy.catalogue import TYPES
 
 SMS_MAX = 160
 PLACE_MIN = 24  # characters of a place name worth keeping before dropping other facts
@@ -96,8 +97,6 @@ _WORDS: dict[str, dict[str, str]] = {
         "week_of": "semaine du",
         "reply": "Rep: OK",
         "ack": "Pour accuser réception, répondez « OK {code} ».",
-        "risk_up": "Risque en hausse",
-        "risk_down": "Risque en baisse",
         "level": "Niveau de risque",
         "zone": "Zone",
         "message": "Message de Sentinelle",
@@ -123,8 +122,6 @@ _WORDS: dict[str, dict[str, str]] = {
         "week_of": "week of",
         "reply": "Reply OK",
         "ack": 'To acknowledge, reply "OK {code}".',
-        "risk_up": "Risk rising",
-        "risk_down": "Risk falling",
         "level": "Risk level",
         "zone": "Zone",
         "message": "Message from Sentinelle",
@@ -178,10 +175,10 @@ _IMPACT = {
     "en": {name: (name, name) for name in IMPACT_FIELDS},
 }
 
-# The level names of the API and the pages (one vocabulary: incidents.risk.model.LEVEL_LABELS).
+# The level names of the API and the pages (one vocabulary: incidents/vocabulary).
 _LEVELS = {
-    "fr": {level: fr for level, (fr, _) in LEVEL_LABELS.items()},
-    "en": {level: en for level, (_, en) in LEVEL_LABELS.items()},
+    lang: {level: vocabulary.level_label(code, lang) for level, code in LEVEL_CODES.items()}
+    for lang in ("fr", "en")
 }
 
 _PRIORITY = {
@@ -220,9 +217,9 @@ def _value(v: Any) -> str:
 def _type_labels(code: str, lang: str) -> tuple[str, str | None]:
     incident_type = TYPES.get(code)
     if incident_type is None:
-        return code.replace("_", " "), None
-    category = CATEGORIES.get(incident_type.category)
-    return incident_type.label(lang), None if category is None else category.label(lang)
+        return vocabulary.type_label(code, lang), None
+    label = vocabulary.type_label(code, lang)
+    return label, vocabulary.category_label(incident_type.category, lang)
 
 
 def _place(view: Mapping[str, Any], lang: str) -> str | None:
@@ -430,7 +427,7 @@ def render_level_change(
     lang = _lang(language)
     words = _WORDS[lang]
     levels = _LEVELS[lang]
-    trend = words["risk_up"] if new_level > old_level else words["risk_down"]
+    trend = vocabulary.level_change_label("rising" if new_level > old_level else "falling", lang)
     when = None if changed_at is None else _short_time(changed_at, "exact", lang, local_tz)
     if format == "sms":
         tail = f": {old_level} -> {new_level} ({levels.get(new_level, new_level)})"

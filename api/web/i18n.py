@@ -1,41 +1,29 @@
 """French first, English on request: one gettext catalogue per language,
 api/web/locale/<lang>/LC_MESSAGES/web.po, compiled with Babel when first used (any other .po file
-there is read into the same catalogue); `?lang=en` or the `lang` cookie picks it."""
+there is read into the same catalogue); `?lang=en` or the `lang` cookie picks it. Level names,
+trend words and the service's error messages come from the one vocabulary of Sentinelle
+(incidents/vocabulary), which the API, the alerts and the SMS replies use too."""
 
 from __future__ import annotations
 
-import io
 from functools import cache
-from gettext import GNUTranslations, NullTranslations
+from gettext import NullTranslations
 from pathlib import Path
 from typing import Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from incidents import vocabulary
 
 LOCALE_DIR = Path(__file__).parent / "locale"
-LANGUAGES = ("fr", "en")
-DEFAULT = "fr"
+LANGUAGES = vocabulary.LANGUAGES
+DEFAULT = vocabulary.DEFAULT_LANGUAGE
 COOKIE = "lang"
 
 
 @cache
 def translations(language: str) -> NullTranslations:
-    """The catalogue of `language`, compiled from its .po files in memory (no .mo file to forget)."""
+    """The pages' catalogue of `language`, compiled from its .po files in memory."""
     files = sorted((LOCALE_DIR / language / "LC_MESSAGES").glob("*.po"))
-    if not files:
-        return NullTranslations()
-    with files[0].open("rb") as fh:
-        catalog = read_po(fh, locale=language)
-    for po in files[1:]:
-        with po.open("rb") as fh:
-            for message in read_po(fh, locale=language):
-                if message.id:
-                    catalog[message.id] = message
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return GNUTranslations(buffer)
+    return vocabulary.compile_po(files, language)
 
 
 def pick(query_lang: str | None, cookie_lang: str | None) -> str:
@@ -47,3 +35,18 @@ def pick(query_lang: str | None, cookie_lang: str | None) -> str:
 
 def gettext_for(language: str) -> Any:
     return translations(language).gettext
+
+
+def level_label(code: str, language: str) -> str:
+    """A risk level's name (`low`..`extreme`, `no_data`) from the vocabulary."""
+    return vocabulary.level_label(code, language)
+
+
+def trend_label(trend: str, language: str) -> str:
+    """`rising`, `stable`, `falling` in words, from the vocabulary."""
+    return vocabulary.trend_label(trend, language)
+
+
+def error_text(detail: str, language: str) -> str:
+    """A message the service raised (English in the code) in the page's language."""
+    return vocabulary.translate_message(detail, language)

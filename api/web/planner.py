@@ -36,7 +36,7 @@ from geo.geometry import from_wkb
 from geo.zones import mali_outline, neighbour_outlines
 from incidents.errors import DomainError, NotFound
 from incidents.identity.accounts import Principal
-from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
+from incidents.risk.model import LEVEL_CODES, TRENDS
 from incidents.risk.service import Assessment, StoredRisk
 from incidents.sharing.service import visible_in_full
 from incidents.taxonomy import catalogue as taxonomy
@@ -66,8 +66,7 @@ def _ngettext(lang: str) -> Any:
 
 
 def level_label(level: int, lang: str) -> str:
-    fr, en = LEVEL_LABELS[level]
-    return en if lang == "en" else fr
+    return i18n.level_label(LEVEL_CODES[level], lang)
 
 
 def _round(coords: Any) -> Any:
@@ -166,8 +165,8 @@ def zone_name(row: ZoneRow, lang: str) -> str:
     return row.name_en if lang == "en" and row.name_en else row.name_fr
 
 
-def _trend_words(_: Any) -> dict[str, str]:
-    return {"rising": _("rising"), "stable": _("stable"), "falling": _("falling")}
+def _trend_words(lang: str) -> dict[str, str]:
+    return {trend: i18n.trend_label(trend, lang) for trend in TRENDS}
 
 
 _FR_STOP = {"à", "de", "d", "du", "des", "sur", "dans", "par", "ou", "sous", "et", "la", "le"}
@@ -336,7 +335,7 @@ async def risk_map(
                 }
                 for row, risk in zones
             ],
-            "trends": _trend_words(i18n.gettext_for(lang)),
+            "trends": _trend_words(lang),
             "tile_url": container.settings.map_tile_url,
             "levels": [(n, level_label(n, lang)) for n in sorted(LEVEL_CODES)],
         },
@@ -449,7 +448,7 @@ def explanation(
         % {
             "level": level_label(risk.level, lang),
             "score": decimal(risk.score, lang),
-            "trend": _trend_words(_).get(risk.trend, risk.trend),
+            "trend": _trend_words(lang).get(risk.trend, risk.trend),
         }
     ]
     if recent is None:
@@ -563,7 +562,9 @@ async def zone_page(
             },
             "risk": risk,
             "level_label": level_label(risk.level, lang),
-            "trend": _trend_words(_).get(risk.trend, risk.trend),
+            "lowest_level": level_label(min(LEVEL_CODES), lang),
+            "highest_level": level_label(max(LEVEL_CODES), lang),
+            "trend": _trend_words(lang).get(risk.trend, risk.trend),
             "explanation": explanation(risk, recent, lang),
             "contributors": contributors,
             "percents": [percent(c.share, risk.score) for c in contributors],

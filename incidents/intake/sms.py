@@ -31,6 +31,7 @@ from incidents.interop.rows import (
     severity_for,
 )
 from incidents.taxonomy.catalogue import TYPES, normalize_text
+from incidents.vocabulary import type_label
 
 Language = Literal["fr", "en"]
 SMS_LENGTH = 160
@@ -566,7 +567,7 @@ def _confirmations(parse: SmsParse, lang: Language, corrected: bool) -> list[lis
     incident = parse.incident
     fr = lang == "fr"
     itype = TYPES[incident["type"]]
-    label = itype.label_fr if fr else itype.label_en
+    label = type_label(itype.code, lang)
     short_label = label.split(" (")[0].split(",")[0]
     place = incident.get("place_name") or ""
     precision = incident.get("location_precision")

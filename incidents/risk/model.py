@@ -16,6 +16,7 @@ import shapely
 
 from incidents.errors import InvalidField
 from incidents.taxonomy.catalogue import SUB_SCORES, TYPES, sub_score_of
+from incidents.vocabulary import level_label
 
 __all__ = [
     "FORECAST_THRESHOLDS",
@@ -47,14 +48,9 @@ IntArray = npt.NDArray[np.intp]
 LEVEL_CODES: Final[Mapping[int, str]] = MappingProxyType(
     {1: "low", 2: "moderate", 3: "substantial", 4: "high", 5: "extreme"}
 )
+# (French, English) names of the levels, from the one vocabulary (incidents/vocabulary).
 LEVEL_LABELS: Final[Mapping[int, tuple[str, str]]] = MappingProxyType(
-    {
-        1: ("faible", "low"),
-        2: ("modéré", "moderate"),
-        3: ("notable", "substantial"),
-        4: ("élevé", "high"),
-        5: ("extrême", "extreme"),
-    }
+    {n: (level_label(code, "fr"), level_label(code, "en")) for n, code in LEVEL_CODES.items()}
 )
 TRENDS: Final = ("rising", "stable", "falling")
 RELIABILITY_CODES: Final = ("A", "B", "C", "D", "E", "F")
