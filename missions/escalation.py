@@ -126,6 +126,7 @@ class Escalation:
                     )
                 ).scalars()
             )
+            await service.take_from_alerts(session, row, now)
             progress = mission_progress(row, stops)
             pending = pending_round(progress)
             if pending is None:

@@ -45,7 +45,8 @@ from missions.tables import (
 log = logging.getLogger("sentinelle.missions")
 FLASH_AHEAD = frozenset({"kidnapping", "ied", "armed_attack", "ambush"})
 ABDUCTION = frozenset({"kidnapping", "disappearance"})
-PROTOCOL_PATH = "/api/v1/missions/protocol/kidnapping"
+# The checklist page (its API twin: GET /api/v1/missions/protocol/kidnapping).
+PROTOCOL_PATH = "/web/missions/protocol"
 
 
 @dataclass

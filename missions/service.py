@@ -281,8 +281,17 @@ class MissionService:
             ).all()
         )
 
-    def _may_see_alarm(self, viewer: Principal, row: MissionRow, responder_ids: set[str]) -> bool:
-        # Duress is silent: only officers of the organisation and the responders learn of it.
+    def _may_see_alarm(
+        self,
+        viewer: Principal,
+        row: MissionRow,
+        responder_ids: set[str],
+        traveller_ids: set[uuid.UUID],
+    ) -> bool:
+        # Duress is silent: only officers of the organisation and the responders learn of it,
+        # never a traveller (their phone may be in other hands), whatever their role.
+        if viewer.user_id in traveller_ids:
+            return False
         return (viewer.is_officer and viewer.org_id == row.org_id) or str(
             viewer.user_id
         ) in responder_ids
@@ -300,7 +309,9 @@ class MissionService:
             [uuid.UUID(u) for u in responder_ids]
             + [u for u in (row.approved_by, row.acknowledged_by) if u is not None],
         )
-        alarm_seen = self._may_see_alarm(viewer, row, responder_ids)
+        alarm_seen = self._may_see_alarm(
+            viewer, row, responder_ids, {t.user_id for t in travellers}
+        )
         state = row.state
         data: dict[str, Any] = {
             "id": str(row.id),
@@ -308,6 +319,7 @@ class MissionService:
             "title": row.title,
             "state": state,
             "sharing_level": row.sharing_level,
+            "your_organisation": viewer.org_id == row.org_id,
             "departure_at": _iso(row.departure_at),
             "arrival_at": _iso(row.arrival_at),
             "grace_minutes": row.grace_minutes,
@@ -376,6 +388,38 @@ class MissionService:
             view = await self._view(session, viewer, row)
         audit.later(audit.event("mission.read", viewer, target_type="mission", target_id=row.id))
         return view
+
+    async def is_visible(self, viewer: Principal, mission_id: uuid.UUID) -> bool:
+        """Whether `viewer` may see this mission (not audited: the pages ask it to answer 404
+        rather than 403 to whoever may not know the mission exists)."""
+        async with self.db.read() as session:
+            found = await session.scalar(
+                select(MissionRow.id).where(MissionRow.id == mission_id, visible_missions(viewer))
+            )
+        return found is not None
+
+    async def members(self, viewer: Principal) -> list[dict[str, Any]]:
+        """The members of the viewer's organisation a planner may name as travellers: id, name,
+        role and whether a phone is registered (SMS check-ins need one)."""
+        if viewer.role not in PLANNERS:
+            return []
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(UserRow.id, UserRow.name, UserRow.role, UserRow.phone)
+                    .where(
+                        UserRow.org_id == viewer.org_id,
+                        UserRow.deleted_at.is_(None),
+                        UserRow.role != Role.OPERATOR.value,
+                    )
+                    .order_by(UserRow.name, UserRow.id)
+                    .limit(500)
+                )
+            ).all()
+        return [
+            {"user_id": str(r.id), "name": r.name, "role": r.role, "phone": r.phone is not None}
+            for r in rows
+        ]
 
     async def list_missions(
         self, viewer: Principal, *, state: str | None = None, limit: int = 100
@@ -1198,7 +1242,12 @@ class MissionService:
         due: datetime | None = None,
         step: int | None = None,
     ) -> list[uuid.UUID]:
-        """Flash alerts to these responders about this mission (written in this transaction)."""
+        """Flash alerts to these responders about this mission (written in this transaction).
+        A duress alert never goes to a traveller of the mission, whatever their place in the
+        ladder: it must not show on a phone the captors may hold."""
+        if reason == "duress":
+            travellers = {str(t.user_id) for t in await self._travellers(session, row.id)}
+            user_ids = [u for u in user_ids if u not in travellers]
         subs = await self._responder_subscriptions(session, row, user_ids)
         recipients = await recipients_of(session, subs)
         code = row.code or "----"
@@ -1239,10 +1288,8 @@ class MissionService:
         async with self.db.transaction() as session:
             row = await self._row(session, viewer, mission_id, lock=True)
             responders = {u for g in row.responders for u in g}
-            if not (
-                (viewer.is_officer and viewer.org_id == row.org_id)
-                or str(viewer.user_id) in responders
-            ):
+            travellers = {t.user_id for t in await self._travellers(session, row.id)}
+            if not self._may_see_alarm(viewer, row, responders, travellers):
                 raise Forbidden("Only the mission's responders and your officers take an alarm.")
             await self._acknowledge(session, row, viewer.user_id, now)
             await audit.write(
@@ -1279,6 +1326,42 @@ class MissionService:
                 .values(acked_by=user_id, acked_via="mission", acked_at=now)
                 .execution_options(synchronize_session=False)
             )
+
+    async def take_from_alerts(self, session: AsyncSession, row: MissionRow, now: datetime) -> bool:
+        """An alarm alert acknowledged in the alerts list (GET/POST /api/v1/alerts, the alerts
+        page) takes the mission's alarm as if taken here: the ladder stops and the mission shows
+        who took it. Called by the escalation tick on a locked row; whether it took it."""
+        since = max((t for t in (row.alarm_at, row.duress_at) if t is not None), default=None)
+        if since is None or (
+            row.acknowledged_by is not None and row.acknowledged_round == row.alarm_round
+        ):
+            return False
+        taken = (
+            await session.execute(
+                select(AlertRow.acked_by, MissionRecipientRow.user_id)
+                .join(
+                    MissionRecipientRow,
+                    MissionRecipientRow.subscription_id == AlertRow.subscription_id,
+                )
+                .where(
+                    MissionRecipientRow.mission_id == row.id,
+                    AlertRow.kind == "mission",
+                    AlertRow.priority == Priority.FLASH.value,
+                    AlertRow.acked_at.is_not(None),
+                    AlertRow.acked_via != "mission",
+                    AlertRow.created_at >= since,
+                )
+                .order_by(AlertRow.acked_at, AlertRow.id)
+                .limit(1)
+            )
+        ).first()
+        if taken is None:
+            return False
+        try:
+            await self._acknowledge(session, row, taken[0] or taken[1], now)
+        except Conflict:
+            return False
+        return True
 
     # --- SMS ---------------------------------------------------------------------------------
 

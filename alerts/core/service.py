@@ -189,10 +189,11 @@ def visible_subscriptions(viewer: Principal) -> Any:
 
 
 def received_alerts(viewer: Principal) -> Any:
-    """The alerts a viewer may read and acknowledge: those of its personal subscriptions, and
+    """The alerts a viewer may read and acknowledge: those of its personal subscriptions and
+    those sent to it about a mission (owner_kind "mission": one per person, never shared), and
     for officers and admins those of its organisation's subscriptions."""
     s = SubscriptionRow
-    personal = and_(s.owner_kind == "user", s.owner_user_id == viewer.user_id)
+    personal = and_(s.owner_kind.in_(("user", "mission")), s.owner_user_id == viewer.user_id)
     mine = or_(personal, s.owner_kind == "organisation") if _manager(viewer) else personal
     return and_(
         AlertRow.owner_org_id == viewer.org_id,
