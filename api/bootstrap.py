@@ -41,7 +41,7 @@ from incidents.db import Database, create_engine
 from incidents.errors import InvalidField
 from incidents.identity.accounts import Principal
 from incidents.intake.service import AlertAcknowledger, IntakeService
-from incidents.interop.service import AlertedPublicIncidents, PublicAlerts, hxl_text
+from incidents.interop.service import AlertedPublicIncidents, PublicAlerts, export_text
 from incidents.records.events import WriteEvents
 from incidents.records.schemas import IncidentFeature
 from incidents.records.service import IncidentService
@@ -73,7 +73,7 @@ from missions.service import MissionService
 
 Hook = Callable[[], Awaitable[None]]
 TrustLookup = Callable[[Any, Principal], Awaitable[Principal]]
-Exporter = Callable[[Sequence[IncidentFeature]], str]
+Exporter = Callable[[Sequence[IncidentFeature], str], str]  # (page, format) -> text
 Skill = Callable[[SkillRequest], Awaitable[SkillReport]]
 
 
@@ -152,7 +152,7 @@ class Container:
     skill: Skill
     zone_filter: ZoneFilter
     trust_lookup: TrustLookup
-    hxl_export: Exporter
+    exporter: Exporter
     # In-process alert delivery (None when SENTINELLE_DISPATCH_IN_PROCESS is off).
     dispatcher: Dispatcher | None = None
     # Who acknowledges an alert by SMS (`OK <code>`); None: the alerts sent to the phone's user
@@ -310,7 +310,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         skill=partial(measure_skill, db, config=risk_config(settings)),
         zone_filter=zone_filter(db),
         trust_lookup=with_trust,
-        hxl_export=hxl_text,
+        exporter=export_text,
         dispatcher=dispatcher,
         missions=missions,
         escalation=escalation,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,21 +24,21 @@ from incidents.interop import (
     detect_format,
     geojson_to_incidents,
     hxl_to_incidents,
-    incidents_to_hxl,
-    write_csv,
     write_geojson,
 )
 from incidents.interop.service import (
+    TABLE_EXPORTS,
     ImportSummary,
     flatten_pages,
     import_incidents,
     iter_incidents,
+    write_table,
 )
 from incidents.records.model import Role
 from incidents.records.store import TextCipher
 
 IMPORT_FORMATS = ("acled", "hxl", "geojson", "csv")
-EXPORT_FORMATS = ("hxl", "geojson", "csv")
+EXPORT_FORMATS = ("geojson", *TABLE_EXPORTS)
 # What each source may not say for itself: ACLED is public data.
 FORMAT_DEFAULTS: dict[str, dict[str, Any]] = {"acled": {"sharing_level": "green"}}
 DETECT_BYTES = 64 * 1024
@@ -362,12 +361,10 @@ async def export_to(
                 count += 1
                 yield incident
 
-        if fmt == "csv":
-            write_csv(counted(), out)
-        elif fmt == "hxl":
-            csv.writer(out).writerows(incidents_to_hxl(counted()))
-        else:
+        if fmt == "geojson":
             write_geojson(counted(), out)
+        else:
+            write_table(fmt, counted(), out)
         out.flush()
         return count
 

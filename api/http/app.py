@@ -55,7 +55,7 @@ DEPENDENCIES = {
     "intake_service": "intake",
     "token_cache": "token_cache",
     "zone_filter": "zone_filter",
-    "hxl_export": "hxl_export",
+    "exporter": "exporter",
     "skill": "skill",
     "missions_service": "missions",
 }

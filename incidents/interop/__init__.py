@@ -9,7 +9,7 @@ incidents.errors and geo; not intake. The converters (acled, cap, csv_io, geojso
 rows) are pure; `importer` and `service` use the database.
 """
 
-from incidents.interop.acled import acled_deleted_ids, acled_to_incidents
+from incidents.interop.acled import acled_deleted_ids, acled_to_incidents, incidents_to_acled
 from incidents.interop.cap import alert_to_cap, cap_atom_index
 from incidents.interop.csv_io import (
     csv_to_incidents,
@@ -34,6 +34,7 @@ __all__ = [
     "detect_format",
     "geojson_to_incidents",
     "hxl_to_incidents",
+    "incidents_to_acled",
     "incidents_to_csv",
     "incidents_to_geojson",
     "incidents_to_hxl",

@@ -1,6 +1,7 @@
-"""ACLED CSV exports in, incident input dicts out; and ACLED's list of deleted events.
+"""ACLED CSV exports in and out: incident input dicts from ACLED rows, ACLED rows from
+incidents, and ACLED's list of deleted events.
 
-Decisions, so a planner can read them off one page:
+Import decisions, so a planner can read them off one page:
 
 * ACLED repeats an event once per actor row (the same `event_id_cnty`, with e.g. actor1 =
   "Civilians (Mali)" on the second row). The first row wins; later rows are reported as
@@ -19,12 +20,34 @@ Decisions, so a planner can read them off one page:
 * Provenance is fixed: source_type "media", reliability "B", credibility 2, sharing_level
   "green" (ACLED is public), status "reported", external_id "acled:<event_id_cnty>",
   description = notes.
+
+Export (`incidents_to_acled`, `format=acled`): ACLED's own column names (`ACLED_COLUMNS`, the
+order of ACLED's CSV exports) and codes, so that tooling written for ACLED reads Sentinelle's
+incidents. docs/interop.md lists every column; in short:
+
+* event_type / sub_event_type from `incidents.taxonomy.to_acled`; disorder_type follows from
+  the event type; civilian_targeting when the event is violence against civilians.
+* time_precision: exact or day -> 1, week -> 2, month -> 3; geo_precision: exact or locality
+  (the town named) -> 1, near -> 2, admin2, admin1 or a grid cell -> 3.
+* actor1 is the incident's actor, else ACLED's name for an unidentified actor of the
+  perpetrator's kind; inter1 from the perpetrator (state forces 1, armed group 2, criminals 3,
+  communal militia 4, rioters 5, protesters 6, foreign forces 8); actor2 "Civilians (Mali)"
+  (inter2 7) for violence against civilians; interaction is the two codes, lower first.
+* event_id_cnty is the ACLED id of an incident imported from ACLED, else "SNT-<incident id>".
+* Not exported: masked entries (an ACLED row asserts a type, an actor and a place that a masked
+  entry does not give, and a fake row would mislead the analyst), retracted incidents (ACLED
+  removes those through its deleted-events list) and types outside ACLED's scope
+  (`ACLED_OUT_OF_SCOPE`: hazards and displacement).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import IO, Any
+
+import shapely
+import shapely.geometry
 
 from incidents.interop.rows import (
     UTF8_ADVICE,
@@ -37,13 +60,20 @@ from incidents.interop.rows import (
     empty_impact,
     fold,
     iso_utc,
+    neutralised_row,
     parse_count,
     parse_float,
     parse_when,
     point,
     severity_for,
 )
-from incidents.taxonomy.catalogue import TYPES, UnknownCodeError, from_acled
+from incidents.taxonomy.catalogue import (
+    ACLED_OUT_OF_SCOPE,
+    TYPES,
+    UnknownCodeError,
+    from_acled,
+    to_acled,
+)
 
 REQUIRED_COLUMNS = (
     "event_id_cnty",
@@ -192,3 +222,154 @@ def acled_deleted_ids(fileobj: IO[Any] | Iterable[Any]) -> set[str]:
         if len(record.values) > index and record.values[index].strip():
             deleted.add(record.values[index].strip())
     return deleted
+
+
+# ---------------------------------------------------------------------------- export
+
+ACLED_COLUMNS = (
+    "event_id_cnty",
+    "event_date",
+    "year",
+    "time_precision",
+    "disorder_type",
+    "event_type",
+    "sub_event_type",
+    "actor1",
+    "assoc_actor_1",
+    "inter1",
+    "actor2",
+    "assoc_actor_2",
+    "inter2",
+    "interaction",
+    "civilian_targeting",
+    "iso",
+    "region",
+    "country",
+    "admin1",
+    "admin2",
+    "admin3",
+    "location",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "source",
+    "source_scale",
+    "notes",
+    "fatalities",
+    "tags",
+    "timestamp",
+)
+EXPORT_TIME_PRECISION = {"exact": "1", "day": "1", "week": "2", "month": "3"}
+EXPORT_GEO_PRECISION = {"exact": "1", "locality": "1", "near": "2"}  # anything coarser: 3
+_DISORDER = {
+    "Battles": "Political violence",
+    "Explosions/Remote violence": "Political violence",
+    "Violence against civilians": "Political violence",
+    "Protests": "Demonstrations",
+    "Riots": "Demonstrations",
+    "Strategic developments": "Strategic developments",
+}
+# perpetrator -> (ACLED inter code, ACLED's name for an unidentified actor of that kind)
+_ACTOR = {
+    "state_forces": (1, "Military Forces of Mali"),
+    "non_state_armed_group": (2, "Unidentified Armed Group (Mali)"),
+    "criminal": (3, "Unidentified Criminal Group (Mali)"),
+    "community_militia": (4, "Unidentified Communal Militia (Mali)"),
+    "foreign_forces": (8, "Unidentified Foreign Forces"),
+}
+_CROWD = {"Riots": (5, "Rioters (Mali)"), "Protests": (6, "Protesters (Mali)")}
+_UNIDENTIFIED = (3, "Unidentified Armed Group (Mali)")
+_CIVILIANS = (7, "Civilians (Mali)")
+
+
+def exported_to_acled(incident: Mapping[str, Any]) -> bool:
+    """Whether an incident has an ACLED row (see the module docstring for what is left out)."""
+    code = incident.get("type")
+    return bool(
+        code
+        and not incident.get("masked")
+        and incident.get("status") != "retracted"
+        and code in TYPES
+        and code not in ACLED_OUT_OF_SCOPE
+    )
+
+
+def incidents_to_acled(incidents: Iterable[Mapping[str, Any]]) -> Iterator[list[Any]]:
+    """ACLED's header, then one row per exportable incident (flat dicts as the other writers
+    take); streamed. Text cells are neutralised for spreadsheets as in csv_io."""
+    yield list(ACLED_COLUMNS)
+    for incident in incidents:
+        if exported_to_acled(incident):
+            row = incident_to_acled(incident)
+            yield neutralised_row(row[c] for c in ACLED_COLUMNS)
+
+
+def incident_to_acled(incident: Mapping[str, Any]) -> dict[str, Any]:
+    """One ACLED row (column -> value) for an incident that `exported_to_acled`."""
+    event_type, sub_event_type = to_acled(str(incident["type"]))
+    occurred = _as_datetime(incident["occurred_at"], "occurred_at")
+    inter1, actor1 = _actor(incident, event_type)
+    inter2, actor2 = _CIVILIANS if event_type == "Violence against civilians" else (0, "")
+    lon, lat = _position(incident["geometry"])
+    impact = incident.get("impact") or {}
+    admin1, admin2 = incident.get("admin1") or "", incident.get("admin2") or ""
+    updated = incident.get("updated_at") or incident.get("reported_at")
+    external = str(incident.get("external_id") or "")
+    in_mali = bool(admin1)  # the admin zones are Mali's COD-AB
+    return {
+        "event_id_cnty": external.removeprefix("acled:")
+        if external.startswith("acled:")
+        else f"SNT-{incident['id']}",
+        "event_date": occurred.date().isoformat(),
+        "year": occurred.year,
+        "time_precision": EXPORT_TIME_PRECISION.get(str(incident.get("time_precision")), "1"),
+        "disorder_type": _DISORDER[event_type],
+        "event_type": event_type,
+        "sub_event_type": sub_event_type,
+        "actor1": actor1,
+        "assoc_actor_1": "",
+        "inter1": inter1,
+        "actor2": actor2,
+        "assoc_actor_2": "",
+        "inter2": inter2,
+        "interaction": f"{min(inter1, inter2)}{max(inter1, inter2)}" if inter2 else f"{inter1}0",
+        "civilian_targeting": "Civilian targeting" if inter2 == 7 else "",
+        "iso": 466 if in_mali else "",
+        "region": "Western Africa" if in_mali else "",
+        "country": "Mali" if in_mali else "",
+        "admin1": admin1,
+        "admin2": admin2,
+        "admin3": incident.get("admin3") or "",
+        "location": incident.get("place_name") or admin2 or admin1,
+        "latitude": f"{lat:.4f}",
+        "longitude": f"{lon:.4f}",
+        "geo_precision": EXPORT_GEO_PRECISION.get(str(incident.get("location_precision")), "3"),
+        "source": "Sentinelle",
+        "source_scale": "Other",
+        "notes": incident.get("description") or "",
+        "fatalities": int(impact.get("killed") or 0),
+        "tags": "",
+        "timestamp": int(_as_datetime(updated, "updated_at").timestamp()) if updated else "",
+    }
+
+
+def _actor(incident: Mapping[str, Any], event_type: str) -> tuple[int, str]:
+    perpetrator = str(incident.get("perpetrator") or "unknown")
+    if perpetrator in _ACTOR:
+        inter, name = _ACTOR[perpetrator]
+    else:
+        inter, name = _CROWD.get(event_type, _UNIDENTIFIED)
+    return inter, str(incident.get("actor") or name)
+
+
+def _position(geometry: Mapping[str, Any]) -> tuple[float, float]:
+    """(lon, lat): the point itself, or a point on the surface of a line or an area."""
+    if geometry.get("type") == "Point":
+        lon, lat = geometry["coordinates"][:2]
+        return float(lon), float(lat)
+    point = shapely.point_on_surface(shapely.geometry.shape(dict(geometry)))
+    return float(point.x), float(point.y)
+
+
+def _as_datetime(value: Any, field: str) -> datetime:
+    return value if isinstance(value, datetime) else parse_when(str(value), field)

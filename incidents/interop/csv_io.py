@@ -1,10 +1,12 @@
 """Plain CSV import and export with Sentinelle's own column names, and upload format detection.
 
-Columns are the API's JSON names, with `lat`/`lon` for a point and `impact_<field>` for the
-impact counts (`impact_killed`, ..., `impact_aid_workers_affected`). A non-point geometry is
-written as GeoJSON text in `geometry`. `id`, `reported_at`, `admin1` and `admin2` are written on
-export and ignored on import (the server owns them). A row without coordinates but with a known
-`place_name` is placed on that locality (location_precision "locality").
+One column set (`CSV_COLUMNS`) for every CSV Sentinelle writes: the API's `format=csv` and the
+CLI's `sentinelle incidents export --format csv`. Columns are the API's JSON names, with
+`lat`/`lon` for a point and `impact_<field>` for the impact counts (`impact_killed`, ...,
+`impact_aid_workers_affected`); booleans are `true`/`false`. A non-point geometry is written as
+GeoJSON text in `geometry`. `id`, `category`, `version`, `reported_at`, `admin1` and `admin2` are
+written on export and ignored on import (the server owns them). A row without coordinates but
+with a known `place_name` is placed on that locality (location_precision "locality").
 """
 
 from __future__ import annotations
@@ -45,13 +47,13 @@ from incidents.records.model import (
     Status,
     TimePrecision,
 )
-from incidents.taxonomy.catalogue import UnknownCodeError, get_type
+from incidents.taxonomy.catalogue import TYPES, UnknownCodeError, get_type
 
 IMPACT_COLUMNS = (*(f"impact_{f}" for f in IMPACT_FIELDS), "impact_aid_workers_affected")
 CSV_COLUMNS = (
     "id",
-    "external_id",
     "type",
+    "category",
     "occurred_at",
     "time_precision",
     "lat",
@@ -70,11 +72,14 @@ CSV_COLUMNS = (
     "credibility",
     "status",
     "sharing_level",
+    "external_id",
+    "version",
     "reported_at",
     "geometry",
 )
 REQUIRED_COLUMNS = ("type", "occurred_at")
-EXPORT_ONLY_COLUMNS = frozenset({"id", "admin1", "admin2", "reported_at"})
+# `category` follows from the type; a masked row carries only the category.
+EXPORT_ONLY_COLUMNS = frozenset({"id", "category", "admin1", "admin2", "version", "reported_at"})
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "time_precision": tuple(TimePrecision),
@@ -294,6 +299,8 @@ def incident_to_fields(incident: Mapping[str, Any]) -> dict[str, str]:
     for name in (*IMPACT_FIELDS, "aid_workers_affected"):
         if name in impact:
             out[f"impact_{name}"] = _cell(impact[name])
+    if not out["category"] and out["type"] in TYPES:
+        out["category"] = TYPES[out["type"]].category
     return out
 
 

@@ -1,7 +1,8 @@
 """HXL-tagged CSV (Humanitarian Exchange Language) export and import of incidents.
 
 Export writes a header row of our column names, then the HXL hashtag row, then one row per
-incident. Import finds the hashtag row among the first 25 rows (anything above it is taken as
+incident; it passes libhxl's default validation schema (every #date a date, every #affected a
+number), and a masked row keeps its category (#event+category). Import finds the hashtag row among the first 25 rows (anything above it is taken as
 headers), matches each column on its hashtag and attributes in any order ("#affected+killed" and
 "#affected+num+killed" both give impact_killed) and ignores columns it does not know, as HXL
 tools do. Values are read as in csv_io. Plain csv is enough here: libhxl would read whole rows the
@@ -27,8 +28,10 @@ HXL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "#meta+id"),
     ("external_id", "#meta+id+external"),
     ("type", "#event+type"),
+    ("category", "#event+category"),
     ("occurred_at", "#date+occurred"),
-    ("time_precision", "#date+precision"),
+    # Not #date+precision: HXL's default schema holds every #date column to a date.
+    ("time_precision", "#meta+time_precision"),
     ("lat", "#geo+lat"),
     ("lon", "#geo+lon"),
     ("location_precision", "#geo+precision"),
@@ -40,7 +43,8 @@ HXL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("impact_abducted", "#affected+abducted"),
     ("impact_detained", "#affected+detained"),
     ("impact_missing", "#affected+missing"),
-    ("impact_aid_workers_affected", "#affected+aid_workers"),
+    # Not #affected: HXL reads every #affected column as a number of people, this is yes/no.
+    ("impact_aid_workers_affected", "#meta+aid_workers_affected"),
     ("severity", "#severity"),
     ("perpetrator", "#group+type+perpetrator"),
     ("actor", "#group+name+perpetrator"),
@@ -52,6 +56,11 @@ HXL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("sharing_level", "#meta+sharing"),
     ("reported_at", "#date+reported"),
 )
+# Hashtags of files exported before HXL validation was checked: still read on import.
+FORMER_HXL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("time_precision", "#date+precision"),
+    ("impact_aid_workers_affected", "#affected+aid_workers"),
+)
 HASHTAG_ROW_SEARCH = 25
 
 
@@ -61,7 +70,7 @@ def _parse_tag(spec: str) -> tuple[str, frozenset[str]]:
     return parts[0], frozenset(p for p in parts[1:] if p)
 
 
-_PATTERNS = [(column, *_parse_tag(tag)) for column, tag in HXL_COLUMNS]
+_PATTERNS = [(column, *_parse_tag(tag)) for column, tag in (*HXL_COLUMNS, *FORMER_HXL_COLUMNS)]
 
 
 def column_for(hashtag: str) -> str | None:

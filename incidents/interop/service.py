@@ -6,10 +6,10 @@ import csv
 import io
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import IO, Any, Protocol, cast
 
 import msgspec
 import shapely
@@ -22,7 +22,7 @@ from geo.geometry import from_wkb
 from incidents.db import Database
 from incidents.errors import InvalidField
 from incidents.identity.accounts import Principal
-from incidents.interop import RowResult, incidents_to_hxl
+from incidents.interop import RowResult, incidents_to_acled, incidents_to_csv, incidents_to_hxl
 from incidents.interop.importer import ImportReport, InputRow, import_rows
 from incidents.records.events import NO_EVENTS, WriteEvents
 from incidents.records.model import WHAT_HAPPENED_FIELDS, Incident, Status
@@ -268,10 +268,25 @@ def feature_to_dict(feature: IncidentFeature) -> dict[str, Any]:
     return out
 
 
-def hxl_text(features: Sequence[IncidentFeature]) -> str:
-    """`GET /api/v1/incidents?format=hxl`: the presented page as HXL-tagged CSV."""
+#: Tabular exports: each a generator of CSV rows (header first) from flat incident dicts, used
+#: alike by `GET /api/v1/incidents?format=...` and `sentinelle incidents export --format ...`.
+TABLE_EXPORTS: Mapping[str, Callable[[Iterable[Mapping[str, Any]]], Iterator[list[Any]]]] = {
+    "csv": incidents_to_csv,
+    "hxl": incidents_to_hxl,
+    "acled": incidents_to_acled,
+}
+
+
+def write_table(fmt: str, incidents: Iterable[Mapping[str, Any]], out: IO[str]) -> None:
+    """Write one of TABLE_EXPORTS to a text file opened with newline=""."""
+    csv.writer(out).writerows(TABLE_EXPORTS[fmt](incidents))
+
+
+def export_text(features: Sequence[IncidentFeature], fmt: str) -> str:
+    """`GET /api/v1/incidents?format=csv|hxl|acled`: the presented page (masked entries as the
+    viewer sees them) in that format."""
     out = io.StringIO()
-    csv.writer(out).writerows(incidents_to_hxl(feature_to_dict(f) for f in features))
+    write_table(fmt, (feature_to_dict(f) for f in features), out)
     return out.getvalue()
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -31,6 +29,7 @@ from api.http.routes.common import (
 )
 from incidents.audit import log as audit
 from incidents.errors import InvalidField, PreconditionRequired
+from incidents.interop.service import TABLE_EXPORTS
 from incidents.records.model import Status
 from incidents.records.schemas import (
     IncidentCollection,
@@ -44,34 +43,8 @@ from incidents.records.store import IncidentQuery, radius_ok
 from incidents.taxonomy import catalogue as taxonomy
 
 GEOJSON = "application/geo+json"
-CSV_COLUMNS = (
-    "id",
-    "type",
-    "category",
-    "occurred_at",
-    "time_precision",
-    "lat",
-    "lon",
-    "location_precision",
-    "place_name",
-    "severity",
-    "killed",
-    "injured",
-    "abducted",
-    "detained",
-    "missing",
-    "aid_workers_affected",
-    "perpetrator",
-    "actor",
-    "description",
-    "source_type",
-    "reliability",
-    "credibility",
-    "status",
-    "sharing_level",
-    "version",
-    "zones",
-)
+# Litestar adds "; charset=utf-8" to a text/ media type itself.
+CSV = "text/csv"
 
 
 def etag(version: int | None) -> str:
@@ -92,52 +65,6 @@ def parse_if_match(value: str | None) -> int:
         raise InvalidField(
             "If-Match", 'If-Match must be the ETag you received, e.g. "3".'
         ) from None
-
-
-def feature_rows_csv(features: list[IncidentFeature]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for f in features:
-        p = f.properties
-        coords = f.geometry.get("coordinates") if f.geometry.get("type") == "Point" else None
-        impact = p.impact
-        writer.writerow(
-            [
-                f.id,
-                p.type or "",
-                p.category,
-                p.occurred_at.isoformat(),
-                p.time_precision,
-                coords[1] if coords else "",
-                coords[0] if coords else "",
-                p.location_precision,
-                p.place_name or "",
-                p.severity or "",
-                *(
-                    getattr(impact, k) if impact else ""
-                    for k in (
-                        "killed",
-                        "injured",
-                        "abducted",
-                        "detained",
-                        "missing",
-                        "aid_workers_affected",
-                    )
-                ),
-                p.perpetrator or "",
-                p.actor or "",
-                p.description or "",
-                p.source_type or "",
-                p.reliability or "",
-                p.credibility or "",
-                p.status or "",
-                p.sharing_level or "",
-                p.version or "",
-                ";".join(z.code for z in p.zones or []),
-            ]
-        )
-    return out.getvalue()
 
 
 @post(
@@ -178,15 +105,17 @@ async def report_incident(
     tags=["incidents"],
     summary="Find incidents by time, type, place",
     description=(
-        "Newest first, as a GeoJSON FeatureCollection (`format=csv` for CSV). Retracted incidents "
-        "are left out unless `status` asks for them. Page with `next_cursor`."
+        "Newest first, as a GeoJSON FeatureCollection; `format=csv` (Sentinelle's columns), "
+        "`hxl` (the same with HXL hashtags) or `acled` (ACLED's columns and codes, without "
+        "masked entries) for the same page as CSV. Retracted incidents are left out unless "
+        "`status` asks for them. Page with `next_cursor`."
     ),
 )
 async def list_incidents(
     request: Request[Any, Any, Any],
     incident_service: NamedDependency[IncidentService],
     zone_filter: NamedDependency[ZoneFilter],
-    hxl_export: NamedDependency[Exporter],
+    exporter: NamedDependency[Exporter],
     since: FromQuery[datetime | None] = None,
     until: FromQuery[datetime | None] = None,
     type_: Annotated[
@@ -209,7 +138,8 @@ async def list_incidents(
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     cursor: FromQuery[str | None] = None,
     format_: Annotated[
-        str, QueryParameter(name="format", description="geojson (default) or csv")
+        str,
+        QueryParameter(name="format", description="geojson (default), csv, hxl or acled"),
     ] = "geojson",
 ) -> Response[IncidentCollection]:
     query = IncidentQuery(limit=limit, cursor=cursor)
@@ -238,8 +168,8 @@ async def list_incidents(
         raise InvalidField("near", "Give `near=lat,lon` with `radius_km`.")
     if zone:
         query.zone_incident_ids = await zone_filter(zone, principal_of(request))
-    if format_ not in ("geojson", "csv", "hxl"):
-        raise InvalidField("format", "format must be geojson, csv or hxl.")
+    if format_ != "geojson" and format_ not in TABLE_EXPORTS:
+        raise InvalidField("format", "format must be geojson, csv, hxl or acled.")
     features, next_cursor = await incident_service.list(principal_of(request), query)
     if format_ != "geojson":
         audit.later(
@@ -247,10 +177,8 @@ async def list_incidents(
                 "incidents.exported", principal_of(request), format=format_, count=len(features)
             )
         )
-    if format_ == "csv":
-        return Response(feature_rows_csv(features), media_type="text/csv; charset=utf-8")  # type: ignore[arg-type]
-    if format_ == "hxl":
-        return Response(hxl_export(features), media_type="text/csv; charset=utf-8")  # type: ignore[arg-type]
+    if format_ in TABLE_EXPORTS:
+        return Response(exporter(features, format_), media_type=CSV)  # type: ignore[arg-type]
     body = IncidentCollection(type="FeatureCollection", features=features, next_cursor=next_cursor)
     return Response(body, media_type=GEOJSON)
 
