@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
+from typing import IO
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-__all__ = ["Gazetteer", "Locality", "UnknownPlaceError", "normalize_name"]
+__all__ = [
+    "PLACE_COLUMNS",
+    "Gazetteer",
+    "Locality",
+    "PlaceFileError",
+    "PlaceRecord",
+    "UnknownPlaceError",
+    "normalize_name",
+    "parse_place_file",
+    "place_rows",
+    "read_places",
+    "write_places",
+]
 
+EARTH_RADIUS_KM = 6371.0088
 # Below this similarity (0-100) a name is not taken as a typo of a known place.
 LOOKUP_CUTOFF = 84.0
 # Names this short only match exactly: "Ber" vs "Bla" is too close to call.
@@ -29,6 +47,26 @@ class Locality:
     lon: float
     admin1: str | None
     population: int | None
+    # Where the entry comes from: "geonames:<id>", "curated: <reference>", "cod:<pcode>".
+    source: str = field(default="", compare=False)
+    kind: str = field(default="populated_place", compare=False)
+
+
+@dataclass(frozen=True)
+class PlaceRecord:
+    """One gazetteer entry: the locality and the other names it is known by."""
+
+    locality: Locality
+    alternate_names: tuple[str, ...] = ()
+
+
+class PlaceFileError(ValueError):
+    """A gazetteer file that cannot be read; ``where`` names the line (or the file)."""
+
+    def __init__(self, where: str, message: str) -> None:
+        self.where = where
+        self.message = message
+        super().__init__(f"{where}: {message}")
 
 
 class UnknownPlaceError(ValueError):
@@ -62,24 +100,47 @@ def normalize_name(text: str) -> str:
 class Gazetteer:
     """Name → locality lookups over the packaged Mali localities."""
 
-    def __init__(self, entries: Sequence[tuple[Locality, Sequence[str]]]) -> None:
-        self.localities: list[Locality] = [loc for loc, _ in entries]
+    def __init__(self, *tiers: Sequence[tuple[Locality, Sequence[str]]]) -> None:
+        """Entries in tiers (packaged, then imported): a name of an earlier tier wins."""
+        self._tiers = [list(t) for t in tiers]
+        self._flat = [entry for tier in self._tiers for entry in tier]
+        self.localities: list[Locality] = [loc for tier in tiers for loc, _ in tier]
         self._index: dict[str, Locality] = {}
-        # Main names win over alternate names; larger places win ties (entries sorted by size).
-        for loc, _ in entries:
-            self._index.setdefault(normalize_name(loc.name), loc)
-        for loc, alternates in entries:
-            for alt in alternates:
-                key = normalize_name(alt)
-                if key:
-                    self._index.setdefault(key, loc)
+        for tier in tiers:
+            # Main names win over alternate names; larger places win ties (entries sorted).
+            for loc, _ in tier:
+                self._index.setdefault(normalize_name(loc.name), loc)
+            for loc, alternates in tier:
+                for alt in alternates:
+                    key = normalize_name(alt)
+                    if key:
+                        self._index.setdefault(key, loc)
         self._keys = list(self._index)
+        self._coords: npt.NDArray[np.float64] | None = None
         self._max_words = max((k.count(" ") + 1 for k in self._keys), default=1)
 
     @classmethod
-    def load(cls) -> Gazetteer:
-        """The packaged gazetteer (parsed once per process)."""
-        return _load_packaged()
+    def load(cls, places_file: Path | None = None) -> Gazetteer:
+        """The packaged gazetteer (parsed once per process), with the places imported into
+        `places_file` (``sentinelle places import``) when it exists.
+
+        Packaged names win over imported ones; among imported places, seats of government
+        (capital, region, cercle, commune) win over villages of the same name.
+        """
+        packaged = _load_packaged()
+        if places_file is None or not places_file.is_file():
+            return packaged
+        with places_file.open("r", encoding="utf-8", newline="") as fh:
+            imported = list(read_places(fh))
+        return packaged.extended(imported)
+
+    def extended(self, records: Iterable[PlaceRecord]) -> Gazetteer:
+        """This gazetteer and `records` after it (its own names win)."""
+        extra = sorted(
+            ((r.locality, r.alternate_names) for r in records),
+            key=lambda e: (_KIND_RANK.get(e[0].kind, len(_KIND_RANK)), -(e[0].population or 0)),
+        )
+        return Gazetteer(*self._tiers, extra)
 
     def __len__(self) -> int:
         return len(self.localities)
@@ -119,6 +180,24 @@ class Gazetteer:
                 break
         return out
 
+    def nearby(self, lat: float, lon: float, radius_km: float) -> list[PlaceRecord]:
+        """Entries within `radius_km` of a point (great-circle distance), nearest first."""
+        if self._coords is None:
+            self._coords = np.radians(
+                np.array([(loc.lat, loc.lon) for loc in self.localities], dtype=np.float64)
+            ).reshape(-1, 2)
+        phi, lam = np.radians(lat), np.radians(lon)
+        lats, lons = self._coords[:, 0], self._coords[:, 1]
+        hav = (
+            np.sin((lats - phi) / 2) ** 2
+            + np.cos(phi) * np.cos(lats) * np.sin((lons - lam) / 2) ** 2
+        )
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(hav, 0.0, 1.0)))
+        near = np.flatnonzero(km <= radius_km)
+        near = near[np.argsort(km[near], kind="stable")]
+        entries = self._flat
+        return [PlaceRecord(entries[i][0], tuple(entries[i][1])) for i in near.tolist()]
+
     def search_in_text(self, words: Sequence[str]) -> Locality | None:
         """First place named among message tokens; longer names ("Nioro du Sahel") win.
 
@@ -155,17 +234,231 @@ def _int_or_none(text: str) -> int | None:
 @cache
 def _load_packaged() -> Gazetteer:
     source = resources.files("geo") / "data" / "mali_localities.csv"
-    entries: list[tuple[Locality, list[str]]] = []
     with source.open("r", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            loc = Locality(
-                name=row["name"],
-                lat=float(row["lat"]),
-                lon=float(row["lon"]),
-                admin1=row["admin1"] or None,
-                population=_int_or_none(row["population"]),
-            )
-            alternates = [a for a in row["alternate_names"].split("|") if a]
-            entries.append((loc, [row["ascii_name"], *alternates]))
+        entries = [(r.locality, r.alternate_names) for r in read_places(fh)]
     entries.sort(key=lambda e: -(e[0].population or 0))
     return Gazetteer(entries)
+
+
+# --- gazetteer files -----------------------------------------------------------------------------
+
+# The columns of geo/data/mali_localities.csv, also those of the imported places file.
+PLACE_COLUMNS = (
+    "name",
+    "ascii_name",
+    "alternate_names",
+    "lat",
+    "lon",
+    "admin1",
+    "population",
+    "kind",
+    "source",
+)
+# Seats first: a commune seat and a village of the same name are usually told apart that way.
+PLACE_KINDS = (
+    "national_capital",
+    "region_capital",
+    "cercle_capital",
+    "commune_seat",
+    "populated_place",
+)
+_KIND_RANK = {k: i for i, k in enumerate(PLACE_KINDS)}
+# OCHA COD populated places: popPlaceCl -> kind.
+_COD_KINDS = {"1": PLACE_KINDS[0], "2": PLACE_KINDS[1], "3": PLACE_KINDS[2], "4": PLACE_KINDS[3]}
+_COD_COLUMNS = {"featureNam", "latitude", "longitude"}
+_GEONAMES_FIELDS = 19
+
+
+def read_places(lines: Iterable[str]) -> Iterator[PlaceRecord]:
+    """Entries of a file in PLACE_COLUMNS format (the packaged CSV, the imported places)."""
+    for row in csv.DictReader(lines):
+        loc = Locality(
+            name=row["name"],
+            lat=float(row["lat"]),
+            lon=float(row["lon"]),
+            admin1=row["admin1"] or None,
+            population=_int_or_none(row["population"]),
+            source=row.get("source") or "",
+            kind=row.get("kind") or "populated_place",
+        )
+        alternates = [a for a in (row.get("alternate_names") or "").split("|") if a]
+        yield PlaceRecord(loc, tuple(dict.fromkeys([row["ascii_name"], *alternates])))
+
+
+def place_rows(records: Iterable[PlaceRecord]) -> Iterator[dict[str, str]]:
+    """Records as PLACE_COLUMNS rows (what read_places reads back)."""
+    for r in records:
+        loc = r.locality
+        yield {
+            "name": loc.name,
+            "ascii_name": _ascii(loc.name),
+            "alternate_names": "|".join(a for a in r.alternate_names if a != loc.name),
+            "lat": f"{loc.lat:.5f}",
+            "lon": f"{loc.lon:.5f}",
+            "admin1": loc.admin1 or "",
+            "population": "" if loc.population is None else str(loc.population),
+            "kind": loc.kind,
+            "source": loc.source,
+        }
+
+
+def _ascii(name: str) -> str:
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+
+
+def parse_place_file(
+    fh: IO[str], *, country: str = "ML", progress: Callable[[int], None] | None = None
+) -> tuple[str, list[PlaceRecord], int]:
+    """(format, places, rows skipped) of a gazetteer file, whole or not at all.
+
+    Formats: the OCHA COD populated places CSV (``featureNam``, ``popPlaceCl``, ``latitude``,
+    ``longitude``...), GeoNames' tab-separated dump (``ML.txt``, ``allCountries.txt``,
+    ``cities500.txt``: populated places, feature class P, of `country`), and this project's own
+    CSV (PLACE_COLUMNS). Raises PlaceFileError naming the line of the first bad row.
+    """
+    head = fh.readline()
+    if not head.strip():
+        raise PlaceFileError("line 1", "the file is empty: nothing was imported")
+    rest = _chained(head, fh)
+    if head.count("\t") >= _GEONAMES_FIELDS - 2:
+        return "geonames", *_geonames(rest, country.upper(), progress)
+    header = next(csv.reader([head]))
+    if {h.strip() for h in header} >= _COD_COLUMNS:
+        return "cod", *_cod(rest, progress)
+    if set(PLACE_COLUMNS[:6]) <= {h.strip() for h in header}:
+        return "sentinelle", *_own(rest, progress)
+    raise PlaceFileError(
+        "line 1",
+        "not a gazetteer this command reads: give the OCHA COD populated places CSV "
+        "(columns featureNam, latitude, longitude) or a GeoNames tab-separated dump (ML.txt)",
+    )
+
+
+def _chained(first: str, rest: IO[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _coordinates(lat_text: str, lon_text: str, where: str) -> tuple[float, float]:
+    try:
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError:
+        raise PlaceFileError(
+            where, f"latitude/longitude {lat_text!r}, {lon_text!r} are not numbers"
+        ) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise PlaceFileError(where, f"latitude/longitude {lat}, {lon} are out of range")
+    return lat, lon
+
+
+def _tick(progress: Callable[[int], None] | None, n: int) -> None:
+    if progress is not None and n % 1000 == 0:
+        progress(1000)
+
+
+def _cod(
+    lines: Iterable[str], progress: Callable[[int], None] | None
+) -> tuple[list[PlaceRecord], int]:
+    out: list[PlaceRecord] = []
+    skipped = 0
+    for n, row in enumerate(csv.DictReader(lines), start=1):
+        _tick(progress, n)
+        where = f"line {n + 1}"
+        name = _value(row.get("featureNam"))
+        if not name:
+            skipped += 1
+            continue
+        lat, lon = _coordinates(row.get("latitude") or "", row.get("longitude") or "", where)
+        pcode = _value(row.get("pcode"))
+        alternates = [
+            a for a in (_value(row.get(k)) for k in ("featureRef", "featureAlt", "featureA_1")) if a
+        ]
+        loc = Locality(
+            name=name,
+            lat=lat,
+            lon=lon,
+            admin1=_value(row.get("admin1Name")),
+            population=None,
+            source=f"cod:{pcode}" if pcode else "cod",
+            kind=_COD_KINDS.get((row.get("popPlaceCl") or "").strip(), "populated_place"),
+        )
+        out.append(PlaceRecord(loc, tuple(dict.fromkeys(a for a in alternates if a != name))))
+    return out, skipped
+
+
+def _value(text: str | None) -> str | None:
+    """A field's text, None for empty and the "NA" OCHA files use for a missing value."""
+    if text is None:
+        return None
+    text = text.strip()
+    return None if text in ("", "NA") else text
+
+
+def _geonames(
+    lines: Iterable[str], country: str, progress: Callable[[int], None] | None
+) -> tuple[list[PlaceRecord], int]:
+    out: list[PlaceRecord] = []
+    skipped = 0
+    for n, line in enumerate(lines, start=1):
+        _tick(progress, n)
+        if not line.strip():
+            continue
+        cols = line.rstrip("\n").split("\t")
+        where = f"line {n}"
+        if len(cols) < _GEONAMES_FIELDS:
+            raise PlaceFileError(
+                where, f"{len(cols)} tab-separated fields, GeoNames has {_GEONAMES_FIELDS}"
+            )
+        if cols[6] != "P" or cols[8].upper() != country:
+            skipped += 1
+            continue
+        lat, lon = _coordinates(cols[4], cols[5], where)
+        alternates = [a for a in cols[3].split(",") if a and a != cols[1]]
+        loc = Locality(
+            name=cols[1],
+            lat=lat,
+            lon=lon,
+            admin1=None,
+            population=int(cols[14]) if cols[14].strip().isdigit() and int(cols[14]) else None,
+            source=f"geonames:{cols[0]}",
+            kind=_GEONAMES_KINDS.get(cols[7], "populated_place"),
+        )
+        out.append(PlaceRecord(loc, tuple(dict.fromkeys([cols[2], *alternates]))))
+    return out, skipped
+
+
+# GeoNames feature codes of seats of government.
+_GEONAMES_KINDS = {
+    "PPLC": PLACE_KINDS[0],
+    "PPLA": PLACE_KINDS[1],
+    "PPLA2": PLACE_KINDS[2],
+    "PPLA3": PLACE_KINDS[3],
+}
+
+
+def _own(
+    lines: Iterable[str], progress: Callable[[int], None] | None
+) -> tuple[list[PlaceRecord], int]:
+    out: list[PlaceRecord] = []
+    reader = read_places(lines)
+    n = 1
+    while True:
+        n += 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return out, 0
+        except (KeyError, ValueError) as exc:
+            raise PlaceFileError(f"line {n}", f"not a valid row ({exc})") from None
+        _tick(progress, n)
+        _coordinates(str(record.locality.lat), str(record.locality.lon), f"line {n}")
+        out.append(record)
+
+
+def write_places(records: Iterable[PlaceRecord]) -> str:
+    """The PLACE_COLUMNS CSV text of `records`."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(PLACE_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(place_rows(records))
+    return buffer.getvalue()

@@ -22,6 +22,7 @@ __all__ = [
     "Zone",
     "default_zones",
     "detect_cod_fields",
+    "mali_area",
     "mali_outline",
     "neighbour_outlines",
     "zones_from_geojson",
@@ -56,10 +57,14 @@ DEFAULT_TOWNS = (
     ("bamako", "Bamako", "Bamako", "Bamako"),
 )
 
-NATURAL_EARTH = "Natural Earth 1:110m admin-0 (public domain)"
-# Natural Earth 1:110m borders are generalised by several km; the shared border is taken as the
-# part of Mali's outline within this distance (degrees) of the neighbour's polygon.
+NATURAL_EARTH = "Natural Earth 1:10m admin-0 (public domain)"
+# The shared border is the part of Mali's outline within this distance (degrees) of the
+# neighbour's polygon (the two outlines share their border vertices; this absorbs rounding).
 _BORDER_SNAP_DEG = 1e-4
+# Natural Earth 1:10m borders are generalised and quantised (~0.003°): towns on the border
+# (Tinzaouatène, Kirané, Gogui) lie up to ~2 km outside Mali's outline. The country zone and the
+# border belts reach this far beyond the outline, so that places on the border count in Mali.
+BORDER_MARGIN_KM = 3.0
 
 
 @dataclass
@@ -87,8 +92,14 @@ def _outlines() -> dict[str, shapely.Geometry]:
 
 
 def mali_outline() -> shapely.Geometry:
-    """Mali's outline (Natural Earth 1:110m; approximate near the borders)."""
+    """Mali's outline (Natural Earth 1:10m; generalised by up to a few km at the borders)."""
     return _outlines()["MLI"]
+
+
+@cache
+def mali_area() -> shapely.Geometry:
+    """Mali's outline widened by BORDER_MARGIN_KM: the area the default zones cover."""
+    return _polygonal(buffer_km(mali_outline(), BORDER_MARGIN_KM, quad_segs=2))
 
 
 def neighbour_outlines() -> dict[str, shapely.Geometry]:
@@ -110,7 +121,9 @@ def _default_zones(
     town_radius_km: float, mauritania_belt_km: float, border_belt_km: float, tri_border_km: float
 ) -> tuple[Zone, ...]:
     mali = mali_outline()
+    area = mali_area()
     neighbours = neighbour_outlines()
+    margin = f"widened by {BORDER_MARGIN_KM:g} km at the borders (generalised outline)"
     zones = [
         Zone(
             id="mli",
@@ -118,16 +131,16 @@ def _default_zones(
             name_fr="Mali",
             name_en="Mali",
             kind="country",
-            geometry=mali,
+            geometry=area,
             parent_code=None,
-            provenance=f"{NATURAL_EARTH}; generalised outline",
+            provenance=f"{NATURAL_EARTH}; {margin}",
             approximate=True,
         )
     ]
     for iso, (suffix, fr, en) in BELT_NEIGHBOURS.items():
         width = mauritania_belt_km if iso == "MRT" else border_belt_km
         border = _shared_border(mali, neighbours[iso])
-        belt = _polygonal(shapely.intersection(buffer_km(border, width), mali))
+        belt = _polygonal(shapely.intersection(buffer_km(border, width), area))
         zones.append(
             Zone(
                 id=f"border_{suffix}",
@@ -138,7 +151,8 @@ def _default_zones(
                 geometry=belt,
                 parent_code="mli",
                 provenance=(
-                    f"part of Mali within {width:g} km of the {en} border; {NATURAL_EARTH}"
+                    f"part of Mali within {width:g} km of the {en} border; {NATURAL_EARTH}, "
+                    f"{margin}"
                 ),
                 approximate=True,
             )
@@ -146,7 +160,7 @@ def _default_zones(
     ner_border = _shared_border(mali, neighbours["NER"])
     bfa_border = _shared_border(mali, neighbours["BFA"])
     tripoint = shapely.centroid(shapely.shortest_line(ner_border, bfa_border))
-    liptako = _polygonal(shapely.intersection(buffer_km(tripoint, tri_border_km), mali))
+    liptako = _polygonal(shapely.intersection(buffer_km(tripoint, tri_border_km), area))
     zones.append(
         Zone(
             id="liptako_gourma",

@@ -80,6 +80,31 @@ EXTRA_PLACES = [
         "Gao",
         "Wikipedia (fr) 'Tidermène'",
     ),
+    # On the Algerian border, west of the wadi that separates it from Tin Zaouatine (Algeria).
+    (
+        "Tinzaouatène",
+        [
+            "Tinzaouatene",
+            "Tinzaouaten",
+            "Tinzawatène",
+            "Tinzawatene",
+            "Tin Zaouatene",
+            "Tin-Zaouatene",
+            "Tinzaoutene",
+        ],
+        19.96278,
+        2.88278,
+        "Kidal",
+        "Wikipedia (fr) 'Tinzawatène' (commune chef-lieu)",
+    ),
+    (
+        "Sandaré",
+        ["Sandare"],
+        14.70389,
+        -10.30583,
+        "Kayes",
+        "Wikipedia (fr) 'Sandaré' (commune chef-lieu)",
+    ),
 ]
 
 

@@ -1,22 +1,21 @@
-"""One-off build script: extract Mali and neighbour outlines from Natural Earth into GeoJSON.
+"""One-off build script: Mali and neighbour outlines from Natural Earth 1:10m TopoJSON to GeoJSON.
 
 Not imported at run time. It was run once to produce ``mali_region_outlines.geojson``; rerun it only
 to refresh the data (see SOURCES.md)::
 
-    pip download geopandas==0.14.4 --no-deps -d /tmp/gpd
-    unzip -q /tmp/gpd/geopandas-0.14.4-py3-none-any.whl -d /tmp/gpd/x
-    python geo/data/build_outlines.py \
-        /tmp/gpd/x/geopandas/datasets/naturalearth_lowres/naturalearth_lowres.shp
+    cd /tmp && npm pack world-atlas@2.0.2 && tar xzf world-atlas-2.0.2.tgz
+    python geo/data/build_outlines.py /tmp/package/countries-10m.json
 
-The shapefile is read with the standard library (polygon shapes and dBase attributes only), so the
-build needs no GIS package beyond shapely.
+The TopoJSON is decoded here (quantised, delta-encoded arcs shared by neighbouring countries).
+Each arc is simplified once, its end points kept, before the rings are assembled: Mali and a
+neighbour then still share exactly the same border line, which the border belts rely on.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,64 +23,75 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-ISO3 = ("MLI", "MRT", "DZA", "NER", "BFA", "SEN", "GIN", "CIV")
+# ISO 3166 alpha-3 -> numeric (the ids world-atlas uses).
+ISO3 = {
+    "MLI": "466",
+    "MRT": "478",
+    "DZA": "012",
+    "NER": "562",
+    "BFA": "854",
+    "SEN": "686",
+    "GIN": "324",
+    "CIV": "384",
+}
 OUT = Path(__file__).with_name("mali_region_outlines.geojson")
+# Douglas-Peucker tolerance, degrees (~110 m): the 1:10m data is quantised to about 0.002-0.004°.
+TOLERANCE_DEG = 0.001
+PRECISION_DEG = 1e-5
+
+Point = tuple[float, float]
 
 
-def read_dbf(path: Path) -> list[dict[str, str]]:
-    cpg = path.with_suffix(".cpg")
-    encoding = cpg.read_text().strip() if cpg.exists() else "utf-8"
-    data = path.read_bytes()
-    n_records, header_len, record_len = struct.unpack("<xxxxIHH", data[:12])
-    fields: list[tuple[str, int]] = []
-    pos = 32
-    while data[pos] != 0x0D:
-        name = data[pos : pos + 11].split(b"\x00")[0].decode("ascii")
-        fields.append((name, data[pos + 16]))
-        pos += 32
-    rows = []
-    for i in range(n_records):
-        rec = data[header_len + i * record_len : header_len + (i + 1) * record_len]
-        off = 1  # deletion flag
-        row = {}
-        for name, length in fields:
-            row[name] = rec[off : off + length].decode(encoding).strip()
-            off += length
-        rows.append(row)
-    return rows
-
-
-def read_polygons(path: Path) -> list[shapely.Geometry]:
-    data = path.read_bytes()
-    pos = 100
-    geoms: list[shapely.Geometry] = []
-    while pos < len(data):
-        _num, length = struct.unpack(">ii", data[pos : pos + 8])
-        content = data[pos + 8 : pos + 8 + 2 * length]
-        pos += 8 + 2 * length
-        shape_type = struct.unpack("<i", content[:4])[0]
-        if shape_type != 5:
-            geoms.append(shapely.Polygon())
+def decode_arcs(topology: dict[str, Any]) -> list[list[Point]]:
+    """Absolute WGS84 positions of every arc: undo the delta encoding, then the quantisation."""
+    transform = topology.get("transform")
+    arcs: list[list[Point]] = []
+    for arc in topology["arcs"]:
+        if transform is None:
+            arcs.append([(float(p[0]), float(p[1])) for p in arc])
             continue
-        n_parts, n_points = struct.unpack("<ii", content[36:44])
-        parts = list(struct.unpack(f"<{n_parts}i", content[44 : 44 + 4 * n_parts]))
-        base = 44 + 4 * n_parts
-        coords = struct.unpack(f"<{2 * n_points}d", content[base : base + 16 * n_points])
-        pts = list(zip(coords[0::2], coords[1::2], strict=True))
-        rings = [pts[a:b] for a, b in zip(parts, [*parts[1:], n_points], strict=True)]
-        # Shapefile outer rings are clockwise, holes counter-clockwise.
-        polys: list[list[Any]] = []
-        for ring in rings:
-            if shapely.LinearRing(ring).is_ccw and polys:
-                polys[-1].append(ring)
-            else:
-                polys.append([ring])
-        geoms.append(
-            shapely.MultiPolygon([shapely.Polygon(p[0], p[1:]) for p in polys])
-            if len(polys) > 1
-            else shapely.Polygon(polys[0][0], polys[0][1:])
-        )
-    return geoms
+        (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
+        x = y = 0
+        points: list[Point] = []
+        for dx, dy, *_ in arc:
+            x += dx
+            y += dy
+            points.append((x * sx + tx, y * sy + ty))
+        arcs.append(points)
+    return arcs
+
+
+def simplify_arcs(arcs: Sequence[list[Point]], tolerance: float) -> list[list[Point]]:
+    """Each arc simplified on its own; its two ends (where arcs meet) never move."""
+    out: list[list[Point]] = []
+    for arc in arcs:
+        if len(arc) < 3 or tolerance <= 0:
+            out.append(list(arc))
+            continue
+        line = shapely.simplify(shapely.LineString(arc), tolerance, preserve_topology=False)
+        out.append([(float(x), float(y)) for x, y in shapely.get_coordinates(line)])
+    return out
+
+
+def ring(indices: Sequence[int], arcs: Sequence[list[Point]]) -> list[Point]:
+    """A ring from arc indices; ``~i`` (negative) is arc i reversed. Shared ends appear once."""
+    points: list[Point] = []
+    for index in indices:
+        arc = arcs[index] if index >= 0 else arcs[~index][::-1]
+        points.extend(arc if not points else arc[1:])
+    return points
+
+
+def geometry(obj: dict[str, Any], arcs: Sequence[list[Point]]) -> shapely.Geometry:
+    polygons = [obj["arcs"]] if obj["type"] == "Polygon" else obj["arcs"]
+    parts = []
+    for rings in polygons:
+        shell, *holes = (ring(r, arcs) for r in rings)
+        if len(shell) >= 4:
+            parts.append(shapely.Polygon(shell, [h for h in holes if len(h) >= 4]))
+    geom = shapely.MultiPolygon(parts) if len(parts) > 1 else parts[0]
+    geom = shapely.make_valid(geom) if not shapely.is_valid(geom) else geom
+    return shapely.set_precision(geom, PRECISION_DEG)
 
 
 def _base(geom: shapely.Geometry) -> BaseGeometry:
@@ -91,29 +101,30 @@ def _base(geom: shapely.Geometry) -> BaseGeometry:
     return geom
 
 
-def main(shp: str) -> None:
-    shp_path = Path(shp)
-    rows = read_dbf(shp_path.with_suffix(".dbf"))
-    geoms = read_polygons(shp_path)
+def main(topojson: str) -> None:
+    topology = json.loads(Path(topojson).read_text(encoding="utf-8"))
+    arcs = simplify_arcs(decode_arcs(topology), TOLERANCE_DEG)
+    by_id = {g.get("id"): g for g in topology["objects"]["countries"]["geometries"]}
     features: list[dict[str, Any]] = []
-    for row, geom in zip(rows, geoms, strict=True):
-        if row["iso_a3"] in ISO3:
-            geom = shapely.set_precision(geom, 1e-6)
-            features.append(
-                {
-                    "type": "Feature",
-                    "properties": {"iso_a3": row["iso_a3"], "name": row["name"]},
-                    "geometry": mapping(_base(geom)),
-                }
-            )
-    features.sort(key=lambda f: ISO3.index(f["properties"]["iso_a3"]))
+    for iso3, numeric in ISO3.items():
+        obj = by_id[numeric]
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"iso_a3": iso3, "name": obj["properties"]["name"]},
+                "geometry": mapping(_base(geometry(obj, arcs))),
+            }
+        )
     doc = {
         "type": "FeatureCollection",
-        "source": "Natural Earth 1:110m admin-0 countries (public domain), via geopandas 0.14.4",
+        "source": (
+            "Natural Earth 1:10m admin-0 countries (public domain), TopoJSON of the npm package "
+            f"world-atlas 2.0.2 (ISC); arcs simplified to {TOLERANCE_DEG}°"
+        ),
         "features": features,
     }
     OUT.write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"wrote {OUT} ({len(features)} countries)")
+    print(f"wrote {OUT} ({len(features)} countries, {OUT.stat().st_size // 1024} KB)")
 
 
 if __name__ == "__main__":
