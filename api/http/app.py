@@ -32,6 +32,7 @@ from api.http.routes import (
     incidents,
     intake,
     missions,
+    openrosa,
     sharing,
     skill,
     zones,
@@ -40,7 +41,7 @@ from api.settings import Settings
 from incidents.db import Database
 
 # Every area's handlers, in this order.
-AREAS = (health, incidents, admin, zones, alerts, sharing, intake, skill, missions)
+AREAS = (health, incidents, admin, zones, alerts, sharing, intake, openrosa, skill, missions)
 
 # Handler parameter name -> the Container field it receives. Read on every request, so a test
 # may replace a field of `app.state.container`.

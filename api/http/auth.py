@@ -27,6 +27,7 @@ PUBLIC_PATHS = (
     "^/api/v1/public",
     "^/api/v1/alerts/cap",
     "^/api/v1/intake/(kobo|sms)$",
+    "^/api/v1/openrosa/",  # ODK Collect: HTTP Digest with the ODK login (api.http.routes.openrosa)
     "^/api/v1/alerts/ack/",
     "^/$",
 )

@@ -4,8 +4,11 @@ Run from the repository root after changing incident types:
 
     .venv/bin/python docs/forms/build_form.py
 
-The field names are the contract with `incidents.interop.kobo.kobo_to_incident`; rename one
-only together with it. openpyxl (installed with pyxform) writes the workbook.
+It writes the workbook and the XForm that pyxform makes of it,
+`incidents/data/sentinelle_incident.xml`, which Sentinelle serves to ODK Collect
+(`/api/v1/openrosa/formList`); a test checks that the two agree. The field names are the
+contract with `incidents.intake.kobo.kobo_to_incident`; rename one only together with it.
+openpyxl (installed with pyxform) writes the workbook.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from incidents.taxonomy.catalogue import CATEGORIES, TYPES
 
 FORM_PATH = Path(__file__).with_name("sentinelle_incident.xlsx")
+XFORM_PATH = Path(__file__).resolve().parents[2] / "incidents" / "data" / "sentinelle_incident.xml"
 FR = "Français (fr)"
 EN = "English (en)"
 FORM_VERSION = "2024031401"
@@ -237,5 +241,18 @@ def build(path: Path = FORM_PATH) -> Path:
     return path
 
 
+def xform(path: Path = FORM_PATH) -> str:
+    """The XForm pyxform makes of the workbook (what ODK Collect downloads)."""
+    from pyxform.xls2xform import convert
+
+    return str(convert(xlsform=str(path)).xform)
+
+
+def build_xform(path: Path = FORM_PATH, out: Path = XFORM_PATH) -> Path:
+    out.write_text(xform(path), encoding="utf-8")
+    return out
+
+
 if __name__ == "__main__":
     print(build())
+    print(build_xform())

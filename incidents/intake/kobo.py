@@ -13,7 +13,10 @@ Decisions:
 * occurred_at is the form's date-time (converted to UTC, precision "exact"); when absent, the
   `_submission_time` (UTC) stands in with precision "day".
 * external_id is "kobo:<_uuid>" (or the instanceID's uuid), so a resent submission updates the
-  same incident instead of creating a second one.
+  same incident instead of creating a second one. An edited submission carries a new
+  instanceID and `meta/deprecatedID` naming the one it replaces (and, from KoboToolbox 2.024,
+  `meta/rootUuid` naming the first): `instance_ids` gives them to the intake service, which
+  makes the edit a new version of the first instance's incident (incidents.intake.service).
 * RowResult.row_number is the Kobo `_id` when there is one, else 1.
 """
 
@@ -93,6 +96,18 @@ def kobo_to_incident(
     except RowError as exc:
         return RowResult(row_number, None, exc.message, exc.field)
     return RowResult(row_number, incident)
+
+
+def instance_ids(payload: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(this instance, the instance it edits, the first instance of the chain), each as a
+    lower-case uuid without `uuid:`, None when the submission does not say."""
+    fields = _flatten(payload)
+
+    def key(name: str) -> str | None:
+        text = _text(fields, name).removeprefix("uuid:").lower()
+        return text[:100] or None
+
+    return key("_uuid") or key("instanceID"), key("deprecatedID"), key("rootUuid")
 
 
 def _flatten(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Field intake: Kobo submissions and SMS become incidents; unknown numbers wait for review."""
+"""Field intake: Kobo and ODK Collect submissions and SMS become incidents; unknown numbers wait
+for review; the ODK Collect logins of API tokens."""
 
 from __future__ import annotations
 
@@ -16,14 +17,26 @@ from typing import Any
 
 import anyio
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incidents.db import Database
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound
 from incidents.identity.accounts import Principal, create_user
-from incidents.intake.kobo import kobo_to_incident
+from incidents.intake.kobo import instance_ids, kobo_to_incident
+from incidents.intake.openrosa import (
+    REALM,
+    AuthRequired,
+    BasicAnswer,
+    Submission,
+    constant_time_equal,
+    digest_response,
+    ha1,
+    nonce_fresh,
+    parse_authorization,
+    uri_matches,
+)
 from incidents.intake.sms import (
     SMS_MAX_SEGMENTS,
     SmsParse,
@@ -33,14 +46,14 @@ from incidents.intake.sms import (
     to_gsm7,
 )
 from incidents.intake.sms_eval import distance_km
-from incidents.intake.tables import HeldSmsRow, IntakeSecretRow
-from incidents.interop.rows import PlaceFinder
+from incidents.intake.tables import FormInstanceRow, FormLoginRow, HeldSmsRow, IntakeSecretRow
+from incidents.interop.rows import IncidentInput, PlaceFinder
 from incidents.interop.service import update_from_source
 from incidents.records.model import Role
 from incidents.records.schemas import IncidentIn
 from incidents.records.service import IncidentService
 from incidents.records.store import IncidentStore, row_values
-from incidents.records.tables import IncidentRow, UserRow
+from incidents.records.tables import ApiTokenRow, IncidentRow, OrganisationRow, UserRow
 from incidents.records.validation import incident_from_input
 
 SECRET_PREFIX = "sik_"  # noqa: S105 - a prefix, not a secret
@@ -243,6 +256,38 @@ class KoboReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class FormReceived:
+    """What an XForm submission did: `created`, `updated` (an edit, or Kobo's re-sent answers
+    changed), `unchanged`, or `duplicate` (this instance was received before: nothing done)."""
+
+    incident_id: uuid.UUID
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class FormLogin:
+    """An ODK Collect login, shown once: the password is not kept."""
+
+    username: str
+    password: str
+
+
+#: Form logins: opaque user names (a Digest user name crosses plain HTTP; it names nobody) and
+#: passwords of 4 groups of 4 characters (~79 bits) nobody misreads on a phone.
+_LOGIN_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+_BAD_LOGIN = (
+    "Unknown ODK user name or wrong password, or the login was revoked; in ODK Collect set the "
+    "user name and password Sentinelle gave (POST /api/v1/intake/form-login makes a new one)."
+)
+
+
+def _login_text(groups: int) -> str:
+    return "-".join(
+        "".join(secrets.choice(_LOGIN_ALPHABET) for _ in range(4)) for _ in range(groups)
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class SmsReceived:
     """What happened to an SMS: `created`, `updated` (it corrected the sender's report of the
     last hour), `replayed`, `held`, `incomplete`, `acknowledged`, `unknown_code`; `reply` is the
@@ -267,6 +312,32 @@ class HeldSms:
     incident_id: uuid.UUID | None
     reviewed_by: uuid.UUID | None
     reviewed_at: datetime | None
+
+
+def _outcome(created: bool, updated: bool) -> str:
+    return "created" if created else "updated" if updated else "unchanged"
+
+
+def _instance_row(
+    org_id: uuid.UUID,
+    instance: str,
+    incident_id: uuid.UUID,
+    now: datetime,
+    *,
+    replaced: bool = False,
+) -> FormInstanceRow:
+    return FormInstanceRow(
+        org_id=org_id,
+        instance_id=instance,
+        incident_id=incident_id,
+        received_at=now,
+        replaced=replaced,
+    )
+
+
+def instance_key(value: str) -> str:
+    """An instance id as stored: without `uuid:`, lower case."""
+    return value.strip().removeprefix("uuid:").lower()
 
 
 def _held(row: HeldSmsRow) -> HeldSms:
@@ -307,6 +378,7 @@ class IntakeService:
     acknowledge: AlertAcknowledger | None = None
     #: Segments an SMS reply may take (the operator's setting; 1 = one 160-character SMS).
     reply_segments: int = 1
+    _stand_in_sealed: str | None = field(default=None, init=False, repr=False)
 
     async def _store_new(
         self,
@@ -384,29 +456,313 @@ class IntakeService:
             )
             return row.id, False, changed
 
-    # -- Kobo
+    # -- Kobo and ODK Collect: XForm instances
 
     async def receive_kobo(
         self, secret: str | None, payload: Mapping[str, Any], *, now: datetime
     ) -> KoboReceived:
         """One KoboToolbox submission, filed in the secret's organisation whatever the payload
-        says; a resent one (same `_uuid`) creates nothing new."""
+        says; a resent one (same `_uuid`) creates nothing new, an edited one (`meta/deprecatedID`
+        naming an earlier instance) is a new version of that instance's incident."""
         async with self.db.read() as session:
             org_id = await org_for_secret(session, secret)
+        incident = await self._form_incident(payload)
+        instance, deprecated, root = instance_ids(payload)
+        received = await self._receive_instance(
+            incident,
+            org_id=org_id,
+            user_id=None,
+            actor=None,
+            instance=instance,
+            deprecated=deprecated,
+            root=root,
+            now=now,
+            resend_updates=True,
+        )
+        return KoboReceived(
+            received.incident_id,
+            received.outcome == "created",
+            received.outcome == "updated",
+        )
+
+    async def receive_openrosa(
+        self, who: Principal, submission: Submission, *, now: datetime
+    ) -> FormReceived:
+        """An ODK Collect submission by a signed-in reporter: new, a re-sent instance (nothing
+        done: `duplicate`) or an edit of an earlier instance of the same organisation."""
+        if who.role not in _REPORTING_ROLES:
+            raise Forbidden(
+                f"A user with the role {who.role.value} cannot report incidents; use the ODK "
+                "login of a reporter, an officer or an administrator."
+            )
+        incident = await self._form_incident(submission.fields)
+        return await self._receive_instance(
+            incident,
+            org_id=who.org_id,
+            user_id=who.user_id,
+            actor=who,
+            instance=submission.instance_id,
+            deprecated=submission.deprecated_id,
+            root=submission.fields.get("meta/rootUuid") or None,
+            now=now,
+            resend_updates=False,
+        )
+
+    async def _form_incident(self, fields: Mapping[str, Any]) -> IncidentInput:
         result = await anyio.to_thread.run_sync(
             functools.partial(
                 kobo_to_incident,
-                payload,
+                fields,
                 max_accuracy_m=self.max_accuracy_m,
                 gazetteer=self.gazetteer,
             )
         )
         if result.incident is None:
             raise InvalidField(result.field or "submission", result.error or "not an incident")
-        incident_id, created, updated = await self._store_new(
-            result.incident, org_id=org_id, user_id=None, now=now
-        )
-        return KoboReceived(incident_id, created, updated)
+        return result.incident
+
+    async def _receive_instance(
+        self,
+        incident: IncidentInput,
+        *,
+        org_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        actor: Principal | None,
+        instance: str | None,
+        deprecated: str | None,
+        root: str | None,
+        now: datetime,
+        resend_updates: bool,
+    ) -> FormReceived:
+        """The one rule for XForm instances, whichever way they come.
+
+        * An instance received before is a duplicate: nothing changes, except that Kobo may
+          re-send the latest instance of an incident with changed answers (`resend_updates`),
+          which updates it; an instance an edit replaced never goes back.
+        * An edit (`deprecated` names an earlier instance of this organisation, or else `root`
+          Kobo's first one) is a new version of that incident: audited, levels and alerts as
+          for any change; the organisation's judgement (status, sharing) stays.
+        * Anything else is a new incident, external id `kobo:<instance>`.
+        Instances are looked up in the organisation only: another organisation's are unknown.
+        """
+        if instance is None:
+            incident_id, created, updated = await self._store_new(
+                incident, org_id=org_id, user_id=user_id, now=now, actor=actor
+            )
+            return FormReceived(incident_id, _outcome(created, updated))
+        for _attempt in range(2):
+            known = await self._instance(org_id, instance)
+            if known is not None:
+                incident_id, replaced = known
+                if replaced or not resend_updates:
+                    return FormReceived(incident_id, "duplicate")
+                changed = await self._new_version(
+                    org_id, incident_id, incident, now=now, actor=actor, instance=None
+                )
+                return FormReceived(incident_id, "updated" if changed else "unchanged")
+            if deprecated is not None:
+                original = await self._instance(org_id, deprecated)
+                if original is None and root is not None:
+                    original = await self._instance(org_id, instance_key(root))
+                if original is None:
+                    raise InvalidField(
+                        "meta/deprecatedID",
+                        f"This is an edit of submission uuid:{deprecated}, which your "
+                        "organisation never sent to Sentinelle; send the original submission "
+                        "first, or fill in a new form.",
+                    )
+                try:
+                    changed = await self._new_version(
+                        org_id,
+                        original[0],
+                        incident,
+                        now=now,
+                        actor=actor,
+                        instance=(instance, deprecated),
+                    )
+                except IntegrityError:
+                    continue  # the same edit arrived twice at once: the other one stored it
+                return FormReceived(original[0], "updated" if changed else "unchanged")
+            incident = {**incident, "external_id": f"kobo:{instance}"}
+            incident_id, created, updated = await self._store_new(
+                incident, org_id=org_id, user_id=user_id, now=now, actor=actor
+            )
+            await self._remember_instance(org_id, instance, incident_id, now)
+            return FormReceived(incident_id, _outcome(created, updated))
+        raise Conflict("The same edit is being received twice at once; send it again.")
+
+    async def _instance(self, org_id: uuid.UUID, instance: str) -> tuple[uuid.UUID, bool] | None:
+        """(incident id, replaced by an edit) of an instance this organisation sent, or None.
+        Instances stored before the form_instances table are found by their external id."""
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(FormInstanceRow.incident_id, FormInstanceRow.replaced).where(
+                        FormInstanceRow.org_id == org_id, FormInstanceRow.instance_id == instance
+                    )
+                )
+            ).first()
+            if row is not None:
+                return row[0], bool(row[1])
+            legacy = await session.scalar(
+                select(IncidentRow.id).where(
+                    IncidentRow.org_id == org_id, IncidentRow.external_id == f"kobo:{instance}"
+                )
+            )
+            return (legacy, False) if legacy is not None else None
+
+    async def _remember_instance(
+        self, org_id: uuid.UUID, instance: str, incident_id: uuid.UUID, now: datetime
+    ) -> None:
+        try:
+            async with self.db.transaction() as session:
+                session.add(_instance_row(org_id, instance, incident_id, now))
+        except IntegrityError:
+            pass  # already remembered (the same instance twice at once, or a legacy re-send)
+
+    async def _new_version(
+        self,
+        org_id: uuid.UUID,
+        incident_id: uuid.UUID,
+        incident: IncidentInput,
+        *,
+        now: datetime,
+        actor: Principal | None,
+        instance: tuple[str, str] | None,
+    ) -> bool:
+        """What the form now says, as a new version of the incident (False: nothing changed);
+        `instance` = (new, replaced) records an edit in the same transaction."""
+        async with self.db.transaction() as session:
+            row = await session.get(IncidentRow, incident_id)
+            if row is None or row.org_id != org_id:
+                raise InvalidField(
+                    "meta/deprecatedID",
+                    "The incident this submission edits was deleted; fill in a new form.",
+                )
+            try:
+                data = msgspec.convert(
+                    {**incident, "external_id": row.external_id}, IncidentIn, strict=False
+                )
+            except msgspec.ValidationError as exc:
+                raise InvalidField("submission", str(exc)) from None
+            changed = await update_from_source(
+                session,
+                row,
+                data,
+                now=now,
+                rules=self.incidents.rules,
+                events=self.incidents.events,
+                actor=actor,
+                cipher=self.incidents.cipher,
+            )
+            if instance is not None:
+                new, replaced = instance
+                old = await session.get(FormInstanceRow, (org_id, replaced))
+                if old is None:
+                    session.add(_instance_row(org_id, replaced, incident_id, now, replaced=True))
+                else:
+                    old.replaced = True
+                session.add(_instance_row(org_id, new, incident_id, now))
+                await session.flush()
+            return changed
+
+    # -- ODK Collect logins (HTTP Digest)
+
+    async def set_form_login(self, who: Principal, *, now: datetime) -> FormLogin:
+        """A new ODK Collect password for the caller's token (the previous one stops working;
+        the user name stays). Revoking the token ends the login."""
+        if who.token_id is None:
+            raise Forbidden("Sign in with your API token to make an ODK login.")
+        if who.role not in _REPORTING_ROLES:
+            raise Forbidden(
+                f"A user with the role {who.role.value} reports no incidents, so has no ODK "
+                "login; a reporter, an officer or an administrator makes one."
+            )
+        password = _login_text(4)
+        async with self.db.transaction() as session:
+            row = await session.get(FormLoginRow, who.token_id)
+            if row is None:
+                username = "odk-" + _login_text(2).replace("-", "")
+                row = FormLoginRow(token_id=who.token_id, username=username, created_at=now)
+                session.add(row)
+            row.ha1_sealed = self._seal(ha1(row.username, password))
+            row.created_at = now
+            username = row.username
+        return FormLogin(username, password)
+
+    def _seal(self, text: str) -> str:
+        cipher = self.incidents.cipher
+        return cipher.seal(text) if cipher is not None else text
+
+    def _open(self, stored: str) -> str:
+        cipher = self.incidents.cipher
+        return cipher.open(stored) if cipher is not None else stored
+
+    async def end_form_login(self, who: Principal) -> None:
+        """The caller's token has no ODK login any more (ODK Collect's next request gets 401)."""
+        if who.token_id is None:
+            raise Forbidden("Sign in with your API token.")
+        async with self.db.transaction() as session:
+            await session.execute(delete(FormLoginRow).where(FormLoginRow.token_id == who.token_id))
+
+    async def form_principal(
+        self, authorization: str | None, *, method: str, path: str, query: str, now: datetime
+    ) -> Principal:
+        """The user an ODK Collect request authenticates as (Digest, or Basic over https), or
+        AuthRequired. An unknown user name, a wrong password and a revoked token take the same
+        path and answer alike (the comparison is constant-time)."""
+        answer = parse_authorization(authorization or "")
+        if answer is None:
+            raise AuthRequired("Sign in with the ODK user name and password Sentinelle gave you.")
+        async with self.db.read() as session:
+            found = (
+                await session.execute(
+                    select(
+                        FormLoginRow.ha1_sealed,
+                        ApiTokenRow.id,
+                        UserRow.id,
+                        UserRow.org_id,
+                        UserRow.role,
+                    )
+                    .join(ApiTokenRow, ApiTokenRow.id == FormLoginRow.token_id)
+                    .join(UserRow, UserRow.id == ApiTokenRow.user_id)
+                    .join(OrganisationRow, OrganisationRow.id == UserRow.org_id)
+                    .where(
+                        FormLoginRow.username == answer.username[:64],
+                        ApiTokenRow.revoked_at.is_(None),
+                        UserRow.deleted_at.is_(None),
+                        OrganisationRow.deleted_at.is_(None),
+                    )
+                )
+            ).first()
+        # Unknown user names open and compare a stand-in: the same work as a wrong password.
+        stored = found[0] if found is not None else self._stand_in()
+        try:
+            expected_ha1 = self._open(stored)
+        except ValueError:  # sealed with a retired key: the login must be made again
+            expected_ha1 = ""
+        if isinstance(answer, BasicAnswer):
+            good = constant_time_equal(ha1(answer.username, answer.password), expected_ha1)
+            stale = False
+        else:
+            good = constant_time_equal(
+                digest_response(expected_ha1, method, answer), answer.response
+            )
+            good = good and answer.realm == REALM and answer.qop == "auth"
+            good = good and answer.algorithm.upper() == "MD5"
+            good = good and uri_matches(answer.uri, path, query)
+            stale = good and not nonce_fresh(answer.nonce, now)
+        if found is None or not good:
+            raise AuthRequired(_BAD_LOGIN)
+        if stale:
+            raise AuthRequired("The login expired; sign in again.", stale=True)
+        _, token_id, user_id, org_id, role = found
+        return Principal(user_id=user_id, org_id=org_id, role=Role(role), token_id=token_id)
+
+    def _stand_in(self) -> str:
+        if self._stand_in_sealed is None:
+            self._stand_in_sealed = self._seal(ha1("odk-nobody", secrets.token_urlsafe(16)))
+        return self._stand_in_sealed
 
     # -- SMS
 
