@@ -59,7 +59,8 @@ class IncidentIn(Struct, forbid_unknown_fields=True):
     reliability: Reliability = Reliability.F
     credibility: Credibility = 6
     status: Status = Status.REPORTED
-    sharing_level: SharingLevel = SharingLevel.AMBER
+    # Left out: amber, or red for an abduction of aid workers (validation.default_sharing).
+    sharing_level: SharingLevel | UnsetType = UNSET
     hide_organisation: bool = False
     external_id: ShortText | None = None
 

@@ -18,7 +18,7 @@ from geo.geometry import (
     to_geojson,
 )
 from incidents.errors import InvalidField
-from incidents.records.model import Impact, Incident
+from incidents.records.model import Impact, Incident, SharingLevel
 from incidents.records.schemas import ImpactIn, IncidentIn, IncidentPatch
 from incidents.taxonomy import catalogue as taxonomy
 
@@ -116,6 +116,14 @@ def impact_from(value: ImpactIn | None) -> Impact:
     return Impact(**msgspec.structs.asdict(value))
 
 
+def default_sharing(type_code: str, impact: Impact) -> SharingLevel:
+    """The level of a report whose reporter chose none: red for an abduction of aid workers
+    (the kidnapping protocol: keep it confidential, publish nothing), amber otherwise."""
+    if type_code == "kidnapping" and impact.aid_workers_affected:
+        return SharingLevel.RED
+    return SharingLevel.AMBER
+
+
 def incident_from_input(
     data: IncidentIn,
     *,
@@ -154,7 +162,9 @@ def incident_from_input(
         reliability=data.reliability,
         credibility=data.credibility,
         status=data.status,
-        sharing_level=data.sharing_level,
+        sharing_level=default_sharing(kind.code, impact_from(data.impact))
+        if isinstance(data.sharing_level, msgspec.UnsetType)
+        else data.sharing_level,
         hide_organisation=data.hide_organisation,
         version=1,
         created_at=now,
