@@ -39,6 +39,8 @@ from alerts.outbox.writer import (
 from api.settings import Settings
 from incidents.db import Database, create_engine
 from incidents.errors import InvalidField
+from incidents.events import EventLinks, LinkRules, corroboration
+from incidents.events.service import EventService
 from incidents.identity.accounts import Principal
 from incidents.intake.service import AlertAcknowledger, IntakeService
 from incidents.interop.service import AlertedPublicIncidents, PublicAlerts, export_text
@@ -158,6 +160,8 @@ class Container:
     # Who acknowledges an alert by SMS (`OK <code>`); None: the alerts sent to the phone's user
     # (api.http.routes.intake.RecipientAcknowledger).
     alert_acknowledger: AlertAcknowledger | None = None
+    # Reports of one event: merge, split (incidents.events).
+    events: EventService | None = None
     # Missions (issue 13): journeys, check-ins, the escalation ladder (missions/).
     missions: MissionService | None = None
     escalation: Escalation | None = None
@@ -184,6 +188,15 @@ def mask_rules(settings: Settings, id_key: bytes) -> MaskRules:
     return MaskRules(
         grid_degrees=settings.mask_grid_degrees, time_unit=TimeUnit(unit), id_key=id_key
     )
+
+
+def link_rules(settings: Settings) -> LinkRules:
+    try:
+        return LinkRules(near_km=settings.event_near_km, near_hours=settings.event_near_hours)
+    except ValueError as exc:
+        raise ValueError(
+            f"SENTINELLE_EVENT_NEAR_KM / SENTINELLE_EVENT_NEAR_HOURS are not valid: {exc}."
+        ) from exc
 
 
 def channel_policy(settings: Settings) -> ChannelPolicy:
@@ -225,6 +238,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         retention_days=settings.data_retention_days,
         reload_seconds=float(settings.risk_recompute_seconds),
         time_unit=unit,
+        demo_mode=settings.demo_mode,
     )
     zones = ZoneService(db, zone_cache, risk)
     outbox = OutboxConfig(
@@ -233,6 +247,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         mask_grid_degrees=settings.mask_grid_degrees,
         mask_time_unit=settings.mask_time_unit,
         max_age=timedelta(hours=settings.alert_max_age_hours),
+        late_max_age=timedelta(hours=settings.alert_late_max_age_hours),
     )
     missions_config = MissionsConfig.from_env()
     # Incidents near a mission on the road alert its people (after the alert outbox).
@@ -244,6 +259,8 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
     # it; then the zones the incident falls in, which the event carries to risk and alerts.
     events = WriteEvents(
         guards=(("sharing consent and audit", SharingGuard()),),
+        # Then the event it reports (a further report of a known event counts once).
+        links=EventLinks(link_rules(settings)),
         placement=ZoneAssignment(zone_cache),
         handlers=(
             ("risk", RiskObserver(risk)),
@@ -262,6 +279,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         zone_lookup=zone_lookup,
         presenter=visibility,
         cipher=cipher,
+        corroboration=corroboration,
     )
     sharing = SharingService(db, incidents, rules, names, visibility=visibility)
     alerts = AlertService(db, box, subscription_cache, outbox, signer, policy=policy)
@@ -314,6 +332,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         dispatcher=dispatcher,
         missions=missions,
         escalation=escalation,
+        events=EventService(incidents),
     )
 
     # 5. Start-up and shut-down, in this order.

@@ -55,6 +55,9 @@ class Settings:
     channel_rate_per_minute: int = 60
     ack_timeout_minutes: int = 15
     alert_max_age_hours: float = 72.0
+    # A serious incident (abduction, killing, IED, armed attack) reported late still alerts up
+    # to this age, marked "reported late" (docs/events.md); bulk imports never alert.
+    alert_late_max_age_hours: float = 336.0
     # Channels: Apprise schemes allowed (comma-separated; empty = the default list of SMS,
     # e-mail, chat, push and json/form/xml web hooks; "default,x" adds x), and hosts or host:port
     # that channels may reach although not public (loopback, private...): both comma-separated.
@@ -70,6 +73,12 @@ class Settings:
     # Risk map base: a tile URL (https://…/{z}/{x}/{y}.png) for deployments with internet;
     # empty (default): the service's own outlines and towns only, no request elsewhere.
     map_tile_url: str = ""
+    # Demo incidents (`sentinelle demo`) count in risk only when this is on.
+    demo_mode: bool = False
+    # Reports of one event (docs/events.md): the same category within this distance and time
+    # are linked and counted once; 0 links by external id only.
+    event_near_km: float = 5.0
+    event_near_hours: float = 6.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

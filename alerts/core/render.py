@@ -280,6 +280,10 @@ def _impact_parts(impact: Any, lang: str) -> list[str]:
     return parts
 
 
+# A serious incident learned days after it happened (alerts.outbox.writer.alert_age).
+_LATE = {"fr": "signalé tardivement", "en": "reported late"}
+
+
 def render_incident_alert(
     view: Any,
     *,
@@ -303,16 +307,22 @@ def render_incident_alert(
     status = _STATUS[lang].get(_value(v["status"])) if "status" in v else None
     impact = _impact_parts(v.get("impact"), lang)
     words = _WORDS[lang]
+    late = _LATE[lang] if v.get("reported_late") else None
 
     if format == "sms":
+        when = (
+            None
+            if "occurred_at" not in v
+            else _short_time(v["occurred_at"], precision, lang, local_tz)
+        )
+        if late:
+            when = f"{when} ({late})" if when else late
         return RenderedMessage(
             "",
             _incident_sms(
                 type_label=type_label,
                 place=place,
-                when=None
-                if "occurred_at" not in v
-                else _short_time(v["occurred_at"], precision, lang, local_tz),
+                when=when,
                 severity=None if severity is None else f"{words['severity']} {severity}/5",
                 status=status,
                 impact=", ".join(impact[:2]) or None,
@@ -325,7 +335,10 @@ def render_incident_alert(
     title = f"[Sentinelle] {type_label} – {place or words['unknown_place']}"
     if severity is not None:
         title += f" – {words['severity'].lower()} {severity}/5"
-    lines = [_colon(lang, words["type"], type_label)]
+    if late:
+        title += f" – {late}"
+    lines = [late.capitalize()] if late else []
+    lines.append(_colon(lang, words["type"], type_label))
     if category_label:
         lines.append(_colon(lang, words["category"], category_label))
     lines.append(_colon(lang, words["place"], place or words["unknown_place"]))

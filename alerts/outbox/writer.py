@@ -45,8 +45,8 @@ from alerts.delivery.keys import LinkSigner
 from incidents.db import on_commit
 from incidents.records.events import IncidentsImported, IncidentWritten
 from incidents.records.model import Impact, Incident, Role, Status
-from incidents.records.tables import UserRow
-from incidents.taxonomy.catalogue import CATEGORIES
+from incidents.records.tables import IncidentRow, UserRow
+from incidents.taxonomy.catalogue import CATEGORIES, types_in
 from incidents.zones.tables import IncidentZoneRow, ZoneLevelChangeRow, ZoneRow
 
 log = logging.getLogger("sentinelle.alerts")
@@ -213,6 +213,9 @@ class OutboxConfig:
     # Incidents that happened longer ago than this alert nobody: an import of last year's
     # events must not wake every subscriber.
     max_age: timedelta = timedelta(hours=72)
+    # A serious incident (SERIOUS_TYPES) learned late still alerts up to this age, marked
+    # "reported late" (docs/events.md).
+    late_max_age: timedelta = timedelta(days=14)
 
     def ack_link(self, code: str) -> str:
         base = self.public_url.rstrip("/")
@@ -369,6 +372,29 @@ def delivery_values(
 
 
 # --- incidents ---------------------------------------------------------------------------------
+
+# Incidents serious enough that a report learned days later still alerts (docs/events.md):
+# abductions of every kind, killings, IEDs, armed attacks and ambushes.
+SERIOUS_TYPES = frozenset(
+    {t.code for t in types_in("abduction")} | {"killing", "ied", "armed_attack", "ambush"}
+)
+
+
+def alert_age(incident: Incident, now: datetime, config: OutboxConfig) -> str | None:
+    """Whether an incident of this age alerts: "on_time", "late" (a serious incident older
+    than `max_age` but not `late_max_age`), or None (too old: it alerts nobody)."""
+    age = now - incident.occurred_at
+    if age <= config.max_age:
+        return "on_time"
+    if incident.type in SERIOUS_TYPES and age <= config.late_max_age:
+        return "late"
+    return None
+
+
+def late_alert_for_masked(type_code: str) -> bool:
+    """A masked recipient may hear of a late incident only if every type of its category is
+    serious: which types alert late must not tell the type the masked entry hides."""
+    return all(t.code in SERIOUS_TYPES for t in types_in(category_code(type_code) or "other"))
 
 
 def incident_priority(incident: Incident) -> Priority:
@@ -560,6 +586,28 @@ def _short(name: str) -> str:
     return re.sub(r"\s*\([^)]*\)\s*$", "", name) or name
 
 
+async def alerted_of_event(
+    session: AsyncSession,
+    canonical: uuid.UUID,
+    incident_id: uuid.UUID,
+    subscription_ids: Sequence[uuid.UUID],
+) -> set[uuid.UUID]:
+    """The subscriptions already alerted of another report of the event `canonical` names."""
+    reports = select(IncidentRow.id).where(
+        or_(IncidentRow.id == canonical, IncidentRow.event_id == canonical),
+        IncidentRow.id != incident_id,
+    )
+    rows = await session.scalars(
+        select(AlertedStateRow.subscription_id)
+        .where(
+            AlertedStateRow.incident_id.in_(reports),
+            AlertedStateRow.subscription_id.in_(list(subscription_ids)),
+        )
+        .distinct()
+    )
+    return set(rows.all())
+
+
 def _state_of(row: AlertedStateRow) -> AlertedState:
     return AlertedState(row.severity, row.status, Impact(**row.impact))
 
@@ -584,14 +632,16 @@ class AlertOutbox:
     config: OutboxConfig
 
     async def imported(self, session: AsyncSession, event: IncidentsImported) -> None:
-        for written in event.written:
-            await self.written(session, written)
+        """A bulk import (CSV, ACLED, HXL, demo) alerts nobody, whatever the age of its rows:
+        it records what others already know; the risk levels it moves alert as usual."""
+        return
 
     async def written(self, session: AsyncSession, event: IncidentWritten) -> None:
         incident, geom, previous, now = event.incident, event.geometry, event.previous, event.at
-        if incident.status == Status.RETRACTED:
+        if incident.status == Status.RETRACTED or event.links_only:
             return
-        if now - incident.occurred_at > self.config.max_age:
+        timing = alert_age(incident, now, self.config)
+        if timing is None:
             return
         snapshot = await self.cache.snapshot(session)
         if not len(snapshot.index):
@@ -605,6 +655,15 @@ class AlertOutbox:
         coarse = coarse_matches(snapshot.index, incident, self.config)
         full_ids = [i for i in exact if not is_masked_for(snapshot.recipients[i], incident)]
         masked_ids = [i for i in coarse if is_masked_for(snapshot.recipients[i], incident)]
+        if timing == "late" and not late_alert_for_masked(incident.type):
+            masked_ids = []
+        if event.duplicate_of is not None and (full_ids or masked_ids):
+            # A further report of one event: only those never alerted of the event hear of it.
+            heard = await alerted_of_event(
+                session, event.duplicate_of, incident.id, [*full_ids, *masked_ids]
+            )
+            full_ids = [i for i in full_ids if i not in heard]
+            masked_ids = [i for i in masked_ids if i not in heard]
         ids = [*full_ids, *masked_ids]
         if not ids:
             return
@@ -636,6 +695,7 @@ class AlertOutbox:
             now,
             replace={i: states[i] for i in targets if i in states},
             coarse_ids=frozenset(masked_ids),
+            late=timing == "late",
         )
 
     async def write_incident_alerts(
@@ -647,10 +707,12 @@ class AlertOutbox:
         *,
         replace: Mapping[uuid.UUID, AlertedState] | None = None,
         coarse_ids: frozenset[uuid.UUID] | None = None,
+        late: bool = False,
     ) -> list[uuid.UUID]:
         """Write the alerts; a recipient who may see the incident only masked gets the masked
         entry (and only if it is in `coarse_ids`, the subscriptions the masked entry matches,
-        when given)."""
+        when given). `late`: marked "reported late" in full views (a masked entry shows its
+        coarse day and nothing more)."""
         link = self.config.incident_link(incident.id)
         places: dict[Any, list[dict[str, Any]]] = {}
         views: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -690,6 +752,8 @@ class AlertOutbox:
                     else recipient_view(r, incident, local, self.config)
                 )
                 view.pop("masked", None)
+                if late and not masked:
+                    view["reported_late"] = True
                 views[key] = view
             view = views[key]
 

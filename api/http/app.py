@@ -28,6 +28,7 @@ from api.http.errors import EXCEPTION_HANDLERS
 from api.http.routes import (
     admin,
     alerts,
+    events,
     health,
     incidents,
     intake,
@@ -41,7 +42,19 @@ from api.settings import Settings
 from incidents.db import Database
 
 # Every area's handlers, in this order.
-AREAS = (health, incidents, admin, zones, alerts, sharing, intake, openrosa, skill, missions)
+AREAS = (
+    health,
+    incidents,
+    events,
+    admin,
+    zones,
+    alerts,
+    sharing,
+    intake,
+    openrosa,
+    skill,
+    missions,
+)
 
 # Handler parameter name -> the Container field it receives. Read on every request, so a test
 # may replace a field of `app.state.container`.
@@ -49,6 +62,7 @@ DEPENDENCIES = {
     "settings": "settings",
     "db": "db",
     "incident_service": "incidents",
+    "event_service": "events",
     "zone_service": "zones",
     "risk_service": "risk",
     "sharing_service": "sharing",

@@ -7,8 +7,10 @@ composition root (api/bootstrap.py) declares:
 
 1. the guards, which may refuse the write (raise) before anything acts on it; they see the
    event before placement (`zones` is None);
-2. the zone placement, which stores the zones the incident falls in and returns them;
-3. the handlers (risk, alert outbox...), which get the event with those zones.
+2. the event links (incidents.events), which tell whether the report is a further report of
+   an event already known (`duplicate_of`) and whether it is a demo incident;
+3. the zone placement, which stores the zones the incident falls in and returns them;
+4. the handlers (risk, alert outbox...), which get the event with those zones and links.
 
 Handlers never talk to each other (no `session.info` between them): what one needs from an
 earlier step is in the event.
@@ -31,6 +33,7 @@ from incidents.records.schemas import ZoneRef
 
 __all__ = [
     "NO_EVENTS",
+    "EventLinker",
     "IncidentWritten",
     "IncidentsImported",
     "Placement",
@@ -71,6 +74,17 @@ class IncidentWritten:
     zones: Placement | None
     actor: Principal | None  # None: a system or command-line write
     at: datetime
+    # Set by the event links step: the canonical report of the event this one is a further
+    # report of (it counts once, through that one: risk and alerts skip it), None when it is
+    # its own event; whether it is a demo incident (incidents.is_demo).
+    duplicate_of: uuid.UUID | None = None
+    is_demo: bool = False
+    # Other incidents whose event changed with this write (a canonical report retracted, a
+    # merge or split): risk counts them afresh.
+    relinked: tuple[uuid.UUID, ...] = ()
+    # Nothing of the incident changed but which event it belongs to (merge, split): no alert,
+    # no audit of a change (the merge or split is audited itself).
+    links_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,16 @@ class WriteHandler(Protocol):
     async def imported(self, session: AsyncSession, event: IncidentsImported) -> None:
         """A batch; handlers with no cheaper batch form handle each write in turn."""
         ...
+
+
+class EventLinker(Protocol):
+    """Links each written report to the event it tells of (incidents.events.linking)."""
+
+    async def link(self, session: AsyncSession, event: IncidentWritten) -> IncidentWritten: ...
+
+    async def link_new(
+        self, session: AsyncSession, events: Sequence[IncidentWritten]
+    ) -> list[IncidentWritten]: ...
 
 
 class ZonePlacer(Protocol):
@@ -118,11 +142,13 @@ class WriteEvents:
     guards: tuple[Named, ...] = ()
     placement: ZonePlacer | None = None
     handlers: tuple[Named, ...] = ()
+    links: EventLinker | None = None
 
     @property
     def order(self) -> list[str]:
         """The names of the steps in the order they run ("zones" for the placement)."""
-        middle = ["zones"] if self.placement is not None else []
+        middle = ["event links"] if self.links is not None else []
+        middle += ["zones"] if self.placement is not None else []
         return [name for name, _ in self.guards] + middle + [name for name, _ in self.handlers]
 
     async def written(
@@ -134,11 +160,17 @@ class WriteEvents:
         *,
         actor: Principal | None,
         at: datetime,
+        relinked: tuple[uuid.UUID, ...] = (),
+        links_only: bool = False,
     ) -> IncidentWritten:
         """Tell every step of one write; returns the event as the handlers saw it."""
-        event = IncidentWritten(incident, previous, geometry, None, actor, at)
+        event = IncidentWritten(
+            incident, previous, geometry, None, actor, at, relinked=relinked, links_only=links_only
+        )
         for _, guard in self.guards:
             await guard.written(session, event)
+        if self.links is not None:
+            event = await self.links.link(session, event)
         if self.placement is not None:
             placed = await self.placement.place(session, incident, geometry, previous)
             event = replace(event, zones=placed)
@@ -161,6 +193,9 @@ class WriteEvents:
             return batch
         for _, guard in self.guards:
             await guard.imported(session, batch)
+        if self.links is not None:
+            events = tuple(await self.links.link_new(session, events))
+            batch = IncidentsImported(events, actor, at)
         if self.placement is not None:
             placed = await self.placement.place_new(session, written)
             batch = IncidentsImported(

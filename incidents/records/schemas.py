@@ -109,6 +109,13 @@ class ZoneRef(Struct):
     kind: str
 
 
+class Corroboration(Struct):
+    """Other reports of the same event (incidents.events) that the viewer may read in full."""
+
+    reports: int  # this one and the linked ones: "corroborated by N reports"
+    linked: list[uuid.UUID]
+
+
 class IncidentProperties(Struct):
     """Every field but id and geometry (null when empty) in a full view.
 
@@ -143,6 +150,8 @@ class IncidentProperties(Struct):
     updated_at: datetime | UnsetType | None = UNSET
     zones: list[ZoneRef] | UnsetType = UNSET
     demo: bool | UnsetType = UNSET
+    # Only in a full view, and only when the viewer may read another report of the event.
+    corroboration: Corroboration | UnsetType = UNSET
 
 
 class IncidentFeature(Struct):

@@ -18,7 +18,13 @@ from incidents.errors import Conflict, Forbidden, InvalidField, NotFound, Precon
 from incidents.identity.accounts import Principal
 from incidents.records.events import NO_EVENTS, IncidentWritten, Placement, WriteEvents
 from incidents.records.model import Incident, Role, Status
-from incidents.records.schemas import IncidentFeature, IncidentIn, IncidentPatch, ZoneRef
+from incidents.records.schemas import (
+    Corroboration,
+    IncidentFeature,
+    IncidentIn,
+    IncidentPatch,
+    ZoneRef,
+)
 from incidents.records.store import (
     IncidentQuery,
     IncidentStore,
@@ -67,6 +73,14 @@ class ZoneLookup(Protocol):
         org_id: uuid.UUID | None = None,
         all_zones: bool = False,
     ) -> dict[uuid.UUID, list[ZoneRef]]: ...
+
+
+class Corroborator(Protocol):
+    """Per row, the reports of its event the viewer may read in full (incidents.events)."""
+
+    async def __call__(
+        self, session: AsyncSession, viewer: Principal | None, rows: list[IncidentRow]
+    ) -> dict[uuid.UUID, list[uuid.UUID]]: ...
 
 
 class Presenter(Protocol):
@@ -124,6 +138,8 @@ class IncidentService:
     mask_rules: MaskRules | None = None
     # Encrypts narratives at rest and seals list cursors (built by api/bootstrap.py).
     cipher: TextCipher | None = None
+    # "Corroborated by N reports" on full views (incidents.events.corroboration); None: not shown.
+    corroboration: Corroborator | None = None
 
     async def present(
         self,
@@ -140,7 +156,33 @@ class IncidentService:
             zones = {rows[0].id: refs} if refs else {}
         elif self.zone_lookup is not None and rows:
             zones = await self.zone_lookup(session, [r.id for r in rows], org_id=org_id)
-        return await self.presenter(session, viewer, rows, zones)
+        features = await self.presenter(session, viewer, rows, zones)
+        if self.corroboration is not None and rows:
+            await self._corroborate(session, viewer, rows, features)
+        return features
+
+    async def _corroborate(
+        self,
+        session: AsyncSession,
+        viewer: Principal | None,
+        rows: list[IncidentRow],
+        features: list[IncidentFeature],
+    ) -> None:
+        """Full views only: a masked entry says nothing of the event it belongs to."""
+        assert self.corroboration is not None
+        full = [r for r, f in zip(rows, features, strict=True) if not f.properties.masked]
+        if not full:
+            return
+        reports = await self.corroboration(session, viewer, full)
+        for row, feature in zip(rows, features, strict=True):
+            seen = reports.get(row.id)
+            if feature.properties.masked or not seen:
+                continue
+            linked = [i for i in seen if i != row.id]
+            if linked:
+                feature.properties.corroboration = Corroboration(
+                    reports=len(linked) + 1, linked=linked
+                )
 
     async def feature(self, viewer: Principal | None, incident_id: uuid.UUID) -> IncidentFeature:
         async with self.db.read() as session:

@@ -98,6 +98,8 @@ class RiskSettings(Protocol):
     def risk_hysteresis(self) -> float: ...
     @property
     def data_retention_days(self) -> int: ...
+    @property
+    def demo_mode(self) -> bool: ...
 
 
 def risk_config(settings: RiskSettings) -> RiskConfig:
@@ -118,6 +120,16 @@ def risk_config(settings: RiskSettings) -> RiskConfig:
         thresholds=thresholds,  # type: ignore[arg-type]
         hysteresis=float(settings.risk_hysteresis or base.hysteresis),
     )
+
+
+def counted_in_risk(demo_mode: bool = False) -> list[ColumnElement[bool]]:
+    """Which stored reports count in risk, on every path (zones, areas, history, skill): one
+    per event (the canonical report; its further reports, incidents.events, count through it),
+    and demo incidents only in demo mode (settings.demo_mode)."""
+    conditions: list[ColumnElement[bool]] = [IncidentRow.event_id.is_(None)]
+    if not demo_mode:
+        conditions.append(IncidentRow.is_demo.is_(False))
+    return conditions
 
 
 def epoch_days(session: AsyncSession) -> ColumnElement[float]:
@@ -496,9 +508,10 @@ def risk_columns(session: AsyncSession) -> list[ColumnElement[Any] | QueryableAt
     ]
 
 
-def store_select(session: AsyncSession) -> Any:
+def store_select(session: AsyncSession, demo_mode: bool = False) -> Any:
     """What the in-memory store holds of an incident: its risk inputs (risk_columns), its
-    point, organisation, time precision, and its shape when it is not a point."""
+    point, organisation, time precision, and its shape when it is not a point; only the
+    reports that count (counted_in_risk)."""
     return select(
         *risk_columns(session),
         IncidentRow.lon,
@@ -507,7 +520,7 @@ def store_select(session: AsyncSession) -> Any:
         IncidentRow.time_precision,
         IncidentRow.geometry_type,
         case((IncidentRow.geometry_type != "Point", IncidentRow.geometry_wkb), else_=None),
-    )
+    ).where(*counted_in_risk(demo_mode))
 
 
 def _store_rows(
@@ -535,6 +548,7 @@ async def load_store(
     *,
     since: datetime,
     time_unit: TimeUnit = TimeUnit.DAY,
+    demo_mode: bool = False,
 ) -> RiskStore:
     """Every incident that occurred after `since`: one query for the columns, zones in memory.
 
@@ -545,7 +559,7 @@ async def load_store(
     days = epoch_days(session)
     since_days = to_days(since)
     # An expression, not the index: most rows are wanted.
-    rows = (await session.execute(store_select(session).where(days > since_days))).all()
+    rows = (await session.execute(store_select(session, demo_mode).where(days > since_days))).all()
 
     def build() -> RiskStore:  # off the event loop: a million rows take a while
         columns, pi, pz, shapes = _store_rows(snapshot, rows)
@@ -565,9 +579,12 @@ async def load_store(
     return await asyncio.to_thread(build)
 
 
-async def catch_up(session: AsyncSession, store: RiskStore, snapshot: ZoneSnapshot) -> bool:
+async def catch_up(
+    session: AsyncSession, store: RiskStore, snapshot: ZoneSnapshot, demo_mode: bool = False
+) -> bool:
     """Bring the store up to the committed "incidents" counter from the change log (writes
-    of any process); False when that cannot be done (log pruned past it): load afresh."""
+    of any process); False when that cannot be done (log pruned past it): load afresh. A
+    report that stopped counting (linked to an event, demo) is left out like a deleted one."""
     seq = await versions.read(session, versions.INCIDENTS)
     if seq == store.seq:
         return True
@@ -585,11 +602,11 @@ async def catch_up(session: AsyncSession, store: RiskStore, snapshot: ZoneSnapsh
     for k in range(0, len(ids), 5000):
         chunk = ids[k : k + 5000]
         found += (
-            await session.execute(store_select(session).where(IncidentRow.id.in_(chunk)))
+            await session.execute(store_select(session, demo_mode).where(IncidentRow.id.in_(chunk)))
         ).all()
     columns, pi, pz, shapes = _store_rows(snapshot, found)
     for hex_ in {uuid.UUID(str(i)).hex for i in ids} - {str(r[0]) for r in found}:
-        store.remove(hex_)  # deleted meanwhile
+        store.remove(hex_)  # deleted meanwhile, or no longer counted
     zones_of_row: dict[int, list[int]] = {}
     for i, z in zip(pi.tolist(), pz.tolist(), strict=True):
         zones_of_row.setdefault(i, []).append(z)
@@ -611,6 +628,8 @@ class Written:
     zones: tuple[tuple[Any, ...], list[str]] | None  # (zones version, zone ids) when assigned
     shape: shapely.Geometry | None
     incident_id: uuid.UUID
+    # False: a further report of an event (or a demo incident outside demo mode), left out.
+    counts: bool = True
 
 
 @dataclass
@@ -622,9 +641,13 @@ class Pending:
     writes: list[Written] = field(default_factory=list)
     causes: dict[str, list[str]] = field(default_factory=dict)
     seq: int | None = None
+    # Incidents whose event changed with these writes: logged, re-read from the database.
+    relinked: set[uuid.UUID] = field(default_factory=set)
 
 
-def _written(incident: Incident, geom: shapely.Geometry, zones: Placement | None) -> Written:
+def _written(
+    incident: Incident, geom: shapely.Geometry, zones: Placement | None, counts: bool = True
+) -> Written:
     is_point = shapely.get_type_id(geom) == GeometryType.POINT
     point = geom if is_point else shapely.point_on_surface(geom)
     row: StoreRow = (
@@ -645,6 +668,7 @@ def _written(incident: Incident, geom: shapely.Geometry, zones: Placement | None
         None if zones is None else (zones.version, list(zones.zone_ids)),
         None if is_point else geom,
         incident.id,
+        counts,
     )
 
 
@@ -672,6 +696,8 @@ class RiskService:
     # How masked entries are dated (settings.mask_time_unit): an organisation's zone counts
     # other organisations' incidents by their masked entries.
     time_unit: TimeUnit = TimeUnit.DAY
+    # Demo incidents count only in demo mode (settings.demo_mode, counted_in_risk).
+    demo_mode: bool = False
 
     def __post_init__(self) -> None:
         self._store: RiskStore | None = None
@@ -700,20 +726,28 @@ class RiskService:
             or self._stale
             or store.zones_version != snapshot.version
             or store.since_days > to_days(since)
-            or not await catch_up(session, store, snapshot)
+            or not await catch_up(session, store, snapshot, self.demo_mode)
         ):
             self._stale = False
-            store = await load_store(session, snapshot, since=since, time_unit=self.time_unit)
+            store = await load_store(
+                session, snapshot, since=since, time_unit=self.time_unit, demo_mode=self.demo_mode
+            )
             self._store = store
         return store
 
-    def incident_committed(self, writes: list[Written], seq: int | None) -> None:
+    def incident_committed(
+        self, writes: list[Written], seq: int | None, relinked: bool = False
+    ) -> None:
         """This process's committed writes go into the store at once (no query); the store's
         counter moves only when it held every write before this one (else the next use
-        catches up from the change log)."""
+        catches up from the change log), and never past a write that relinked incidents
+        (those are re-read from the change log)."""
         store = self._store
         if store is not None:
             for written in writes:
+                if not written.counts:
+                    store.remove(written.row[0])
+                    continue
                 if written.zones is None or written.zones[0] != store.zones_version:
                     continue  # zones of another version: the next use loads afresh
                 position = store.zone_position
@@ -722,7 +756,7 @@ class RiskService:
                     [position[z] for z in written.zones[1] if z in position],
                     written.shape,
                 )
-            if seq is not None and store.seq == seq - 1:
+            if seq is not None and store.seq == seq - 1 and not relinked:
                 store.seq = seq
         if self._wake is not None:
             self._wake.set()
@@ -740,14 +774,12 @@ class RiskService:
                     for cause in _pending_causes(why)
                 ],
             )
-        if writes:
+        if writes or pending.relinked:
             seq = pending.seq = versions.bump_sync(sync, versions.INCIDENTS)
+            changed = [w.incident_id for w in writes] + sorted(pending.relinked)
             sync.execute(
                 insert(IncidentChangeRow),
-                [
-                    {"seq": seq, "incident_id": i, "at": now}
-                    for i in dict.fromkeys(w.incident_id for w in writes)
-                ],
+                [{"seq": seq, "incident_id": i, "at": now} for i in dict.fromkeys(changed)],
             )
 
     # --- loading ------------------------------------------------------------------------------
@@ -782,7 +814,11 @@ class RiskService:
                 IncidentRow.time_precision,
             )
             .join(IncidentRow, IncidentRow.id == IncidentZoneRow.incident_id)
-            .where(IncidentRow.occurred_at > since, IncidentRow.occurred_at <= until)
+            .where(
+                IncidentRow.occurred_at > since,
+                IncidentRow.occurred_at <= until,
+                *counted_in_risk(self.demo_mode),
+            )
         )
         if self.config.status_factors.get("retracted", 0.0) == 0.0:
             stmt = stmt.where(IncidentRow.status != "retracted")
@@ -1238,6 +1274,7 @@ class RiskService:
                     since=since,
                     until=until,
                     conditions=extra,
+                    demo_mode=self.demo_mode,
                 )
             masked = np.zeros(len(columns), dtype=bool)
             if full_view is not None and len(columns):
@@ -1401,8 +1438,10 @@ async def load_area_columns(
     since: datetime,
     until: datetime,
     conditions: Sequence[Any] = (),
+    demo_mode: bool = False,
 ) -> IncidentColumns:
-    """Incidents of the time window in the grid cells the area meets, as columns (one query)."""
+    """Incidents of the time window in the grid cells the area meets, as columns (one query);
+    only the reports that count (counted_in_risk)."""
     minx, miny, maxx, maxy = shapely.bounds(area)
     bbox = and_(
         IncidentRow.max_lon >= minx,
@@ -1427,6 +1466,7 @@ async def load_area_columns(
         IncidentRow.occurred_at > since,
         IncidentRow.occurred_at <= until,
         IncidentRow.status != "retracted",
+        *counted_in_risk(demo_mode),
         *conditions,
     )
     rows = (await session.execute(stmt)).all()
@@ -1483,7 +1523,7 @@ class RiskObserver:
         def committed() -> None:
             done: Pending | None = session.info.pop(PENDING_KEY, None)
             if done is not None:
-                service.incident_committed(done.writes, done.seq)
+                service.incident_committed(done.writes, done.seq, bool(done.relinked))
 
         def rolled_back() -> None:
             session.info.pop(PENDING_KEY, None)
@@ -1495,11 +1535,30 @@ class RiskObserver:
     async def written(self, session: AsyncSession, event: IncidentWritten) -> None:
         pending = self._pending(session, event.at)
         incident, placed = event.incident, event.zones
-        pending.writes.append(_written(incident, event.geometry, placed))
-        if placed is not None:
+        counts = event.duplicate_of is None and (self.service.demo_mode or not event.is_demo)
+        pending.writes.append(_written(incident, event.geometry, placed, counts))
+        # A new further report of an event already counted changes no score.
+        if placed is not None and (counts or event.previous is not None):
             cause = incident_cause(incident, event.previous)
             for zone_id in {*placed.left, *placed.zone_ids}:
                 pending.causes.setdefault(zone_id, []).append(cause)
+        if event.relinked:
+            await self._relinked(session, pending, event.relinked)
+
+    async def _relinked(
+        self, session: AsyncSession, pending: Pending, ids: Sequence[uuid.UUID]
+    ) -> None:
+        """Incidents whose event changed: logged (the store re-reads them), zones re-scored."""
+        wanted = sorted(set(ids) - pending.relinked)
+        pending.relinked.update(wanted)
+        for k in range(0, len(wanted), 500):
+            zones = await session.scalars(
+                select(IncidentZoneRow.zone_id)
+                .where(IncidentZoneRow.incident_id.in_(wanted[k : k + 500]))
+                .distinct()
+            )
+            for zone_id in zones.all():
+                pending.causes.setdefault(zone_id, []).append("event links changed")
 
     async def imported(self, session: AsyncSession, event: IncidentsImported) -> None:
         for written in event.written:

@@ -23,6 +23,7 @@ from incidents.errors import InvalidField
 from incidents.records.tables import IncidentRow
 from incidents.risk.backtest import BacktestResult, Tuning, run_backtest, step_dates
 from incidents.risk.model import RiskConfig, RiskInputs, confidence_weights, zone_neighbours
+from incidents.risk.service import counted_in_risk
 from incidents.zones.tables import IncidentZoneRow, ZoneRow
 
 __all__ = [
@@ -210,7 +211,7 @@ async def load_incident_columns(
         )
         .join(IncidentZoneRow, IncidentZoneRow.incident_id == IncidentRow.id)
         .join(ZoneRow, ZoneRow.id == IncidentZoneRow.zone_id)
-        .where(ZoneRow.kind == kind)
+        .where(ZoneRow.kind == kind, *counted_in_risk())  # one count per event, no demo
     )
     if not include_retracted:
         stmt = stmt.where(IncidentRow.status != "retracted")

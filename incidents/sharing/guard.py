@@ -40,6 +40,8 @@ class SharingGuard:
 
     async def written(self, session: AsyncSession, event: IncidentWritten) -> None:
         incident, previous, actor, now = event.incident, event.previous, event.actor, event.at
+        if event.links_only:
+            return  # a merge or split of reports: audited by incidents.events itself
         if previous is None:
             await audit.write(
                 session,

@@ -1,0 +1,16 @@
+"""Events: the reports of one event linked to its canonical report, counted once (may import
+records, sharing, audit, identity, taxonomy, db and errors; not risk, zones or what is above)."""
+
+from incidents.events.linking import EventLinks, corroboration, event_reports, promote_after
+from incidents.events.matching import LinkRules, Report, audience_within, canonical_for
+
+__all__ = [
+    "EventLinks",
+    "LinkRules",
+    "Report",
+    "audience_within",
+    "canonical_for",
+    "corroboration",
+    "event_reports",
+    "promote_after",
+]
