@@ -1,21 +1,32 @@
 """Public alerts as OASIS CAP 1.2 messages, and the Atom feed that lists them.
 
-The alert mapping read here (all keys optional except `id` and `type`):
-`id`, `type` (taxonomy code), `severity` (1-5), `status` (reported|verified|disputed|retracted),
-`geometry` (GeoJSON Point or Polygon, WGS84 lon/lat), `radius_km` (for a point; else from
+One message per version of what is published, never rewritten: its `identifier` names the
+version and its `sent` is the version's own time (not the time it is fetched), so fetching it
+twice gives the same bytes. A new version is an Update, a retraction a Cancel, each with
+`<references>` to the message it supersedes.
+
+The alert mapping read here (all keys optional except `id`, `type` and `sent`):
+`id`, `identifier` (this message's; default `id`), `sent` (the version's time), `type`
+(taxonomy code), `severity` (1-5), `status` (reported|verified|disputed|retracted),
+`geometry` (any GeoJSON geometry type, WGS84 lon/lat), `radius_km` (for a point; else from
 `location_precision`), `place_name`, `occurred_at` and `expires_at` (aware datetimes or ISO),
 `headline_fr`/`headline_en`, `description_fr`/`description_en`, `instruction_fr`/
-`instruction_en`, `url`, `version` (> 1 means Update) and `references` (earlier messages as
-(sender, identifier, sent) triples).
+`instruction_en`, `url`, `previous` (the superseded message of the same sender, as
+(identifier, sent)) and `references` (earlier messages as (sender, identifier, sent) triples).
 
 Mappings (CAP has no "security incident" scale of its own):
 
 * severity 5 -> Extreme, 4 -> Severe, 3 -> Moderate, 1-2 -> Minor;
 * urgency: retracted -> Past, severity >= 4 -> Immediate, else Expected;
 * certainty: verified -> Observed, reported -> Likely, disputed -> Possible, retracted -> Unlikely;
-* responseType: retracted -> AllClear, severity >= 4 -> Avoid, else Monitor;
-* msgType: Cancel when retracted and referencing an earlier message, Update when `version` > 1
-  or `references` are given, else Alert.
+* responseType: retracted -> None (the report was withdrawn, nothing to do), severity >= 4 ->
+  Avoid, else Monitor;
+* msgType: Cancel when retracted (it must reference the message it cancels), Update when it
+  references an earlier message, else Alert.
+
+Areas: a point is a circle (radius from `radius_km` or the location precision); a polygon is
+a CAP polygon (its exterior: CAP has no holes); a line (a road) is the corridor polygon either
+side of it, its width stated in `areaDesc`; multi-part geometries give one shape per part.
 
 Times use CAP's form "2024-03-14T10:30:00-00:00" (UTC, no "Z", as CAP 1.2 requires).
 """
@@ -27,6 +38,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import shapely
+import shapely.geometry
+
+from geo.measure import corridor_km
 from incidents.taxonomy.catalogue import get_type
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -41,6 +56,15 @@ _CERTAINTY = {
     "retracted": "Unlikely",
 }
 _RADIUS_KM = {"exact": 2.0, "near": 5.0, "locality": 10.0, "admin2": 50.0, "admin1": 150.0}
+# Corridor either side of a road: as far as the place is uncertain, at most 10 km.
+_CORRIDOR_KM = {"exact": 2.0, "near": 5.0}
+_MAX_CORRIDOR_KM = 10.0
+# CAP polygons are simplified to about 100 m: enough for a road corridor, light for receivers.
+_SIMPLIFY_DEGREES = 0.001
+_CORRIDOR_DESC = {
+    "fr": "{where} : couloir de {km:g} km de part et d'autre de l'itinéraire",
+    "en": "{where}: corridor {km:g} km either side of the route",
+}
 _LANGUAGES = (("fr", "fr-FR"), ("en", "en-US"))
 _HEADLINE = {
     "fr": "{label} signalé(e) à {place}",
@@ -72,19 +96,29 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, ns: str = CAP_NS
     return element
 
 
-def alert_to_cap(alert: Mapping[str, Any], *, sender: str, now: datetime) -> bytes:
-    """A CAP 1.2 `<alert>` (UTF-8 bytes) with one French and one English `<info>` block."""
+def alert_to_cap(alert: Mapping[str, Any], *, sender: str) -> bytes:
+    """A CAP 1.2 `<alert>` (UTF-8 bytes) with one French and one English `<info>` block.
+
+    The same mapping always gives the same bytes. Raises ValueError for a retraction that
+    references no earlier message (there is nothing to cancel) or an alert without `sent`.
+    """
     itype = get_type(str(alert["type"]))
     severity = int(alert.get("severity") or itype.default_severity)
     status = str(alert.get("status") or "reported")
     references = list(alert.get("references") or ())
+    if alert.get("previous"):
+        identifier, sent = alert["previous"]
+        references.append((sender, identifier, sent))
+    if not alert.get("sent"):
+        raise ValueError("sent: a CAP message carries the time of the version it publishes")
+    sent_at = alert["sent"]
 
     root = ET.Element(f"{{{CAP_NS}}}alert")
-    _sub(root, "identifier", str(alert["id"]))
+    _sub(root, "identifier", str(alert.get("identifier") or alert["id"]))
     _sub(root, "sender", sender)
-    _sub(root, "sent", cap_time(now))
+    _sub(root, "sent", cap_time(sent_at))
     _sub(root, "status", "Actual")
-    _sub(root, "msgType", _msg_type(alert, status, references))
+    _sub(root, "msgType", _msg_type(status, references))
     _sub(root, "scope", "Public")
     if references:
         _sub(
@@ -101,7 +135,7 @@ def alert_to_cap(alert: Mapping[str, Any], *, sender: str, now: datetime) -> byt
     for short, language in _LANGUAGES:
         label = itype.label_fr if short == "fr" else itype.label_en
         where = place or ("zone indiquée" if short == "fr" else "the area shown")
-        day = cap_time(occurred)[:10] if occurred else cap_time(now)[:10]
+        day = cap_time(occurred or sent_at)[:10]
         info = _sub(root, "info")
         _sub(info, "language", language)
         _sub(info, "category", "Security")
@@ -134,7 +168,7 @@ def alert_to_cap(alert: Mapping[str, Any], *, sender: str, now: datetime) -> byt
             _sub(info, "instruction", str(instruction))
         if alert.get("url"):
             _sub(info, "web", str(alert["url"]))
-        _area(info, alert, where)
+        _area(info, alert, where, short)
 
     document: bytes = ET.tostring(
         root, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS
@@ -142,38 +176,53 @@ def alert_to_cap(alert: Mapping[str, Any], *, sender: str, now: datetime) -> byt
     return document
 
 
-def _msg_type(alert: Mapping[str, Any], status: str, references: Sequence[Any]) -> str:
-    if status == "retracted" and references:
+def _msg_type(status: str, references: Sequence[Any]) -> str:
+    if status == "retracted":
+        if not references:
+            raise ValueError("references: a retraction cancels an earlier message; name it")
         return "Cancel"
-    if references or int(alert.get("version") or 1) > 1:
-        return "Update"
-    return "Alert"
+    return "Update" if references else "Alert"
 
 
 def _response_type(severity: int, status: str) -> str:
     if status == "retracted":
-        return "AllClear"
+        return "None"
     return "Avoid" if severity >= 4 else "Monitor"
 
 
-def _area(info: ET.Element, alert: Mapping[str, Any], where: str) -> None:
+def _area(info: ET.Element, alert: Mapping[str, Any], where: str, language: str) -> None:
     area = _sub(info, "area")
-    _sub(area, "areaDesc", where)
+    description = _sub(area, "areaDesc", where)
     geometry = alert.get("geometry")
     if not geometry:
         return
     kind = geometry.get("type")
-    if kind == "Point":
-        lon, lat = geometry["coordinates"][:2]
-        precision = str(alert.get("location_precision") or "locality")
+    precision = str(alert.get("location_precision") or "locality")
+    if kind in {"Point", "MultiPoint"}:
+        points = [geometry["coordinates"]] if kind == "Point" else geometry["coordinates"]
         radius = float(alert.get("radius_km") or _RADIUS_KM.get(precision, 10.0))
-        _sub(area, "circle", f"{lat:.5f},{lon:.5f} {radius:g}")
+        for lon, lat, *_ in points:
+            _sub(area, "circle", f"{lat:.5f},{lon:.5f} {radius:g}")
     elif kind in {"Polygon", "MultiPolygon"}:
         polygons = [geometry["coordinates"]] if kind == "Polygon" else geometry["coordinates"]
         for rings in polygons:
             _sub(area, "polygon", _cap_ring(rings[0]))  # CAP polygons have no holes
+    elif kind in {"LineString", "MultiLineString"}:
+        km = float(alert.get("radius_km") or _CORRIDOR_KM.get(precision, _MAX_CORRIDOR_KM))
+        km = min(km, _MAX_CORRIDOR_KM)
+        description.text = _CORRIDOR_DESC[language].format(where=where, km=km)
+        for ring in _corridor_rings(geometry, km):
+            _sub(area, "polygon", _cap_ring(ring))
     else:
-        raise ValueError(f"geometry: CAP areas are points or polygons, not {kind}")
+        raise ValueError(f"geometry: CAP cannot describe a {kind}")
+
+
+def _corridor_rings(geometry: Mapping[str, Any], km: float) -> list[list[tuple[float, float]]]:
+    """Exterior rings (lon, lat) of the corridor `km` either side of each line."""
+    lines = shapely.get_parts(shapely.geometry.shape(dict(geometry)))
+    corridor = shapely.union_all([corridor_km(line, km) for line in lines])
+    corridor = shapely.simplify(corridor, _SIMPLIFY_DEGREES, preserve_topology=True)
+    return [list(part.exterior.coords) for part in shapely.get_parts(corridor)]
 
 
 def _cap_ring(ring: Sequence[Sequence[float]]) -> str:

@@ -31,6 +31,7 @@ from incidents.records.service import ZoneLookup
 from incidents.records.store import IncidentQuery, IncidentStore, TextCipher, incident_from_row
 from incidents.records.tables import IncidentRow
 from incidents.records.validation import Rules, incident_from_input
+from incidents.sharing.tables import AuditRow
 from incidents.sharing.views import feature_from_row
 
 # What a re-import may change: what the source says happened. Status, sharing level and the
@@ -338,8 +339,8 @@ def flatten_pages(pages: Iterable[list[dict[str, Any]]]) -> Iterator[dict[str, A
 class PublicAlerts(Protocol):
     """Alerts that may be published as CAP (the alerts module provides the real source).
 
-    Each alert is a mapping as `incidents.interop.cap.alert_to_cap` reads it, plus `updated`
-    (datetime) for the Atom index.
+    Each alert is a mapping as `incidents.interop.cap.alert_to_cap` reads it (one message per
+    version: `identifier`, `sent`, `previous`), plus `updated` (datetime) for the Atom index.
     """
 
     async def list_public(self, now: datetime) -> list[Mapping[str, Any]]: ...
@@ -363,11 +364,58 @@ _alerts = sa_table("alerts", sa_column("incident_id"), sa_column("kind"))
 CAP_FEED_SIZE = 100
 
 
-def _public_alert(row: IncidentRow) -> dict[str, Any]:
+def cap_identifier(incident_id: uuid.UUID | str, version: int) -> str:
+    """The CAP identifier of one version of a public incident: `<incident id>-v<version>`."""
+    return f"{incident_id}-v{version}"
+
+
+def _version_time(incident: Incident) -> datetime:
+    # Every write sets updated_at to the write's time; the first version's is its creation.
+    return incident.updated_at or incident.created_at or incident.reported_at
+
+
+async def _previous_message(
+    session: AsyncSession, incident: Incident
+) -> tuple[str, datetime] | None:
+    """(identifier, sent) of the CAP message this version supersedes; None when this version is
+    the first one published.
+
+    An incident's versions are its audited writes (each write is audited at the time it sets as
+    `updated_at`), so the previous version's time is that of the last write before this one.
+    """
+    if incident.version <= 1:
+        return None
+    sent = _version_time(incident)
+    audited = (
+        await session.execute(
+            select(AuditRow.at, AuditRow.action, AuditRow.details).where(
+                AuditRow.target_type == "incident",
+                AuditRow.target_id == str(incident.id),
+                AuditRow.at <= sent,
+            )
+        )
+    ).all()
+    for at, action, details in audited:
+        # The write that made the incident `clear` is its first public message.
+        if at == sent and action == "incident.sharing_changed" and details.get("to") == "clear":
+            return None
+    earlier = [at for at, _action, _details in audited if at < sent]
+    if not earlier:
+        return None
+    return cap_identifier(incident.id, incident.version - 1), max(earlier)
+
+
+async def _public_alert(session: AsyncSession, row: IncidentRow) -> dict[str, Any] | None:
     # Only fields stored in clear are published: the narrative is never opened here.
     incident = incident_from_row(row)
+    previous = await _previous_message(session, incident)
+    if incident.status == Status.RETRACTED and previous is None:
+        return None  # retracted before it was ever published: nothing to cancel
     return {
         "id": str(incident.id),
+        "identifier": cap_identifier(incident.id, incident.version),
+        "sent": _version_time(incident),
+        "previous": previous,
         "type": incident.type,
         "severity": incident.severity,
         "status": incident.status.value,
@@ -376,7 +424,7 @@ def _public_alert(row: IncidentRow) -> dict[str, Any]:
         "place_name": incident.place_name,
         "occurred_at": incident.occurred_at,
         "version": incident.version,
-        "updated": incident.updated_at or incident.reported_at,
+        "updated": _version_time(incident),
     }
 
 
@@ -403,15 +451,23 @@ class AlertedPublicIncidents:
             rows = await session.scalars(
                 self._select().order_by(IncidentRow.updated_at.desc()).limit(CAP_FEED_SIZE)
             )
-            return [_public_alert(r) for r in rows.all()]
+            alerts = [await _public_alert(session, r) for r in rows.all()]
+            return [a for a in alerts if a is not None]
 
     async def get_public(self, alert_id: str, now: datetime) -> Mapping[str, Any] | None:
+        """The current message of a public incident, by incident id (the latest version) or by
+        CAP identifier (`<id>-v<version>`: only while that version is the current one; older
+        versions are not kept, and are not public any more)."""
+        incident_id, _, version = alert_id.partition("-v")
         try:
-            incident_id = uuid.UUID(alert_id)
+            wanted = uuid.UUID(incident_id)
+            number = int(version) if version else None
         except ValueError:
             return None
         async with self.db.read() as session:
             row = (
-                await session.scalars(self._select().where(IncidentRow.id == incident_id))
+                await session.scalars(self._select().where(IncidentRow.id == wanted))
             ).one_or_none()
-            return None if row is None else _public_alert(row)
+            if row is None or (number is not None and number != row.version):
+                return None
+            return await _public_alert(session, row)

@@ -40,6 +40,7 @@ def make_alert(**overrides: Any) -> dict[str, Any]:
         "occurred_at": datetime(2024, 3, 14, 6, 30, tzinfo=UTC),
         "expires_at": "2024-03-21T06:30:00Z",
         "url": "https://sentinelle.example.org/alerts/7",
+        "sent": sent_at,
     }
     alert.update(overrides)
     return alert
@@ -50,7 +51,7 @@ def parse(cap: bytes) -> ET.Element:
 
 
 def test_cap_is_valid_against_the_oasis_schema(schema: etree.XMLSchema) -> None:
-    cap = alert_to_cap(make_alert(), sender="sentinelle@example.org", now=sent_at)
+    cap = alert_to_cap(make_alert(), sender="sentinelle@example.org")
 
     document = etree.fromstring(cap)
     assert schema.validate(document), schema.error_log
@@ -59,7 +60,7 @@ def test_cap_is_valid_against_the_oasis_schema(schema: etree.XMLSchema) -> None:
 def test_capvalidator_agrees() -> None:
     from capvalidator import Validator
 
-    cap = alert_to_cap(make_alert(), sender="sentinelle@example.org", now=sent_at)
+    cap = alert_to_cap(make_alert(), sender="sentinelle@example.org")
 
     assert Validator(cap).schema()[0]
 
@@ -74,13 +75,13 @@ def test_capvalidator_agrees() -> None:
     ],
 )
 def test_variants_stay_valid(schema: etree.XMLSchema, overrides: dict[str, Any]) -> None:
-    cap = alert_to_cap(make_alert(**overrides), sender="sentinelle@example.org", now=sent_at)
+    cap = alert_to_cap(make_alert(**overrides), sender="sentinelle@example.org")
 
     assert schema.validate(etree.fromstring(cap)), schema.error_log
 
 
 def test_header_fields() -> None:
-    root = parse(alert_to_cap(make_alert(), sender="sentinelle@example.org", now=sent_at))
+    root = parse(alert_to_cap(make_alert(), sender="sentinelle@example.org"))
 
     assert root.findtext("cap:identifier", namespaces=NS) == str(uuid.UUID(int=7))
     assert root.findtext("cap:sender", namespaces=NS) == "sentinelle@example.org"
@@ -91,7 +92,7 @@ def test_header_fields() -> None:
 
 
 def test_french_and_english_info_blocks() -> None:
-    root = parse(alert_to_cap(make_alert(), sender="s@example.org", now=sent_at))
+    root = parse(alert_to_cap(make_alert(), sender="s@example.org"))
     infos = root.findall("cap:info", NS)
 
     assert [i.findtext("cap:language", namespaces=NS) for i in infos] == ["fr-FR", "en-US"]
@@ -105,7 +106,7 @@ def test_french_and_english_info_blocks() -> None:
 
 
 def test_point_becomes_a_circle_in_lat_lon_order() -> None:
-    root = parse(alert_to_cap(make_alert(radius_km=15), sender="s@example.org", now=sent_at))
+    root = parse(alert_to_cap(make_alert(radius_km=15), sender="s@example.org"))
 
     circle = root.findtext("cap:info/cap:area/cap:circle", namespaces=NS)
     assert circle == "14.54000,-9.19210 15"
@@ -113,7 +114,7 @@ def test_point_becomes_a_circle_in_lat_lon_order() -> None:
 
 def test_polygon_is_written_lat_lon_and_closed() -> None:
     open_ring = {"type": "Polygon", "coordinates": [[[2.3, 15.8], [2.5, 15.8], [2.5, 16.0]]]}
-    root = parse(alert_to_cap(make_alert(geometry=open_ring), sender="s@example.org", now=sent_at))
+    root = parse(alert_to_cap(make_alert(geometry=open_ring), sender="s@example.org"))
 
     polygon = root.findtext("cap:info/cap:area/cap:polygon", namespaces=NS) or ""
     pairs = polygon.split()
@@ -127,7 +128,7 @@ def test_polygon_is_written_lat_lon_and_closed() -> None:
     [
         ({"severity": 3, "status": "reported"}, "Alert", "Moderate", "Likely", "Expected"),
         ({"severity": 1, "status": "disputed"}, "Alert", "Minor", "Possible", "Expected"),
-        ({"version": 2}, "Update", "Extreme", "Observed", "Immediate"),
+        ({"previous": ("x-v1", sent_at)}, "Update", "Extreme", "Observed", "Immediate"),
         (
             {"status": "retracted", "references": [("s@example.org", "x", sent_at)]},
             "Cancel",
@@ -140,7 +141,7 @@ def test_polygon_is_written_lat_lon_and_closed() -> None:
 def test_mappings(
     overrides: dict[str, Any], msg_type: str, severity: str, certainty: str, urgency: str
 ) -> None:
-    root = parse(alert_to_cap(make_alert(**overrides), sender="s@example.org", now=sent_at))
+    root = parse(alert_to_cap(make_alert(**overrides), sender="s@example.org"))
 
     assert root.findtext("cap:msgType", namespaces=NS) == msg_type
     assert root.findtext("cap:info/cap:severity", namespaces=NS) == severity
@@ -150,7 +151,7 @@ def test_mappings(
 
 def test_unknown_type_is_refused_with_its_field() -> None:
     with pytest.raises(ValueError, match="type"):
-        alert_to_cap(make_alert(type="alien"), sender="s@example.org", now=sent_at)
+        alert_to_cap(make_alert(type="alien"), sender="s@example.org")
 
 
 def test_atom_index_links_every_alert() -> None:

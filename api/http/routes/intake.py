@@ -396,14 +396,15 @@ async def cap_index(container: NamedDependency[Container]) -> Response[bytes]:
     now = utcnow()
     public_url = container.settings.public_url
     alerts = await container.public_alerts.list_public(now)
+    # One entry per message (per incident version): its id is the message's own URL.
     entries = [
         {
-            "id": str(a["id"]),
+            "id": cap_url(public_url, str(a.get("identifier") or a["id"])),
             "title": a.get("headline_fr")
             or a.get("headline_en")
             or a.get("title")
             or f"{a['type']} {a.get('place_name') or ''}".strip(),
-            "url": cap_url(public_url, str(a["id"])),
+            "url": cap_url(public_url, str(a.get("identifier") or a["id"])),
             "updated": a.get("updated") or a.get("occurred_at"),
             "summary": a.get("description_fr"),
         }
@@ -416,19 +417,20 @@ async def cap_index(container: NamedDependency[Container]) -> Response[bytes]:
 @get(
     "/api/v1/alerts/cap/{name:str}",
     tags=["alerts"],
-    summary="One public alert as CAP 1.2 XML (`<id>.xml`)",
-    description="404 for an alert that does not exist or may not be public.",
+    summary="One public alert as CAP 1.2 XML (`<id>-v<version>.xml`, or `<id>.xml`: the latest)",
+    description="A message per version of the incident, the same bytes at every fetch; 404 for "
+    "an alert that does not exist, may not be public, or a version that was superseded.",
     security=[{}],
 )
 async def cap_alert(container: NamedDependency[Container], name: FromPath[str]) -> Response[bytes]:
     alert_id = name.removesuffix(".xml")
-    now = utcnow()
-    alert = await container.public_alerts.get_public(alert_id, now)
+    alert = await container.public_alerts.get_public(alert_id, utcnow())
     if alert is None:
         raise NotFound(f"No public alert {alert_id}.")
     public_url = container.settings.public_url
+    identifier = str(alert.get("identifier") or alert["id"])
     document = alert_to_cap(
-        {"url": cap_url(public_url, alert_id), **alert}, sender=cap_sender(public_url), now=now
+        {"url": cap_url(public_url, identifier), **alert}, sender=cap_sender(public_url)
     )
     return Response(document, media_type=CAP_MEDIA_TYPE)
 
