@@ -1,4 +1,5 @@
-"""RFC 9457 problem+json for every error: the field at fault and what to do, never a stack trace."""
+"""RFC 9457 problem+json for every error: the field at fault and what to do, never a stack trace;
+title and detail in the request's language (French or English, from the one vocabulary)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from api.http.hardening import REFUSAL_REASON_KEY, log_safe
+from incidents import vocabulary
 from incidents.errors import DomainError
 
 log = logging.getLogger("sentinelle.api")
@@ -24,6 +26,7 @@ log = logging.getLogger("sentinelle.api")
 PROBLEM = "application/problem+json"
 _KEY_RE = re.compile(r"at `\$\.?([^`]*)`")
 _NAMED_RE = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
+_LANG_RE = re.compile(r"(?:^|[;&])\s*lang=([A-Za-z]{2})")
 _TITLES = {
     400: "Bad request",
     401: "Authentication required",
@@ -40,12 +43,38 @@ _TITLES = {
 }
 
 
+def request_language(request: Request[Any, Any, Any]) -> str:
+    """fr or en: `?lang=`, then the pages' `lang` cookie, then `Accept-Language` (q-values
+    honoured); without any, French for the pages and English for the API.
+
+    Every browser and phone sends Accept-Language, so people read their language; a request
+    without it comes from a program (a script, a gateway, an integration) whose authors match
+    the documented English messages."""
+    found = _LANG_RE.search(request.scope.get("query_string", b"").decode("latin-1"))
+    if found and found.group(1).lower() in vocabulary.LANGUAGES:
+        return found.group(1).lower()
+    cookie = request.cookies.get("lang")
+    if cookie and cookie[:2].lower() in vocabulary.LANGUAGES:
+        return cookie[:2].lower()
+    default = "fr" if request.url.path.startswith("/web") else "en"
+    return vocabulary.negotiate(request.headers.get("accept-language"), default)
+
+
 def problem(
-    status: int, detail: str, *, field: str | None = None, instance: str | None = None, **extra: Any
+    status: int,
+    detail: str,
+    *,
+    field: str | None = None,
+    instance: str | None = None,
+    language: str = "en",
+    **extra: Any,
 ) -> Response[dict[str, Any]]:
+    """The problem document; `detail` is the English message the code raised, given in
+    `language` from the vocabulary's `errors` catalogue (the field name stays as it is)."""
+    detail = vocabulary.translate_message(detail, language)
     body: dict[str, Any] = {
         "type": f"https://sentinelle.example.org/problems/{status}",
-        "title": _TITLES.get(status, "Error"),
+        "title": vocabulary.translate_message(_TITLES.get(status, "Error"), language),
         "status": status,
         "detail": detail,
     }
@@ -55,7 +84,9 @@ def problem(
         body["field"] = field
         body["invalid_params"] = [{"name": field, "reason": detail}]
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"WWW-Authenticate": 'Bearer realm="sentinelle"'} if status == 401 else None
+    headers = {"Content-Language": language, "Vary": "Accept-Language"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="sentinelle"'
     return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -95,9 +126,12 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
             "The body is not valid JSON: check quotes, commas and brackets.",
             field="body",
             instance=request.url.path,
+            language=request_language(request),
         )
     detail = f"{field}: {message}" if field else message
-    return problem(422, detail, field=field, instance=request.url.path)
+    return problem(
+        422, detail, field=field, instance=request.url.path, language=request_language(request)
+    )
 
 
 def _note_refusal(request: Request[Any, Any, Any], status: int, reason: str) -> None:
@@ -108,7 +142,14 @@ def _note_refusal(request: Request[Any, Any, Any], status: int, reason: str) -> 
 
 def on_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     _note_refusal(request, exc.status, exc.detail)
-    return problem(exc.status, exc.detail, field=exc.field, instance=request.url.path, **exc.extra)
+    return problem(
+        exc.status,
+        exc.detail,
+        field=exc.field,
+        instance=request.url.path,
+        language=request_language(request),
+        **exc.extra,
+    )
 
 
 def _body_limit(request: Request[Any, Any, Any]) -> str:
@@ -137,6 +178,7 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
             "The body is not valid JSON: check quotes, commas and brackets.",
             field="body",
             instance=request.url.path,
+            language=request_language(request),
         )
     if status == 413:
         limit = _body_limit(request)
@@ -147,7 +189,7 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
         detail = (
             "Something went wrong on our side; try again, and tell an administrator if it lasts."
         )
-    return problem(status, detail, instance=request.url.path)
+    return problem(status, detail, instance=request.url.path, language=request_language(request))
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -164,6 +206,7 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         "Something went wrong on our side; nothing was changed. Try again, and tell an "
         "administrator if it lasts.",
         instance=request.url.path,
+        language=request_language(request),
     )
 
 

@@ -25,6 +25,11 @@ Credibility = Annotated[
 ]
 ShortText = Annotated[str, Meta(max_length=200)]
 LongText = Annotated[str, Meta(max_length=20_000)]
+# Phone forms and spreadsheets in French write decimal commas: "14,62" is read as 14.62.
+Degrees = Annotated[
+    float | str,
+    Meta(description='Decimal degrees, a number or text; a decimal comma is accepted ("14,62").'),
+]
 
 
 class ImpactIn(Struct, forbid_unknown_fields=True):
@@ -46,8 +51,8 @@ class IncidentIn(Struct, forbid_unknown_fields=True):
     ]
     time_precision: TimePrecision = TimePrecision.EXACT
     geometry: dict[str, Any] | None = None
-    lat: float | None = None
-    lon: float | None = None
+    lat: Degrees | None = None
+    lon: Degrees | None = None
     location_precision: LocationPrecision = LocationPrecision.EXACT
     place_name: ShortText | None = None
     severity: Severity | None = None
@@ -72,8 +77,8 @@ class IncidentPatch(Struct, forbid_unknown_fields=True):
     occurred_at: datetime | UnsetType = UNSET
     time_precision: TimePrecision | UnsetType = UNSET
     geometry: dict[str, Any] | UnsetType = UNSET
-    lat: float | UnsetType = UNSET
-    lon: float | UnsetType = UNSET
+    lat: Degrees | UnsetType = UNSET
+    lon: Degrees | UnsetType = UNSET
     location_precision: LocationPrecision | UnsetType = UNSET
     place_name: ShortText | UnsetType | None = UNSET
     severity: Severity | UnsetType = UNSET
