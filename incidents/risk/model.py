@@ -23,6 +23,7 @@ __all__ = [
     "LEVEL_BASES",
     "LEVEL_CODES",
     "LEVEL_LABELS",
+    "LEVEL_MEANINGS",
     "RELIABILITY_CODES",
     "STATUS_CODES",
     "TRENDS",
@@ -38,6 +39,7 @@ __all__ = [
     "level_for",
     "levels_for",
     "score_zones",
+    "weighted_level_config",
     "zone_intensity",
     "zone_neighbours",
 ]
@@ -64,10 +66,16 @@ _SUB_SCORE_OF_TYPE: Final = np.array(
 _RELIABILITY_VOCAB: Final = np.array(RELIABILITY_CODES, dtype=str)
 
 # What the level is cut from (docs/risk.md, "What the level means"):
-# - "weighted": risk-weighted incidents per 30 days (type x severity x confidence), per exposure;
-# - "forecast": the expected number of incidents in the next 30 days (confidence-weighted, every
-#   type alike, no area scaling), lifted to level 2 for a while after a serious incident.
+# - "forecast" (the default): the expected number of incidents in the next 30 days
+#   (confidence-weighted, every type alike, no area scaling), lifted to level 2 for a while
+#   after a serious incident;
+# - "weighted": risk-weighted incidents per 30 days (type x severity x confidence), per exposure.
 LEVEL_BASES: Final = ("weighted", "forecast")
+# What a stored level means, as the number the service keeps beside the levels
+# (incidents.risk.versions.LEVEL_MEANING; 0, never written, is a database from before it was
+# kept, whose levels are "weighted"). When it differs from the running model's, the next
+# re-scoring re-baselines every zone as one model change instead of alerting zone by zone.
+LEVEL_MEANINGS: Final[Mapping[str, int]] = MappingProxyType({"weighted": 1, "forecast": 2})
 # Levels 2-5 from these scores: weighted incidents per 30 days ...
 WEIGHTED_THRESHOLDS: Final = (0.5, 2.0, 5.0, 12.0)
 # ... or expected incidents in the next 30 days: level 2 from one in four months, 3 from about
@@ -92,10 +100,12 @@ class RiskConfig:
     spillover: float = 0.0
     reference_area_km2: float = 10_000.0
     forecast_days: float = 30.0
-    thresholds: tuple[float, float, float, float] = WEIGHTED_THRESHOLDS
+    # Levels 2-5 from these scores, in the units of `level_basis` (FORECAST_THRESHOLDS for
+    # "forecast", WEIGHTED_THRESHOLDS for "weighted").
+    thresholds: tuple[float, float, float, float] = FORECAST_THRESHOLDS
     hysteresis: float = 0.2
-    # What the level is cut from: "weighted" or "forecast" (LEVEL_BASES; docs/risk.md).
-    level_basis: str = "weighted"
+    # What the level is cut from: "forecast" or "weighted" (LEVEL_BASES; docs/risk.md).
+    level_basis: str = "forecast"
     # "forecast" only: a serious incident (severity >= serious_severity, counted at all) less
     # than serious_floor_days old keeps the score at least at the level-2 threshold (0: off).
     serious_floor_days: float = 30.0
@@ -176,6 +186,11 @@ class RiskConfig:
             if unknown:
                 raise InvalidField("type_weights", f"unknown incident types: {', '.join(unknown)}")
 
+    @property
+    def level_meaning(self) -> int:
+        """The number standing for what these levels mean (LEVEL_MEANINGS)."""
+        return LEVEL_MEANINGS[self.level_basis]
+
     def kernel_mass_days(self) -> float:
         """Total weight one incident adds over its whole life, in days: turns sums into rates."""
         total = math.fsum(self.half_life_shares)
@@ -189,6 +204,13 @@ def forecast_level_config(base: RiskConfig | None = None) -> RiskConfig:
     """`base` (default: RiskConfig()) with the level cut from the 30-day forecast (docs/risk.md)."""
     cfg = base or RiskConfig()
     return dataclasses.replace(cfg, level_basis="forecast", thresholds=FORECAST_THRESHOLDS)
+
+
+def weighted_level_config(base: RiskConfig | None = None) -> RiskConfig:
+    """`base` (default: RiskConfig()) with the level cut from the weighted score, per exposure
+    (the meaning of levels before the forecast became the default; docs/risk.md)."""
+    cfg = base or RiskConfig()
+    return dataclasses.replace(cfg, level_basis="weighted", thresholds=WEIGHTED_THRESHOLDS)
 
 
 def _codes(values: npt.ArrayLike, vocab: npt.NDArray[np.str_], name: str, hint: str) -> IntArray:

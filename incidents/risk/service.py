@@ -944,6 +944,7 @@ class RiskService:
                 await self.store(
                     session, snapshot, clock() - timedelta(days=self.config.window_days)
                 )
+            await self.rebaseline(now=clock())  # before reports re-score under a new meaning
         except Exception:
             log.exception("loading incidents for risk failed; retrying on the next write")
         while True:
@@ -992,10 +993,13 @@ class RiskService:
         """
         version = await zones_version(session, lock=True)
         await versions.bump(session, versions.RISK)
+        # Levels stored under another meaning (an upgrade that changed what the level is cut
+        # from): every zone is re-baselined once, recorded as a model change, no alert.
+        rebaseline = await versions.level_meaning_changed(session, self.config)
         snapshot = await self.cache.snapshot(session, version=version)
         if not snapshot.zones:
             return []
-        if zone_ids is None:
+        if zone_ids is None or rebaseline:
             targets = {z.id for z in snapshot.zones}
         else:
             targets = snapshot.around(zone_ids)
@@ -1015,7 +1019,7 @@ class RiskService:
             ).all()
         )
         previous = np.zeros(len(snapshot.zones), dtype=np.intp)
-        for zid, level in stored.items():
+        for zid, level in stored.items() if not rebaseline else ():  # old meaning: no hysteresis
             previous[snapshot.position[zid]] = level
         risks = await asyncio.to_thread(self._score, snapshot, inputs, now, previous)
         values: list[dict[str, Any]] = []
@@ -1039,7 +1043,9 @@ class RiskService:
             before = stored.get(zid)
             if before == risk.level or (before is None and risk.level == 1):
                 continue
-            if zid in causes:
+            if rebaseline:
+                cause = versions.MODEL_CHANGE_CAUSE
+            elif zid in causes:
                 cause = _join_causes(causes[zid])
             elif spill_cause is not None:
                 cause = f"neighbouring zone: {spill_cause}"
@@ -1069,10 +1075,13 @@ class RiskService:
                         "at": c.at,
                         "cause": c.cause,
                         "seq": int(last.get(c.zone_id) or 0) + 1,
+                        "alerted_at": now if rebaseline else None,  # a model change alerts no one
                     }
                     for c in changes
                 ],
             )
+            if rebaseline:
+                return []
             for hook in self.level_change_hooks:
                 await hook(session, changes)
         return changes
@@ -1082,6 +1091,17 @@ class RiskService:
     ) -> list[LevelChange]:
         async with self.db.transaction() as session:
             return await self.recompute(session, now=now, default_cause=cause)
+
+    async def rebaseline(self, *, now: datetime) -> bool:
+        """Re-score every zone now if the stored levels have another meaning than this model's
+        (the first start after an upgrade): one model change, no level-change alert. Done at
+        start so that the first report after an upgrade is judged against the new baseline."""
+        async with self.db.read() as session:
+            if await versions.read(session, versions.LEVEL_MEANING) == self.config.level_meaning:
+                return False
+        async with self._lock():
+            await self.recompute_all(now=now)
+        return True
 
     async def level_changes(
         self, *, since: datetime | None = None, zone_id: str | None = None

@@ -14,15 +14,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from incidents.zones.tables import ChangeCounterRow
+from incidents.risk.model import LEVEL_MEANINGS, RiskConfig
+from incidents.zones.tables import ChangeCounterRow, ZoneRiskRow
 
 __all__ = [
     "INCIDENTS",
+    "LEVEL_MEANING",
+    "MODEL_CHANGE_CAUSE",
     "PRUNED",
     "RISK",
     "ZONES",
     "bump",
     "bump_sync",
+    "level_meaning_changed",
     "lock_exclusive",
     "lock_shared",
     "read",
@@ -33,6 +37,13 @@ INCIDENTS = "incidents"  # every transaction that writes incidents
 ZONES = "zones"  # every transaction that writes zones
 RISK = "risk"  # every re-scoring (its lock makes them one at a time, across processes)
 PRUNED = "incident_changes_pruned"  # the highest `incidents` value pruned from the change log
+# What the stored levels mean (incidents.risk.model.LEVEL_MEANINGS); 0: from before it was kept.
+LEVEL_MEANING = "risk_level_meaning"
+# The cause of the level changes recorded when every zone is re-baselined under a new meaning.
+MODEL_CHANGE_CAUSE = (
+    "model change: what the level is cut from changed with an upgrade (docs/risk.md, "
+    "'What the level means'); not a change in the zone"
+)
 _TABLE = cast(Table, ChangeCounterRow.__table__)
 
 
@@ -103,3 +114,20 @@ async def lock_exclusive(session: AsyncSession, name: str) -> int:
         await session.execute(_create_stmt(session, name))
         value = (await session.execute(stmt)).scalar_one()
     return int(value)
+
+
+async def level_meaning_changed(session: AsyncSession, config: RiskConfig) -> bool:
+    """Whether the stored levels were cut under another meaning than `config`'s; records
+    `config`'s meaning either way. The caller holds the "risk" counter's lock (one re-scoring at
+    a time), so exactly one re-scoring sees the change and re-baselines.
+
+    A database with no stored level has nothing to re-baseline; one with levels but no meaning
+    recorded is from before it was kept, when every level was cut from the weighted score.
+    """
+    meaning = config.level_meaning
+    stored = await read(session, LEVEL_MEANING)
+    if stored == meaning:
+        return False
+    has_levels = (await session.execute(select(ZoneRiskRow.zone_id).limit(1))).first() is not None
+    await set_value(session, LEVEL_MEANING, meaning)
+    return has_levels and (stored or LEVEL_MEANINGS["weighted"]) != meaning

@@ -97,6 +97,18 @@ def test_covers_the_23_month_ends_of_2019_2020(result: BacktestResult) -> None:
 
 
 @pytest.mark.parametrize("baseline", ["last_30_days", "last_90_days", "last_180_days"])
+def test_the_level_score_beats_baseline_on_both_means(
+    result: BacktestResult, baseline: str
+) -> None:
+    # The headline: the score each cercle's level is cut from (default level basis: forecast).
+    assert result.headline == "level_score"
+    assert result.level_basis == "forecast"
+    margin = result.margins()[baseline]
+    assert margin.d_rho > 0, result.table()
+    assert margin.d_top_k > 0, result.table()
+
+
+@pytest.mark.parametrize("baseline", ["last_30_days", "last_90_days", "last_180_days"])
 def test_model_beats_baseline_on_mean_rho(result: BacktestResult, baseline: str) -> None:
     assert result.methods["model"].mean_rho > result.methods[baseline].mean_rho, result.table()
 

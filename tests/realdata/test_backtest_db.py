@@ -91,6 +91,16 @@ def test_expected_incidents_beat_baseline_on_both_means(backtest: Result, baseli
     assert model_top > base_top, backtest.stdout
 
 
+@pytest.mark.parametrize("baseline", ["last 30 days", "last 90 days", "last 180 days"])
+def test_the_level_score_beats_baseline_on_both_means(backtest: Result, baseline: str) -> None:
+    # The margins table: "last 180 days │ +0.001 ± 0.006 │ +0.010 ± 0.008 │ 11, 8 / 24".
+    line = [x for x in backtest.stdout.splitlines() if baseline in x][1]
+    d_rho, _, d_top, _ = (float(v) for v in re.findall(r"[+-]?\d\.\d{3}", line.split(baseline)[1]))
+    assert d_rho > 0, backtest.stdout
+    assert d_top > 0, backtest.stdout
+    assert "the level is cut from the 30-day forecast" in backtest.stdout.replace("\n", " ")
+
+
 def test_calibration_rises_with_the_level(backtest: Result) -> None:
     assert "calibration rises with the level" in backtest.stdout
 

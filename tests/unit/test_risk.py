@@ -26,12 +26,15 @@ from incidents.risk.model import (
 
 NOW = 20_000.0  # days since 1970-01-01 (2024-10-04)
 # One half-life, spill-over off, reference area 10,000 km²: numbers a reader can redo by hand.
+# These tests check the weighted score (type x severity x confidence, per exposure), so the level
+# is cut from it here; the forecast basis (the default) is tested in test_risk_level_model.py.
 SIMPLE = RiskConfig(
     half_lives_days=(30.0,),
     half_life_shares=(1.0,),
     spillover=0.0,
     thresholds=(1.0, 2.0, 4.0, 8.0),
     hysteresis=0.2,
+    level_basis="weighted",
 )
 PER_PERIOD = 30.0 / (30.0 / math.log(2) * (1 - 2 ** (-730 / 30)))  # 30 days / kernel mass
 TOWN_KM2 = 500.0
@@ -263,6 +266,7 @@ def test_spill_over_adds_a_share_of_the_neighbours_and_names_their_incidents() -
         half_life_shares=(1.0,),
         spillover=0.1,
         thresholds=(1.0, 2.0, 4.0, 8.0),
+        level_basis="weighted",
     )
     neighbours = (np.array([0, 1]), np.array([1, 0]))
     gao, east, far = score(
@@ -352,6 +356,7 @@ def test_a_type_weight_override_changes_the_score() -> None:
         half_life_shares=(1.0,),
         spillover=0.0,
         type_weights={"armed_attack": 5.0},
+        level_basis="weighted",  # type weights shape the weighted score, not the forecast
     )
     (base,) = score([{}])
     (weighted,) = score([{}], config=heavy)
