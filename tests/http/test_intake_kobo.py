@@ -17,6 +17,7 @@ from incidents.db import Database
 from incidents.intake.service import set_intake_secret
 from incidents.interop.rows import fold
 from incidents.records.tables import IncidentRow
+from incidents.sharing.tables import AuditRow
 from tests.factories import Factory
 
 URL = "/api/v1/intake/kobo"
@@ -169,3 +170,105 @@ async def test_imprecise_geopoint_is_kept_with_lower_location_precision(
         await client.get(f"/api/v1/incidents/{created['id']}", headers=officer.headers)
     ).json()
     assert feature["properties"]["location_precision"] == "near"
+
+
+# ---------------------------------------------------------------------------- edits in Kobo
+
+
+def edit_of(previous: dict[str, Any], **answers: str) -> dict[str, Any]:
+    """What KoboToolbox sends after an edit of `previous` (in Enketo, from the data table): a
+    new instanceID (and `_uuid`), `meta/deprecatedID` naming the one it replaces, and
+    `meta/rootUuid` naming the first (KoboToolbox 2.024 and later)."""
+    edited = copy.deepcopy(previous)
+    new = str(uuid.uuid4())
+    edited["meta/deprecatedID"] = previous["meta/instanceID"]
+    edited.setdefault("meta/rootUuid", previous["meta/instanceID"])
+    edited["meta/instanceID"] = f"uuid:{new}"
+    edited["_uuid"] = new
+    edited.update(answers)
+    return edited
+
+
+async def incident_versions(db: Database) -> list[tuple[uuid.UUID, int, int]]:
+    async with db.read() as session:
+        rows = await session.execute(
+            select(IncidentRow.id, IncidentRow.version, IncidentRow.abducted)
+        )
+        return [tuple(r) for r in rows.all()]  # type: ignore[misc]
+
+
+async def test_an_edit_in_kobo_is_a_new_version_of_the_first_incident(
+    client: AsyncTestClient[Litestar], factory: Factory, db: Database, submission: dict[str, Any]
+) -> None:
+    officer = await factory.caller("officer")
+    headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, officer.org_id)}
+    first = (await client.post(URL, json=submission, headers=headers)).json()
+    edit = edit_of(submission, **{"group_impact/abducted": "3"})
+    second_edit = edit_of(edit, **{"group_impact/abducted": "4"})
+    del second_edit["meta/rootUuid"]  # older KoboToolbox: deprecatedID only
+
+    answers = [await client.post(URL, json=e, headers=headers) for e in (edit, second_edit)]
+
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.json()["id"] for a in answers] == [first["id"], first["id"]]
+    assert [a.json()["updated"] for a in answers] == [True, True]
+    assert await incident_versions(db) == [(uuid.UUID(first["id"]), 3, 4)]
+    async with db.read() as session:
+        changes = (
+            await session.scalars(
+                select(AuditRow.target_id).where(AuditRow.action == "incident.changed")
+            )
+        ).all()
+    assert changes == [first["id"], first["id"]]
+
+
+async def test_resending_an_edit_or_the_replaced_submission_changes_nothing(
+    client: AsyncTestClient[Litestar], factory: Factory, db: Database, submission: dict[str, Any]
+) -> None:
+    officer = await factory.caller("officer")
+    headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, officer.org_id)}
+    first = (await client.post(URL, json=submission, headers=headers)).json()
+    edit = edit_of(submission, **{"group_impact/abducted": "3"})
+    await client.post(URL, json=edit, headers=headers)
+
+    again = await client.post(URL, json=edit, headers=headers)
+    replaced = await client.post(URL, json=submission, headers=headers)
+
+    assert [again.status_code, replaced.status_code] == [200, 200]
+    assert (
+        again.json()
+        == replaced.json()
+        == {
+            "id": first["id"],
+            "created": False,
+            "updated": False,
+            "reference": first["reference"],
+        }
+    )
+    assert await incident_versions(db) == [(uuid.UUID(first["id"]), 2, 3)]
+
+
+async def test_an_edit_of_an_unknown_or_another_organisations_submission_is_refused_alike(
+    client: AsyncTestClient[Litestar], factory: Factory, db: Database, submission: dict[str, Any]
+) -> None:
+    owner = await factory.caller("officer")
+    owner_headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, owner.org_id)}
+    first = (await client.post(URL, json=submission, headers=owner_headers)).json()
+    outsider = await factory.caller("officer")
+    headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, outsider.org_id)}
+    nowhere = str(uuid.uuid4())
+    never = edit_of(submission, **{"group_impact/killed": "9"})
+    never["meta/deprecatedID"] = never["meta/rootUuid"] = f"uuid:{nowhere}"
+
+    unknown = await client.post(URL, json=never, headers=owner_headers)
+    foreign = await client.post(
+        URL, json=edit_of(submission, **{"group_impact/killed": "9"}), headers=headers
+    )
+
+    assert unknown.status_code == foreign.status_code == 422
+    assert unknown.json()["field"] == foreign.json()["field"] == "meta/deprecatedID"
+    # The same words whether the first submission is another organisation's or nobody's.
+    assert unknown.json()["detail"].replace(nowhere, "X") == foreign.json()["detail"].replace(
+        submission["_uuid"], "X"
+    )
+    assert await incident_versions(db) == [(uuid.UUID(first["id"]), 1, 2)]
