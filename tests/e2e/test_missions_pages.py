@@ -8,6 +8,7 @@ officer, a reporter of the same organisation, the platform operator, a missing C
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,15 @@ from missions.tables import MissionCheckinRow, MissionRow
 from tests.e2e.test_nav_by_role import signed_in
 from tests.e2e.web import PHONE, fits_the_phone, sign_in
 from tests.factories import Caller, Factory
+
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+async def shot(page: Page, name: str) -> None:
+    """The docs' screenshots (SENTINELLE_SCREENSHOTS=1): the page as a phone shows it."""
+    if os.environ.get("SENTINELLE_SCREENSHOTS"):
+        await page.screenshot(path=str(SHOTS / f"missions-{name}.png"), full_page=True)
 
 
 @pytest.fixture(name="approval_everywhere")
@@ -77,6 +87,7 @@ async def test_plan_approve_check_in_call_for_help_and_take_the_alarm_on_a_phone
         "Choisissez au moins un voyageur"
     )
     await fits_the_phone(page)
+    await shot(page, "plan-errors")
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(MissionRow)) == 0
 
@@ -115,6 +126,7 @@ async def test_plan_approve_check_in_call_for_help_and_take_the_alarm_on_a_phone
             await tpage.click("#checkin-submit")
             await expect(tpage.locator("#done")).to_contain_text("Pointage enregistré à")
             await expect(tpage.locator("#mission-state")).to_have_text("en cours")
+            await shot(tpage, "checkin")
             await tpage.click("#position summary")
             await tpage.fill("#lat", "15,0")
             await tpage.fill("#lon", "-2.95")
@@ -142,9 +154,10 @@ async def test_plan_approve_check_in_call_for_help_and_take_the_alarm_on_a_phone
             await expect(officer_page.locator("#alarm-open")).to_be_visible()
             await officer_page.click("#acknowledge")
             await expect(officer_page.locator("#alarm-taken")).to_contain_text(
-                "Prise par officer test à"
+                "Prise par officer test le"
             )
             await fits_the_phone(officer_page)
+            await shot(officer_page, "alarm-taken")
             listing = page
             await listing.goto("/web/missions")
             card = listing.locator(f"#missions li[data-id='{mission_path.rsplit('/', 1)[1]}']")
@@ -152,6 +165,7 @@ async def test_plan_approve_check_in_call_for_help_and_take_the_alarm_on_a_phone
             await expect(card).to_contain_text("prise par officer test")
             await expect(card.locator(".route-bar .seg").first).to_be_visible()
             await fits_the_phone(listing)
+            await shot(listing, "list")
 
             # The export, by the officer: a CSV with the statement, audited.
             csv = await officer_page.request.get(f"{mission_path}/notification?format=csv")
