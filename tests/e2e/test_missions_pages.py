@@ -30,7 +30,6 @@ from tests.e2e.test_nav_by_role import signed_in
 from tests.e2e.web import PHONE, fits_the_phone, sign_in
 from tests.factories import Caller, Factory
 
-
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
