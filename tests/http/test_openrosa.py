@@ -67,6 +67,9 @@ class Collect:
     username: str
     password: str
     https: bool = False
+    #: Collect sends no Accept-Language (Sentinelle then answers in French); tests reading the
+    #: English messages set one.
+    language: str | None = None
     challenge: dict[str, str] | None = None
     nc: int = 0
     cnonce: str = ""
@@ -126,6 +129,8 @@ class Collect:
                 headers["Authorization"] = authorization
             if content_type:
                 headers["Content-Type"] = content_type
+            if self.language:
+                headers["Accept-Language"] = self.language
             answer = await self.client.request(method, url, headers=headers, content=content)
             self.log.append((method, path, answer.status_code))
             if answer.status_code != 401:
@@ -341,7 +346,9 @@ async def test_collect_round_trip_form_list_form_submission_duplicate_edit(
 async def test_digest_challenge_is_first_and_basic_is_offered_for_https(
     client: AsyncTestClient[Litestar],
 ) -> None:
-    answer = await client.get(f"{BASE}/formList", headers={"X-OpenRosa-Version": "1.0"})
+    answer = await client.get(
+        f"{BASE}/formList", headers={"X-OpenRosa-Version": "1.0", "Accept-Language": "en"}
+    )
 
     assert answer.status_code == 401
     assert answer.headers["X-OpenRosa-Version"] == "1.0"
@@ -536,6 +543,7 @@ def without_ids(text: str) -> str:
 async def test_bad_xml_is_a_4xx_with_an_openrosa_message_and_stores_nothing(
     db: Database, collect: Collect, body: bytes, said: str
 ) -> None:
+    collect.language = "en"
     answer = await collect.send_instance(body)
 
     assert 400 <= answer.status_code < 500
@@ -545,6 +553,7 @@ async def test_bad_xml_is_a_4xx_with_an_openrosa_message_and_stores_nothing(
 
 
 async def test_a_submission_without_place_names_the_field(db: Database, collect: Collect) -> None:
+    collect.language = "en"
     xml = instance(group_location__location="", group_location__place_name="Xqzwvillage")
 
     answer = await collect.send_instance(xml)
@@ -557,6 +566,7 @@ async def test_a_submission_without_place_names_the_field(db: Database, collect:
 async def test_not_multipart_or_without_the_xml_part_is_refused(
     db: Database, collect: Collect
 ) -> None:
+    collect.language = "en"
     raw = await collect.request(
         "POST", f"{BASE}/submission", content=instance(), content_type="text/xml"
     )
@@ -588,7 +598,18 @@ async def test_attachments_are_accepted_not_kept_and_a_split_upload_is_one_repor
 
 
 async def test_unknown_form_is_404_with_an_openrosa_message(collect: Collect) -> None:
+    collect.language = "en"
     answer = await collect.get(f"{BASE}/forms/another")
 
     assert answer.status_code == 404
     assert "form list" in message(answer)
+
+
+async def test_collect_without_a_language_reads_the_french_catalogue(collect: Collect) -> None:
+    from incidents import vocabulary
+
+    french = await collect.get(f"{BASE}/forms/another")
+    collect.language = "en"
+    english = await collect.get(f"{BASE}/forms/another")
+
+    assert message(french) == vocabulary.translate_message(message(english), "fr")

@@ -19,6 +19,7 @@ from litestar.params import FromPath
 from api.http.auth import WRITERS
 from api.http.routes.common import principal_of, utcnow
 from api.settings import Settings
+from incidents import vocabulary
 from incidents.errors import DomainError, InvalidField, NotFound
 from incidents.identity.accounts import Principal
 from incidents.intake.openrosa import (
@@ -70,18 +71,20 @@ def _xml(body: bytes, status: int = 200, **headers: str) -> Response[bytes]:
 
 
 def _problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Errors as an OpenRosaResponse, whose message ODK Collect shows to the user."""
+    """Errors as an OpenRosaResponse, whose message ODK Collect shows to the user: in the
+    phone's language, French when it says none (ODK Collect sends no Accept-Language)."""
+    language = vocabulary.negotiate(request.headers.get("accept-language"), "fr")
     if isinstance(exc, AuthRequired):
         nonce = new_nonce(utcnow(), secrets.token_bytes(12))
         return ChallengeResponse(
-            response_xml(exc.detail),
+            response_xml(vocabulary.translate_message(exc.detail, language)),
             challenges(nonce, stale=exc.stale),
             status_code=401,
             media_type=XML_MEDIA_TYPE,
             headers=openrosa_headers(),
         )
     if isinstance(exc, DomainError):
-        status, message = exc.status, exc.detail
+        status, message = exc.status, vocabulary.translate_message(exc.detail, language)
         if exc.field:
             message = f"{exc.field}: {message}"
     elif isinstance(exc, HTTPException):
