@@ -326,7 +326,7 @@ def _rfc7946_polygons(geom: shapely.Geometry, ndigits: int) -> shapely.Geometry:
         return geom
     if shapely.get_type_id(geom) in (3, 6) and shapely.is_valid(geom):
         snapped = shapely.set_precision(geom, 10.0**-ndigits)
-        if not snapped.is_empty and shapely.get_type_id(snapped) in (3, 6):
+        if not shapely.is_empty(snapped) and shapely.get_type_id(snapped) in (3, 6):
             geom = snapped
     return shapely.orient_polygons(geom, exterior_cw=False)
 

@@ -387,14 +387,18 @@ async def _previous_message(
         return None
     sent = _version_time(incident)
     audited = (
-        await session.execute(
-            select(AuditRow.at, AuditRow.action, AuditRow.details).where(
-                AuditRow.target_type == "incident",
-                AuditRow.target_id == str(incident.id),
-                AuditRow.at <= sent,
+        (
+            await session.execute(
+                select(AuditRow.at, AuditRow.action, AuditRow.details).where(
+                    AuditRow.target_type == "incident",
+                    AuditRow.target_id == str(incident.id),
+                    AuditRow.at <= sent,
+                )
             )
         )
-    ).all()
+        .tuples()
+        .all()
+    )
     for at, action, details in audited:
         # The write that made the incident `clear` is its first public message.
         if at == sent and action == "incident.sharing_changed" and details.get("to") == "clear":
