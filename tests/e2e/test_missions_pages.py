@@ -382,3 +382,78 @@ def test_every_mission_page_text_is_in_french_and_english() -> None:
         english = {m.id for m in read_po(fh) if isinstance(m.id, str)}
     assert sorted(m for m in used if not french.get(m)) == []
     assert sorted(used - english) == []
+
+
+async def test_what_only_the_service_can_refuse_is_said_in_french_by_the_field(
+    app: Litestar, factory: Factory, db: Database, approval_everywhere: None
+) -> None:
+    """A stop outside the route's corridor and a phone that belongs to another organisation's
+    member: the form cannot tell, the service refuses, the page says it under the field."""
+    from incidents.intake.service import register_phone
+
+    org = await factory.org()
+    planner = await factory.caller("planner", org_id=org)
+    await factory.caller("officer", org_id=org)
+    stranger = await factory.caller("reporter")
+    async with db.transaction() as session:
+        await register_phone(session, stranger.user_id, "+22376555444")
+    form = {
+        "title": "Mopti - Douentza",
+        "departure": at(1),
+        "arrival": at(8),
+        "route": "Mopti, Douentza",
+        "traveller_name_0": "Awa",
+        "traveller_phone_0": "+22376000001",
+    }
+    async with AsyncTestClient(app=app) as client:
+        await signed_in(client, planner.token)
+        csrf = await csrf_of(client, "/web/missions/new")
+        far = await client.post(
+            "/web/missions",
+            data={**form, "csrf": csrf, "stop_place_1": "Kidal", "stop_time_1": at(4)},
+        )
+        assert far.status_code == 422
+        assert 'id="stop_1-error"' in far.text
+        assert "hors du corridor de l&#39;itinéraire" in far.text
+        taken = await client.post(
+            "/web/missions", data={**form, "csrf": csrf, "traveller_phone_0": "+22376555444"}
+        )
+        assert taken.status_code == 422
+        assert 'id="traveller_0-error"' in taken.text
+        assert "Ce numéro ne peut pas servir pour cette mission" in taken.text
+        assert "Mopti - Douentza" in taken.text  # what was typed is kept
+        async with db.read() as session:
+            assert await session.scalar(select(func.count()).select_from(MissionRow)) == 0
+        planned = await client.post("/web/missions", data={**form, "csrf": csrf})
+        assert planned.status_code == 200
+        assert "Mission planifiée." in planned.text
+
+
+async def test_the_notification_is_a_pdf_too_and_each_download_is_audited(
+    app: Litestar, factory: Factory, db: Database, approval_everywhere: None
+) -> None:
+    org = await factory.org()
+    planner = await factory.caller("planner", org_id=org)
+    officer = await factory.caller("officer", org_id=org)
+    traveller = await factory.caller("reporter", org_id=org)
+    mission_id = await plan_over_http(app, planner, traveller)
+    async with AsyncTestClient(app=app) as client:
+        await signed_in(client, officer.token)
+        page = await client.get(f"/web/missions/{mission_id}")
+        assert 'id="export-pdf"' in page.text
+        pdf = await client.get(f"/web/missions/{mission_id}/notification?format=pdf")
+        assert pdf.status_code == 200
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF")
+        csv = await client.get(f"/web/missions/{mission_id}/notification?format=csv&lang=en")
+        assert "guarantees no safety" in csv.text
+        assert "Gao - Bourem - Kidal" in csv.text
+    async with db.read() as session:
+        formats = (
+            await session.execute(
+                select(AuditRow.details)
+                .where(AuditRow.action == "mission.notification_exported")
+                .order_by(AuditRow.id)
+            )
+        ).scalars()
+        assert [d["format"] for d in formats] == ["pdf", "csv"]
