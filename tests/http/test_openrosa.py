@@ -613,3 +613,70 @@ async def test_collect_without_a_language_reads_the_french_catalogue(collect: Co
     english = await collect.get(f"{BASE}/forms/another")
 
     assert message(french) == vocabulary.translate_message(message(english), "fr")
+
+
+async def test_the_operator_reports_nothing_even_with_a_login_made_behind_our_back(
+    client: AsyncTestClient[Litestar], app: Litestar, db: Database, factory: Factory
+) -> None:
+    from incidents.identity.accounts import hash_token
+    from incidents.intake.tables import FormLoginRow
+    from incidents.records.tables import ApiTokenRow
+
+    operator = await factory.operator()
+    password = "abcd-efgh-jkmn-pqrs"
+    async with db.transaction() as session:
+        token_id = await session.scalar(
+            select(ApiTokenRow.id).where(ApiTokenRow.token_hash == hash_token(operator.token))
+        )
+        assert token_id is not None
+        session.add(
+            FormLoginRow(
+                token_id=token_id,
+                username="odk-operator1",
+                ha1_sealed=app.state.container.cipher.seal(openrosa.ha1("odk-operator1", password)),
+                created_at=datetime.now(UTC),
+            )
+        )
+    collect = Collect(client, "odk-operator1", password, language="en")
+
+    answer = await collect.send_instance(instance())
+
+    assert answer.status_code == 403
+    assert "cannot report incidents" in message(answer)
+    assert await incidents_of(db) == []
+
+
+async def test_an_unknown_user_costs_the_same_work_as_a_wrong_password(
+    client: AsyncTestClient[Litestar],
+    app: Litestar,
+    collect: Collect,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No timing is measured: the two refusals open one sealed digest and make one
+    constant-time comparison each (hmac.compare_digest), so neither says which it was."""
+    import incidents.intake.service as service
+
+    cipher = app.state.container.cipher
+    opened: list[str] = []
+    compared: list[tuple[str, str]] = []
+    real_open, real_compare = cipher.open, service.constant_time_equal
+
+    def counting_open(stored: str) -> str:
+        opened.append(stored)
+        return str(real_open(stored))
+
+    def counting_compare(left: str, right: str) -> bool:
+        compared.append((left, right))
+        return bool(real_compare(left, right))
+
+    monkeypatch.setattr(cipher, "open", counting_open)
+    monkeypatch.setattr(service, "constant_time_equal", counting_compare)
+    work = []
+    for username, password in [(collect.username, "wrong"), ("odk-nobody999", "wrong")]:
+        opened.clear()
+        compared.clear()
+        answer = await Collect(client, username, password).form_list()
+        assert answer.status_code == 401
+        work.append((len(opened), len(compared)))
+
+    assert work == [(1, 1), (1, 1)]
