@@ -234,6 +234,10 @@ async def test_a_duress_check_in_looks_ordinary_on_the_travellers_phone(
         )
         await expect(officer_page.locator("#mission-state")).to_have_text("en cours")
         await fits_the_phone(officer_page)
+        await officer_page.goto("/web/missions")
+        await expect(officer_page.locator("#missions .duress")).to_have_text(
+            "sous contrainte : agir discrètement"
+        )
     finally:
         await ocontext.close()
 
@@ -457,3 +461,23 @@ async def test_the_notification_is_a_pdf_too_and_each_download_is_audited(
             )
         ).scalars()
         assert [d["format"] for d in formats] == ["pdf", "csv"]
+
+
+@pytest.mark.parametrize(
+    ("role", "plan", "protocol"),
+    [("reporter", False, False), ("planner", True, False), ("officer", True, True)],
+)
+async def test_the_mission_tabs_follow_the_role(
+    app: Litestar, factory: Factory, role: str, plan: bool, protocol: bool
+) -> None:
+    caller = await factory.caller(role)
+    async with AsyncTestClient(app=app) as client:
+        await signed_in(client, caller.token)
+        for path in ("/web/report", "/web/missions"):
+            page = await client.get(path)
+            assert 'href="/web/missions"' in page.text
+        listing = await client.get("/web/missions")
+        assert ('href="/web/missions/new"' in listing.text) is plan
+        assert ('href="/web/missions/protocol"' in listing.text) is protocol
+        new = await client.get("/web/missions/new")
+        assert new.status_code == (200 if plan else 403)
