@@ -48,6 +48,7 @@ from incidents.records.events import WriteEvents
 from incidents.records.schemas import IncidentFeature
 from incidents.records.service import IncidentService
 from incidents.records.validation import Rules
+from incidents.risk.coverage import CoverageRule
 from incidents.risk.service import RiskObserver, RiskService, risk_config
 from incidents.risk.skill import SkillReport, SkillRequest, measure_skill
 from incidents.sharing.rules import MaskRules, TimeUnit
@@ -239,6 +240,9 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         reload_seconds=float(settings.risk_recompute_seconds),
         time_unit=unit,
         demo_mode=settings.demo_mode,
+        coverage_rule=CoverageRule(
+            days=settings.coverage_days, min_incidents=settings.coverage_min_incidents
+        ),
     )
     zones = ZoneService(db, zone_cache, risk)
     outbox = OutboxConfig(

@@ -43,6 +43,10 @@ class Settings:
     risk_thresholds: tuple[float, ...] = ()  # four (levels 2 to 5), or none
     risk_hysteresis: float = 0.0
     risk_recompute_seconds: int = 900
+    # Coverage (docs/coverage.md): a zone with fewer than `coverage_min_incidents` incidents in
+    # the last `coverage_days` days (0: the risk window), itself and its neighbours, has no data.
+    coverage_days: int = 0
+    coverage_min_incidents: int = 1
     data_retention_days: int = 3650
     # Alerts
     dispatch_in_process: bool = True

@@ -16,7 +16,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -36,6 +36,7 @@ from geo.geometry import from_wkb
 from geo.zones import mali_outline, neighbour_outlines
 from incidents.errors import DomainError, NotFound
 from incidents.identity.accounts import Principal
+from incidents.risk.coverage import NO_DATA, ZoneCoverage
 from incidents.risk.model import LEVEL_CODES, TRENDS
 from incidents.risk.service import Assessment, StoredRisk
 from incidents.sharing.service import visible_in_full
@@ -65,8 +66,14 @@ def _ngettext(lang: str) -> Any:
     return i18n.translations(lang).ngettext
 
 
-def level_label(level: int, lang: str) -> str:
-    return i18n.level_label(LEVEL_CODES[level], lang)
+def level_label(level: int | None, lang: str) -> str:
+    """A level's name; None: "pas de données / no data" (incidents.risk.coverage)."""
+    return i18n.level_label(NO_DATA if level is None else LEVEL_CODES[level], lang)
+
+
+def shown_level(level: int, coverage: ZoneCoverage | None) -> int | None:
+    """The level a page shows: none for a zone without data (docs/coverage.md)."""
+    return None if coverage is not None and not coverage.has_data else level
 
 
 def _round(coords: Any) -> Any:
@@ -297,10 +304,29 @@ async def assess_for(
 async def _zones_with_risk(
     container: Container, viewer: Principal
 ) -> list[tuple[ZoneRow, StoredRisk | None]]:
-    """The zones this viewer may know of, with their stored risk (GET /api/v1/zones)."""
+    """The zones this viewer may know of, with their stored risk (GET /api/v1/zones); a zone
+    without data has level 0 here, which the pages show as "pas de données / no data"."""
     rows = await container.zones.list(None, viewer)
     ranking = {r.zone_id: r for r in await container.risk.ranking(viewer.org_id)}
-    return [(row, ranking.get(row.id)) for row in rows]
+    covered = await _coverage(container, viewer, [r.id for r in rows])
+    out: list[tuple[ZoneRow, StoredRisk | None]] = []
+    for row in rows:
+        risk = ranking.get(row.id)
+        if risk is not None and shown_level(risk.level, covered.get(row.id)) is None:
+            risk = replace(risk, level=0)
+        out.append((row, risk))
+    return out
+
+
+async def _coverage(
+    container: Container, viewer: Principal, zone_ids: list[str]
+) -> dict[str, ZoneCoverage]:
+    return await container.risk.coverage(
+        zone_ids,
+        now=datetime.now(UTC),
+        conditions=await _conditions_for(container, viewer),
+        full_view=visible_in_full(viewer),
+    )
 
 
 def _ranked(pairs: list[tuple[ZoneRow, StoredRisk | None]]) -> list[tuple[ZoneRow, StoredRisk]]:
@@ -329,8 +355,8 @@ async def risk_map(
                     "id": row.id,
                     "name": zone_name(row, lang),
                     "kind": row.kind,
-                    "level": risk.level,
-                    "level_label": level_label(risk.level, lang),
+                    "level": risk.level or None,
+                    "level_label": level_label(risk.level or None, lang),
                     "trend": risk.trend,
                 }
                 for row, risk in zones
@@ -360,7 +386,7 @@ async def map_zones(
     def build() -> bytes:
         features = []
         for row, risk in pairs:
-            level = risk.level if risk is not None else None
+            level = risk.level or None if risk is not None else None
             features.append(
                 {
                     "type": "Feature",
@@ -369,7 +395,7 @@ async def map_zones(
                         "name": zone_name(row, lang),
                         "kind": row.kind,
                         "level": level,
-                        "level_label": level_label(level, lang) if level else None,
+                        "level_label": level_label(level, lang) if risk is not None else None,
                         "trend": risk.trend if risk is not None else None,
                     },
                     "geometry": zone_geometry(row),
@@ -526,6 +552,8 @@ async def zone_page(
     except NotFound:
         return _not_found(request, web, zone_id)
     contributors, masked_share = await contributors_for(container, principal, risk, lang)
+    coverage = (await _coverage(container, principal, [zone_id])).get(zone_id)
+    no_data = shown_level(risk.level, coverage) is None
     recent: Assessment | None
     try:
         recent = await assess_for(
@@ -561,11 +589,20 @@ async def zone_page(
                 "provenance": row.provenance,
             },
             "risk": risk,
-            "level_label": level_label(risk.level, lang),
+            "level_label": level_label(shown_level(risk.level, coverage), lang),
+            "no_data": no_data,
+            "coverage_days": int(
+                container.risk.coverage_rule.period_days(container.risk.config.window_days)
+            ),
+            "last_incident": when_text(
+                datetime.combine(coverage.last_incident_on, datetime.min.time()), lang
+            )
+            if no_data and coverage is not None and coverage.last_incident_on
+            else None,
             "lowest_level": level_label(min(LEVEL_CODES), lang),
             "highest_level": level_label(max(LEVEL_CODES), lang),
             "trend": _trend_words(lang).get(risk.trend, risk.trend),
-            "explanation": explanation(risk, recent, lang),
+            "explanation": [] if no_data else explanation(risk, recent, lang),
             "contributors": contributors,
             "percents": [percent(c.share, risk.score) for c in contributors],
             "masked_percent": percent(masked_share, risk.score) if masked_share else None,
@@ -595,7 +632,7 @@ class Leg:
     start: str
     end: str
     length_km: float
-    level: int
+    level: int | None
     level_label: str
     incident_count: int
     stretches: list[dict[str, Any]] = field(default_factory=list)
@@ -704,15 +741,15 @@ async def _route_result(
                 start=a.name,
                 end=b.name,
                 length_km=round(length),
-                level=area.level,
-                level_label=level_label(area.level, lang),
+                level=area.level if result.has_data else None,
+                level_label=level_label(area.level if result.has_data else None, lang),
                 incident_count=result.incident_count,
                 stretches=[
                     {
                         "from_km": round(s.from_km),
                         "to_km": round(s.to_km),
-                        "level": s.level,
-                        "level_label": level_label(s.level, lang),
+                        "level": s.level if result.has_data else None,
+                        "level_label": level_label(s.level if result.has_data else None, lang),
                         "incident_count": s.incident_count,
                         "line": _round([list(c) for c in s.geometry.coords]),
                     }
@@ -743,8 +780,10 @@ async def _route_result(
     return {
         "route": {
             "names": [p.name for p in places],
-            "level": area.level,
-            "level_label": level_label(area.level, lang),
+            "level": area.level if whole.has_data else None,
+            "level_label": level_label(area.level if whole.has_data else None, lang),
+            "no_data": not whole.has_data,
+            "coverage_days": whole.window_days,
             "length_km": round(float(area.length_km or 0.0)),
             "incident_count": whole.incident_count,
             "hidden_count": max(whole.incident_count - len(whole.incidents), 0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,6 +36,7 @@ __all__ = [
     "Segment",
     "assess_area",
     "assessment_area",
+    "check_service_area",
 ]
 
 MAX_RADIUS_KM = 500.0
@@ -267,6 +269,36 @@ def assessment_area(
     raise InvalidField(
         "geometry.type", "assess a Point (with radius_km), a Polygon or a route LineString"
     )
+
+
+# Mali spans about 12.3 W to 4.3 E and 10.1 N to 25 N: given as [lat, lon], a Malian place
+# lands in the Gulf of Guinea or central Africa, far from any zone.
+SWAPPED_MESSAGE = (
+    "coordinates look swapped: GeoJSON is [longitude, latitude] (Bamako is [-8.0, 12.65]); "
+    "give each point as [lon, lat]"
+)
+OUTSIDE_MESSAGE = (
+    "the geometry lies outside the service area (the zones of GET /api/v1/zones: Mali and "
+    "its border belts): check the coordinates, given as [longitude, latitude], or assess a "
+    "place inside"
+)
+
+
+def check_service_area(
+    geom: shapely.Geometry, area: shapely.Geometry, meets: Callable[[shapely.Geometry], bool]
+) -> None:
+    """422 for an assessment the service knows nothing about: `area` (what is assessed) meets
+    no zone of the service area (`meets` says whether a shape meets one). When the geometry
+    with each coordinate pair swapped would meet one, say that the coordinates look swapped.
+
+    Level 1 for a point in the Atlantic, or for a route typed as [lat, lon], would tell a
+    traveller "low" about a place nobody reports from."""
+    if meets(area):
+        return
+    swapped = shapely.transform(geom, lambda xy: xy[:, ::-1])
+    if meets(swapped):
+        raise InvalidField("geometry.coordinates", SWAPPED_MESSAGE)
+    raise InvalidField("geometry.coordinates", OUTSIDE_MESSAGE)
 
 
 def check_segment_km(segment_km: float) -> None:

@@ -9,7 +9,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,10 +39,12 @@ from incidents.risk.assessment import (
     assess_area,
     assessment_area,
     check_segment_km,
+    check_service_area,
     coarse_days,
     mask_columns,
     masked_types,
 )
+from incidents.risk.coverage import CoverageRule, ZoneCoverage, area_has_data, zones_with_data
 from incidents.risk.model import RiskConfig, RiskInputs, ZoneRisk, score_zones
 from incidents.sharing.rules import TimeUnit
 from incidents.zones.store import (
@@ -208,6 +210,10 @@ class Assessment:
     incidents: list[AssessedIncident]
     incident_count: int
     window_days: int
+    # Coverage (incidents.risk.coverage): False when the area has too little recent data for
+    # its level to mean anything; per crossed zone, the same.
+    has_data: bool = True
+    zone_coverage: dict[str, ZoneCoverage] = field(default_factory=dict)
 
 
 ConditionsFn = Callable[[AsyncSession], Awaitable[list[Any]]]
@@ -698,6 +704,8 @@ class RiskService:
     time_unit: TimeUnit = TimeUnit.DAY
     # Demo incidents count only in demo mode (settings.demo_mode, counted_in_risk).
     demo_mode: bool = False
+    # When a zone or an area has too little recent data to be given a level.
+    coverage_rule: CoverageRule = field(default_factory=CoverageRule)
 
     def __post_init__(self) -> None:
         self._store: RiskStore | None = None
@@ -1278,6 +1286,16 @@ class RiskService:
         async with self.db.read() as session:
             extra = await conditions(session) if conditions is not None else []
             snapshot = await self.cache.snapshot(session)
+            if snapshot.zones:  # outside every zone of the service, or given as [lat, lon]: 422
+                known = ("", viewer_org.hex) if viewer_org is not None else None
+                check_service_area(
+                    geom,
+                    area,
+                    lambda g: any(
+                        known is None or snapshot.owner_of(z) in known
+                        for z in snapshot.index.zones_for(g)
+                    ),
+                )
             if window <= self.config.window_days:
                 store = await self.store(
                     session, snapshot, now - timedelta(days=self.config.window_days)
@@ -1339,7 +1357,79 @@ class RiskService:
             for i in order[:MAX_ASSESSED_INCIDENTS]
         ]
         ranked = sorted(zones.values(), key=lambda s: (-s.level, -s.score, s.code))
-        return Assessment(result, ranked, incidents, len(result.incidents), window)
+        covered = await self.coverage(crossed, now=now, conditions=conditions, full_view=full_view)
+        has_data = area_has_data(
+            len(result.incidents), sum(c.has_data for c in covered.values()), self.coverage_rule
+        )
+        return Assessment(
+            result, ranked, incidents, len(result.incidents), window, has_data, covered
+        )
+
+    # --- coverage -----------------------------------------------------------------------------
+
+    async def coverage(
+        self,
+        zone_ids: Iterable[str],
+        *,
+        now: datetime,
+        conditions: ConditionsFn | None = None,
+        full_view: ColumnElement[bool] | None = None,
+    ) -> dict[str, ZoneCoverage]:
+        """Per zone: whether it has data now (incidents.risk.coverage, from the incidents the
+        levels are scored from) and, for a zone without, the day of the last incident in it
+        that the viewer sees in full (`conditions`, `full_view`: the viewer's read policy).
+
+        A masked incident never gives that day: a zone filter never returns a masked entry, so
+        the date says nothing the viewer's own list of the zone does not."""
+        wanted = set(zone_ids)
+        if not wanted:
+            return {}
+        async with self.db.read() as session:
+            snapshot = await self.cache.snapshot(session)
+            store = await self.store(
+                session, snapshot, now - timedelta(days=self.config.window_days)
+            )
+            inputs, _ = store.risk_inputs(self.config)
+            has = zones_with_data(
+                inputs.t_days,
+                inputs.pair_incident,
+                inputs.pair_zone,
+                zone_count=len(snapshot.zones),
+                now_days=to_days(now),
+                window_days=self.config.window_days,
+                rule=self.coverage_rule,
+                neighbours=snapshot.neighbours,
+            )
+            out = {
+                z.id: ZoneCoverage(bool(has[k]))
+                for k, z in enumerate(snapshot.zones)
+                if z.id in wanted
+            }
+            empty = sorted(z for z, c in out.items() if not c.has_data)
+            if empty:
+                extra = await conditions(session) if conditions is not None else []
+                stmt = (
+                    select(IncidentZoneRow.zone_id, func.max(IncidentRow.occurred_at))
+                    .join(IncidentRow, IncidentRow.id == IncidentZoneRow.incident_id)
+                    .where(
+                        IncidentZoneRow.zone_id.in_(empty),
+                        IncidentRow.status != "retracted",
+                        *counted_in_risk(self.demo_mode),
+                        *extra,
+                    )
+                    .group_by(IncidentZoneRow.zone_id)
+                )
+                if full_view is not None:
+                    stmt = stmt.where(full_view)
+                for zone_id, last in (await session.execute(stmt)).all():
+                    if last is not None:
+                        out[zone_id] = ZoneCoverage(False, _utc_day(last))
+        return out
+
+
+def _utc_day(value: datetime) -> date:
+    at = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return at.astimezone(UTC).date()
 
 
 async def _masked_flags(

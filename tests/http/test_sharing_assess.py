@@ -38,7 +38,9 @@ async def test_red_incident_counts_for_everyone_but_is_listed_only_to_its_report
     incident_id = created.json()["id"]
 
     outsider = await assess(client, reporter_b)
-    assert outsider["level"] > before["level"]
+    assert before["coverage"] == "no_data"
+    assert outsider["coverage"] == "data"
+    assert outsider["level"] > (before["level"] or 0)
     assert outsider["incident_count"] == 1
     assert outsider["incidents"] == []
     assert incident_id not in str(outsider)

@@ -39,7 +39,9 @@ async def test_red_kidnapping_raises_risk_for_everyone_but_stays_masked(
     assert created.status_code == 201, created.text
     after = await zone_risk(client, other.headers)
     assert after["score"] > before["score"]  # type: ignore[operator]
-    assert after["level"] > before["level"]  # type: ignore[operator]
+    assert before["coverage"] == "no_data"
+    assert after["coverage"] == "data"
+    assert after["level"] > (before["level"] or 0)  # type: ignore[operator]
     listed = await client.get("/api/v1/incidents", headers=other.headers)
     [entry] = listed.json()["features"]
     assert set(entry["properties"]) == MASKED_PROPERTIES

@@ -167,7 +167,12 @@ async def test_a_tiny_zone_around_a_masked_incident_shows_only_its_grid_cell(
     around_point = await draw("spy_point", square(TRUE_LON, TRUE_LAT, 0.01))
     missed = await risk(around_point)
     assert missed["score"] == 0
-    assert missed["level"] == 1
+    # No data, and no day of a last incident: the masked incident is not in the spy's zone.
+    assert (missed["level"], missed["coverage"], missed["last_incident_on"]) == (
+        None,
+        "no_data",
+        None,
+    )
     assert missed["contributors"] == []
     history = await http.get(f"{ZONES}/{around_point}/risk/history", headers=spy.headers)
     assert history.status_code == 200, history.text

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -19,9 +19,11 @@ from api.http.auth import ANY_ROLE, requires
 from api.http.routes.common import as_utc, parse_codes, principal_of, utcnow
 from api.settings import Settings
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, to_geojson
+from incidents import vocabulary
 from incidents.errors import InvalidField
 from incidents.records.model import Role
 from incidents.risk.assessment import MAX_AREA_VERTICES
+from incidents.risk.coverage import HAS_DATA, NO_DATA, ZoneCoverage
 from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
 from incidents.risk.service import Assessment, RiskService, StoredRisk
 from incidents.sharing.service import SharingService
@@ -44,13 +46,17 @@ TEXT_LIMITS = {"name_fr": 200, "name_en": 200, "code": 64, "parent_code": 64, "p
 
 
 class RiskSummary(Struct):
-    level: int
+    # None with coverage "no_data": too little recent data to give a level (docs/coverage.md).
+    level: int | None
     level_code: str
     level_label: str
     level_label_en: str
     score: float
     trend: str
     computed_at: datetime | None = None
+    coverage: str = HAS_DATA
+    # With "no_data": the UTC day of the last incident in the zone you see in full, if any.
+    last_incident_on: date | None = None
 
 
 class ZoneProperties(Struct):
@@ -103,7 +109,7 @@ class ZoneRiskOut(Struct):
     code: str
     name: str
     kind: str
-    level: int
+    level: int | None
     level_code: str
     level_label: str
     level_label_en: str
@@ -114,6 +120,8 @@ class ZoneRiskOut(Struct):
     contributors: list[Contributor]
     computed_at: datetime | None
     masked_share: float = 0.0
+    coverage: str = HAS_DATA
+    last_incident_on: date | None = None
 
 
 class HistoryPointOut(Struct):
@@ -137,11 +145,12 @@ class RankedZone(Struct):
     code: str
     name: str
     kind: str
-    level: int
+    level: int | None
     level_code: str
     level_label: str
     score: float
     trend: str
+    coverage: str = HAS_DATA
 
 
 class RankingOut(Struct):
@@ -161,9 +170,10 @@ class AssessedZone(Struct):
     code: str
     name: str
     kind: str
-    level: int
+    level: int | None
     level_code: str
     score: float
+    coverage: str = HAS_DATA
 
 
 class AssessedIncidentOut(Struct):
@@ -180,7 +190,7 @@ class SegmentOut(Struct):
     index: int
     from_km: float
     to_km: float
-    level: int
+    level: int | None
     level_code: str
     score: float
     incident_count: int
@@ -189,7 +199,7 @@ class SegmentOut(Struct):
 
 class AssessmentOut(Struct):
     kind: str
-    level: int
+    level: int | None
     level_code: str
     level_label: str
     level_label_en: str
@@ -202,28 +212,49 @@ class AssessmentOut(Struct):
     incident_count: int
     incidents: list[AssessedIncidentOut]
     segments: list[SegmentOut]
+    coverage: str = HAS_DATA
+    last_incident_on: date | None = None
 
 
 # --- conversions -------------------------------------------------------------------------------
 
 
-def _summary(risk: StoredRisk | None) -> RiskSummary | None:
+def level_words(level: int, has_data: bool) -> tuple[int | None, str, str, str]:
+    """(level, code, French label, English label); no level but "no data" without data."""
+    if not has_data:
+        return (
+            None,
+            NO_DATA,
+            vocabulary.level_label(NO_DATA, "fr"),
+            vocabulary.level_label(NO_DATA, "en"),
+        )
+    fr, en = LEVEL_LABELS[level]
+    return level, LEVEL_CODES[level], fr, en
+
+
+def _summary(risk: StoredRisk | None, coverage: ZoneCoverage | None = None) -> RiskSummary | None:
     if risk is None:
         return None
-    fr, en = LEVEL_LABELS[risk.level]
+    has_data = coverage is None or coverage.has_data
+    level, code, fr, en = level_words(risk.level, has_data)
     return RiskSummary(
-        level=risk.level,
-        level_code=LEVEL_CODES[risk.level],
+        level=level,
+        level_code=code,
         level_label=fr,
         level_label_en=en,
         score=round(risk.score, 4),
         trend=risk.trend,
         computed_at=risk.computed_at,
+        coverage=HAS_DATA if has_data else NO_DATA,
+        last_incident_on=None if coverage is None else coverage.last_incident_on,
     )
 
 
 def zone_feature(
-    row: ZoneRow, risk: StoredRisk | None = None, warnings: list[str] | None = None
+    row: ZoneRow,
+    risk: StoredRisk | None = None,
+    warnings: list[str] | None = None,
+    coverage: ZoneCoverage | None = None,
 ) -> ZoneFeature:
     return ZoneFeature(
         type="Feature",
@@ -240,21 +271,22 @@ def zone_feature(
             approximate=row.approximate,
             version=row.version,
             area_km2=round(row.area_km2, 3),
-            risk=_summary(risk),
+            risk=_summary(risk, coverage),
         ),
         warnings=warnings,
     )
 
 
-def risk_out(risk: StoredRisk) -> ZoneRiskOut:
-    fr, en = LEVEL_LABELS[risk.level]
+def risk_out(risk: StoredRisk, coverage: ZoneCoverage | None = None) -> ZoneRiskOut:
+    has_data = coverage is None or coverage.has_data
+    level, code, fr, en = level_words(risk.level, has_data)
     return ZoneRiskOut(
         zone_id=risk.zone_id,
         code=risk.code,
         name=risk.name,
         kind=risk.kind,
-        level=risk.level,
-        level_code=LEVEL_CODES[risk.level],
+        level=level,
+        level_code=code,
         level_label=fr,
         level_label_en=en,
         score=round(risk.score, 4),
@@ -263,16 +295,27 @@ def risk_out(risk: StoredRisk) -> ZoneRiskOut:
         expected_incidents=round(risk.expected_incidents, 3),
         contributors=[Contributor(i, round(c, 4)) for i, c in risk.contributors],
         computed_at=risk.computed_at,
+        coverage=HAS_DATA if has_data else NO_DATA,
+        last_incident_on=None if coverage is None else coverage.last_incident_on,
     )
 
 
 def assessment_out(result: Assessment) -> AssessmentOut:
     area = result.area
-    fr, en = LEVEL_LABELS[area.level]
+    level, code, fr, en = level_words(area.level, result.has_data)
+    known = [c.last_incident_on for c in result.zone_coverage.values() if c.last_incident_on]
+
+    def zone_level(z: StoredRisk) -> tuple[int | None, str]:
+        c = result.zone_coverage.get(z.zone_id)
+        return level_words(z.level, c is None or c.has_data)[:2]
+
+    def stretch_level(value: int) -> tuple[int | None, str]:
+        return level_words(value, result.has_data)[:2]
+
     return AssessmentOut(
         kind=area.kind,
-        level=area.level,
-        level_code=LEVEL_CODES[area.level],
+        level=level,
+        level_code=code,
         level_label=fr,
         level_label_en=en,
         score=round(area.score, 4),
@@ -282,7 +325,13 @@ def assessment_out(result: Assessment) -> AssessmentOut:
         window_days=result.window_days,
         zones=[
             AssessedZone(
-                z.zone_id, z.code, z.name, z.kind, z.level, LEVEL_CODES[z.level], round(z.score, 4)
+                z.zone_id,
+                z.code,
+                z.name,
+                z.kind,
+                *zone_level(z),
+                round(z.score, 4),
+                coverage=HAS_DATA if zone_level(z)[0] is not None else NO_DATA,
             )
             for z in result.zones
         ],
@@ -298,14 +347,16 @@ def assessment_out(result: Assessment) -> AssessmentOut:
                 index=s.index,
                 from_km=round(s.from_km, 2),
                 to_km=round(s.to_km, 2),
-                level=s.level,
-                level_code=LEVEL_CODES[s.level],
+                level=stretch_level(s.level)[0],
+                level_code=stretch_level(s.level)[1],
                 score=round(s.score, 4),
                 incident_count=s.incident_count,
                 geometry=to_geojson(s.geometry),
             )
             for s in area.segments
         ],
+        coverage=HAS_DATA if result.has_data else NO_DATA,
+        last_incident_on=None if result.has_data or not known else max(known),
     )
 
 
@@ -369,6 +420,23 @@ def _draft(data: ZoneIn) -> tuple[ZoneDraft, list[str]]:
     return draft, warnings
 
 
+async def coverage_for(
+    risk_service: RiskService,
+    sharing_service: SharingService,
+    viewer: Any,
+    zone_ids: list[str],
+) -> dict[str, ZoneCoverage]:
+    """The zones' coverage now, the last incident's day as this viewer's read policy allows."""
+    visibility = sharing_service.visibility
+
+    async def conditions(session: Any) -> list[Any]:
+        return list(await visibility.conditions(session, viewer))
+
+    return await risk_service.coverage(
+        zone_ids, now=utcnow(), conditions=conditions, full_view=visibility.full_view(viewer)
+    )
+
+
 # --- handlers ----------------------------------------------------------------------------------
 
 
@@ -377,13 +445,16 @@ async def list_zones(
     request: Request[Any, Any, Any],
     zone_service: NamedDependency[ZoneService],
     risk_service: NamedDependency[RiskService],
+    sharing_service: NamedDependency[SharingService],
     kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
 ) -> Response[ZoneCollection]:
     viewer = principal_of(request)
     rows = await zone_service.list(parse_codes(kind) or None, viewer)
     ranking = {r.zone_id: r for r in await risk_service.ranking(viewer.org_id)}
+    covered = await coverage_for(risk_service, sharing_service, viewer, [r.id for r in rows])
     body = ZoneCollection(
-        type="FeatureCollection", features=[zone_feature(r, ranking.get(r.id)) for r in rows]
+        type="FeatureCollection",
+        features=[zone_feature(r, ranking.get(r.id), coverage=covered.get(r.id)) for r in rows],
     )
     return Response(body, media_type=GEOJSON)
 
@@ -393,18 +464,24 @@ async def get_zone(
     request: Request[Any, Any, Any],
     zone_service: NamedDependency[ZoneService],
     risk_service: NamedDependency[RiskService],
+    sharing_service: NamedDependency[SharingService],
     zone_id: FromPath[str],
 ) -> Response[ZoneFeature]:
-    row = await zone_service.get(zone_id, principal_of(request))
+    viewer = principal_of(request)
+    row = await zone_service.get(zone_id, viewer)
     risk = await risk_service.zone_risk(zone_id, at=None, now=utcnow())
-    return Response(await _feature(row, risk), media_type=GEOJSON)
+    covered = await coverage_for(risk_service, sharing_service, viewer, [zone_id])
+    return Response(await _feature(row, risk, coverage=covered.get(zone_id)), media_type=GEOJSON)
 
 
 async def _feature(
-    row: ZoneRow, risk: StoredRisk | None, warnings: list[str] | None = None
+    row: ZoneRow,
+    risk: StoredRisk | None,
+    warnings: list[str] | None = None,
+    coverage: ZoneCoverage | None = None,
 ) -> ZoneFeature:
     # A zone of 10,000 vertices: its GeoJSON is built off the event loop.
-    return await asyncio.to_thread(zone_feature, row, risk, warnings)
+    return await asyncio.to_thread(zone_feature, row, risk, warnings, coverage)
 
 
 @post(
@@ -423,13 +500,16 @@ async def create_zone(
     request: Request[Any, Any, Any],
     zone_service: NamedDependency[ZoneService],
     risk_service: NamedDependency[RiskService],
+    sharing_service: NamedDependency[SharingService],
     data: JSONBody[ZoneIn],
 ) -> Response[ZoneFeature]:
     draft, warnings = await asyncio.to_thread(_draft, data)  # parsing and repair: off the loop
-    row = await zone_service.create(draft, now=utcnow(), actor=principal_of(request))
+    viewer = principal_of(request)
+    row = await zone_service.create(draft, now=utcnow(), actor=viewer)
     risk = await risk_service.zone_risk(row.id, at=None, now=utcnow())
+    covered = await coverage_for(risk_service, sharing_service, viewer, [row.id])
     return Response(
-        await _feature(row, risk, warnings or None),
+        await _feature(row, risk, warnings or None, covered.get(row.id)),
         status_code=201,
         headers={"Location": f"/api/v1/zones/{row.id}"},
         media_type=GEOJSON,
@@ -446,13 +526,18 @@ async def replace_zone(
     request: Request[Any, Any, Any],
     zone_service: NamedDependency[ZoneService],
     risk_service: NamedDependency[RiskService],
+    sharing_service: NamedDependency[SharingService],
     zone_id: FromPath[str],
     data: JSONBody[ZoneIn],
 ) -> Response[ZoneFeature]:
     draft, warnings = await asyncio.to_thread(_draft, data)
-    row = await zone_service.replace(zone_id, draft, now=utcnow(), actor=principal_of(request))
+    viewer = principal_of(request)
+    row = await zone_service.replace(zone_id, draft, now=utcnow(), actor=viewer)
     risk = await risk_service.zone_risk(row.id, at=None, now=utcnow())
-    return Response(await _feature(row, risk, warnings or None), media_type=GEOJSON)
+    covered = await coverage_for(risk_service, sharing_service, viewer, [row.id])
+    return Response(
+        await _feature(row, risk, warnings or None, covered.get(row.id)), media_type=GEOJSON
+    )
 
 
 @delete(
@@ -489,18 +574,24 @@ async def get_zone_risk(
     at: FromQuery[datetime | None] = None,
 ) -> ZoneRiskOut:
     now = utcnow()
-    await zone_service.get(zone_id, principal_of(request))  # another's custom zone: 404
+    viewer = principal_of(request)
+    await zone_service.get(zone_id, viewer)  # another's custom zone: 404
     retention_days = settings.data_retention_days
     day = risk_day(as_utc(at), now=now, retention_days=retention_days)
     risk = await risk_service.zone_risk(zone_id, at=day, now=now)
+    coverage = None
+    if day is None:  # coverage is known now; a past day's answer is the level as scored then
+        coverage = (await coverage_for(risk_service, sharing_service, viewer, [zone_id])).get(
+            zone_id
+        )
     if risk.contributors:
         # Contributors name incidents: each under the id the viewer may see it by (sharing).
-        shown = await sharing_service.contributors(principal_of(request), risk.contributors)
-        out = risk_out(replace(risk, contributors=shown.full))
+        shown = await sharing_service.contributors(viewer, risk.contributors)
+        out = risk_out(replace(risk, contributors=shown.full), coverage)
         out.contributors += [Contributor(i, None) for i in shown.masked]
         out.masked_share = shown.masked_share
         return out
-    return risk_out(risk)
+    return risk_out(risk, coverage)
 
 
 @get(
@@ -550,27 +641,24 @@ async def get_zone_risk_history(
 async def get_ranking(
     request: Request[Any, Any, Any],
     risk_service: NamedDependency[RiskService],
+    sharing_service: NamedDependency[SharingService],
     kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
 ) -> RankingOut:
     kinds = set(parse_codes(kind))
-    ranking = await risk_service.ranking(principal_of(request).org_id)
+    viewer = principal_of(request)
+    ranking = await risk_service.ranking(viewer.org_id)
     ranked = [r for r in ranking if not kinds or r.kind in kinds]
-    return RankingOut(
-        zones=[
-            RankedZone(
-                r.zone_id,
-                r.code,
-                r.name,
-                r.kind,
-                r.level,
-                LEVEL_CODES[r.level],
-                LEVEL_LABELS[r.level][0],
-                round(r.score, 4),
-                r.trend,
-            )
-            for r in ranked
-        ]
-    )
+    covered = await coverage_for(risk_service, sharing_service, viewer, [r.zone_id for r in ranked])
+
+    def ranked_zone(r: StoredRisk) -> RankedZone:
+        c = covered.get(r.zone_id)
+        level, code, fr, _ = level_words(r.level, c is None or c.has_data)
+        coverage = NO_DATA if level is None else HAS_DATA
+        return RankedZone(
+            r.zone_id, r.code, r.name, r.kind, level, code, fr, round(r.score, 4), r.trend, coverage
+        )
+
+    return RankingOut(zones=[ranked_zone(r) for r in ranked])
 
 
 @post(
