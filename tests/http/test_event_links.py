@@ -1,0 +1,209 @@
+"""Reports of one event count once (incidents.events): SMS re-sends, the same external id from
+two organisations; "corroborated by N reports" only as far as sharing allows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+
+from alerts.core.tables import AlertRow
+from incidents.db import Database
+from incidents.intake.service import create_phone_user, set_intake_secret
+from incidents.records.model import Role
+from incidents.records.tables import IncidentRow
+from incidents.zones.tables import ZoneLevelChangeRow
+from tests.factories import Caller, Factory, incident_payload
+
+Client = AsyncTestClient[Litestar]
+SMS = "/api/v1/intake/sms"
+ZONE = "town_diema"
+
+
+async def zone_scores(client: Client, caller: Caller) -> dict[str, float]:
+    answer = await client.get("/api/v1/risk", headers=caller.headers)
+    assert answer.status_code == 200, answer.text
+    return {z["zone_id"]: z["score"] for z in answer.json()["zones"]}
+
+
+async def count(db: Database, stmt: Any) -> int:
+    async with db.read() as session:
+        return int((await session.scalar(stmt)) or 0)
+
+
+async def subscribe(client: Client, caller: Caller, **extra: Any) -> None:
+    body = {
+        "channels": ["json://127.0.0.1:9/alerts"],
+        "area": {"zones": [ZONE]},
+        "min_level": 1,
+        "format": "sms",
+        **extra,
+    }
+    made = await client.post("/api/v1/subscriptions", json=body, headers=caller.headers)
+    assert made.status_code == 201, made.text
+
+
+async def report(client: Client, caller: Caller, **fields: Any) -> str:
+    made = await client.post(
+        "/api/v1/incidents", json=incident_payload(**fields), headers=caller.headers
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+async def read(client: Client, caller: Caller, incident_id: str) -> dict[str, Any]:
+    answer = await client.get(f"/api/v1/incidents/{incident_id}", headers=caller.headers)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json()["properties"])
+
+
+async def test_eight_sms_of_one_kidnapping_count_once_and_alert_once(
+    client: Client, factory: Factory, db: Database
+) -> None:
+    """Eight focal points text the same kidnapping in Diéma within the hour: one event in the
+    risk (the score of one report), one alert per subscription, no level change of its own."""
+    officer = await factory.caller("officer")
+    planner = await factory.caller("planner", org_id=officer.org_id)
+    await subscribe(client, planner)
+    async with db.transaction() as session:
+        secret = await set_intake_secret(session, officer.org_id, now=datetime.now(UTC))
+        phones = [f"+2237600000{k}" for k in range(8)]
+        for phone in phones:
+            await create_phone_user(
+                session, officer.org_id, phone, role=Role.REPORTER, now=datetime.now(UTC)
+            )
+    start = datetime.now(UTC) - timedelta(minutes=40)
+    scores: list[float] = []
+    for k, phone in enumerate(phones):
+        sent = {
+            "sender": phone,
+            "text": "ENLEVEMENT DIEMA 2 personnes",
+            "received_at": (start + timedelta(minutes=5 * k)).isoformat(),
+        }
+        answer = await client.post(SMS, json=sent, params={"secret": secret})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "created", answer.json()
+        scores.append((await zone_scores(client, planner))[ZONE])
+
+    assert await count(db, select(func.count()).select_from(IncidentRow)) == 8
+    assert scores[0] > 0
+    assert scores == [scores[0]] * 8, scores
+    assert (
+        await count(
+            db, select(func.count()).select_from(AlertRow).where(AlertRow.kind == "incident")
+        )
+        == 1
+    )
+    changes = await count(
+        db,
+        select(func.count())
+        .select_from(ZoneLevelChangeRow)
+        .where(ZoneLevelChangeRow.zone_id == ZONE),
+    )
+    assert changes <= 1  # the first report's, if any
+    [first] = (await client.get("/api/v1/incidents", headers=officer.headers)).json()["features"][
+        -1:
+    ]
+    assert first["properties"]["corroboration"]["reports"] == 8
+
+
+async def test_the_same_external_id_from_two_organisations_counts_once(
+    client: Client, factory: Factory
+) -> None:
+    a = await factory.caller("reporter")
+    b = await factory.caller("reporter")
+    planner = await factory.caller("planner")
+    first = await report(client, a, external_id="kobo:5f1c", sharing_level="green")
+    once = (await zone_scores(client, planner))[ZONE]
+    # Learned three days later and forwarded by another organisation.
+    second = await report(
+        client, b, external_id="kobo:5f1c", sharing_level="green", days_ago=1.0, at=(14.6, -9.1)
+    )
+    twice = (await zone_scores(client, planner))[ZONE]
+
+    assert once > 0
+    assert twice == once
+    for viewer in (a, b, planner):
+        props = await read(client, viewer, second)
+        assert props["corroboration"] == {"reports": 2, "linked": [first]}
+
+
+async def test_a_report_shared_more_narrowly_is_counted_and_shown_to_its_readers_only(
+    client: Client, factory: Factory
+) -> None:
+    """B's amber report of A's public (green) event joins it; a third organisation sees A's
+    report in full and B's masked: it must not learn that B reported the same event."""
+    a = await factory.caller("reporter")
+    b = await factory.caller("reporter")
+    b_officer = await factory.caller("officer", org_id=b.org_id)
+    outsider = await factory.caller("reporter")
+    other_officer = await factory.caller("officer")
+    operator = await factory.operator()
+    first = await report(client, a, external_id="acled:MLI9", sharing_level="green")
+    second = await report(client, b, external_id="acled:MLI9", sharing_level="amber")
+
+    assert (await read(client, b, first))["corroboration"] == {"reports": 2, "linked": [second]}
+    # amber: security officers of every organisation read it in full, so they see the link.
+    assert (await read(client, other_officer, first))["corroboration"]["reports"] == 2
+    for viewer in (outsider, operator):
+        props = await read(client, viewer, first)
+        assert "corroboration" not in props
+        # B's report by id: absent and not readable in full look the same.
+        masked = await client.get(f"/api/v1/incidents/{second}", headers=viewer.headers)
+        assert masked.status_code == 404
+        event = await client.get(f"/api/v1/incidents/{first}/event", headers=viewer.headers)
+        assert event.json() == {"incident_id": first, "reports": 1, "linked": []}
+        hidden = await client.get(f"/api/v1/incidents/{second}/event", headers=viewer.headers)
+        nowhere = str(uuid.uuid4())
+        absent = await client.get(f"/api/v1/incidents/{nowhere}/event", headers=viewer.headers)
+        assert hidden.status_code == absent.status_code == 404
+        assert hidden.json()["detail"].replace(second, "ID") == absent.json()["detail"].replace(
+            nowhere, "ID"
+        )
+        # The list: the masked entry carries nothing of the event, the full one counts 1.
+        listed = (await client.get("/api/v1/incidents", headers=viewer.headers)).json()
+        assert all("corroboration" not in f["properties"] for f in listed["features"]), listed
+    assert (await read(client, b_officer, second))["corroboration"]["linked"] == [first]
+
+
+async def test_reports_shared_with_different_readers_are_not_linked_automatically(
+    client: Client, factory: Factory
+) -> None:
+    """Two organisations' amber_strict reports of one kidnapping: neither may read the other,
+    so nothing links them (each counts) and neither learns of the other."""
+    a = await factory.caller("reporter")
+    b = await factory.caller("reporter")
+    planner = await factory.caller("planner")
+    await report(client, a, sharing_level="amber_strict")
+    once = (await zone_scores(client, planner))[ZONE]
+    mine = await report(client, b, sharing_level="amber_strict", days_ago=1.0 - 1 / 24)
+    assert (await zone_scores(client, planner))[ZONE] > once
+    assert "corroboration" not in await read(client, b, mine)
+
+
+async def test_one_persons_red_reports_are_linked_and_their_colleagues_learn_nothing(
+    client: Client, factory: Factory
+) -> None:
+    author = await factory.caller("reporter")
+    colleague = await factory.caller("reporter", org_id=author.org_id)
+    planner = await factory.caller("planner", org_id=author.org_id)
+    first = await report(client, author, sharing_level="red")
+    once = (await zone_scores(client, planner))[ZONE]
+    second = await report(client, author, sharing_level="red", days_ago=1.0 - 2 / 24)
+    # An amber report of the colleague would reach readers the red ones do not: not linked.
+    third = await report(client, colleague, sharing_level="amber", days_ago=1.0 - 1 / 24)
+
+    assert (await read(client, author, second))["corroboration"] == {
+        "reports": 2,
+        "linked": [first],
+    }
+    assert "corroboration" not in await read(client, colleague, third)
+    scores = await zone_scores(client, planner)
+    assert scores[ZONE] > once  # the red pair counts once, the amber report on its own
+    for rid in (first, second):
+        hidden = await client.get(f"/api/v1/incidents/{rid}/event", headers=colleague.headers)
+        assert hidden.status_code == 404
