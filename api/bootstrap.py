@@ -37,6 +37,7 @@ from alerts.outbox.writer import (
     write_level_change_alerts,
 )
 from api.settings import Settings
+from geo.gazetteer import IMPORTED_PLACES_FILE, Gazetteer
 from incidents.db import Database, create_engine
 from incidents.errors import InvalidField
 from incidents.events import EventLinks, LinkRules, corroboration
@@ -244,7 +245,9 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
             days=settings.coverage_days, min_incidents=settings.coverage_min_incidents
         ),
     )
-    zones = ZoneService(db, zone_cache, risk)
+    # Place names: the packaged gazetteer, then the places of `sentinelle places import`.
+    places = Gazetteer.load(settings.var_path / IMPORTED_PLACES_FILE)
+    zones = ZoneService(db, zone_cache, risk, places=places)
     outbox = OutboxConfig(
         public_url=settings.public_url,
         signer=signer,
@@ -294,9 +297,17 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         await write_level_change_alerts(session, subscription_cache, outbox, utcnow())
 
     risk.level_change_hooks.append(level_change_alerts)
-    intake = IntakeService(db, incidents, max_accuracy_m=settings.kobo_max_accuracy_m)
+    intake = IntakeService(
+        db, incidents, max_accuracy_m=settings.kobo_max_accuracy_m, gazetteer=places
+    )
     missions = MissionService(
-        db, box, outbox, missions_config, risk=risk, read_policy=incidents.read_policy
+        db,
+        box,
+        outbox,
+        missions_config,
+        risk=risk,
+        read_policy=incidents.read_policy,
+        gazetteer=places,
     )
     escalation = Escalation(missions)
     dispatcher = None

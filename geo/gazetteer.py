@@ -18,6 +18,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
 __all__ = [
+    "IMPORTED_PLACES_FILE",
     "PLACE_COLUMNS",
     "Gazetteer",
     "Locality",
@@ -242,6 +243,9 @@ def _load_packaged() -> Gazetteer:
 
 # --- gazetteer files -----------------------------------------------------------------------------
 
+# Places imported with `sentinelle places import` live in this file of the data directory
+# (SENTINELLE_VAR_DIR), read at start-up after the packaged gazetteer.
+IMPORTED_PLACES_FILE = "places.csv"
 # The columns of geo/data/mali_localities.csv, also those of the imported places file.
 PLACE_COLUMNS = (
     "name",

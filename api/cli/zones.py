@@ -1,9 +1,11 @@
-"""`sentinelle zones import|list` and `sentinelle risk show`: boundaries, the zone ranking."""
+"""`sentinelle zones import|list`, `sentinelle places import` and `sentinelle risk show`:
+boundaries, place names, the zone ranking."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,15 @@ import click
 from api.cli.main import fail, migrate, now, run
 from api.cli.skill import backtest_command, backtest_options
 from api.settings import Settings
+from geo.gazetteer import (
+    IMPORTED_PLACES_FILE,
+    Gazetteer,
+    PlaceFileError,
+    PlaceRecord,
+    parse_place_file,
+    read_places,
+    write_places,
+)
 from geo.geometry import GeometryError
 from geo.zones import ZONE_KINDS, zones_from_geojson
 from incidents.db import Database
@@ -128,6 +139,46 @@ def register(main: click.Group) -> None:
         _print_table(rows, title="Zones")
 
     @main.group()
+    def places() -> None:
+        """Place names: import a gazetteer (OCHA COD populated places, GeoNames)."""
+
+    @places.command("import")
+    @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+    @click.option(
+        "--country",
+        default="ML",
+        show_default=True,
+        help="GeoNames files: keep the populated places of this country (ISO 3166 alpha-2).",
+    )
+    @click.pass_obj
+    def places_import_cmd(settings: Settings, file: Path, country: str) -> None:
+        """Add the places of FILE to the gazetteer (same source id: replaced).
+
+        FILE is the OCHA COD populated places CSV (featureNam, popPlaceCl, latitude,
+        longitude...) or a GeoNames tab-separated dump (ML.txt, allCountries.txt). The places
+        go to places.csv in the data directory; the packaged names keep precedence.
+        """
+        from rich.progress import Progress
+
+        target = settings.var_path / IMPORTED_PLACES_FILE
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"Reading {file.name}", total=None)
+            try:
+                result = import_places(
+                    file, target, country=country, progress=lambda n: bar.advance(task, n)
+                )
+            except ValueError as exc:
+                fail(str(exc))
+        click.echo(
+            f"Places: {result.read} read from {file.name} ({result.format} format), "
+            f"{result.skipped} skipped (not populated places of {country.upper()}); "
+            f"{result.imported} imported places in {target} ({result.added} new), "
+            f"{result.known} places in the gazetteer with the packaged ones. "
+            "Restart `sentinelle serve` to use them.",
+            err=True,
+        )
+
+    @main.group()
     def risk() -> None:
         """Zone risk."""
 
@@ -179,3 +230,56 @@ def _print_table(rows: list[StoredRisk], *, title: str) -> None:
         fr, en = LEVEL_LABELS[r.level]
         table.add_row(r.code, r.name, r.kind, f"{r.level} {fr} / {en}", f"{r.score:.2f}", r.trend)
     Console().print(table)
+
+
+@dataclass(frozen=True)
+class PlacesImport:
+    format: str
+    read: int
+    skipped: int
+    imported: int
+    added: int
+    known: int
+
+
+def _place_key(record: PlaceRecord) -> tuple[str, ...]:
+    loc = record.locality
+    if ":" in loc.source:
+        return (loc.source,)
+    return (loc.name, f"{loc.lat:.5f}", f"{loc.lon:.5f}")
+
+
+def import_places(
+    file: Path, target: Path, *, country: str = "ML", progress: Any = None
+) -> PlacesImport:
+    """Merge the places of `file` into the imported places file `target`, whole or not at all.
+
+    Raises ValueError with a message for the user (nothing is written then).
+    """
+    try:
+        with file.open("r", encoding="utf-8-sig", newline="") as fh:
+            fmt, records, skipped = parse_place_file(fh, country=country, progress=progress)
+    except OSError as exc:
+        raise ValueError(f"cannot read {file}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{file} is not UTF-8 text (byte {exc.start}): save it as UTF-8; nothing was imported"
+        ) from exc
+    except PlaceFileError as exc:
+        raise ValueError(f"{file}: {exc.where}: {exc.message}; nothing was imported") from exc
+    if not records:
+        raise ValueError(
+            f"{file}: no populated place of {country.upper()} in it; nothing was imported"
+        )
+    merged: dict[tuple[str, ...], PlaceRecord] = {}
+    if target.is_file():
+        with target.open("r", encoding="utf-8", newline="") as fh:
+            merged = {_place_key(r): r for r in read_places(fh)}
+    before = len(merged)
+    merged.update((_place_key(r), r) for r in records)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    partial.write_text(write_places(merged.values()), encoding="utf-8")
+    os.replace(partial, target)  # readers see the old file or the new one, never half of it
+    known = len(Gazetteer.load(target))
+    return PlacesImport(fmt, len(records), skipped, len(merged), len(merged) - before, known)

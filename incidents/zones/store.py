@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import re
 import time
@@ -16,9 +17,11 @@ from typing import Any, Protocol, cast
 import numpy as np
 import numpy.typing as npt
 import shapely
+from rapidfuzz import fuzz
 from sqlalchemy import Select, Table, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from geo.gazetteer import Gazetteer, Locality, normalize_name
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, repair_polygon, to_wkb
 from geo.index import ZoneIndex
 from geo.measure import geodesic_area_km2
@@ -36,8 +39,10 @@ from incidents.risk.model import zone_neighbours
 from incidents.zones.tables import IncidentZoneRow, ZoneRiskRow, ZoneRow
 
 __all__ = [
+    "Located",
     "ZoneAssignment",
     "ZoneCache",
+    "ZoneMatch",
     "ZoneSettings",
     "ZoneSnapshot",
     "ZoneStore",
@@ -1066,6 +1071,82 @@ def _refuse(actor: Actor, action: str, target: str | None, detail: str, field: s
     return Forbidden(detail, field=field)
 
 
+# --- zones by name, places in zones ------------------------------------------------------------
+
+# Longest name or place a search takes (a place name is a few words).
+MAX_QUERY_LENGTH = 100
+# Below this similarity (0-100, rapidfuzz ratio on normalised names) a zone name is no match.
+ZONE_NAME_CUTOFF = 80.0
+# A zone answered for by its name alone (no place of that name) must be named closer than that.
+LOCATE_CUTOFF = 90.0
+_PARENTHESIS = re.compile(r"\([^)]*\)")
+
+
+@dataclass(frozen=True)
+class ZoneMatch:
+    """A zone found for a search, and why: "name" (its name is like the query) or "place" (it
+    holds the place of that name)."""
+
+    row: ZoneRow
+    match: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Located:
+    """What a zone id or a place name given for a zone designates.
+
+    `zone_id` is the zone an answer refers to; `zones` are the zones holding `place`, narrowest
+    first (town ⊂ cercle ⊂ région ⊂ country), only the zone itself for an id.
+    """
+
+    zone_id: str
+    matched: str  # "id", "place" or "zone_name"
+    place: Locality | None
+    zones: list[Zone]
+    areas_km2: list[float]
+
+
+def _name_keys(*names: str) -> list[str]:
+    """Normalised names, also without the "(20 km)" a default zone's name ends with."""
+    keys = []
+    for name in names:
+        for variant in (name, _PARENTHESIS.sub(" ", name)):
+            key = normalize_name(variant)
+            if key and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def name_score(query_key: str, names: Sequence[str]) -> float:
+    """How well a normalised query names a zone (0-100): exact, a run of its words, or a typo.
+
+    >>> name_score("menaka", ["Ménaka (20 km)"])
+    100.0
+    >>> name_score("nioro", ["Nioro du Sahel (20 km)"]) >= 90
+    True
+    """
+    best = 0.0
+    for key in _name_keys(*names):
+        if key == query_key:
+            return 100.0
+        if f" {query_key} " in f" {key} ":
+            best = max(best, 90.0)
+        best = max(best, float(fuzz.ratio(query_key, key)))
+    return best
+
+
+def check_query(query: str, field_name: str = "q") -> str:
+    text = query.strip()
+    if not text:
+        raise InvalidField(field_name, f"{field_name} is empty: give a place or zone name")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise InvalidField(
+            field_name, f"{field_name} is at most {MAX_QUERY_LENGTH} characters: shorten it"
+        )
+    return text
+
+
 @dataclass
 class ZoneService:
     """Create, replace and delete zones; incidents are re-assigned and risk re-scored at once.
@@ -1078,6 +1159,8 @@ class ZoneService:
     db: Database
     cache: ZoneCache
     risk: Rescorer | None = None
+    # Place names for zone look-ups by place (the packaged and imported gazetteer).
+    places: Gazetteer = field(default_factory=Gazetteer.load)
 
     def _zone(self, draft: ZoneDraft, zone_id: str | None) -> Zone:
         name = draft.name_fr.strip()
@@ -1220,6 +1303,112 @@ class ZoneService:
             if viewer is None:
                 return await ZoneStore(session).rows(kinds)
             return await ZoneStore(session).rows(kinds, org_id=viewer.org_id)
+
+    async def _visible_snapshot(
+        self, viewer: Actor | None
+    ) -> tuple[ZoneSnapshot, builtins.list[int]]:
+        async with self.db.read() as session:
+            snapshot = await self.cache.snapshot(session)
+        org = None if viewer is None else viewer.org_id.hex
+        owners = snapshot.owners or ("",) * len(snapshot.zones)
+        seen = [i for i, o in enumerate(owners) if o == "" or (org is not None and o == org)]
+        return snapshot, seen
+
+    def _holding(
+        self, snapshot: ZoneSnapshot, seen: Sequence[int], lon: float, lat: float
+    ) -> builtins.list[int]:
+        """Positions of the visible zones holding a point, narrowest first."""
+        _, zones = snapshot.index.assign_points([lon], [lat])
+        allowed = set(seen)
+        held = [int(z) for z in zones.tolist() if int(z) in allowed]
+        return sorted(held, key=lambda k: (float(snapshot.areas_km2[k]), snapshot.zones[k].id))
+
+    async def search(
+        self, query: str, viewer: Actor | None = None, kinds: Sequence[str] | None = None
+    ) -> builtins.list[ZoneMatch]:
+        """Zones the viewer may know of whose name is like `query` (accents, case and small typos
+        ignored), best first; then the zones holding the place of that name, narrowest first."""
+        key = normalize_name(check_query(query))
+        rows = await self.list(kinds, viewer)
+        scored = [(name_score(key, [r.name_fr, r.name_en, r.code]), r) for r in rows]
+        found = [
+            ZoneMatch(r, "name", score)
+            for score, r in sorted(scored, key=lambda t: (-t[0], t[1].area_km2, t[1].id))
+            if score >= ZONE_NAME_CUTOFF
+        ]
+        place = self.places.lookup(query)
+        if place is not None:
+            snapshot, seen = await self._visible_snapshot(viewer)
+            by_id = {r.id: r for r in rows}
+            named = {m.row.id for m in found}
+            for k in self._holding(snapshot, seen, place.lon, place.lat):
+                zone_id = snapshot.zones[k].id
+                if zone_id in by_id and zone_id not in named:
+                    found.append(ZoneMatch(by_id[zone_id], "place", 0.0))
+        return found
+
+    def _placed(self, snapshot: ZoneSnapshot, seen: Sequence[int], place: Locality) -> Located:
+        held = self._holding(snapshot, seen, place.lon, place.lat)
+        return Located(
+            snapshot.zones[held[0]].id if held else "",
+            "place",
+            place,
+            [snapshot.zones[k] for k in held],
+            [float(snapshot.areas_km2[k]) for k in held],
+        )
+
+    async def places_named(
+        self, query: str, viewer: Actor | None = None, *, limit: int = 5
+    ) -> builtins.list[tuple[Locality, Located]]:
+        """Places of about that name, best first, each with the visible zones holding it."""
+        text = check_query(query)
+        first = self.places.lookup(text)
+        candidates = [first] if first is not None else []
+        candidates += [p for p in self.places.suggest(text, limit=limit + 1) if p != first]
+        snapshot, seen = await self._visible_snapshot(viewer)
+        return [(p, self._placed(snapshot, seen, p)) for p in candidates[:limit]]
+
+    async def locate(self, ref: str, viewer: Actor | None = None) -> Located:
+        """The zone `ref` designates: a zone id, else a place (the zones holding it, the
+        narrowest answering), else a zone name. 404, with suggestions, when none fits; another
+        organisation's custom zone is never found, by id or by name."""
+        async with self.db.read() as session:
+            row = await session.get(ZoneRow, ref)
+        if row is not None and (viewer is None or may_know(row, viewer.org_id)):
+            return Located(row.id, "id", None, [zone_from_row(row)], [row.area_km2])
+        text = check_query(ref, "zone")
+        snapshot, seen = await self._visible_snapshot(viewer)
+        place = self.places.lookup(text)
+        if place is not None:
+            located = self._placed(snapshot, seen, place)
+            if not located.zones:
+                raise NotFound(
+                    f"{place.name} ({place.lat:.4f}, {place.lon:.4f}) lies in no zone: "
+                    "GET /api/v1/zones lists the zones.",
+                    field="zone",
+                )
+            return located
+        key = normalize_name(text)
+        named = sorted(
+            (
+                (name_score(key, [z.name_fr, z.name_en, z.code]), float(snapshot.areas_km2[k]), k)
+                for k in seen
+                for z in [snapshot.zones[k]]
+            ),
+            key=lambda t: (-t[0], t[1]),
+        )
+        if named and named[0][0] >= LOCATE_CUTOFF:
+            k = named[0][2]
+            return Located(
+                snapshot.zones[k].id, "zone_name", None, [snapshot.zones[k]], [named[0][1]]
+            )
+        close = [s.name for s in self.places.suggest(text, limit=3)]
+        close += [snapshot.zones[k].name_fr for score, _, k in named[:3] if score >= 60]
+        hint = f" Did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
+        raise NotFound(
+            f"No zone or place {ref!r}.{hint} GET /api/v1/zones?q=NAME finds zones by name.",
+            field="zone",
+        )
 
     async def known_ids(self, viewer: Actor) -> set[str]:
         """Ids of the zones the viewer may know of (platform zones and its own)."""

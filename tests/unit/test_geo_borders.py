@@ -131,7 +131,7 @@ def test_outline_file_is_the_1_10m_one_and_small() -> None:
     assert {f["properties"]["iso_a3"] for f in doc["features"]} >= set(BELT_KM) | {"MLI"}
     # Mali and each neighbour share their border vertices: the shared border is a line.
     for iso in BELT_KM:
-        assert _shared_border(mali_outline(), neighbour_outlines()[iso]).length > 5.0
+        assert shapely.length(_shared_border(mali_outline(), neighbour_outlines()[iso])) > 5.0
 
 
 @pytest.mark.skipif(not COD_PLACES.exists(), reason=f"{COD_PLACES} absent (real OCHA data)")

@@ -17,6 +17,7 @@ from msgspec import Struct
 
 from api.http.auth import ANY_ROLE, requires
 from api.http.routes.common import as_utc, parse_codes, principal_of, utcnow
+from api.http.routes.places import HoldingZone, PlaceOut, holding_zones, place_out, search_places
 from api.settings import Settings
 from geo.geometry import GeometryError, from_wkb, parse_geojson_geometry, to_geojson
 from incidents import vocabulary
@@ -28,6 +29,7 @@ from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
 from incidents.risk.service import Assessment, RiskService, StoredRisk
 from incidents.sharing.service import SharingService
 from incidents.zones.store import (
+    Located,
     ZoneDraft,
     ZoneService,
     parse_zone_geometry,
@@ -79,6 +81,8 @@ class ZoneFeature(Struct):
     geometry: dict[str, Any]
     properties: ZoneProperties
     warnings: list[str] | None = None
+    # With `?q=`: "name" (the zone's name is like q) or "place" (it holds the place q names).
+    match: str | None = None
 
 
 class ZoneCollection(Struct):
@@ -122,6 +126,11 @@ class ZoneRiskOut(Struct):
     masked_share: float = 0.0
     coverage: str = HAS_DATA
     last_incident_on: date | None = None
+    # Asked by place name: the place, and every zone holding it, narrowest first; the answer is
+    # for the first (`zone_id`). `matched`: "id", "place" or "zone_name".
+    matched: str = "id"
+    place: PlaceOut | None = None
+    nested: list[HoldingZone] | None = None
 
 
 class HistoryPointOut(Struct):
@@ -255,6 +264,7 @@ def zone_feature(
     risk: StoredRisk | None = None,
     warnings: list[str] | None = None,
     coverage: ZoneCoverage | None = None,
+    match: str | None = None,
 ) -> ZoneFeature:
     return ZoneFeature(
         type="Feature",
@@ -274,6 +284,7 @@ def zone_feature(
             risk=_summary(risk, coverage),
         ),
         warnings=warnings,
+        match=match,
     )
 
 
@@ -447,14 +458,30 @@ async def list_zones(
     risk_service: NamedDependency[RiskService],
     sharing_service: NamedDependency[SharingService],
     kind: Annotated[str | None, Parameter(description="Zone kinds, comma-separated.")] = None,
+    q: Annotated[
+        str | None,
+        Parameter(
+            description="A zone or place name (accents, case and small typos ignored): the "
+            "zones of about that name, best first, then the zones holding that place."
+        ),
+    ] = None,
 ) -> Response[ZoneCollection]:
     viewer = principal_of(request)
-    rows = await zone_service.list(parse_codes(kind) or None, viewer)
+    matches: dict[str, str] = {}
+    if q is None:
+        rows = await zone_service.list(parse_codes(kind) or None, viewer)
+    else:
+        found = await zone_service.search(q, viewer, parse_codes(kind) or None)
+        rows = [m.row for m in found]
+        matches = {m.row.id: m.match for m in found}
     ranking = {r.zone_id: r for r in await risk_service.ranking(viewer.org_id)}
     covered = await coverage_for(risk_service, sharing_service, viewer, [r.id for r in rows])
     body = ZoneCollection(
         type="FeatureCollection",
-        features=[zone_feature(r, ranking.get(r.id), coverage=covered.get(r.id)) for r in rows],
+        features=[
+            zone_feature(r, ranking.get(r.id), coverage=covered.get(r.id), match=matches.get(r.id))
+            for r in rows
+        ],
     )
     return Response(body, media_type=GEOJSON)
 
@@ -575,7 +602,9 @@ async def get_zone_risk(
 ) -> ZoneRiskOut:
     now = utcnow()
     viewer = principal_of(request)
-    await zone_service.get(zone_id, viewer)  # another's custom zone: 404
+    # A zone id, or a place name: the narrowest zone holding it (another's custom zone: 404).
+    located = await zone_service.locate(zone_id, viewer)
+    zone_id = located.zone_id
     retention_days = settings.data_retention_days
     day = risk_day(as_utc(at), now=now, retention_days=retention_days)
     risk = await risk_service.zone_risk(zone_id, at=day, now=now)
@@ -590,8 +619,16 @@ async def get_zone_risk(
         out = risk_out(replace(risk, contributors=shown.full), coverage)
         out.contributors += [Contributor(i, None) for i in shown.masked]
         out.masked_share = shown.masked_share
-        return out
-    return risk_out(risk, coverage)
+        return _located(out, located)
+    return _located(risk_out(risk, coverage), located)
+
+
+def _located(out: ZoneRiskOut, located: Located) -> ZoneRiskOut:
+    out.matched = located.matched
+    if located.place is not None:
+        out.place = place_out(located.place)
+        out.nested = holding_zones(located)
+    return out
 
 
 @get(
@@ -718,4 +755,5 @@ ROUTES = [
     get_zone_risk_history,
     get_ranking,
     assess,
+    search_places,
 ]
