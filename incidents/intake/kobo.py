@@ -107,7 +107,8 @@ def instance_ids(payload: Mapping[str, Any]) -> tuple[str | None, str | None, st
         text = _text(fields, name).removeprefix("uuid:").lower()
         return text[:100] or None
 
-    return key("_uuid") or key("instanceID"), key("deprecatedID"), key("rootUuid")
+    # instanceID first: after an edit it names the new version, whatever `_uuid` says.
+    return key("instanceID") or key("_uuid"), key("deprecatedID"), key("rootUuid")
 
 
 def _flatten(payload: Mapping[str, Any]) -> dict[str, Any]:

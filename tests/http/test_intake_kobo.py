@@ -272,3 +272,21 @@ async def test_an_edit_of_an_unknown_or_another_organisations_submission_is_refu
         submission["_uuid"], "X"
     )
     assert await incident_versions(db) == [(uuid.UUID(first["id"]), 1, 2)]
+
+
+async def test_an_edit_that_keeps_the_first_uuid_still_chains_by_instance_id(
+    client: AsyncTestClient[Litestar], factory: Factory, db: Database, submission: dict[str, Any]
+) -> None:
+    officer = await factory.caller("officer")
+    headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, officer.org_id)}
+    first = (await client.post(URL, json=submission, headers=headers)).json()
+    edit = edit_of(submission, **{"group_impact/abducted": "3"})
+    edit["_uuid"] = submission["_uuid"]  # a server that keeps `_uuid` across edits
+    later = edit_of(edit, **{"group_impact/abducted": "4"})
+    del later["meta/rootUuid"]
+    later["_uuid"] = submission["_uuid"]
+
+    answers = [(await client.post(URL, json=e, headers=headers)).json() for e in (edit, later)]
+
+    assert [a["id"] for a in answers] == [first["id"], first["id"]]
+    assert await incident_versions(db) == [(uuid.UUID(first["id"]), 3, 4)]
