@@ -8,7 +8,7 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Protocol, cast
 
 import msgspec
@@ -48,6 +48,8 @@ class ImportSummary:
     unchanged: int = 0
     duplicates: int = 0
     rejected: list[tuple[int, str | None, str]] = field(default_factory=list)
+    # Valid rows whose event occurred before the risk window (importer.older_than_window_note).
+    older_than_window: int = 0
 
     @property
     def rows(self) -> int:
@@ -58,6 +60,7 @@ class ImportSummary:
         self.unchanged += report.already_present
         self.duplicates += report.duplicates
         self.rejected += report.rejected
+        self.older_than_window += report.older_than_window
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,7 @@ async def import_incidents(
     batch_size: int = 1000,
     progress: Any = None,
     cipher: TextCipher | None = None,
+    risk_window_days: float | None = None,
 ) -> ImportSummary:
     """Store converted rows: new external ids are created, known ones updated when the source
     changed, rows without an external id get a content id (a re-import creates nothing).
@@ -153,6 +157,7 @@ async def import_incidents(
     """
     rules = rules or Rules()
     summary = ImportSummary()
+    window_start = None if risk_window_days is None else now - timedelta(days=risk_window_days)
     rows = iter(results)
     while batch := list(itertools.islice(rows, batch_size)):
         if progress is not None:
@@ -182,6 +187,8 @@ async def import_incidents(
                         continue
                     try:
                         data = _as_input(payload, result.row_number)
+                        if window_start is not None and _occurred(data) < window_start:
+                            summary.older_than_window += 1
                         changed = await update_from_source(
                             session,
                             row,
@@ -213,9 +220,15 @@ async def import_incidents(
                     defaults=dict(defaults or {}),
                     batch_size=batch_size,
                     cipher=cipher,
+                    risk_window_days=risk_window_days,
                 )
             )
     return summary
+
+
+def _occurred(data: IncidentIn) -> datetime:
+    at = data.occurred_at
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def retract_external(
@@ -364,6 +377,17 @@ _alerts = sa_table("alerts", sa_column("incident_id"), sa_column("kind"))
 CAP_FEED_SIZE = 100
 
 
+# What the write guard (incidents.sharing.guard) audits for each write of an incident, at the
+# time the write sets as updated_at; reads and requests about it are audited too, and are not
+# versions.
+WRITE_ACTIONS = (
+    "incident.created",
+    "incident.changed",
+    "incident.status_changed",
+    "incident.sharing_changed",
+)
+
+
 def cap_identifier(incident_id: uuid.UUID | str, version: int) -> str:
     """The CAP identifier of one version of a public incident: `<incident id>-v<version>`."""
     return f"{incident_id}-v{version}"
@@ -380,8 +404,9 @@ async def _previous_message(
     """(identifier, sent) of the CAP message this version supersedes; None when this version is
     the first one published.
 
-    An incident's versions are its audited writes (each write is audited at the time it sets as
-    `updated_at`), so the previous version's time is that of the last write before this one.
+    An incident's versions are its audited writes (WRITE_ACTIONS, each audited at the time the
+    write sets as `updated_at`), so the previous version's time is that of the last write
+    before this one.
     """
     if incident.version <= 1:
         return None
@@ -392,6 +417,7 @@ async def _previous_message(
                 select(AuditRow.at, AuditRow.action, AuditRow.details).where(
                     AuditRow.target_type == "incident",
                     AuditRow.target_id == str(incident.id),
+                    AuditRow.action.in_(WRITE_ACTIONS),
                     AuditRow.at <= sent,
                 )
             )

@@ -4,7 +4,8 @@ validated by capvalidator and by the CAP 1.2 rules the schema cannot check."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,13 +14,18 @@ from capvalidator import Validator
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from lxml import etree
+from sqlalchemy import select
 
+from incidents.db import Database
 from incidents.interop.cap import cap_time
+from incidents.records.tables import IncidentRow
+from incidents.sharing.tables import AuditRow
 from tests.factories import DIEMA, MENAKA, Caller, Factory, incident_payload
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 FEED = "/api/v1/alerts/cap"
+HOUR = timedelta(hours=1)
 NARRATIVE = "Embuscade contre le convoi de l'ONG Gamma, chauffeur Issa blessé"
 # The Diéma - Nioro du Sahel road, west to east then north (lon, lat), about 90 km.
 road_diema_nioro = {
@@ -98,19 +104,46 @@ def version_time(properties: dict[str, Any]) -> str:
     return cap_time(properties["updated_at"] or properties["created_at"])
 
 
+async def reported_an_hour_ago(db: Database, incident_id: str) -> None:
+    """Move the incident's first version (and its audit) an hour back, so that what happens next
+    is told apart from it by its time, whatever the speed of the machine."""
+    async with db.transaction() as session:
+        row = await session.get(IncidentRow, uuid.UUID(incident_id))
+        assert row is not None
+        row.reported_at -= HOUR
+        row.created_at -= HOUR
+        row.updated_at -= HOUR
+        for audited in await session.scalars(
+            select(AuditRow).where(AuditRow.target_id == incident_id)
+        ):
+            audited.at -= HOUR
+
+
 async def test_each_version_is_one_immutable_message_referencing_the_one_before(
-    client: AsyncTestClient[Litestar], factory: Factory
+    client: AsyncTestClient[Litestar], factory: Factory, db: Database
 ) -> None:
     officer = await factory.caller("officer")
     await subscribe_near(client, officer, MENAKA)
     created = await public_incident(client, officer, type="ambush", at=MENAKA, severity=4)
     incident_id = created["id"]
+    await reported_an_hour_ago(db, incident_id)
+    created = (await client.get(f"/api/v1/incidents/{incident_id}", headers=officer.headers)).json()
 
     first_path, first = await message_of(client, incident_id)
     v1 = checked(first)
     assert v1.findtext(f"{CAP}identifier") == f"{incident_id}-v1"
     assert v1.findtext(f"{CAP}msgType") == "Alert"
     assert v1.findtext(f"{CAP}sent") == version_time(created["properties"])
+
+    # Something audited about the incident that is not a new version of it: no new message.
+    stranger = await factory.caller("officer")
+    asked = await client.post(
+        f"/api/v1/incidents/{incident_id}/sharing-requests",
+        json={"sharing_level": "green", "reason": "moins large"},
+        headers=stranger.headers,
+    )
+    assert asked.status_code == 201, asked.text
+    assert (await message_of(client, incident_id))[1] == first
 
     changed = await client.patch(
         f"/api/v1/incidents/{incident_id}",
