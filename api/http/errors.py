@@ -18,6 +18,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from api.http.hardening import REFUSAL_REASON_KEY, log_safe
+from api.http.hardening import request_language as hardening_language
 from incidents import vocabulary
 from incidents.errors import DomainError
 
@@ -26,7 +27,6 @@ log = logging.getLogger("sentinelle.api")
 PROBLEM = "application/problem+json"
 _KEY_RE = re.compile(r"at `\$\.?([^`]*)`")
 _NAMED_RE = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
-_LANG_RE = re.compile(r"(?:^|[;&])\s*lang=([A-Za-z]{2})")
 _TITLES = {
     400: "Bad request",
     401: "Authentication required",
@@ -44,20 +44,8 @@ _TITLES = {
 
 
 def request_language(request: Request[Any, Any, Any]) -> str:
-    """fr or en: `?lang=`, then the pages' `lang` cookie, then `Accept-Language` (q-values
-    honoured); without any, French for the pages and English for the API.
-
-    Every browser and phone sends Accept-Language, so people read their language; a request
-    without it comes from a program (a script, a gateway, an integration) whose authors match
-    the documented English messages."""
-    found = _LANG_RE.search(request.scope.get("query_string", b"").decode("latin-1"))
-    if found and found.group(1).lower() in vocabulary.LANGUAGES:
-        return found.group(1).lower()
-    cookie = request.cookies.get("lang")
-    if cookie and cookie[:2].lower() in vocabulary.LANGUAGES:
-        return cookie[:2].lower()
-    default = "fr" if request.url.path.startswith("/web") else "en"
-    return vocabulary.negotiate(request.headers.get("accept-language"), default)
+    """fr or en, as the edge middleware decides it (hardening.request_language)."""
+    return hardening_language(request.scope)
 
 
 def problem(

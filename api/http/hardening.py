@@ -27,6 +27,7 @@ from sqlalchemy import update
 from api.http import limits
 from api.http.auth import refusal_event
 from api.settings import Settings
+from incidents import vocabulary
 from incidents.audit import log as audit
 from incidents.db import Database
 from incidents.errors import InvalidField
@@ -70,11 +71,14 @@ def log_safe(value: Any, limit: int = 300) -> str:
 # ---------------------------------------------------------------------------- problems at the edge
 
 
-def _problem_bytes(status: int, title: str, detail: str, path: str, field: str = "body") -> bytes:
+def _problem_bytes(
+    status: int, title: str, detail: str, path: str, field: str = "body", language: str = "en"
+) -> bytes:
+    detail = vocabulary.translate_message(detail, language)
     return json.dumps(
         {
             "type": f"https://sentinelle.example.org/problems/{status}",
-            "title": title,
+            "title": vocabulary.translate_message(title, language),
             "status": status,
             "detail": detail,
             "instance": path,
@@ -85,9 +89,11 @@ def _problem_bytes(status: int, title: str, detail: str, path: str, field: str =
 
 
 async def _send_problem(
-    send: Send, status: int, title: str, detail: str, path: str, field: str = "body"
+    scope: Scope, send: Send, status: int, title: str, detail: str, path: str, field: str = "body"
 ) -> None:
-    body = _problem_bytes(status, title, detail, path, field)
+    """A problem sent before the application runs, in the request's language."""
+    language = request_language(scope)
+    body = _problem_bytes(status, title, detail, path, field, language)
     await send(
         {
             "type": "http.response.start",
@@ -95,6 +101,8 @@ async def _send_problem(
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
+                (b"content-language", language.encode()),
+                (b"vary", b"Accept-Language"),
             ],
         }
     )
@@ -215,6 +223,7 @@ class EdgeInputMiddleware:
         raw_path = (scope.get("raw_path") or b"").split(b"?", 1)[0]
         if "\x00" in path or b"%00" in raw_path or b"\x00" in raw_path:
             await _send_problem(
+                scope,
                 send,
                 422,
                 "Invalid field",
@@ -225,7 +234,7 @@ class EdgeInputMiddleware:
             return
         problem = self._query_problem(scope.get("query_string", b""))
         if problem is not None:
-            await _send_problem(send, 422, "Invalid field", problem[1], path, problem[0])
+            await _send_problem(scope, send, 422, "Invalid field", problem[1], path, problem[0])
             return
         await self.app(scope, receive, send)
 
@@ -252,7 +261,7 @@ class BodyLimitMiddleware:
             "send less data per request."
         )
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_problem(send, 413, "Request body too large", too_big, path)
+            await _send_problem(scope, send, 413, "Request body too large", too_big, path)
             return
         chunks: list[bytes] = []
         size = 0
@@ -264,7 +273,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_problem(send, 413, "Request body too large", too_big, path)
+                await _send_problem(scope, send, 413, "Request body too large", too_big, path)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -277,7 +286,7 @@ class BodyLimitMiddleware:
         nul_field = body_nul_field(body, content_type)
         if nul_field is not None:
             await _send_problem(
-                send, 422, "Invalid field", f"{nul_field} {NUL_ADVICE}", path, nul_field
+                scope, send, 422, "Invalid field", f"{nul_field} {NUL_ADVICE}", path, nul_field
             )
             return
         # Counting brackets is C-speed; only a body with more of them than the limit is scanned.
@@ -289,6 +298,7 @@ class BodyLimitMiddleware:
             and json_depth(body) > self.max_depth
         ):
             await _send_problem(
+                scope,
                 send,
                 400,
                 "Bad request",
@@ -654,7 +664,11 @@ _LANG_RE = re.compile(r"(?:^|[;&])\s*lang=([A-Za-z]{2})")
 
 def request_language(scope: Scope) -> str:
     """fr or en: `?lang=`, the pages' `lang` cookie, then Accept-Language; else French for the
-    pages and English for the API (as their other messages)."""
+    pages and English for the API (as their other messages).
+
+    Every browser and phone sends Accept-Language, so people read their language; a request
+    without it comes from a program (a script, a gateway, an integration) whose authors match
+    the documented English messages."""
     query = scope.get("query_string", b"").decode("latin-1")
     headers = dict(scope.get("headers", []))
     cookie = headers.get(b"cookie", b"").decode("latin-1")
@@ -662,11 +676,9 @@ def request_language(scope: Scope) -> str:
         found = _LANG_RE.search(source)
         if found and found.group(1).lower() in _TOO_MANY:
             return found.group(1).lower()
-    for part in headers.get(b"accept-language", b"").decode("latin-1").split(","):
-        tag = part.strip()[:2].lower()
-        if tag in _TOO_MANY:
-            return tag
-    return "fr" if scope.get("path", "").startswith("/web") else "en"
+    default = "fr" if scope.get("path", "").startswith("/web") else "en"
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    return vocabulary.negotiate(accept, default)
 
 
 class RateLimitMiddleware:
@@ -718,7 +730,7 @@ class RateLimitMiddleware:
         body = json.dumps(
             {
                 "type": "https://sentinelle.example.org/problems/429",
-                "title": "Too many requests",
+                "title": vocabulary.translate_message("Too many requests", lang),
                 "status": 429,
                 "detail": detail,
                 "instance": scope.get("path", ""),

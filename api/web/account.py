@@ -518,7 +518,7 @@ async def subscription_create(
             await container.alerts.create_subscription(principal, body, now=_now())
         except DomainError as exc:
             field = field_of(exc.field, values.get("area_kind", ""))
-            errors = {field: api_error_text(field, exc.detail, _)}
+            errors = {field: api_error_text(field, i18n.error_text(exc.detail, lang), _)}
         else:
             return Redirect(
                 path=f"{SUBSCRIPTIONS}?done=created&{_lang_query(request)}", status_code=303

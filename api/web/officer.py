@@ -305,7 +305,11 @@ async def change_status(
     except NotFound:
         return _not_found(request, web)
     except DomainError as exc:
-        notice = {key: _("The service refused this change:") + " " + exc.detail}
+        notice = {
+            key: _("The service refused this change:")
+            + " "
+            + i18n.error_text(exc.detail, language(request))
+        }
         return await _incidents_page(
             request, container, web, principal, params, notice=notice, status=exc.status
         )
@@ -408,7 +412,11 @@ async def publish_held(
                 else _("The SMS does not say what happened: choose the type.")
             )
         except DomainError as exc:
-            errors["text"] = _("The service refused this change:") + " " + exc.detail
+            errors["text"] = (
+                _("The service refused this change:")
+                + " "
+                + i18n.error_text(exc.detail, language(request))
+            )
         else:
             return Redirect(path=f"{HOME}/held?done=published", status_code=303)
     return await _held_page(
@@ -432,7 +440,13 @@ async def reject_held(
     except NotFound:
         return _not_found(request, web)
     except DomainError as exc:
-        errors = {str(held_id): {"text": _("The service refused this change:") + " " + exc.detail}}
+        errors = {
+            str(held_id): {
+                "text": _("The service refused this change:")
+                + " "
+                + i18n.error_text(exc.detail, language(request))
+            }
+        }
         return await _held_page(request, container, web, principal, errors=errors, status=409)
     return Redirect(path=f"{HOME}/held?done=rejected", status_code=303)
 
@@ -567,7 +581,11 @@ async def broadcast_send(
             name = {"area": "zone", "priority": "priority"}.get(field[0], "text_fr")
             if field[0] == "message" and len(field) > 1 and field[1] == "en":
                 name = "text_en"
-            errors[name] = _("The service refused this value:") + " " + exc.detail
+            errors[name] = (
+                _("The service refused this value:")
+                + " "
+                + i18n.error_text(exc.detail, language(request))
+            )
         else:
             audit.later(
                 audit.event(

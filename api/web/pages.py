@@ -416,7 +416,11 @@ async def report(
         except DomainError as exc:
             field = (exc.field or "type").split(".")[-1]
             field = field if field in FIELDS else ("place" if field in ("geometry",) else "type")
-            errors = {field: _("The service refused this value:") + " " + exc.detail}
+            errors = {
+                field: _("The service refused this value:")
+                + " "
+                + i18n.error_text(exc.detail, lang)
+            }
         else:
             reference = str(result.location_id or "")[:8]
             if json_answer:

@@ -162,3 +162,17 @@ async def test_numbers_as_text_with_a_point_still_work(
     answer = await client.post(URL, json=body, headers=reporter.headers)
     assert answer.status_code == 201, answer.text
     assert answer.json()["geometry"]["coordinates"] == [DIEMA[1], DIEMA[0]]
+
+
+async def test_problems_sent_before_the_application_are_in_french_too(
+    client: AsyncTestClient, reporter: Caller
+) -> None:
+    body = incident_payload(description="avant\u0000après")
+    answer = await client.post(URL, json=body, headers={**reporter.headers, **FRENCH})
+    assert answer.status_code == 422
+    assert answer.json()["title"] == "Champ invalide"
+    assert answer.json()["field"] == "description"
+    assert answer.json()["detail"].startswith("description contient un caractère NUL")
+    assert answer.headers["content-language"] == "fr"
+    english = await client.post(URL, json=body, headers=reporter.headers)
+    assert english.json()["detail"].startswith("description contains a NUL character")

@@ -33,6 +33,7 @@ MESSAGE_ARG = {
     "HTTPException": 0,
     "ValidationException": 0,
     "problem": 1,
+    "_send_problem": 4,  # (scope, send, status, title, detail, ...): the edge middleware's
     # requires(..., hint="...") is the refusal message of a guard.
     "requires": 99,
 }
@@ -87,6 +88,13 @@ def _render(
             if isinstance(part, ast.Constant):
                 template.append(str(part.value))
                 sample.append(str(part.value))
+            elif (
+                isinstance(part, ast.FormattedValue)
+                and isinstance(part.value, ast.Name)
+                and part.value.id in constants
+            ):
+                template.append(constants[part.value.id])  # a module constant: its text
+                sample.append(constants[part.value.id])
             elif isinstance(part, ast.FormattedValue):
                 name = _placeholder(part.value, used)
                 template.append("{" + name + "}")
