@@ -29,8 +29,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import re
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,6 +120,25 @@ def response_xml(message: str) -> bytes:
         f'<?xml version="1.0" encoding="UTF-8"?><OpenRosaResponse xmlns="{RESPONSE_NS}">'
         f'<message nature="">{escape(message)}</message></OpenRosaResponse>'
     ).encode()
+
+
+def collect_settings(server_url: str, username: str, password: str) -> str:
+    """What an ODK Collect QR code holds to set a project up (Collect's CompressionUtils: the
+    settings JSON, zlib-deflated, base64 without line breaks): the server and login, sending as
+    soon as any network is back, and no sent form kept on the phone."""
+    settings = {
+        "general": {
+            "server_url": server_url,
+            "username": username,
+            "password": password,
+            "autosend": "wifi_and_cellular",
+            "delete_send": True,
+        },
+        "admin": {},
+        "project": {"name": "Sentinelle", "icon": "S", "color": "#b71c1c"},
+    }
+    text = json.dumps(settings, ensure_ascii=False, separators=(",", ":"))
+    return base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii")
 
 
 def openrosa_headers(accept_content_length: int | None = None) -> dict[str, str]:
@@ -345,6 +366,7 @@ __all__ = [
     "Submission",
     "XForm",
     "challenges",
+    "collect_settings",
     "constant_time_equal",
     "digest_response",
     "form_list_xml",

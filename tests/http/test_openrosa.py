@@ -12,12 +12,15 @@ named by its file name, each part with its Content-Length.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
+import json
 import re
 import secrets
 import uuid
 import xml.etree.ElementTree as ET
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -266,7 +269,13 @@ async def test_collect_round_trip_form_list_form_submission_duplicate_edit(
     client: AsyncTestClient[Litestar], db: Database, reporter: Caller
 ) -> None:
     login = await form_login(client, reporter)
-    assert login["server_url"].endswith("/api/v1/openrosa")
+    assert login["server_url"] == "http://testserver.local/api/v1/openrosa"
+    qr = json.loads(zlib.decompress(base64.b64decode(login["collect_settings"])))
+    assert qr["general"]["server_url"] == login["server_url"]
+    assert (qr["general"]["username"], qr["general"]["password"]) == (
+        login["username"],
+        login["password"],
+    )
     collect = Collect(client, login["username"], login["password"])
 
     # Get blank form: the list, then the form it names.

@@ -191,3 +191,31 @@ def test_the_response_xml_escapes_the_message() -> None:
     body = openrosa.response_xml("a < b & c")
 
     assert b'<message nature="">a &lt; b &amp; c</message>' in body
+
+
+def test_collect_settings_are_what_a_collect_qr_code_holds_in_collects_own_schema() -> None:
+    """tests/fixtures/collect_client_settings.schema.json is getodk/collect's
+    settings/src/main/resources/client-settings.schema.json (Apache-2.0, commit 137f325):
+    every key and value used is one that schema defines."""
+    import base64
+    import json
+    import zlib
+
+    schema = json.loads((ROOT / "tests/fixtures/collect_client_settings.schema.json").read_text())
+    text = openrosa.collect_settings(
+        "https://sentinelle.example.org/api/v1/openrosa", "odk-7kq3m9x2", "h4ke-2pwn-x8ra-c6fd"
+    )
+
+    # Collect's CompressionUtils.decompress: base64 (no wrap), then zlib's Inflater.
+    settings = json.loads(zlib.decompress(base64.b64decode(text, validate=True)))
+    assert set(schema["required"]) <= set(settings) <= set(schema["properties"])
+    general = schema["properties"]["general"]["properties"]
+    assert set(settings["general"]) <= set(general)
+    assert settings["general"]["autosend"] in general["autosend"]["enum"]
+    assert isinstance(settings["general"]["delete_send"], bool)
+    assert set(settings["project"]) <= set(schema["properties"]["project"]["properties"])
+    assert settings["general"]["server_url"] == "https://sentinelle.example.org/api/v1/openrosa"
+    assert (settings["general"]["username"], settings["general"]["password"]) == (
+        "odk-7kq3m9x2",
+        "h4ke-2pwn-x8ra-c6fd",
+    )

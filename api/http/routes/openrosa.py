@@ -26,6 +26,7 @@ from incidents.intake.openrosa import (
     XML_MEDIA_TYPE,
     AuthRequired,
     challenges,
+    collect_settings,
     form_list_xml,
     new_nonce,
     openrosa_headers,
@@ -194,6 +195,9 @@ class FormLoginOut(msgspec.Struct):
     server_url: str
     username: str
     password: str
+    #: The text of an ODK Collect set-up QR code (Configure with QR code): server, login,
+    #: auto-send, delete after send. It holds the password: show it to the phone, keep it nowhere.
+    collect_settings: str
 
 
 @post(
@@ -203,7 +207,8 @@ class FormLoginOut(msgspec.Struct):
     summary="Make the ODK Collect login of your token (shown once)",
     description=(
         "A user name and a new password for ODK Collect or KoboCollect (Settings > Project "
-        "settings > Server: `server_url`, `username`, `password`). The password is shown once "
+        "settings > Server: `server_url`, `username`, `password`), and `collect_settings`, the "
+        "text of a QR code ODK Collect scans to set all of it up. The password is shown once "
         "and replaces the previous one; the user name stays. Revoking the token ends the login. "
         "For reporters, officers and administrators; docs/forms/README.md says how to set up "
         "the phone."
@@ -214,7 +219,13 @@ async def make_form_login(
     request: Request[Any, Any, Any], intake_service: NamedDependency[IntakeService]
 ) -> FormLoginOut:
     login = await intake_service.set_form_login(principal_of(request), now=utcnow())
-    return FormLoginOut(f"{_base_url(request)}{PREFIX}", login.username, login.password)
+    server_url = f"{_base_url(request)}{PREFIX}"
+    return FormLoginOut(
+        server_url,
+        login.username,
+        login.password,
+        collect_settings(server_url, login.username, login.password),
+    )
 
 
 @delete(
