@@ -26,6 +26,7 @@ from incidents.interop import (
     hxl_to_incidents,
     write_geojson,
 )
+from incidents.interop.importer import older_than_window_note
 from incidents.interop.service import (
     TABLE_EXPORTS,
     ImportSummary,
@@ -36,6 +37,7 @@ from incidents.interop.service import (
 )
 from incidents.records.model import Role
 from incidents.records.store import TextCipher
+from incidents.risk.service import risk_config
 
 IMPORT_FORMATS = ("acled", "hxl", "geojson", "csv")
 EXPORT_FORMATS = ("geojson", *TABLE_EXPORTS)
@@ -87,7 +89,9 @@ async def _org_exists(db: Database, org_id: uuid.UUID) -> bool:
         return org is not None and org.deleted_at is None
 
 
-def print_report(summary: ImportSummary, *, removed: int | None) -> None:
+def print_report(
+    summary: ImportSummary, *, removed: int | None, window_days: float | None = None
+) -> None:
     for row_number, field, message in summary.rejected:
         where = f" [{field}]" if field else ""
         click.echo(f"rejected row {row_number}{where}: {message}", err=True)
@@ -99,6 +103,13 @@ def print_report(summary: ImportSummary, *, removed: int | None) -> None:
     if removed is not None:
         text += f" Deleted by ACLED, now retracted: {removed}."
     click.echo(text, err=True)
+    note = (
+        None
+        if window_days is None
+        else older_than_window_note(summary.older_than_window, window_days)
+    )
+    if note:
+        click.echo(note, err=True)
 
 
 def register(main: click.Group) -> None:
@@ -186,6 +197,7 @@ def register(main: click.Group) -> None:
                     events=events,
                     defaults=FORMAT_DEFAULTS.get(fmt),
                     cipher=cipher,
+                    risk_window_days=services.risk.config.window_days,
                 )
             removed = None
             if deleted_ids is not None:
@@ -201,7 +213,7 @@ def register(main: click.Group) -> None:
             return summary, removed
 
         summary, removed = run(go, settings)
-        print_report(summary, removed=removed)
+        print_report(summary, removed=removed, window_days=risk_config(settings).window_days)
 
     @group.command("export")
     @click.option(

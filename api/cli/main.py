@@ -286,11 +286,25 @@ async def audit_token_created(
     )
 
 
+DEMO_MODE_NOTE = (
+    "Demo incidents do not count in risk levels, alerts or assessments unless the server runs "
+    "with SENTINELLE_DEMO_MODE=1 (they are shown, marked demo, in lists and on the map)."
+)
+
+
 @main.command()
 @click.option("--count", default=400, show_default=True, help="How many synthetic incidents.")
+@click.option(
+    "--remove", is_flag=True, help="Delete every demo incident (and what hangs on them) instead."
+)
 @click.pass_obj
-def demo(settings: Settings, count: int) -> None:
-    """Load a clearly labelled SYNTHETIC demo dataset (organisation and texts say DEMO)."""
+def demo(settings: Settings, count: int, remove: bool) -> None:
+    """Load a clearly labelled SYNTHETIC demo dataset (organisation and texts say DEMO).
+
+    Demo incidents count in risk only with SENTINELLE_DEMO_MODE=1; `--remove` deletes them."""
+    if remove:
+        remove_demo_data(settings)
+        return
     from incidents.identity.accounts import create_organisation
     from incidents.interop.importer import import_rows
     from incidents.records.demo import DEMO_ORGANISATION, demo_rows
@@ -334,6 +348,37 @@ def demo(settings: Settings, count: int) -> None:
         f"there. They are marked DEMO and belong to the organisation {DEMO_ORGANISATION!r}.",
         err=True,
     )
+    if settings.demo_mode:
+        click.echo(
+            "SENTINELLE_DEMO_MODE is on: they count in risk levels as if they were real.", err=True
+        )
+    else:
+        click.echo(DEMO_MODE_NOTE, err=True)
+    click.echo("Remove them with `sentinelle demo --remove`.", err=True)
+
+
+def remove_demo_data(settings: Settings) -> None:
+    """`sentinelle demo --remove`: every demo incident deleted in one transaction, audited."""
+    from incidents.interop.demo import remove_demo
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"Removing demo incidents: {done}/{total}", err=True)
+
+    async def go(db: Database) -> int:
+        await migrate(db)
+        from api.bootstrap import build
+
+        services = build(settings, db)  # loads every table that may name an incident
+        removed = await remove_demo(db, now=now(), progress=progress)
+        if removed:
+            await services.risk.recompute_all(now=now(), cause="demo data removed")
+        return removed
+
+    removed = run(go, settings)
+    if removed:
+        click.echo(f"Demo data removed: {removed} synthetic incidents deleted.", err=True)
+    else:
+        click.echo("No demo incident to remove.", err=True)
 
 
 def _load_extensions() -> None:

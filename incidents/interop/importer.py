@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
@@ -42,10 +42,23 @@ class ImportReport:
     already_present: int = 0
     duplicates: int = 0
     rejected: list[tuple[int, str | None, str]] = field(default_factory=list)
+    # Valid rows whose event occurred before the risk window (`risk_window_days`).
+    older_than_window: int = 0
 
     @property
     def seen(self) -> int:
         return self.created + self.already_present + self.duplicates + len(self.rejected)
+
+
+def older_than_window_note(count: int, window_days: float) -> str | None:
+    """What an import's events older than the risk window mean, in words (None when none)."""
+    if count <= 0:
+        return None
+    events = "1 event is" if count == 1 else f"{count} events are"
+    return (
+        f"{events} older than the {window_days:g}-day risk window: stored, shown in history, "
+        "not counted in today's levels."
+    )
 
 
 def content_id(payload: dict[str, Any]) -> str:
@@ -77,9 +90,14 @@ async def import_rows(
     is_demo: bool = False,
     progress: Callable[[int], None] | None = None,
     cipher: TextCipher | None = None,
+    risk_window_days: float | None = None,
 ) -> ImportReport:
-    """Validate and store every row; each batch is one transaction; known external ids are skipped."""
+    """Validate and store every row; each batch is one transaction; known external ids are skipped.
+
+    With `risk_window_days`, valid rows whose event occurred before that window are counted
+    (`older_than_window`): they are stored, but today's levels do not count them."""
     report = ImportReport()
+    window_start = None if risk_window_days is None else now - timedelta(days=risk_window_days)
     pending: list[tuple[Incident, shapely.Geometry]] = []
 
     async def flush() -> None:
@@ -129,6 +147,8 @@ async def import_rows(
         except InvalidField as exc:
             report.rejected.append((row.row_number, exc.field, exc.detail))
             continue
+        if window_start is not None and incident.occurred_at < window_start:
+            report.older_than_window += 1
         pending.append((incident, geom))
         if len(pending) >= batch_size:
             await flush()
