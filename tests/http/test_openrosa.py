@@ -23,7 +23,6 @@ import xml.etree.ElementTree as ET
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,7 +123,8 @@ class Collect:
             headers = {
                 "User-Agent": USER_AGENT,
                 "X-OpenRosa-Version": "1.0",
-                "Date": format_datetime(datetime.now(UTC), usegmt=True),
+                # OkHttpOpenRosaServerClientProvider: "E, dd MMM yyyy hh:mm:ss zz" (12-hour).
+                "Date": datetime.now(UTC).strftime("%a, %d %b %Y %I:%M:%S GMT"),
                 "Accept-Encoding": "gzip",
             }
             authorization = self._authorization(method, url)
