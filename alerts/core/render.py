@@ -281,7 +281,7 @@ def _impact_parts(impact: Any, lang: str) -> list[str]:
 
 
 # A serious incident learned days after it happened (alerts.outbox.writer.alert_age).
-_LATE = {"fr": "signalé tardivement", "en": "reported late"}
+_LATE = {lang: vocabulary.term("mark", "reported_late", lang) for lang in ("fr", "en")}
 
 
 def render_incident_alert(

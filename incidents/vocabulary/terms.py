@@ -21,7 +21,7 @@ class UnknownTermError(KeyError):
 
 
 def term(context: str, code: str, language: str = "fr") -> str:
-    """The entry `code` of `context` (level, trend, level change) in `language` (fr or en).
+    """The entry `code` of `context` (level, trend, level change, mark) in `language`.
 
     Raises UnknownTermError when the catalogue lacks it, rather than showing a code to people."""
     lang = language_of(language)

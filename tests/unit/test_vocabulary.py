@@ -66,6 +66,15 @@ def test_every_level_trend_and_no_data_has_an_entry_in_both_languages() -> None:
         assert len({vocabulary.level_label(c, lang) for c in LEVEL_CODES.values()}) == 5
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_late_report_is_marked_with_the_catalogue_words(lang: str) -> None:
+    view = {"type": "kidnapping", "occurred_at": now, "place_name": "Diéma", "reported_late": True}
+    mark = vocabulary.term("mark", "reported_late", lang)
+    assert mark == {"fr": "signalé tardivement", "en": "reported late"}[lang]
+    assert mark in render_incident_alert(view, language=lang, format="full").title
+    assert to_gsm7(mark) in render_incident_alert(view, language=lang, format="sms").body
+
+
 def test_an_unknown_code_is_refused_rather_than_shown() -> None:
     with pytest.raises(KeyError):
         vocabulary.level_label("very_low", "fr")
