@@ -38,6 +38,7 @@ from incidents.intake import openrosa
 from incidents.records.tables import IncidentRow
 from incidents.sharing.tables import AuditRow
 from tests.factories import Caller, Factory
+from tests.live import fx_live_url  # noqa: F401 - the live server fixture
 
 BASE = "/api/v1/openrosa"
 SUBMISSION = Path(__file__).resolve().parents[1] / "fixtures" / "odk_submission.xml"
@@ -689,3 +690,56 @@ async def test_an_unknown_user_costs_the_same_work_as_a_wrong_password(
         work.append((len(opened), len(compared)))
 
     assert work == [(1, 1), (1, 1)]
+
+
+# ---------------------------------------------------------------------------- other clients
+
+
+async def test_independent_digest_clients_over_a_real_socket(
+    live_url: str, client: AsyncTestClient[Litestar], reporter: Caller, db: Database
+) -> None:
+    """httpx's DigestAuth and curl's --digest, two Digest implementations that are not ours,
+    against uvicorn on loopback: form list, HEAD, submission, duplicate."""
+    import asyncio
+    import shutil
+    import subprocess
+
+    login = await form_login(client, reporter)
+    auth = httpx.DigestAuth(login["username"], login["password"])
+    async with httpx.AsyncClient(base_url=live_url, auth=auth, timeout=60) as http:
+        listed = await http.get(f"{BASE}/formList", headers={"X-OpenRosa-Version": "1.0"})
+        head = await http.head(f"{BASE}/submission?deviceID=x")
+        body, kind = okhttp_multipart(instance(), {})
+        sent = await http.post(f"{BASE}/submission", content=body, headers={"Content-Type": kind})
+    assert (listed.status_code, head.status_code, sent.status_code) == (200, 204, 201)
+
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed: httpx's Digest was checked, curl's was not")
+
+    def run_curl() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                curl,
+                "-s",
+                "--digest",
+                "-u",
+                f"{login['username']}:{login['password']}",
+                "-H",
+                "X-OpenRosa-Version: 1.0",
+                "-F",
+                f"xml_submission_file=@{SUBMISSION};type=text/xml",
+                "-w",
+                "\n%{http_code}",
+                f"{live_url}{BASE}/submission?deviceID=collect%3Aabc",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    again = await asyncio.to_thread(run_curl)
+    assert again.stdout.rsplit("\n", 1)[-1] == "202", again.stdout + again.stderr
+    assert "Already received" in again.stdout
+    assert len(await incidents_of(db)) == 1
