@@ -89,8 +89,9 @@ def geometry(obj: dict[str, Any], arcs: Sequence[list[Point]]) -> shapely.Geomet
         shell, *holes = (ring(r, arcs) for r in rings)
         if len(shell) >= 4:
             parts.append(shapely.Polygon(shell, [h for h in holes if len(h) >= 4]))
-    geom = shapely.MultiPolygon(parts) if len(parts) > 1 else parts[0]
-    geom = shapely.make_valid(geom) if not shapely.is_valid(geom) else geom
+    geom: shapely.Geometry = shapely.MultiPolygon(parts) if len(parts) > 1 else parts[0]
+    if not shapely.is_valid(geom):
+        geom = shapely.make_valid(geom)
     return shapely.set_precision(geom, PRECISION_DEG)
 
 
