@@ -384,8 +384,10 @@ def build_mission(
     return body, {}, origin
 
 
-def refusal(exc: DomainError, origin: dict[str, str], _: Any) -> dict[str, str]:
+def refusal(exc: DomainError, origin: dict[str, str], lang: str) -> dict[str, str]:
     """A refusal of the service, in the user's language, on the form field it concerns."""
+    _ = i18n.gettext_for(lang)
+    detail = i18n.error_text(exc.detail, lang)[:300]
     field = exc.field or ""
     key = next(
         (origin[f] for f in sorted(origin, key=len, reverse=True) if field.startswith(f)), ""
@@ -411,8 +413,8 @@ def refusal(exc: DomainError, origin: dict[str, str], _: Any) -> dict[str, str]:
             )
         }
     if field.startswith("route"):
-        return {"route": _("This route was refused.") + f" ({exc.detail[:300]})"}
-    return {"form": _("The service refused this value:") + " " + exc.detail[:300]}
+        return {"route": _("This route was refused.") + f" ({detail})"}
+    return {"form": _("The service refused this value:") + " " + detail}
 
 
 async def _plan_page(
@@ -487,7 +489,7 @@ async def plan(
         except Forbidden as exc:
             return _refused(request, web, exc.detail)
         except DomainError as exc:
-            errors = refusal(exc, origin, _)
+            errors = refusal(exc, origin, lang)
         else:
             return Redirect(
                 path=f"{HOME}/{created['id']}?done=planned&lang={lang}", status_code=303
@@ -642,7 +644,8 @@ async def _act(
             notice=_conflict_text(action, exc, _), status=409,
         )  # fmt: skip
     except DomainError as exc:
-        errors = {"checkin": _("The service refused this value:") + " " + exc.detail[:300]}
+        detail = i18n.error_text(exc.detail, lang)[:300]
+        errors = {"checkin": _("The service refused this value:") + " " + detail}
     if errors:
         return await _mission_page(
             request, container, web, principal, mission_id, errors=errors, status=422
@@ -745,7 +748,8 @@ async def notification(
     except DomainError as exc:
         return await _mission_page(
             request, container, web, principal, mission_id,
-            notice=_("The export could not be made:") + " " + exc.detail[:300], status=exc.status,
+            notice=_("The export could not be made:") + " " + i18n.error_text(exc.detail, lang)[:300],
+            status=exc.status,
         )  # fmt: skip
     ext = {"application/pdf": "pdf", "text/html; charset=utf-8": "html"}.get(media, "csv")
     return Response(
