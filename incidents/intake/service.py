@@ -444,17 +444,27 @@ class IntakeService:
             ).one_or_none()
             if row is None:
                 return None
-            changed = await update_from_source(
-                session,
-                row,
-                data,
-                now=now,
-                rules=self.incidents.rules,
-                events=self.incidents.events,
-                actor=actor,
-                cipher=self.incidents.cipher,
-            )
-            return row.id, False, changed
+            return row.id, False, await self._update(session, row, data, now, actor)
+
+    async def _update(
+        self,
+        session: AsyncSession,
+        row: IncidentRow,
+        data: IncidentIn,
+        now: datetime,
+        actor: Principal | None,
+    ) -> bool:
+        """What the source now says, as a new version of the stored incident (False: the same)."""
+        return await update_from_source(
+            session,
+            row,
+            data,
+            now=now,
+            rules=self.incidents.rules,
+            events=self.incidents.events,
+            actor=actor,
+            cipher=self.incidents.cipher,
+        )
 
     # -- Kobo and ODK Collect: XForm instances
 
@@ -645,16 +655,7 @@ class IntakeService:
                 )
             except msgspec.ValidationError as exc:
                 raise InvalidField("submission", str(exc)) from None
-            changed = await update_from_source(
-                session,
-                row,
-                data,
-                now=now,
-                rules=self.incidents.rules,
-                events=self.incidents.events,
-                actor=actor,
-                cipher=self.incidents.cipher,
-            )
+            changed = await self._update(session, row, data, now, actor)
             if instance is not None:
                 new, replaced = instance
                 old = await session.get(FormInstanceRow, (org_id, replaced))

@@ -189,6 +189,16 @@ def edit_of(previous: dict[str, Any], **answers: str) -> dict[str, Any]:
     return edited
 
 
+async def sent_first(
+    client: AsyncTestClient[Litestar], factory: Factory, db: Database, submission: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """An organisation's intake headers, and its answer to the fixture submission."""
+    officer = await factory.caller("officer")
+    headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, officer.org_id)}
+    first: dict[str, Any] = (await client.post(URL, json=submission, headers=headers)).json()
+    return headers, first
+
+
 async def incident_versions(db: Database) -> list[tuple[uuid.UUID, int, int]]:
     async with db.read() as session:
         rows = await session.execute(
@@ -200,9 +210,7 @@ async def incident_versions(db: Database) -> list[tuple[uuid.UUID, int, int]]:
 async def test_an_edit_in_kobo_is_a_new_version_of_the_first_incident(
     client: AsyncTestClient[Litestar], factory: Factory, db: Database, submission: dict[str, Any]
 ) -> None:
-    officer = await factory.caller("officer")
-    headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, officer.org_id)}
-    first = (await client.post(URL, json=submission, headers=headers)).json()
+    headers, first = await sent_first(client, factory, db, submission)
     edit = edit_of(submission, **{"group_impact/abducted": "3"})
     second_edit = edit_of(edit, **{"group_impact/abducted": "4"})
     del second_edit["meta/rootUuid"]  # older KoboToolbox: deprecatedID only
@@ -225,9 +233,7 @@ async def test_an_edit_in_kobo_is_a_new_version_of_the_first_incident(
 async def test_resending_an_edit_or_the_replaced_submission_changes_nothing(
     client: AsyncTestClient[Litestar], factory: Factory, db: Database, submission: dict[str, Any]
 ) -> None:
-    officer = await factory.caller("officer")
-    headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, officer.org_id)}
-    first = (await client.post(URL, json=submission, headers=headers)).json()
+    headers, first = await sent_first(client, factory, db, submission)
     edit = edit_of(submission, **{"group_impact/abducted": "3"})
     await client.post(URL, json=edit, headers=headers)
 
@@ -251,9 +257,7 @@ async def test_resending_an_edit_or_the_replaced_submission_changes_nothing(
 async def test_an_edit_of_an_unknown_or_another_organisations_submission_is_refused_alike(
     client: AsyncTestClient[Litestar], factory: Factory, db: Database, submission: dict[str, Any]
 ) -> None:
-    owner = await factory.caller("officer")
-    owner_headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, owner.org_id)}
-    first = (await client.post(URL, json=submission, headers=owner_headers)).json()
+    owner_headers, first = await sent_first(client, factory, db, submission)
     outsider = await factory.caller("officer")
     headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, outsider.org_id)}
     nowhere = str(uuid.uuid4())
@@ -277,9 +281,7 @@ async def test_an_edit_of_an_unknown_or_another_organisations_submission_is_refu
 async def test_an_edit_that_keeps_the_first_uuid_still_chains_by_instance_id(
     client: AsyncTestClient[Litestar], factory: Factory, db: Database, submission: dict[str, Any]
 ) -> None:
-    officer = await factory.caller("officer")
-    headers = {"X-Sentinelle-Intake-Secret": await new_secret(db, officer.org_id)}
-    first = (await client.post(URL, json=submission, headers=headers)).json()
+    headers, first = await sent_first(client, factory, db, submission)
     edit = edit_of(submission, **{"group_impact/abducted": "3"})
     edit["_uuid"] = submission["_uuid"]  # a server that keeps `_uuid` across edits
     later = edit_of(edit, **{"group_impact/abducted": "4"})

@@ -43,6 +43,16 @@ def odk_validate_jar() -> Path:
     return Path(odk_validate.__file__).parent / "bin" / "ODK_Validate.jar"
 
 
+def odk_validate(jar: Path, form: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["java", "-Djava.awt.headless=true", "-jar", str(jar), str(form)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def test_odk_validate_accepts_the_served_xform(tmp_path: Path) -> None:
     """ODK Validate (JavaRosa, the engine ODK Collect runs) as pyxform ships it, offline."""
     jar = odk_validate_jar()
@@ -51,13 +61,7 @@ def test_odk_validate_accepts_the_served_xform(tmp_path: Path) -> None:
     form = tmp_path / "sentinelle_incident.xml"
     form.write_bytes(openrosa.shipped_form().xml)
 
-    run = subprocess.run(
-        ["java", "-Djava.awt.headless=true", "-jar", str(jar), str(form)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    run = odk_validate(jar, form)
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Xform is valid" in run.stdout + run.stderr
@@ -74,13 +78,7 @@ def test_odk_validate_refuses_a_broken_xform(tmp_path: Path) -> None:
     form = tmp_path / "broken.xml"
     form.write_bytes(broken)
 
-    run = subprocess.run(
-        ["java", "-Djava.awt.headless=true", "-jar", str(jar), str(form)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    run = odk_validate(jar, form)
 
     assert run.returncode != 0
 
