@@ -339,12 +339,11 @@ class MissionService:
                 }
                 for s in stops
             ],
+            # Whether a duress word is set: for those who would get its alarm, never on a
+            # traveller's screen (a phone in other hands must not say that one exists).
             "travellers": [
-                {
-                    "user_id": str(t.user_id),
-                    "name": t.name,
-                    "duress_word_set": t.duress_hash is not None,
-                }
+                {"user_id": str(t.user_id), "name": t.name}
+                | ({"duress_word_set": t.duress_hash is not None} if alarm_seen else {})
                 for t in travellers
             ],
             "responders": [

@@ -77,6 +77,11 @@ async def test_a_duress_alert_shows_in_the_responders_lists_never_in_the_travell
     assert (mine["alerts"], mine["sent"], mine["items"]) == (0, 0, [])
     view = await world.client.get(f"/api/v1/missions/{mission['id']}", headers=traveller.headers)
     assert "alarm" not in view.json()  # an officer, but a traveller: no alarm block
+    assert "duress_word_set" not in view.json()["travellers"][0]  # nor that a word exists
+    seen = await world.client.get(
+        f"/api/v1/missions/{mission['id']}", headers=world.officer.headers
+    )
+    assert seen.json()["travellers"][0]["duress_word_set"] is True
 
     # Another organisation's officer and the operator: nothing of it, not even a count.
     outsider = await world.factory.caller("officer")
