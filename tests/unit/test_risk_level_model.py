@@ -23,17 +23,20 @@ from incidents.risk.backtest import (
 )
 from incidents.risk.model import (
     FORECAST_THRESHOLDS,
+    LEVEL_MEANINGS,
+    WEIGHTED_THRESHOLDS,
     RiskConfig,
     RiskInputs,
     ZoneRisk,
     forecast_level_config,
     score_zones,
+    weighted_level_config,
 )
 from tests.unit.test_risk import CERCLE_KM2, DESERT_KM2, NOW, make_inputs
 
 ONE_HALF_LIFE = RiskConfig(half_lives_days=(30.0,), half_life_shares=(1.0,), spillover=0.0)
 FORECAST = forecast_level_config(ONE_HALF_LIFE)
-WEIGHTED = dataclasses.replace(ONE_HALF_LIFE, level_basis="weighted")
+WEIGHTED = weighted_level_config(ONE_HALF_LIFE)
 PER_PERIOD = 30.0 / (30.0 / math.log(2) * (1 - 2 ** (-730 / 30)))
 MINOR = {"type": "theft", "severity": 2}
 
@@ -59,6 +62,21 @@ def test_forecast_config_uses_the_forecast_thresholds() -> None:
     assert FORECAST.level_basis == "forecast"
     assert FORECAST.thresholds == FORECAST_THRESHOLDS
     assert FORECAST.half_lives_days == (30.0,)  # the rest of the base is kept
+
+
+def test_the_default_level_is_cut_from_the_forecast() -> None:
+    default = RiskConfig()
+    assert default.level_basis == "forecast"
+    assert default.thresholds == FORECAST_THRESHOLDS
+    assert default.level_meaning == LEVEL_MEANINGS["forecast"]
+
+
+def test_the_weighted_basis_keeps_its_own_thresholds_and_meaning() -> None:
+    assert WEIGHTED.level_basis == "weighted"
+    assert WEIGHTED.thresholds == WEIGHTED_THRESHOLDS
+    assert WEIGHTED.half_lives_days == (30.0,)
+    # Two bases, two meanings: stored levels of one are re-baselined under the other.
+    assert WEIGHTED.level_meaning != FORECAST.level_meaning
 
 
 def test_an_unknown_level_basis_is_refused() -> None:
