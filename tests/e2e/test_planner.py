@@ -7,6 +7,7 @@ masked incidents, the operator) and the map page's weight on first load."""
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,14 @@ async def web_cookies(live_url: str, token: str) -> dict[str, str]:
 
 def secrets_in(text: str, world: World) -> list[str]:
     lat, lon = SECRET_AT
+    found: list[str] = []
+    if text.lstrip().startswith("{"):
+        # Map GeoJSON: zone outlines have thousands of vertices, one of which may share three
+        # decimals with the secret point by chance (the Burkina border at 15.051°N); the
+        # geometries leak nothing unless a vertex lies at the point itself.
+        doc = json.loads(text)
+        found += [f"vertex {pt}" for pt in _vertices(doc) if _near(pt, (lon, lat))]
+        text = json.dumps(_without_geometries(doc), ensure_ascii=False)
     needles = [
         world.secret_id,
         SECRET_NARRATIVE,
@@ -119,7 +128,31 @@ def secrets_in(text: str, world: World) -> list[str]:
         f"{lat:.3f}",
         f"{lon:.3f}",
     ]
-    return [n for n in needles if n in text]
+    return found + [n for n in needles if n in text]
+
+
+def _vertices(doc: Any) -> list[tuple[float, float]]:
+    if isinstance(doc, dict):
+        if "coordinates" in doc:
+            flat = str(doc["coordinates"]).replace("[", " ").replace("]", " ").split(",")
+            numbers = [float(x) for x in " ".join(flat).split()]
+            return list(zip(numbers[0::2], numbers[1::2], strict=True))
+        return [pt for value in doc.values() for pt in _vertices(value)]
+    if isinstance(doc, list):
+        return [pt for value in doc for pt in _vertices(value)]
+    return []
+
+
+def _near(pt: tuple[float, float], secret: tuple[float, float]) -> bool:
+    return abs(pt[0] - secret[0]) < 0.01 and abs(pt[1] - secret[1]) < 0.01
+
+
+def _without_geometries(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {k: _without_geometries(v) for k, v in doc.items() if k != "geometry"}
+    if isinstance(doc, list):
+        return [_without_geometries(v) for v in doc]
+    return doc
 
 
 # ------------------------------------------------------------------------------ in the browser
