@@ -1,5 +1,5 @@
-"""Incident categories and types and their mappings (pure; imports nothing of Sentinelle but geo).
+"""Incident categories and types and their mappings (pure; their labels are the vocabulary's).
 
-May import: geo, and nothing else of Sentinelle (today it imports none of it). Pure: no
+May import: geo and incidents.vocabulary (the labels), nothing else of Sentinelle. Pure: no
 SQLAlchemy, Litestar, Apprise or Advanced Alchemy, not even indirectly (import-linter checks).
 """

@@ -13,6 +13,10 @@ from typing import Any, Final
 
 from rapidfuzz import fuzz, process
 
+from incidents.vocabulary.catalogue import LANGUAGES
+from incidents.vocabulary.catalogue import has_term as _has_term
+from incidents.vocabulary.catalogue import translations as _translations
+
 SUB_SCORES: Final = ("violence", "crime", "access", "other")
 SEVERITY_MIN: Final = 1
 SEVERITY_MAX: Final = 5
@@ -74,7 +78,7 @@ class UnknownCodeError(ValueError):
 
 
 # --- Categories and types --------------------------------------------------------------------
-# The table lives in data/taxonomy.toml so that focal points can review labels and keywords
+# The table lives in data/taxonomy.toml so that focal points can review codes and keywords
 # without reading Python. It is read once, at import, and checked: a bad edit fails loudly here.
 
 _CODE_RE: Final = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
@@ -89,13 +93,32 @@ def _check(condition: bool, message: str) -> None:
         raise TaxonomyDataError(f"incidents/data/taxonomy.toml: {message}")
 
 
+def _labels(kind: str, row: dict[str, Any]) -> tuple[str, str]:
+    """(French, English) label of a category or type, from the one vocabulary."""
+    code = str(row["code"])
+    _check(
+        "label_fr" not in row and "label_en" not in row,
+        f"{kind} {code!r}: labels live in incidents/vocabulary/locale/*/LC_MESSAGES/terms.po",
+    )
+    for lang in LANGUAGES:
+        _check(
+            _has_term(kind, code, lang),
+            f"{kind} {code!r} has no label in incidents/vocabulary/locale/{lang}/LC_MESSAGES/"
+            f'terms.po (msgctxt "{kind}", msgid "{code}")',
+        )
+    fr, en = (_translations("terms", lang).pgettext(kind, code) for lang in ("fr", "en"))
+    return fr, en
+
+
 def _parse_categories(rows: list[dict[str, Any]]) -> dict[str, Category]:
     categories: dict[str, Category] = {}
     for row in rows:
+        _check(bool(_CODE_RE.match(str(row["code"]))), f"category {row['code']!r} not snake_case")
+        label_fr, label_en = _labels("category", row)
         category = Category(
             code=str(row["code"]),
-            label_fr=str(row["label_fr"]),
-            label_en=str(row["label_en"]),
+            label_fr=label_fr,
+            label_en=label_en,
             sub_score=str(row["sub_score"]),
         )
         _check(bool(_CODE_RE.match(category.code)), f"category {category.code!r} not snake_case")
@@ -110,11 +133,13 @@ def _parse_types(
 ) -> dict[str, IncidentType]:
     types: dict[str, IncidentType] = {}
     for row in rows:
+        _check(bool(_CODE_RE.match(str(row["code"]))), f"type {row['code']!r} not snake_case")
+        label_fr, label_en = _labels("type", row)
         itype = IncidentType(
             code=str(row["code"]),
             category=str(row["category"]),
-            label_fr=str(row["label_fr"]),
-            label_en=str(row["label_en"]),
+            label_fr=label_fr,
+            label_en=label_en,
             default_severity=int(row["default_severity"]),
             risk_weight=float(row["risk_weight"]),
             keywords_fr=tuple(str(k) for k in row["keywords_fr"]),

@@ -3,9 +3,8 @@
 catalogue (incidents/vocabulary/locale/<lang>/LC_MESSAGES/*.po, compiled with Babel) read by the
 API, the alerts, the SMS replies and the web pages.
 
-May import: taxonomy (the type and category labels live with their codes in
-incidents/data/taxonomy.toml) and nothing else of Sentinelle. Pure: no SQLAlchemy, Litestar,
-Apprise or Advanced Alchemy, not even indirectly (import-linter checks).
+May import: nothing of Sentinelle (the taxonomy reads its labels here). Pure: no SQLAlchemy,
+Litestar, Apprise or Advanced Alchemy, not even indirectly (import-linter checks).
 """
 
 from incidents.vocabulary.catalogue import (
@@ -13,6 +12,7 @@ from incidents.vocabulary.catalogue import (
     LANGUAGES,
     LOCALE_DIR,
     compile_po,
+    has_term,
     language_of,
     negotiate,
     translations,
@@ -39,6 +39,7 @@ __all__ = [
     "TRENDS",
     "category_label",
     "compile_po",
+    "has_term",
     "language_of",
     "level_change_label",
     "level_label",

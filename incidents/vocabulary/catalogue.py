@@ -75,3 +75,9 @@ def compile_po(files: Iterable[Path], language: str) -> NullTranslations:
 def translations(domain: str, language: str) -> NullTranslations:
     """The catalogue `domain` (terms, errors) of `language`."""
     return compile_po([LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"], language)
+
+
+def has_term(context: str, code: str, language: str) -> bool:
+    """Whether the `terms` catalogue of `language` has the entry `code` of `context`."""
+    catalogue = translations("terms", language)
+    return f"{context}\x04{code}" in getattr(catalogue, "_catalog", {})

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from incidents.taxonomy.catalogue import CATEGORIES, TYPES
-from incidents.vocabulary.catalogue import language_of, translations
+from incidents.vocabulary.catalogue import has_term, language_of, translations
 
 # Level codes (incidents.risk.model.LEVEL_CODES numbers them 1-5), and the code of a zone or
 # route with too little recent data to be given a level.
@@ -25,15 +24,9 @@ def term(context: str, code: str, language: str = "fr") -> str:
 
     Raises UnknownTermError when the catalogue lacks it, rather than showing a code to people."""
     lang = language_of(language)
-    text = translations("terms", lang).pgettext(context, code)
-    if text == code and not _has(context, code, lang):
+    if not has_term(context, code, lang):
         raise UnknownTermError(f"no {context} {code!r} in the {lang} vocabulary")
-    return text
-
-
-def _has(context: str, code: str, lang: str) -> bool:
-    catalog = translations("terms", lang)
-    return f"{context}\x04{code}" in getattr(catalog, "_catalog", {})
+    return translations("terms", lang).pgettext(context, code)
 
 
 def level_label(code: str, language: str = "fr") -> str:
@@ -53,11 +46,13 @@ def level_change_label(direction: str, language: str = "fr") -> str:
 
 def type_label(code: str, language: str = "fr") -> str:
     """An incident type's label; the code itself, spaced, for a code the taxonomy lacks."""
-    itype = TYPES.get(code)
-    return code.replace("_", " ") if itype is None else itype.label(language_of(language))
+    if not has_term("type", code, language_of(language)):
+        return code.replace("_", " ")
+    return term("type", code, language)
 
 
 def category_label(code: str, language: str = "fr") -> str:
     """A category's label; the code itself, spaced, for a code the taxonomy lacks."""
-    category = CATEGORIES.get(code)
-    return code.replace("_", " ") if category is None else category.label(language_of(language))
+    if not has_term("category", code, language_of(language)):
+        return code.replace("_", " ")
+    return term("category", code, language)

@@ -549,10 +549,9 @@ def test_ocha_categories_are_the_nine_of_the_framework() -> None:
 
 def _row(**changes: object) -> dict[str, object]:
     row: dict[str, object] = {
-        "code": "new_type",
+        # A code with labels in the vocabulary (incidents/vocabulary/.../terms.po).
+        "code": "burglary",
         "category": "crime",
-        "label_fr": "Nouveau",
-        "label_en": "New",
         "default_severity": 2,
         "risk_weight": 1.0,
         "keywords_fr": ["nouveau"],
@@ -580,4 +579,5 @@ def test_bad_data_row_is_rejected_at_load(changes: dict[str, object]) -> None:
 
 def test_valid_data_row_loads() -> None:
     loaded = taxonomy._parse_types([_row()], CATEGORIES)
-    assert loaded["new_type"].default_severity == 2
+    assert loaded["burglary"].default_severity == 2
+    assert loaded["burglary"].label("fr") == TYPES["burglary"].label("fr")

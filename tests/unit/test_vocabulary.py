@@ -156,3 +156,26 @@ def test_the_pages_name_levels_and_trends_from_the_catalogue(lang: str) -> None:
     catalogue = i18n.translations(lang)
     for trend in ("rising", "falling"):
         assert catalogue.gettext(trend) == trend
+
+
+def test_every_type_and_category_label_is_the_catalogue_entry_in_both_languages() -> None:
+    from incidents.taxonomy.catalogue import CATEGORIES
+
+    for lang in LANGUAGES:
+        for code, itype in TYPES.items():
+            assert itype.label(lang) == vocabulary.term("type", code, lang)
+            assert itype.label(lang).strip()
+        for code, category in CATEGORIES.items():
+            assert category.label(lang) == vocabulary.term("category", code, lang)
+    assert TYPES["kidnapping"].label("fr") == "Enlèvement"
+    assert TYPES["kidnapping"].label("en") == "Kidnapping"
+
+
+def test_a_taxonomy_row_with_its_own_label_or_without_one_in_the_catalogue_is_refused() -> None:
+    from incidents.taxonomy import catalogue
+
+    row = {"code": "kidnapping", "label_fr": "Rapt"}
+    with pytest.raises(catalogue.TaxonomyDataError, match=r"terms\.po"):
+        catalogue._labels("type", row)
+    with pytest.raises(catalogue.TaxonomyDataError, match='msgid "drone_strike"'):
+        catalogue._labels("type", {"code": "drone_strike"})
