@@ -106,6 +106,9 @@ async def test_menaka_risk_by_name_answers_with_the_nested_zones(
         assert [z["zone_id"] for z in again.json()["nested"]] == nested
     by_id = (await client.get("/api/v1/zones/ml0801/risk", headers=planner.headers)).json()
     assert (by_id["zone_id"], by_id["matched"], by_id["nested"]) == ("ml0801", "id", None)
+    history = await client.get("/api/v1/zones/Ménaka/risk/history", headers=planner.headers)
+    assert history.status_code == 200, history.text
+    assert history.json()["zone_id"] == "town_menaka"
 
 
 async def test_search_finds_zones_by_name_then_the_zones_holding_the_place(
@@ -195,6 +198,7 @@ async def test_another_organisations_zone_is_never_found_by_name_or_place(
         "/api/v1/zones/Ménaka/risk",
         f"/api/v1/zones/{CUSTOM_NAME}/risk",
         "/api/v1/zones/menaka_quartier_secret_b/risk",  # the id its name gives
+        "/api/v1/zones/menaka_quartier_secret_b/risk/history",
         "/api/v1/places?q=Ménaka",
         f"/api/v1/places?q={CUSTOM_NAME}",
     )

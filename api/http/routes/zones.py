@@ -647,7 +647,8 @@ async def get_zone_risk_history(
     step: FromQuery[str] = "1d",
 ) -> HistoryOut:
     now = utcnow()
-    await zone_service.get(zone_id, principal_of(request))  # another's custom zone: 404
+    # A zone id, or a place name (its narrowest zone; another's custom zone: 404).
+    zone_id = (await zone_service.locate(zone_id, principal_of(request))).zone_id
     # Whole days only, like `at`: finer or shifted points would time a masked incident.
     day = timedelta(days=1)
     given_to = as_utc(to)
