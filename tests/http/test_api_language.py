@@ -176,3 +176,15 @@ async def test_problems_sent_before_the_application_are_in_french_too(
     assert answer.headers["content-language"] == "fr"
     english = await client.post(URL, json=body, headers=reporter.headers)
     assert english.json()["detail"].startswith("description contains a NUL character")
+
+
+async def test_litestar_own_refusals_are_in_french_too(
+    client: AsyncTestClient, reporter: Caller
+) -> None:
+    nowhere = await client.get("/api/v1/nowhere", headers={**reporter.headers, **FRENCH})
+    assert nowhere.status_code == 404
+    assert nowhere.json()["title"] == "Introuvable"
+    assert nowhere.json()["detail"].startswith("Introuvable : vérifiez l'adresse")
+    wrong = await client.put(URL, json={}, headers={**reporter.headers, **FRENCH})
+    assert wrong.status_code == 405
+    assert wrong.json()["detail"].startswith("Méthode non autorisée")
