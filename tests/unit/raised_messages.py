@@ -170,3 +170,14 @@ def raised_messages() -> list[Raised]:
                 if out is not None:
                     found.append(Raised(rel, call.lineno, *out))
     return found
+
+
+if __name__ == "__main__":  # python -m tests.unit.raised_messages: what errors.po still lacks
+    from babel.messages.pofile import read_po
+
+    po = ROOT / "incidents/vocabulary/locale/fr/LC_MESSAGES/errors.po"
+    with po.open("rb") as fh:
+        known = {m.id for m in read_po(fh) if m.id and m.string}
+    for raised in sorted({r.template: r for r in raised_messages()}.values(), key=str):
+        if raised.template not in known:
+            print(f'#. {raised.path}:{raised.line}\nmsgid {raised.template!r}\nmsgstr ""\n')

@@ -46,7 +46,10 @@ def test_every_raised_message_has_a_french_translation() -> None:
     missing = sorted(
         {str(r) for r in RAISED if not catalogue.get(r.template, "").strip()},
     )
-    assert missing == [], "add these to incidents/vocabulary/locale/fr/LC_MESSAGES/errors.po"
+    assert missing == [], (
+        "add these to incidents/vocabulary/locale/fr/LC_MESSAGES/errors.po "
+        "(python -m tests.unit.raised_messages prints them as .po entries)"
+    )
 
 
 def test_every_translation_keeps_the_placeholders_of_its_message() -> None:
