@@ -2,7 +2,13 @@
 records, sharing, audit, identity, taxonomy, db and errors; not risk, zones or what is above)."""
 
 from incidents.events.linking import EventLinks, corroboration, event_reports, promote_after
-from incidents.events.matching import LinkRules, Report, audience_within, canonical_for
+from incidents.events.matching import (
+    LinkRules,
+    Report,
+    audience_within,
+    canonical_for,
+    same_audience,
+)
 
 __all__ = [
     "EventLinks",
@@ -13,4 +19,5 @@ __all__ = [
     "corroboration",
     "event_reports",
     "promote_after",
+    "same_audience",
 ]

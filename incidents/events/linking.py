@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incidents.events.matching import LinkRules, Report, canonical_for
+from incidents.events.matching import LinkRules, Report, canonical_for, same_audience
 from incidents.records.events import IncidentWritten
 from incidents.records.model import Incident, Status
 from incidents.records.store import full_view_condition
@@ -168,7 +168,32 @@ async def promote_after(session: AsyncSession, canonical_id: uuid.UUID) -> list[
     return ids
 
 
-async def _set_events(session: AsyncSession, links: dict[uuid.UUID, uuid.UUID]) -> None:
+async def unlink_unalike(
+    session: AsyncSession, incident_id: uuid.UUID, event_id: uuid.UUID | None
+) -> tuple[uuid.UUID | None, list[uuid.UUID]]:
+    """After a sharing change: the reports of the event no longer shared with the same
+    readers as its canonical report are unlinked (each counts on its own again), so that no
+    reader sees a report it cannot read add nothing to the risk. Returns the incident's event
+    now and the other reports unlinked."""
+    if event_id is not None:
+        pair = await report_rows(session, [IncidentRow.id.in_([incident_id, event_id])])
+        me = next((r for r in pair if r.id == incident_id), None)
+        head = next((r for r in pair if r.id == event_id), None)
+        if me is None or head is None or same_audience(me, head):
+            return event_id, []
+        await _set_events(session, {incident_id: None})
+        return None, []
+    found = await report_rows(session, [IncidentRow.id == incident_id])
+    if not found:
+        return None, []
+    me = found[0]
+    members = await report_rows(session, [IncidentRow.event_id == incident_id])
+    unalike = [m.id for m in members if not same_audience(m, me)]
+    await _set_events(session, dict.fromkeys(unalike))
+    return None, unalike
+
+
+async def _set_events(session: AsyncSession, links: dict[uuid.UUID, uuid.UUID | None]) -> None:
     if not links:
         return
     table = IncidentRow.__table__
@@ -210,6 +235,9 @@ class EventLinks:
         )
         if retracted_now and event_id is None:
             relinked = (*relinked, *await promote_after(session, incident.id))
+        elif incident.sharing_level != event.previous.sharing_level:
+            event_id, moved = await unlink_unalike(session, incident.id, event_id)
+            relinked = (*relinked, *moved)
         return replace(event, duplicate_of=event_id, is_demo=is_demo, relinked=relinked)
 
     async def link_new(
@@ -245,7 +273,7 @@ class EventLinks:
                 for r in await report_rows(session, [IncidentRow.id.in_(missing[k : k + CHUNK])])
             }
             links = self._links(new, candidates, canonicals)
-        await _set_events(session, links)
+        await _set_events(session, dict(links))
         return [
             replace(e, duplicate_of=links.get(e.incident.id), is_demo=e.incident.id in demo)
             for e in events

@@ -21,6 +21,7 @@ __all__ = [
     "canonical_for",
     "distance_km",
     "is_near_duplicate",
+    "same_audience",
     "same_external_event",
 ]
 
@@ -142,6 +143,13 @@ def is_near_duplicate(new: Report, other: Report, rules: LinkRules) -> bool:
     return distance_km(new.lat, new.lon, other.lat, other.lon) <= rules.near_km
 
 
+def same_audience(a: Report, b: Report) -> bool:
+    """Exactly the same people may read both in full. Only then are two reports one event:
+    if some could read one and not the other, they would see a report they cannot read (its
+    masked entry) add nothing to the risk, and learn that it is near one they can read."""
+    return audience_within(a, b) and audience_within(b, a)
+
+
 def canonical_for(
     new: Report,
     candidates: Iterable[Report],
@@ -151,8 +159,8 @@ def canonical_for(
     """The canonical report of the event `new` is a further report of, or None (a new event).
 
     `canonicals`: the canonical report of each candidate's event (a candidate that is its own
-    event need not be in it). An event counts only if `new`'s audience is within its canonical
-    report's (audience_within). The same external id wins over nearness; among several, the
+    event need not be in it). An event counts only if `new` has the same readers as its
+    canonical report (same_audience). The same external id wins over nearness; among several, the
     nearest in time, then in distance, then the earliest recorded: the answer does not depend
     on query order."""
     same: list[Report] = []
@@ -161,7 +169,7 @@ def canonical_for(
     for other in candidates:
         if other.id == new.id or other.event == new.id:
             continue
-        if not audience_within(new, heads.get(other.event, other)):
+        if not same_audience(new, heads.get(other.event, other)):
             continue
         if same_external_event(new.external_id, other.external_id):
             same.append(other)

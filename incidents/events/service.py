@@ -15,7 +15,7 @@ from geo.geometry import from_wkb
 from incidents.audit import log as audit
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound
 from incidents.events.linking import event_reports, promote_after, report_rows
-from incidents.events.matching import audience_within
+from incidents.events.matching import same_audience
 from incidents.identity.accounts import Principal
 from incidents.records.model import Status
 from incidents.records.service import IncidentService
@@ -118,15 +118,15 @@ class EventService:
                 session,
                 [or_(IncidentRow.id == source_event, IncidentRow.event_id == source_event)],
             )
-            # Someone who may read one of the merged reports but not the event's canonical one
-            # would see the report drop out of the risk and learn which masked entry it is.
-            if not heads or not all(audience_within(m, heads[0]) for m in members):
+            # Someone who may read one report but not the other would see that one's masked
+            # entry add nothing to the risk and learn that it is near the one it can read.
+            if not heads or not all(same_audience(m, heads[0]) for m in members):
                 raise InvalidField(
                     "into",
-                    "These reports are not shared with the same people: merging them would "
-                    f"tell some readers of {incident_id} what they cannot read of {into}. "
-                    f"Try the other way round (POST /api/v1/incidents/{into}/merge) or align "
-                    "their sharing first.",
+                    "These reports are not shared with the same people: merging them would tell "
+                    "some readers where and when a report they cannot read happened. Ask the "
+                    "reporting organisation to share them alike first (POST "
+                    f"/api/v1/incidents/{incident_id}/sharing-requests), then merge.",
                 )
             moved = [m.id for m in members]
             for m in await session.scalars(select(IncidentRow).where(IncidentRow.id.in_(moved))):

@@ -132,42 +132,88 @@ async def test_the_same_external_id_from_two_organisations_counts_once(
         assert props["corroboration"] == {"reports": 2, "linked": [first]}
 
 
-async def test_a_report_shared_more_narrowly_is_counted_and_shown_to_its_readers_only(
+async def test_the_link_is_shown_only_to_those_who_read_both_reports(
     client: Client, factory: Factory
 ) -> None:
-    """B's amber report of A's public (green) event joins it; a third organisation sees A's
-    report in full and B's masked: it must not learn that B reported the same event."""
+    """Two organisations' green reports with the same external id are read by every member;
+    an organisation's two amber_strict reports only by itself: to everyone else they are two
+    masked entries that say nothing of their event."""
     a = await factory.caller("reporter")
     b = await factory.caller("reporter")
-    b_officer = await factory.caller("officer", org_id=b.org_id)
     outsider = await factory.caller("reporter")
-    other_officer = await factory.caller("officer")
     operator = await factory.operator()
+    first = await report(client, a, external_id="kobo:77aa", sharing_level="green")
+    second = await report(client, b, external_id="kobo:77aa", sharing_level="green")
+    officer = await factory.caller("officer")
+    assert (await read(client, officer, second))["corroboration"]["linked"] == [first]
+
+    # A green pair: every member reads both, the public (no token) reads neither.
+    anonymous = await client.get(f"/api/v1/incidents/{first}/event")
+    assert anonymous.status_code == 401
+    for viewer in (outsider, operator):
+        assert (await read(client, viewer, first))["corroboration"]["reports"] == 2
+    # Masked entries never carry the event, whoever lists them.
+    narrow = await report(client, a, sharing_level="amber_strict", days_ago=3)
+    again = await report(client, a, sharing_level="amber_strict", days_ago=3 - 1 / 24)
+    for viewer in (b, outsider, operator, officer):
+        listed = (await client.get("/api/v1/incidents", headers=viewer.headers)).json()
+        masked = [f for f in listed["features"] if f["properties"].get("masked")]
+        assert len(masked) == 2
+        assert all("corroboration" not in f["properties"] for f in masked), masked
+        for rid in (narrow, again):
+            hidden = await client.get(f"/api/v1/incidents/{rid}/event", headers=viewer.headers)
+            nowhere = str(uuid.uuid4())
+            absent = await client.get(f"/api/v1/incidents/{nowhere}/event", headers=viewer.headers)
+            assert hidden.status_code == absent.status_code == 404
+            assert hidden.json()["detail"].replace(rid, "ID") == absent.json()["detail"].replace(
+                nowhere, "ID"
+            )
+    assert (await read(client, a, again))["corroboration"] == {"reports": 2, "linked": [narrow]}
+
+
+async def test_reports_shared_with_other_readers_count_apart_and_tell_nothing(
+    client: Client, factory: Factory
+) -> None:
+    """A's public (green) report and B's amber report of the same ACLED event: a third
+    organisation reads A's in full and B's masked. Linked, B's masked entry would add nothing
+    to the risk and tell it that B's report is A's event: so they are not linked."""
+    a = await factory.caller("reporter")
+    b = await factory.caller("reporter")
+    outsider = await factory.caller("reporter")
+    planner = await factory.caller("planner")
     first = await report(client, a, external_id="acled:MLI9", sharing_level="green")
+    once = (await zone_scores(client, planner))[ZONE]
     second = await report(client, b, external_id="acled:MLI9", sharing_level="amber")
 
-    assert (await read(client, b, first))["corroboration"] == {"reports": 2, "linked": [second]}
-    # amber: security officers of every organisation read it in full, so they see the link.
-    assert (await read(client, other_officer, first))["corroboration"]["reports"] == 2
-    for viewer in (outsider, operator):
-        props = await read(client, viewer, first)
-        assert "corroboration" not in props
-        # B's report by id: absent and not readable in full look the same.
-        masked = await client.get(f"/api/v1/incidents/{second}", headers=viewer.headers)
-        assert masked.status_code == 404
-        event = await client.get(f"/api/v1/incidents/{first}/event", headers=viewer.headers)
-        assert event.json() == {"incident_id": first, "reports": 1, "linked": []}
-        hidden = await client.get(f"/api/v1/incidents/{second}/event", headers=viewer.headers)
-        nowhere = str(uuid.uuid4())
-        absent = await client.get(f"/api/v1/incidents/{nowhere}/event", headers=viewer.headers)
-        assert hidden.status_code == absent.status_code == 404
-        assert hidden.json()["detail"].replace(second, "ID") == absent.json()["detail"].replace(
-            nowhere, "ID"
-        )
-        # The list: the masked entry carries nothing of the event, the full one counts 1.
-        listed = (await client.get("/api/v1/incidents", headers=viewer.headers)).json()
-        assert all("corroboration" not in f["properties"] for f in listed["features"]), listed
-    assert (await read(client, b_officer, second))["corroboration"]["linked"] == [first]
+    assert (await zone_scores(client, planner))[ZONE] > once
+    assert "corroboration" not in await read(client, b, first)
+    assert "corroboration" not in await read(client, b, second)
+    assert "corroboration" not in await read(client, outsider, first)
+    event = await client.get(f"/api/v1/incidents/{first}/event", headers=outsider.headers)
+    assert event.json() == {"incident_id": first, "reports": 1, "linked": []}
+
+
+async def test_a_sharing_change_that_parts_the_readers_unlinks_the_report(
+    client: Client, factory: Factory
+) -> None:
+    a = await factory.caller("reporter")
+    planner = await factory.caller("planner")
+    first = await report(client, a, sharing_level="green")
+    once = (await zone_scores(client, planner))[ZONE]
+    second = await report(client, a, sharing_level="green", days_ago=1.0 - 1 / 24)
+    assert (await zone_scores(client, planner))[ZONE] == once
+    version = (await read(client, a, second))["version"]
+
+    changed = await client.patch(
+        f"/api/v1/incidents/{second}",
+        json={"sharing_level": "amber_strict"},
+        headers={**a.headers, "If-Match": f'"{version}"'},
+    )
+
+    assert changed.status_code == 200, changed.text
+    assert "corroboration" not in await read(client, a, second)
+    assert "corroboration" not in await read(client, a, first)
+    assert (await zone_scores(client, planner))[ZONE] > once
 
 
 async def test_reports_shared_with_different_readers_are_not_linked_automatically(

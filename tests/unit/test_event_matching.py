@@ -15,6 +15,7 @@ from incidents.events.matching import (
     audience_within,
     canonical_for,
     is_near_duplicate,
+    same_audience,
 )
 
 AT = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -112,12 +113,20 @@ def test_the_nearest_in_time_wins_whatever_the_order() -> None:
         ({"sharing_level": "red"}, {"sharing_level": "amber"}, False),
     ],
 )
-def test_a_report_counts_through_another_only_if_its_readers_may_read_that_one(
+def test_reports_are_one_event_only_if_they_have_exactly_the_same_readers(
     canonical: dict[str, object], new: dict[str, object], within: bool
 ) -> None:
-    """Otherwise a reader of the new report would see it left out of the risk and learn which
-    masked entry is the same event."""
+    """Otherwise someone who may read one and not the other would see the masked one add
+    nothing to the risk, and learn that it is near the one it can read."""
     head = report(**canonical)
     dup = report(**new)
     assert audience_within(dup, head) is within
-    assert (canonical_for(dup, [head], RULES) == head.id) is within
+    alike = same_audience(dup, head)
+    assert alike is (within and audience_within(head, dup))
+    assert (canonical_for(dup, [head], RULES) == head.id) is alike
+
+
+@pytest.mark.parametrize("level", ["clear", "green", "amber", "amber_strict", "red"])
+def test_reports_of_one_organisation_shared_alike_are_one_event(level: str) -> None:
+    head = report(sharing_level=level)
+    assert canonical_for(report(sharing_level=level), [head], RULES) == head.id
