@@ -1130,9 +1130,10 @@ def name_score(query_key: str, names: Sequence[str]) -> float:
     for key in _name_keys(*names):
         if key == query_key:
             return 100.0
-        if f" {query_key} " in f" {key} ":
-            best = max(best, 90.0)
         best = max(best, float(fuzz.ratio(query_key, key)))
+    for name in names:  # a run of the name's words ("nioro"), not of its "(20 km)"
+        if f" {query_key} " in f" {normalize_name(_PARENTHESIS.sub(' ', name))} ":
+            best = max(best, 90.0)
     return best
 
 
