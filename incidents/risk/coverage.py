@@ -38,7 +38,7 @@ class CoverageRule:
 
     `days` 0 means the risk window (730 days by default); a longer value is cut to the window,
     which is all the risk model reads. An assessed area or route has data when that many
-    incidents count in it, or when a zone it crosses has data.
+    incidents count in it, or when a zone it crosses (other than the country) has data.
     """
 
     days: float = 0.0

@@ -1358,8 +1358,13 @@ class RiskService:
         ]
         ranked = sorted(zones.values(), key=lambda s: (-s.level, -s.score, s.code))
         covered = await self.coverage(crossed, now=now, conditions=conditions, full_view=full_view)
+        # The country zone has data as soon as anything in Mali is reported: it says nothing
+        # about a stretch of road far from every report.
+        national = {z.id for z in snapshot.zones if z.kind == "country"}
         has_data = area_has_data(
-            len(result.incidents), sum(c.has_data for c in covered.values()), self.coverage_rule
+            len(result.incidents),
+            sum(c.has_data for z, c in covered.items() if z not in national),
+            self.coverage_rule,
         )
         return Assessment(
             result, ranked, incidents, len(result.incidents), window, has_data, covered

@@ -535,3 +535,25 @@ SAME_IN_FRENCH = {"Incident", "stable", "violence", "Destination"}
 )
 def test_a_count_of_a_type_reads_as_words(label: str, n: int, lang: str, words: str) -> None:
     assert planner.counted(label, n, lang) == words
+
+
+async def test_a_zone_without_data_says_so_on_its_page_and_the_map(
+    live_url: str, world: World
+) -> None:
+    """Nothing was reported around Kidal: its page and the map say "pas de données", not 1."""
+    cookies = await web_cookies(live_url, world.planner.token)
+    async with httpx.AsyncClient(base_url=live_url, timeout=60, cookies=cookies) as http:
+        french = await http.get("/web/zones/town_kidal")
+        english = await http.get("/web/zones/town_kidal?lang=en")
+        zones = (await http.get("/web/map/zones.json?lang=fr")).json()
+        listing = await http.get("/web/map?lang=fr")
+    assert french.status_code == english.status_code == 200
+    assert "pas de données" in french.text
+    assert "le niveau n’est pas connu" in french.text
+    assert "Niveau 1" not in french.text
+    assert "no data" in english.text
+    assert "the level is not known, which does not mean it is safe" in english.text
+    [kidal] = [f for f in zones["features"] if f["id"] == "town_kidal"]
+    assert kidal["properties"]["level"] is None
+    assert kidal["properties"]["level_label"] == "pas de données"
+    assert "pas de données" in listing.text

@@ -161,6 +161,9 @@ async def test_a_route_with_no_data_says_no_data_and_with_data_a_level(
     client: AsyncTestClient, factory: Factory
 ) -> None:
     planner = await factory.caller("planner")
+    reporter = await factory.caller("reporter")
+    # Far from Kidal: the country zone has data, the road near Kidal still has none.
+    await report(client, reporter, type="ied", at=DIEMA, sharing_level="green")
     body = {"geometry": route_near_kidal, "corridor_km": 5, "segment_km": 10}
     empty = await client.post("/api/v1/risk/assess", json=body, headers=planner.headers)
     assert empty.status_code == 200, empty.text
@@ -171,7 +174,6 @@ async def test_a_route_with_no_data_says_no_data_and_with_data_a_level(
     assert all(s["level"] is None for s in out["segments"])
     assert all(z["level"] is None for z in out["zones"] if z["code"] == "town_kidal")
 
-    reporter = await factory.caller("reporter")
     await report(client, reporter, type="ied", at=KIDAL, sharing_level="red", severity=4)
     # The red IED counts for everyone, by its masked entry for outsiders: data, and a level.
     seen = (await client.post("/api/v1/risk/assess", json=body, headers=planner.headers)).json()
