@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
 import shapely
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.geometry import from_wkb
@@ -120,6 +123,22 @@ def request_hash(data: IncidentIn) -> str:
     return hashlib.sha256(msgspec.json.encode(data)).hexdigest()
 
 
+@contextlib.contextmanager
+def _known_external_id(data: IncidentIn) -> Iterator[None]:
+    """An external id the organisation already used: a clear 422, nothing written (was a 500).
+    Another organisation's report with the same id is fine: it is linked as the same event."""
+    try:
+        yield
+    except IntegrityError:
+        if data.external_id is None:
+            raise
+        raise InvalidField(
+            "external_id",
+            "Your organisation already has an incident with this external_id: change that one "
+            "(PATCH /api/v1/incidents/{id}) or leave external_id out.",
+        ) from None
+
+
 def _may_edit(viewer: Principal, incident: Incident) -> bool:
     return viewer.role in (Role.OFFICER, Role.ADMIN) or incident.org_id == viewer.org_id
 
@@ -223,8 +242,9 @@ class IncidentService:
             data, org_id=viewer.org_id, user_id=viewer.user_id, now=now, rules=self.rules
         )
         if idempotency_key is None:
-            async with self.db.transaction() as session:
-                feature = await self._insert(session, viewer, incident, geom, now)
+            with _known_external_id(data):
+                async with self.db.transaction() as session:
+                    feature = await self._insert(session, viewer, incident, geom, now)
             return Reported(incident, feature, replayed=False)
 
         key = idempotency_key.strip()
@@ -233,12 +253,13 @@ class IncidentService:
         digest = request_hash(data)
         # The key is recorded in the transaction that writes the report: both or neither, so a
         # crash or an error in between leaves the key free for the retry at once.
-        async with self.db.transaction() as session:
-            state = await claim_idempotency_key(
-                session, viewer.org_id, key, digest, now=now, resource_id=incident.id
-            )
-            if state.state == "new":
-                feature = await self._insert(session, viewer, incident, geom, now)
+        with _known_external_id(data):
+            async with self.db.transaction() as session:
+                state = await claim_idempotency_key(
+                    session, viewer.org_id, key, digest, now=now, resource_id=incident.id
+                )
+                if state.state == "new":
+                    feature = await self._insert(session, viewer, incident, geom, now)
         if state.state == "new":
             return Reported(incident, feature, replayed=False)
         if state.state == "pending":

@@ -253,3 +253,21 @@ async def test_one_persons_red_reports_are_linked_and_their_colleagues_learn_not
     for rid in (first, second):
         hidden = await client.get(f"/api/v1/incidents/{rid}/event", headers=colleague.headers)
         assert hidden.status_code == 404
+
+
+async def test_an_external_id_already_used_in_the_organisation_is_a_clear_422(
+    client: Client, factory: Factory, db: Database
+) -> None:
+    a = await factory.caller("reporter")
+    other = await factory.caller("reporter")
+    await report(client, a, external_id="kobo:dup1", sharing_level="green")
+    body = incident_payload(external_id="kobo:dup1", sharing_level="green")
+    for headers in (a.headers, {**a.headers, "Idempotency-Key": "k-dup1"}):
+        again = await client.post("/api/v1/incidents", json=body, headers=headers)
+        assert again.status_code == 422, again.text
+        assert again.json()["field"] == "external_id"
+    assert await count(db, select(func.count()).select_from(IncidentRow)) == 1
+    # Another organisation's report of the same submission is welcome (one event).
+    assert (
+        await client.post("/api/v1/incidents", json=body, headers=other.headers)
+    ).status_code == 201
