@@ -325,9 +325,17 @@ def _rfc7946_polygons(geom: shapely.Geometry, ndigits: int) -> shapely.Geometry:
     if shapely.get_type_id(geom) not in (3, 6, 7):
         return geom
     if shapely.get_type_id(geom) in (3, 6) and shapely.is_valid(geom):
-        snapped = shapely.set_precision(geom, 10.0**-ndigits)
-        if not shapely.is_empty(snapped) and shapely.get_type_id(snapped) in (3, 6):
-            geom = snapped
+        # Plain rounding keeps the vertices as given; snap-rounding (which may start a ring
+        # elsewhere) only where plain rounding would break a valid polygon.
+        rounded = shapely.remove_repeated_points(
+            shapely.transform(geom, lambda xy: np.round(xy, ndigits))
+        )
+        if shapely.is_valid(rounded):
+            geom = rounded
+        else:
+            snapped = shapely.set_precision(geom, 10.0**-ndigits)
+            if not shapely.is_empty(snapped) and shapely.get_type_id(snapped) in (3, 6):
+                geom = snapped
     return shapely.orient_polygons(geom, exterior_cw=False)
 
 
