@@ -194,7 +194,7 @@ def register(main: click.Group) -> None:
     def show_cmd(settings: Settings, kind: str | None, recompute: bool) -> None:
         """Print the zones, most dangerous first."""
         rows = run(lambda db: _ranking(db, settings, recompute=recompute), settings)
-        _print_table([r for r in rows if kind is None or r.kind == kind], title="Risk by zone")
+        _print_table([r for r in rows if kind is None or r[0].kind == kind], title="Risk by zone")
 
     @risk.command("backtest")
     @backtest_options
@@ -206,29 +206,33 @@ def register(main: click.Group) -> None:
 
 async def _ranking(
     db: Database, settings: Settings, *, recompute: bool = False
-) -> list[StoredRisk]:
+) -> list[tuple[StoredRisk, bool]]:
+    """Every zone's stored risk, most dangerous first, and whether it has data (coverage)."""
+    from api.bootstrap import build
+
     await migrate(db)
     when = now()
-    service = RiskService(
-        db, config=risk_config(settings), retention_days=settings.data_retention_days
-    )
+    service = build(settings, db).risk  # the server's: demo mode, coverage rule
     if await ensure_default_zones(db, settings, now=when) or recompute:
         await service.recompute_all(now=when)
     async with db.read() as session:
         await ZoneStore(session).count()
-    return await service.ranking()
+    ranking = await service.ranking()
+    covered = await service.coverage([r.zone_id for r in ranking], now=when)
+    return [(r, covered[r.zone_id].has_data if r.zone_id in covered else True) for r in ranking]
 
 
-def _print_table(rows: list[StoredRisk], *, title: str) -> None:
+def _print_table(rows: list[tuple[StoredRisk, bool]], *, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
     for col in ("zone", "name", "kind", "level", "score", "trend"):
         table.add_column(col, justify="right" if col == "score" else "left")
-    for r in rows:
+    for r, has_data in rows:
         fr, en = LEVEL_LABELS[r.level]
-        table.add_row(r.code, r.name, r.kind, f"{r.level} {fr} / {en}", f"{r.score:.2f}", r.trend)
+        level = f"{r.level} {fr} / {en}" if has_data else "— pas de données / no data"
+        table.add_row(r.code, r.name, r.kind, level, f"{r.score:.2f}", r.trend)
     Console().print(table)
 
 

@@ -160,3 +160,22 @@ def test_import_says_how_many_events_are_older_than_the_risk_window(tmp_path: Pa
         org,
     )
     assert "older than" not in wide.stderr
+
+
+def test_risk_show_says_no_data_for_zones_nobody_reported_from(tmp_path: Path) -> None:
+    env = env_for(tmp_path, COLUMNS="200")
+    org = invoke(env, "admin", "create-org", "CSO Kidal").stdout.strip()
+    token = invoke(env, "admin", "create-token", "--org", org, "--role", "reporter").stdout.strip()
+    with api(env) as client:
+        made = client.post(
+            "/api/v1/incidents",
+            json=incident_payload(at=MENAKA),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert made.status_code == 201, made.text
+    shown = invoke(env, "risk", "show")
+    assert shown.exit_code == 0, shown.output
+    lines = {line.split()[1]: line for line in shown.output.splitlines() if "town_" in line}
+    assert "pas de données / no data" in lines["town_kidal"]
+    assert "faible" not in lines["town_kidal"]
+    assert "pas de données" not in lines["town_menaka"]
