@@ -147,3 +147,25 @@ def test_every_cod_seat_of_government_lies_in_the_mali_zone(zones: dict[str, Zon
     raw_outside = ~shapely.contains_xy(mali_outline(), lons, lats)
     assert 0 < raw_outside.sum() <= 5
     assert BORDER_MARGIN_KM <= 3.0
+
+
+@pytest.mark.skipif(not COD_PLACES.exists(), reason=f"{COD_PLACES} absent (real OCHA data)")
+@pytest.mark.parametrize("iso", sorted(BELT_KM))
+def test_cod_seats_within_a_belts_width_of_a_border_lie_in_that_belt(
+    zones: dict[str, Zone], iso: str
+) -> None:
+    with COD_PLACES.open(encoding="utf-8") as fh:
+        seats = [r for r in csv.DictReader(fh) if r["popPlaceCl"] in {"1", "2", "3", "4"}]
+    lons = np.array([float(r["longitude"]) for r in seats])
+    lats = np.array([float(r["latitude"]) for r in seats])
+    width = BELT_KM[iso]
+    km = _border_km(lons, lats, _shared_border(mali_outline(), neighbour_outlines()[iso]))
+    belt = zones[f"border_{BELT_NEIGHBOURS[iso][0]}"].geometry
+    inside = shapely.contains_xy(belt, lons, lats)
+    near = km <= width * (1 - EDGE_TOLERANCE)
+    far = km >= width * (1 + EDGE_TOLERANCE)
+    assert not (near & ~inside).any(), [
+        seats[i]["featureNam"] for i in np.flatnonzero(near & ~inside)
+    ]
+    assert not (far & inside).any(), [seats[i]["featureNam"] for i in np.flatnonzero(far & inside)]
+    assert near.sum() >= 1  # real seats near every border (3 near Algeria)
