@@ -180,4 +180,5 @@ if __name__ == "__main__":  # python -m tests.unit.raised_messages: what errors.
         known = {m.id for m in read_po(fh) if m.id and m.string}
     for raised in sorted({r.template: r for r in raised_messages()}.values(), key=str):
         if raised.template not in known:
-            print(f'#. {raised.path}:{raised.line}\nmsgid {raised.template!r}\nmsgstr ""\n')
+            quoted = raised.template.replace("\\", "\\\\").replace('"', '\\"')
+            print(f'#. {raised.path}:{raised.line}\nmsgid "{quoted}"\nmsgstr ""\n')
