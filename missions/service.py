@@ -497,7 +497,14 @@ class MissionService:
             i.type == "military_exclusion_zone" for i in result.incidents
         ):
             reasons.append("a military exclusion zone reported on the route")
-        stored = {"level": top, "segments": segments, "length_km": round(area.length_km or 0.0, 1)}
+        stored = {
+            "level": top,
+            "segments": segments,
+            "length_km": round(area.length_km or 0.0, 1),
+            # "no_data": nothing reported near the route (incidents.risk.coverage): the level
+            # above is the model's 1, which the pages show as "pas de données / no data".
+            "coverage": "data" if result.has_data else "no_data",
+        }
         return stored, incidents, reasons
 
     async def _people(

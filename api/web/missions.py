@@ -29,6 +29,7 @@ from api.web.pages import OPT, PREFIX, _gazetteer, _headers, current, language, 
 from incidents.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
 from incidents.identity.accounts import Principal
 from incidents.intake.service import normalise_phone
+from incidents.risk.coverage import NO_DATA
 from incidents.risk.model import LEVEL_LABELS
 from missions.messages import KIDNAPPING_CHECKLIST
 from missions.model import check_duress_word
@@ -63,7 +64,9 @@ def state_labels(_: Any) -> dict[str, str]:
     }
 
 
-def _level_label(level: int, lang: str) -> str:
+def _level_label(level: int | None, lang: str) -> str:
+    if level is None:  # a route without data (incidents.risk.coverage)
+        return i18n.level_label(NO_DATA, lang)
     fr, en = LEVEL_LABELS.get(level, (str(level), str(level)))
     return en if lang == "en" else fr
 
@@ -152,14 +155,18 @@ async def _form(
 # ------------------------------------------------------------------------------ list
 
 
+def _no_data(risk: dict[str, Any]) -> bool:
+    return risk.get("coverage") == "no_data"
+
+
 def _segments(view: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     risk = view.get("risk") or {}
     return [
         {
             "from_km": round(s["from_km"]),
             "to_km": round(s["to_km"]),
-            "level": s["level"],
-            "label": _level_label(s["level"], lang),
+            "level": None if _no_data(risk) else s["level"],
+            "label": _level_label(None if _no_data(risk) else s["level"], lang),
         }
         for s in risk.get("segments", [])
     ]
@@ -179,14 +186,14 @@ def _stretches(segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _card(view: dict[str, Any], lang: str) -> dict[str, Any]:
     risk = view.get("risk") or {}
     places = [p["name"] for p in (view.get("route") or {}).get("places", [])]
-    level = risk.get("level")
+    level = None if _no_data(risk) else risk.get("level")
     return {
         **view,
         "places": places,
         "segments": _segments(view, lang),
         "stretches": _stretches(_segments(view, lang)),
         "level": level,
-        "level_label": _level_label(level, lang) if level else None,
+        "level_label": _level_label(level, lang) if level or _no_data(risk) else None,
         "departure": _when(view["departure_at"], lang),
         "arrival": _when(view["arrival_at"], lang),
         "next_checkin": _when(view.get("next_checkin_by"), lang),
