@@ -51,7 +51,7 @@ from incidents.interop.rows import IncidentInput, PlaceFinder
 from incidents.interop.service import update_from_source
 from incidents.records.model import Role
 from incidents.records.schemas import IncidentIn
-from incidents.records.service import IncidentService
+from incidents.records.service import IncidentService, name_protocol_readers
 from incidents.records.store import IncidentStore, row_values
 from incidents.records.tables import ApiTokenRow, IncidentRow, OrganisationRow, UserRow
 from incidents.records.validation import incident_from_input
@@ -413,6 +413,7 @@ class IntakeService:
                 await IncidentStore(session, cipher).add_many(
                     [row_values(incident, geom, cipher=cipher)]
                 )
+                await name_protocol_readers(session, incident, data, now=now)
                 await self.incidents.events.written(
                     session, incident, geom, None, actor=actor, at=now
                 )

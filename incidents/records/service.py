@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import msgspec
 import shapely
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +21,7 @@ from incidents.db import Database
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound, PreconditionFailed
 from incidents.identity.accounts import Principal
 from incidents.records.events import NO_EVENTS, IncidentWritten, Placement, WriteEvents
-from incidents.records.model import Incident, Role, Status
+from incidents.records.model import Incident, Role, SharingLevel, Status
 from incidents.records.schemas import (
     Corroboration,
     IncidentFeature,
@@ -37,9 +38,10 @@ from incidents.records.store import (
     incident_from_row,
     row_values,
 )
-from incidents.records.tables import IncidentRow
+from incidents.records.tables import IncidentRow, UserRow
 from incidents.records.validation import Rules, apply_patch, incident_from_input
 from incidents.sharing.rules import MaskRules
+from incidents.sharing.tables import IncidentNamedViewerRow
 from incidents.sharing.views import feature_from_row
 
 
@@ -244,7 +246,7 @@ class IncidentService:
         if idempotency_key is None:
             with _known_external_id(data):
                 async with self.db.transaction() as session:
-                    feature = await self._insert(session, viewer, incident, geom, now)
+                    feature = await self._insert(session, viewer, incident, geom, now, data=data)
             return Reported(incident, feature, replayed=False)
 
         key = idempotency_key.strip()
@@ -259,7 +261,7 @@ class IncidentService:
                     session, viewer.org_id, key, digest, now=now, resource_id=incident.id
                 )
                 if state.state == "new":
-                    feature = await self._insert(session, viewer, incident, geom, now)
+                    feature = await self._insert(session, viewer, incident, geom, now, data=data)
         if state.state == "new":
             return Reported(incident, feature, replayed=False)
         if state.state == "pending":
@@ -297,9 +299,13 @@ class IncidentService:
         incident: Incident,
         geom: shapely.Geometry,
         now: datetime,
+        *,
+        data: IncidentIn | None = None,
     ) -> IncidentFeature:
         values = row_values(incident, geom, cipher=self.cipher)
         await IncidentStore(session, self.cipher).add_many([values])
+        if data is not None:
+            await name_protocol_readers(session, incident, data, now=now)
         event = await self._written(session, incident, geom, None, actor=viewer, now=now)
         # A transient row (not attached to the session) and the zones just found render the
         # response without a re-read.
@@ -413,3 +419,28 @@ class IncidentService:
                 raise PreconditionFailed("The incident changed meanwhile: try again.")
             await self._written(session, updated, geom, current, actor=viewer, now=now)
         return updated
+
+
+async def name_protocol_readers(
+    session: AsyncSession, incident: Incident, data: IncidentIn, *, now: datetime
+) -> None:
+    """When the kidnapping protocol made a new report red (its reporter chose no level), name
+    the reporting organisation's officers and admins, who get the protocol's checklist, so that
+    they can read it in full and act; nobody else (the reporter reads it already)."""
+    if data.sharing_level is not msgspec.UNSET or incident.sharing_level != SharingLevel.RED:
+        return
+    officers = (
+        await session.execute(
+            select(UserRow.id).where(
+                UserRow.org_id == incident.org_id,
+                UserRow.role.in_([Role.OFFICER.value, Role.ADMIN.value]),
+                UserRow.deleted_at.is_(None),
+            )
+        )
+    ).scalars()
+    session.add_all(
+        IncidentNamedViewerRow(incident_id=incident.id, user_id=user_id, added_at=now)
+        for user_id in officers
+        if user_id != incident.user_id
+    )
+    await session.flush()

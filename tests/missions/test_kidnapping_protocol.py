@@ -43,12 +43,16 @@ async def test_an_abduction_of_staff_without_a_chosen_level_is_red_and_officers_
     taken = await report(world, reporter, impact=staff, description=secret)
     assert (await props(world, reporter, taken["id"]))["sharing_level"] == "red"
     outsider = await world.factory.caller("officer")
-    for caller in (outsider, world.officer):  # red: not even the reporter's colleagues
+    colleague = await world.factory.caller("reporter", org_id=world.officer.org_id)
+    # red: another organisation's officer and the reporter's other colleagues see it masked...
+    for caller in (outsider, colleague, world.planner):
         alone = await world.client.get(f"/api/v1/incidents/{taken['id']}", headers=caller.headers)
         assert alone.status_code == 404
         listed = await world.client.get("/api/v1/incidents", headers=caller.headers)
         assert secret not in listed.text
         assert "TANGO" not in listed.text
+    # ...but the organisation's own officers, who get the checklist, are named and can act.
+    assert (await props(world, world.officer, taken["id"]))["description"] == secret
 
     chosen = await report(world, reporter, impact=staff, sharing_level="amber")
     assert (await props(world, reporter, chosen["id"]))["sharing_level"] == "amber"
