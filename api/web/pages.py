@@ -13,6 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
+from msgspec import UNSET
 
 from api.bootstrap import Container
 from api.web import i18n
@@ -270,7 +271,9 @@ def _report_page(
             "idempotency_key": str(uuid.uuid4()),
             "groups": _type_groups(lang),
             "levels": SHARING_LEVELS,
-            "v": values or {"when": "now", "sharing_level": "amber"},
+            # No level chosen by default: the service picks it (amber, red for an abduction of
+            # aid workers, the kidnapping protocol); an explicit choice is kept.
+            "v": values or {"when": "now", "sharing_level": ""},
             "errors": errors or {},
             "sent": sent,
         },
@@ -359,8 +362,8 @@ def build_incident(
     narrative = form.get("narrative", "").strip()
     if len(narrative) > NARRATIVE_MAX:
         errors["narrative"] = _("At most %d characters.") % NARRATIVE_MAX
-    level = form.get("sharing_level") or "amber"
-    if level not in SHARING_LEVELS:
+    level = form.get("sharing_level") or ""
+    if level and level not in SHARING_LEVELS:
         errors["sharing_level"] = _("Choose who may see it.")
     if errors:
         return None, errors
@@ -374,10 +377,13 @@ def build_incident(
             location_precision=location_precision,
             place_name=place or None,
             impact=ImpactIn(
-                killed=counts["killed"], injured=counts["injured"], abducted=counts["abducted"]
+                killed=counts["killed"],
+                injured=counts["injured"],
+                abducted=counts["abducted"],
+                aid_workers_affected=form.get("aid_workers_affected") in ("1", "on", "true"),
             ),
             description=narrative or None,
-            sharing_level=SharingLevel(level),
+            sharing_level=SharingLevel(level) if level else UNSET,
             hide_organisation=form.get("hide_organisation") in ("1", "on", "true"),
         ),
         {},
@@ -386,7 +392,7 @@ def build_incident(
 
 FIELDS = (
     "type", "when", "date", "place", "lat", "lon", "killed", "injured", "abducted",
-    "narrative", "sharing_level", "hide_organisation",
+    "aid_workers_affected", "narrative", "sharing_level", "hide_organisation",
 )  # fmt: skip
 
 
