@@ -151,8 +151,8 @@ async def test_ranking_right_after_a_report_shows_the_new_level(
         return next(z for z in ranking if z["zone_id"] == "town_kidal")
 
     before = kidal((await client.get("/api/v1/risk", headers=officer.headers)).json()["zones"])
-    for _ in range(6):
-        await report(client, officer, at=KIDAL, type="armed_attack", severity=5, days_ago=1)
+    for i in range(6):  # six attacks 12 h apart: six events, none linked to another
+        await report(client, officer, at=KIDAL, type="armed_attack", severity=5, days_ago=1 + i / 2)
     # No wait: the read re-scores the zones the reports marked, whatever the worker is doing.
     after = kidal((await client.get("/api/v1/risk", headers=officer.headers)).json()["zones"])
     assert before["level"] is None
