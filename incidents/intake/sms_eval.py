@@ -5,12 +5,18 @@ expected one (or a place is invented where none can be known, or none found wher
 count of killed, injured or abducted differs. Perpetrators and dates are scored apart: they are
 not part of the misread share the project promises (docs/sms.md). The corpus format is described
 in tests/data/README.md.
+
+The corpus names its expected places (`Gao`, `Gao - Ansongo`, `30 km from Gao towards Bourem`)
+without their coordinates: the expected point is that of the named places in the gazetteer the
+parser is scored with (the packaged one, or with the places a deployment imported), so no
+coordinates of a third-party gazetteer are kept in the repository. A message whose place that
+gazetteer lacks is a misread ("needs imported places"), whatever the parser read.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from incidents.intake.sms import SmsParse, parse_sms
+from incidents.intake.sms_places import distance_km as distance_km
+from incidents.intake.sms_places import locate, towards
+from incidents.interop.rows import PlaceFinder, default_gazetteer, fold
 
 #: A place read further than this from the expected point is a misread.
 PLACE_TOLERANCE_KM = 10.0
@@ -44,6 +53,8 @@ class Reading:
     problems: tuple[str, ...]
     perpetrator_ok: bool | None  # None: the message states no perpetrator (or target)
     time_ok: bool | None  # None: the message says no time
+    #: The expected place is one the gazetteer scored with lacks (a deployment imports it).
+    needs_import: bool = False
 
     @property
     def misread(self) -> bool:
@@ -91,22 +102,71 @@ def load_corpus(path: Path) -> list[CorpusMessage]:
     return messages
 
 
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine, mean Earth radius)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+_KM_LABEL = re.compile(r"(\d+(?:\.\d+)?) km from (.+) towards (.+)")
+_QUALIFIED = re.compile(r"(.+) \((.+)\)")
 
 
-def score_message(message: CorpusMessage, parsed: SmsParse) -> Reading:
+class UnknownExpectedPlace(LookupError):
+    """A corpus label names a place the gazetteer lacks."""
+
+
+def expected_point(expected: dict[str, Any], places: PlaceFinder) -> tuple[float, float] | None:
+    """The point a message's expectation means, from its place label and `places`.
+
+    Labels: `coordinates` (the `lat`/`lon` the message itself gives), a place name (`Name
+    (Region)` for one of several places of that name), `A - B`
+    (the middle of the straight line from A to B) or `N km from A towards B`. None when no
+    place can be known; UnknownExpectedPlace when `places` lacks a named place.
+    """
+    label = expected.get("place")
+    if label is None:
+        return None
+    if label == "coordinates":
+        return float(expected["lat"]), float(expected["lon"])
+
+    def at(name: str) -> tuple[float, float]:
+        qualified = _QUALIFIED.fullmatch(name)
+        if qualified is not None:  # "Sofara (Mopti)": the one of that region, of homonyms
+            for loc in getattr(places, "localities", ()):
+                if (fold(loc.name), fold(loc.admin1 or "")) == (
+                    fold(qualified[1]),
+                    fold(qualified[2]),
+                ):
+                    return loc.lat, loc.lon
+            raise UnknownExpectedPlace(name)
+        point = locate(name, places)
+        if point is None:
+            raise UnknownExpectedPlace(name)
+        return point
+
+    km = _KM_LABEL.fullmatch(label)
+    if km is not None:
+        return towards(*at(km[2]), *at(km[3]), float(km[1]))
+    if " - " in label:
+        (lat1, lon1), (lat2, lon2) = (at(n) for n in label.split(" - ", 1))
+        return towards(lat1, lon1, lat2, lon2, distance_km(lat1, lon1, lat2, lon2) / 2)
+    return at(label)
+
+
+def score_message(
+    message: CorpusMessage, parsed: SmsParse, places: PlaceFinder | None = None
+) -> Reading:
+    """Score one reading; expected points come from `places` (the parser's gazetteer)."""
     exp = message.expected
     incident = parsed.incident
     problems: list[str] = []
     if incident.get("type") != exp["type"]:
         problems.append(f"type {incident.get('type')} != {exp['type']}")
     geometry = incident.get("geometry")
-    if exp.get("place") is None:
+    needs_import = False
+    try:
+        point = expected_point(exp, places if places is not None else default_gazetteer())
+    except UnknownExpectedPlace as missing:
+        point, needs_import = None, True
+        problems.append(f"{missing} is not in the gazetteer (needs imported places)")
+    if needs_import:
+        pass
+    elif point is None:
         if geometry is not None:
             problems.append(f"invented place {incident.get('place_name')}")
         elif "location" not in parsed.missing:
@@ -115,7 +175,7 @@ def score_message(message: CorpusMessage, parsed: SmsParse) -> Reading:
         problems.append(f"no place (expected {exp['place']})")
     else:
         lon, lat = geometry["coordinates"]
-        off = distance_km(lat, lon, exp["lat"], exp["lon"])
+        off = distance_km(lat, lon, *point)
         if off > PLACE_TOLERANCE_KM:
             problems.append(f"place {incident.get('place_name')} {off:.0f} km off {exp['place']}")
     impact = incident.get("impact") or {}
@@ -131,15 +191,19 @@ def score_message(message: CorpusMessage, parsed: SmsParse) -> Reading:
         time_ok = occurred[:10] == exp["date"]
         if "hour" in exp:
             time_ok = time_ok and occurred[11:13] == f"{exp['hour']:02d}"
-    return Reading(message, tuple(problems), perpetrator_ok, time_ok)
+    return Reading(message, tuple(problems), perpetrator_ok, time_ok, needs_import)
 
 
 def score_corpus(
     messages: Iterable[CorpusMessage],
     parse: Callable[[str, datetime], SmsParse] | None = None,
+    *,
+    places: PlaceFinder | None = None,
 ) -> Score:
-    read = parse or (lambda text, now: parse_sms(text, now=now))
-    return Score([score_message(m, read(m.text, m.received_at)) for m in messages])
+    """Read every message with `places` (default: the packaged gazetteer) and score it."""
+    gazetteer = places if places is not None else default_gazetteer()
+    read = parse or (lambda text, now: parse_sms(text, now=now, gazetteer=gazetteer))
+    return Score([score_message(m, read(m.text, m.received_at), gazetteer) for m in messages])
 
 
 def describe(readings: Sequence[Reading]) -> list[str]:

@@ -12,8 +12,10 @@ type, counts, times and perpetrator are read, and turns the way they are combine
   (precision "near"); without B, or with a compass word, N km in that direction from A;
 - `a la sortie de A`, `a l entree de A`: A itself (precision "near"), even when `vers B` follows.
 
-Places come from the gazetteer (geo/data/mali_localities.csv) and from a small curated list
-(`CURATED_PLACES`) of towns and villages field SMS name that the gazetteer lacks.
+Places come from the gazetteer the service is configured with: the packaged GeoNames list
+(geo/data/mali_localities.csv) and the places a deployment imported (`sentinelle places import`,
+e.g. the OCHA COD populated places of Mali). `SMS_SPELLINGS` only says which spellings name the
+same place; it holds no coordinates.
 """
 
 from __future__ import annotations
@@ -28,46 +30,30 @@ from rapidfuzz import fuzz, process
 
 from incidents.interop.rows import PlaceFinder
 
-# Curated by hand for the SMS parser (not part of geo/): localities on the main roads and in the
-# areas where incidents are reported, missing from the packaged gazetteer. Coordinates are those
-# of the OCHA COD populated places for Mali (2015; class 2-4 entries), rounded to 4 decimals.
-# (name, lat, lon, other spellings seen in SMS)
-CURATED_PLACES: tuple[tuple[str, float, float, tuple[str, ...]], ...] = (
-    ("Sévaré", 14.5246, -4.0947, ("sevare", "sevari")),
-    ("Konna", 14.9436, -3.8922, ()),
-    ("Fatoma", 14.6103, -4.0603, ()),
-    ("Sofara", 14.0126, -4.2315, ()),
-    ("Dioura", 14.8234, -5.2544, ()),
-    ("Diafarabé", 14.1383, -5.0206, ("diafarabe",)),
-    ("Toguéré-Coumbé", 14.9147, -4.5937, ("toguere coumbe", "togere coumbe")),
-    ("Sangha", 14.4701, -3.3082, ()),
-    ("Kendié", 14.6735, -3.5096, ("kendie",)),
-    ("Diallassagou", 13.7374, -3.6248, ("diallassagou", "dialassagou")),
-    ("Dinangourou", 14.4481, -2.2454, ()),
-    ("Yoro", 14.2758, -2.1344, ()),
-    ("Mondoro", 14.6741, -1.9481, ("mondoro habe",)),
-    ("Boré", 15.1291, -3.4873, ("bore",)),
-    ("Madiama", 13.7915, -4.3943, ()),
-    ("Ber", 16.8375, -2.5252, ()),
-    ("Tonka", 16.1313, -3.7492, ()),
-    ("Gargando", 16.4581, -4.1737, ()),
-    ("Gossi", 15.8169, -1.2878, ()),
-    ("Bambara Maoudé", 15.8474, -2.7862, ("bambara maoude", "bambara-maoude")),
-    ("Ouatagouna", 15.1816, 0.7213, ("ouattagouna", "watagouna")),
-    ("Labbezanga", 14.9668, 0.703, ("labezanga",)),
-    ("Tarkint", 17.4534, 0.0566, ()),
-    ("Talataye", 16.2777, 1.2094, ("talatay",)),
-    ("Anéfis", 18.0426, 0.6031, ("anefis", "anefif")),
-    ("Tinzaouatène", 19.9644, 2.8661, ("tinzaouatene", "tin zaouatene", "tinzawaten")),
-    ("Sandaré", 14.7007, -10.3053, ("sandare",)),
-    ("Dioumara", 14.5378, -8.5661, ()),
-    ("Kéniéba", 12.84, -11.2392, ("kenieba",)),
-    ("Sadiola", 13.89, -11.6905, ()),
-    ("Mourdiah", 14.4687, -7.4716, ()),
-    ("Didiéni", 13.8782, -8.0882, ("didieni",)),
-    ("Diabaly", 14.6855, -6.022, ()),
-    ("Nampala", 15.2734, -5.5535, ()),
-)
+# Spellings field SMS use for places, by the name teams write (ours, no coordinates): the point
+# always comes from the gazetteer the service runs with (the packaged GeoNames list, then the
+# places a deployment imported with `sentinelle places import`, e.g. the OCHA COD populated
+# places). A spelling is tried against the gazetteer with the others of its group, so "sevari"
+# finds the gazetteer's "Sevare" and "Anefis" the COD's "Anefif". Names of places, not data.
+SMS_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "Sévaré": ("sevare", "sevari"),
+    "Diafarabé": ("diafarabe",),
+    "Toguéré-Coumbé": ("toguere coumbe", "togere coumbe", "togueré-coumbé"),
+    "Kendié": ("kendie",),
+    "Diallassagou": ("dialassagou",),
+    "Mondoro": ("mondoro habe",),
+    "Boré": ("bore",),
+    "Bambara Maoudé": ("bambara maoude", "bambara-maoude"),
+    "Ouatagouna": ("ouattagouna", "watagouna"),
+    "Labbezanga": ("labezanga",),
+    "Talataye": ("talatay",),
+    "Anéfis": ("anefis", "anefif"),
+    "Tinzaouatène": ("tinzaouatene", "tin zaouatene", "tinzawaten", "tinzawatene"),
+    "Sandaré": ("sandare",),
+    "Kéniéba": ("kenieba", "keniéba"),
+    "Didiéni": ("didieni",),
+}
+
 
 # Words before a place that make it near rather than at the place.
 NEAR_WORDS = frozenset(
@@ -149,22 +135,42 @@ def _fold(text: str) -> str:
 
 
 @cache
-def _curated_index() -> dict[str, tuple[str, float, float]]:
-    index: dict[str, tuple[str, float, float]] = {}
-    for name, lat, lon, others in CURATED_PLACES:
-        for spelling in (name, *others):
-            index[_fold(spelling)] = (name, lat, lon)
+def _spelling_groups() -> dict[str, tuple[str, ...]]:
+    """Every folded spelling -> its group (the name teams write first)."""
+    index: dict[str, tuple[str, ...]] = {}
+    for name, others in SMS_SPELLINGS.items():
+        group = (name, *others)
+        for spelling in group:
+            index[_fold(spelling)] = group
     return index
 
 
-def _curated(key: str) -> tuple[str, float, float] | None:
-    index = _curated_index()
-    if key in index:
-        return index[key]
-    if len(key) >= 6:
+def _spelt(key: str, finder: PlaceFinder) -> tuple[str, float, float] | None:
+    """The gazetteer's place for a spelling of SMS_SPELLINGS (or a near typo of one)."""
+    index = _spelling_groups()
+    group = index.get(key)
+    if group is None and len(key) >= 6:
         found = process.extractOne(key, list(index), scorer=fuzz.ratio, score_cutoff=88)
-        if found:
-            return index[found[0]]
+        group = index[found[0]] if found else None
+    if group is None:
+        return None
+    for spelling in group:
+        place = finder.lookup(spelling)
+        if place is not None and _fold(place.name) in {_fold(s) for s in group}:
+            return group[0], place.lat, place.lon
+    return None
+
+
+def locate(name: str, finder: PlaceFinder) -> tuple[float, float] | None:
+    """The point of a place by one of its names: its group of spellings, else the gazetteer's
+    own entry of that exact name (no typo tolerance). None when the gazetteer lacks it."""
+    key = _fold(name)
+    spelt = _spelt(key, finder) if key in _spelling_groups() else None
+    if spelt is not None:
+        return spelt[1], spelt[2]
+    place = finder.lookup(name)
+    if place is not None and _fold(place.name) == key:
+        return place.lat, place.lon
     return None
 
 
@@ -192,9 +198,9 @@ def find_places(
                 continue
             if size > 1 and (is_common(words[i]) or is_common(words[i + size - 1])):
                 continue
-            curated = _curated(key)
-            if curated is not None:
-                hit = Named(curated[0], curated[1], curated[2], i, i + size)
+            spelt = _spelt(key, finder)
+            if spelt is not None:
+                hit = Named(spelt[0], spelt[1], spelt[2], i, i + size)
                 break
             place = finder.lookup(key)
             if place is not None and (size > 1 or len(key) >= 4 or _fold(place.name) == key):
@@ -229,7 +235,7 @@ def read_where(words: Sequence[str], places: Sequence[Named]) -> Where | None:
         return Where(first.lat, first.lon, "near", first.name, (first,))
     second = next((p for p in main[1:] if p.name != first.name), None)
     if second is not None and _on_road(words, first, second):
-        length = _distance_km(first.lat, first.lon, second.lat, second.lon)
+        length = distance_km(first.lat, first.lon, second.lat, second.lon)
         if length <= MAX_ROAD_KM:
             # "N km de A ... B" counts from the place N km is said of (A), towards the other.
             if km is None:
@@ -238,7 +244,7 @@ def read_where(words: Sequence[str], places: Sequence[Named]) -> Where | None:
                     first, second, km = second, first, km_second
             name = f"{first.name} - {second.name}"
             if km is not None and 0 < km < length:
-                lat, lon = _towards(first.lat, first.lon, second.lat, second.lon, km)
+                lat, lon = towards(first.lat, first.lon, second.lat, second.lon, km)
                 return Where(
                     lat,
                     lon,
@@ -248,7 +254,7 @@ def read_where(words: Sequence[str], places: Sequence[Named]) -> Where | None:
                     road=(first.name, second.name),
                     km=km,
                 )
-            lat, lon = _towards(first.lat, first.lon, second.lat, second.lon, length / 2)
+            lat, lon = towards(first.lat, first.lon, second.lat, second.lon, length / 2)
             return Where(lat, lon, "near", name, (first, second), road=(first.name, second.name))
     if km is not None:
         bearing = _compass_near(words, first)
@@ -293,16 +299,16 @@ def _compass_near(words: Sequence[str], place: Named) -> float | None:
     return None
 
 
-def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * _EARTH_KM * math.asin(math.sqrt(h))
 
 
-def _towards(lat1: float, lon1: float, lat2: float, lon2: float, km: float) -> tuple[float, float]:
+def towards(lat1: float, lon1: float, lat2: float, lon2: float, km: float) -> tuple[float, float]:
     """The point `km` from (lat1, lon1) on the straight line to (lat2, lon2)."""
-    length = _distance_km(lat1, lon1, lat2, lon2)
+    length = distance_km(lat1, lon1, lat2, lon2)
     if length == 0:
         return lat1, lon1
     f = km / length

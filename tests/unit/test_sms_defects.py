@@ -10,16 +10,16 @@ import pytest
 from geo.gazetteer import Gazetteer
 from incidents.intake.sms import SMS_LENGTH, SmsParse, fit_sms, gsm7_length, parse_sms
 from incidents.intake.sms_eval import distance_km
-from incidents.intake.sms_places import CURATED_PLACES
+from tests.unit.sms_gazetteers import fx_cod_gazetteer
+
+__all__ = ["fx_cod_gazetteer"]
+
 
 # A Saturday morning in Bamako (Africa/Bamako is UTC all year).
 NOW = datetime(2026, 11, 14, 9, 40, tzinfo=UTC)
 
 
 def place(name: str) -> tuple[float, float]:
-    curated = {n: (lat, lon) for n, lat, lon, _ in CURATED_PLACES}
-    if name in curated:
-        return curated[name]
     found = Gazetteer.load().lookup(name)
     assert found is not None, name
     return found.lat, found.lon
@@ -100,7 +100,7 @@ def test_par_and_by_name_the_perpetrator(message: str, perpetrator: str) -> None
     ("message", "a", "b"),
     [
         ("attaque sur la route de nioro apres diema", "Diéma", "Nioro du Sahel"),
-        ("EEI entre Sevare et Douentza", "Sévaré", "Douentza"),
+        ("EEI entre Bandiagara et Douentza", "Bandiagara", "Douentza"),
         ("ambush between Gao and Ansongo", "Gao", "Ansongo"),
         ("braquage axe Kayes-Diema", "Kayes", "Diéma"),
         ("Armed robbery on the road from Mopti to Bandiagara", "Mopti", "Bandiagara"),
@@ -113,6 +113,35 @@ def test_a_place_on_a_road_is_between_its_towns(message: str, a: str, b: str) ->
     assert parsed.incident["location_precision"] == "near"
     assert km(point(parsed), midpoint(a, b)) < 5
     assert min(km(point(parsed), place(a)), km(point(parsed), place(b))) > 10
+
+
+@pytest.mark.parametrize(
+    ("message", "a", "b"),
+    [
+        ("EEI entre Sevare et Douentza", "Sevare", "Douentza"),
+        ("attaque axe Konna Bore", "Konna", "Boré"),
+        ("braquage entre sevari et Fatoma", "Sevare", "Fatoma"),
+    ],
+)
+def test_places_a_deployment_imported_are_read_by_their_sms_spellings(
+    message: str, a: str, b: str, cod_gazetteer: Gazetteer
+) -> None:
+    """Sévaré, Konna, Boré... are not in the packaged gazetteer: with the OCHA COD populated
+    places imported (`sentinelle places import`), their SMS spellings find them."""
+    assert parse_sms(message, now=NOW).incident.get("location_precision") != "near"
+
+    parsed = parse_sms(message, now=NOW, gazetteer=cod_gazetteer)
+
+    (lat1, lon1), (lat2, lon2) = (_at(cod_gazetteer, n) for n in (a, b))
+    assert parsed.incident["location_precision"] == "near"
+    assert km(point(parsed), ((lat1 + lat2) / 2, (lon1 + lon2) / 2)) < 2
+
+
+def _at(gazetteer: Gazetteer, name: str) -> tuple[float, float]:
+    found = gazetteer.lookup(name)
+    assert found is not None, name
+    assert found.source.startswith(("cod:", "geonames:")), name
+    return found.lat, found.lon
 
 
 def test_n_km_from_a_towards_b_is_on_that_line() -> None:

@@ -170,7 +170,7 @@ async def test_an_unknown_place_is_held_and_the_resend_with_a_town_closes_it(
     assert await count(db) == 0
 
     report = await send(
-        service, secret, "IED pres de Gossi hier, 2 morts", t0 + timedelta(minutes=10)
+        service, secret, "IED pres de Douentza hier, 2 morts", t0 + timedelta(minutes=10)
     )
 
     assert report.status == "created"  # type: ignore[attr-defined]
