@@ -297,8 +297,17 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         await write_level_change_alerts(session, subscription_cache, outbox, utcnow())
 
     risk.level_change_hooks.append(level_change_alerts)
+    if not 1 <= settings.sms_reply_segments <= 6:
+        raise ValueError(
+            f"SENTINELLE_SMS_REPLY_SEGMENTS={settings.sms_reply_segments} is not valid: "
+            "SMS replies take 1 to 6 segments. Fix or unset the variable."
+        )
     intake = IntakeService(
-        db, incidents, max_accuracy_m=settings.kobo_max_accuracy_m, gazetteer=places
+        db,
+        incidents,
+        max_accuracy_m=settings.kobo_max_accuracy_m,
+        gazetteer=places,
+        reply_segments=settings.sms_reply_segments,
     )
     missions = MissionService(
         db,

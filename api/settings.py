@@ -72,6 +72,9 @@ class Settings:
     audit_retention_days: int = 365
     # Intake
     kobo_max_accuracy_m: float = 500.0
+    # SMS replies fit in this many segments (160 GSM-7 characters for one, 153 each beyond):
+    # what the operator's gateway allows and the organisation pays for.
+    sms_reply_segments: int = 1
     extra: Mapping[str, Any] = field(default_factory=dict)
     mask_time_unit: str = "day"  # masked incidents show the day, or the ISO week ("week")
     # Risk map base: a tile URL (https://…/{z}/{x}/{y}.png) for deployments with internet;
