@@ -20,13 +20,14 @@ from openpyxl import Workbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from incidents.intake.kobo import SHARING_UNCHOSEN
 from incidents.taxonomy.catalogue import CATEGORIES, TYPES
 
 FORM_PATH = Path(__file__).with_name("sentinelle_incident.xlsx")
 XFORM_PATH = Path(__file__).resolve().parents[2] / "incidents" / "data" / "sentinelle_incident.xml"
 FR = "Français (fr)"
 EN = "English (en)"
-FORM_VERSION = "2024031401"
+FORM_VERSION = "2026120201"
 
 SURVEY_COLUMNS = [
     "type",
@@ -150,8 +151,9 @@ def survey_rows() -> list[Row]:
             "sharing_level",
             "Niveau de partage (TLP)",
             "Sharing level (TLP)",
-            required="yes",
-            default="amber",
+            # Left at "default", Sentinelle picks the level: amber, or red for an abduction of
+            # aid workers (the kidnapping protocol); a level chosen here is kept.
+            default=SHARING_UNCHOSEN,
         ),
     ]
 
@@ -172,6 +174,11 @@ SEVERITIES = [
     ("5", "5 - Critique", "5 - Critical"),
 ]
 SHARING = [
+    (
+        SHARING_UNCHOSEN,
+        "Par défaut : ambre, ou rouge pour un enlèvement de notre personnel",
+        "Default: amber, or red for an abduction of our staff",
+    ),
     ("red", "TLP:RED - nommément", "TLP:RED - named recipients"),
     (
         "amber_strict",

@@ -44,6 +44,8 @@ from incidents.records.model import Perpetrator, SharingLevel
 from incidents.taxonomy.catalogue import UnknownCodeError, get_type
 
 DEFAULT_MAX_ACCURACY_M = 500.0
+SHARING_UNCHOSEN = "default"  # the form's "let Sentinelle choose" answer to the sharing level
+
 #: Bounds on one submission: a real form of docs/forms/sentinelle_incident.xlsx, with Kobo's own
 #: metadata (_attachments, _geolocation, _notes...), stays far below them.
 MAX_FIELDS = 500  # values counted at every level of nesting
@@ -166,10 +168,13 @@ def _incident(
     if perpetrator not in set(Perpetrator):
         raise RowError("perpetrator", f"'{perpetrator}' is not one of {', '.join(Perpetrator)}")
     incident["perpetrator"] = perpetrator
-    sharing = _text(fields, "sharing_level") or SharingLevel.AMBER.value
-    if sharing not in set(SharingLevel):
-        raise RowError("sharing_level", f"'{sharing}' is not one of {', '.join(SharingLevel)}")
-    incident["sharing_level"] = sharing
+    sharing = _text(fields, "sharing_level")
+    if sharing and sharing != SHARING_UNCHOSEN:
+        if sharing not in set(SharingLevel):
+            raise RowError("sharing_level", f"'{sharing}' is not one of {', '.join(SharingLevel)}")
+        incident["sharing_level"] = sharing
+    # Left out (or "default"): the level is not in the incident, so validation picks it
+    # (default_sharing: amber, red for an abduction of aid workers).
     incident["description"] = _text(fields, "description") or None
     incident["status"] = "reported"
     uuid = _text(fields, "_uuid") or _text(fields, "instanceID").removeprefix("uuid:")

@@ -97,9 +97,10 @@ def access(viewer: Viewer, sharing: Sharing) -> Access:
     elif level == SharingLevel.AMBER_STRICT:
         ok = same_org
     else:  # red
-        ok = sharing.user_id is not None and viewer.user_id in (
-            {sharing.user_id} | sharing.named_user_ids
-        )
+        # Its reporter, and the people named (also when no person reported it: a form sent
+        # through Kobo's gateway that the kidnapping protocol made red names the officers).
+        readers = sharing.named_user_ids | ({sharing.user_id} - {None})
+        ok = viewer.user_id is not None and viewer.user_id in readers
     return Access.FULL if ok else Access.MASKED
 
 

@@ -33,7 +33,7 @@ def test_the_served_xform_is_what_pyxform_makes_of_the_shipped_xlsform() -> None
 
     assert served.xml.decode("utf-8") == built_xform(), "run docs/forms/build_form.py"
     assert served.form_id == "sentinelle_incident"
-    assert served.version == "2024031401"
+    assert served.version == "2026120201"
     assert served.title.startswith("Sentinelle")
 
 
