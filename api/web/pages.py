@@ -43,6 +43,12 @@ def _gazetteer() -> Gazetteer:
     return _load_packaged()
 
 
+def places_of(container: Container) -> Gazetteer:
+    """The place names the API uses too: the packaged gazetteer, then the places imported with
+    `sentinelle places import` (built once in api.bootstrap)."""
+    return container.zones.places
+
+
 def language(request: Request[Any, Any, Any]) -> str:
     return i18n.pick(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
 
@@ -302,9 +308,10 @@ def _count(value: str, field: str, errors: dict[str, str], _: Any) -> int:
 
 
 def build_incident(
-    form: dict[str, str], lang: str, now: datetime
+    form: dict[str, str], lang: str, now: datetime, places: Gazetteer | None = None
 ) -> tuple[IncidentIn | None, dict[str, str]]:
-    """The form as the API's IncidentIn, or the errors per field (in `lang`)."""
+    """The form as the API's IncidentIn, or the errors per field (in `lang`); place names from
+    `places` (the packaged gazetteer when not given)."""
     _ = i18n.gettext_for(lang)
     errors: dict[str, str] = {}
     type_code = form.get("type", "").strip()
@@ -347,9 +354,10 @@ def build_incident(
         except ValueError:
             errors["lat"] = _("Enter a latitude and a longitude in degrees, e.g. 14.54 and -9.18.")
     elif place:
-        found = _gazetteer().lookup(place)
+        places = places or _gazetteer()
+        found = places.lookup(place)
         if found is None:
-            close = [p.name for p in _gazetteer().suggest(place, limit=3)]
+            close = [p.name for p in places.suggest(place, limit=3)]
             errors["place"] = _("Unknown place.") + (
                 " " + _("Did you mean: %s?") % ", ".join(close) if close else ""
             )
@@ -415,7 +423,7 @@ async def report(
     lang = language(request)
     _ = i18n.gettext_for(lang)
     now = datetime.now(UTC)
-    data, errors = build_incident(values, lang, now)
+    data, errors = build_incident(values, lang, now, places_of(container))
     if data is not None:
         try:
             result = await container.incidents.report(principal, data, now=now, idempotency_key=key)
@@ -449,7 +457,7 @@ async def places(
     if await current(request, container) is None:
         return Response({"places": []}, status_code=401, headers=_headers())
     q = q.strip()[:60]
-    found = _gazetteer().suggest(q, limit=8) if len(q) >= 2 else []
+    found = places_of(container).suggest(q, limit=8) if len(q) >= 2 else []
     return Response(
         {"places": [{"name": p.name, "region": p.admin1} for p in found]}, headers=_headers()
     )

@@ -30,7 +30,17 @@ from litestar.response import Template
 
 from api.bootstrap import Container
 from api.web import i18n
-from api.web.pages import OPT, PAGE_CSP, PREFIX, _gazetteer, _headers, current, language, page
+from api.web.pages import (
+    OPT,
+    PAGE_CSP,
+    PREFIX,
+    _gazetteer,
+    _headers,
+    current,
+    language,
+    page,
+    places_of,
+)
 from api.web.pages import to_sign_in as _to_sign_in
 from geo.geometry import from_wkb
 from geo.zones import mali_outline, neighbour_outlines
@@ -691,7 +701,7 @@ async def route_page(
         "ngettext": _ngettext(lang),
     }
     if wanted:
-        gazetteer = _gazetteer()
+        gazetteer = places_of(container)
         found = []
         for k, text in enumerate(values):
             text = text.strip()
