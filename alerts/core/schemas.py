@@ -100,6 +100,8 @@ class AlertOut(Struct):
     resent_at: datetime | None = None
     escalated_at: datetime | None = None
     deliveries: DeliveryCounts | None = None
+    # The mission an alert of kind `mission` is about (its recipients were told of it).
+    mission_id: uuid.UUID | None = None
 
 
 class AlertList(Struct):

@@ -157,7 +157,17 @@ def _alert_out(row: AlertRow, counts: DeliveryCounts | None = None) -> AlertOut:
         resent_at=row.resent_at,
         escalated_at=row.escalated_at,
         deliveries=counts,
+        mission_id=_mission_of(row),
     )
+
+
+def _mission_of(row: AlertRow) -> uuid.UUID | None:
+    if row.kind != "mission":
+        return None
+    try:
+        return uuid.UUID(str((row.payload or {}).get("mission_id")))
+    except ValueError:
+        return None
 
 
 def _geometry_of(area: Area, zones: Mapping[str, BaseGeometry], field: str) -> BaseGeometry:

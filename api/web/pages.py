@@ -466,6 +466,27 @@ async def places(
 # ------------------------------------------------------------------------------ alerts
 
 
+def alert_kind_labels(_: Any) -> dict[str, str]:
+    """What each kind of alert is about, in words (the inbox shows no raw code)."""
+    return {
+        "incident": _("Incident"),
+        "level_change": _("Risk level change"),
+        "broadcast": _("Broadcast"),
+        "test": _("Test alert"),
+        "mission": _("Mission"),
+        "protocol": _("Kidnapping protocol"),
+    }
+
+
+def alert_link(kind: str, mission_id: uuid.UUID | None) -> str | None:
+    """Where an alert of a mission leads: its mission page, or the protocol checklist."""
+    if kind == "mission" and mission_id is not None:
+        return f"{PREFIX}/missions/{mission_id}"
+    if kind == "protocol":
+        return f"{PREFIX}/missions/protocol"
+    return None
+
+
 @get(f"{PREFIX}/alerts", opt=OPT, include_in_schema=False)
 async def alerts_inbox(
     request: Request[Any, Any, Any], container: NamedDependency[Container]
@@ -481,6 +502,8 @@ async def alerts_inbox(
         {
             "csrf": web.csrf,
             "inbox": inbox,
+            "kinds": alert_kind_labels(i18n.gettext_for(language(request))),
+            "link": alert_link,
             "highlight": (request.query_params.get("code") or "").upper()[:40],
             "done": request.query_params.get("done"),
         },
