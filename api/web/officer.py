@@ -212,6 +212,9 @@ def _entry(feature: Any, lang: str) -> dict[str, Any]:
         "organisation": p.organisation if isinstance(p.organisation, str) else None,
         "version": p.version if isinstance(p.version, int) else None,
         "description": p.description if isinstance(p.description, str) else None,
+        # Full views only (the service never corroborates a masked entry): the reports of
+        # this event the viewer may read in full, this one included.
+        "corroborated": getattr(p.corroboration, "reports", None),
     }
 
 
