@@ -7,10 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.e2e.web import fits_the_phone, sign_in
 from tests.factories import Caller, Factory
+from tests.http.test_web_vocabulary import sign_in as web_sign_in
 
 SECRET = "Deux collègues enlevés près du marché"
 
@@ -84,39 +87,23 @@ async def test_an_explicit_level_is_kept_and_no_box_means_amber(
 
 
 async def test_without_javascript_the_box_and_the_default_reach_the_service(
-    live_url: str, reporter: Caller, factory: Factory
+    client: AsyncTestClient[Litestar], reporter: Caller, factory: Factory
 ) -> None:
     officer = await factory.caller("officer", org_id=reporter.org_id)
-    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
-        await http.get("/web/sign-in")
-        csrf = http.cookies.get("stl_csrf") or ""
-        signed = await http.post(
-            "/web/sign-in", data={"token": reporter.token, "csrf": csrf, "next": "/web/report"}
-        )
-        assert signed.status_code == 303, signed.text
-        form = (await http.get("/web/report")).text
-        assert 'name="aid_workers_affected"' in form
-        csrf_field = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        sent = await http.post(
-            "/web/report",
-            data={
-                "csrf": csrf_field,
-                "type": "kidnapping",
-                "when": "today",
-                "place": "Diéma",
-                "abducted": "1",
-                "aid_workers_affected": "1",
-                "sharing_level": "",
-                "narrative": SECRET,
-            },
-        )
-        assert sent.status_code == 303, sent.text
-        bad = await http.post(
-            "/web/report",
-            data={"csrf": csrf_field, "type": "kidnapping", "place": "Diéma", "sharing_level": "x"},
-        )
-        assert bad.status_code == 422
-        assert 'id="sharing_level-error"' in bad.text
-    (seen,) = await incidents_seen(live_url, officer)
+    csrf = await web_sign_in(client, reporter, "/web/report")
+    form = (await client.get("/web/report")).text
+    assert 'name="aid_workers_affected"' in form
+    staff = {"csrf": csrf, "type": "kidnapping", "when": "today", "place": "Diéma"}
+    sent = await client.post(
+        "/web/report",
+        data={**staff, "abducted": "1", "aid_workers_affected": "1", "narrative": SECRET},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    bad = await client.post("/web/report", data={**staff, "sharing_level": "x"})
+    assert bad.status_code == 422
+    assert 'id="sharing_level-error"' in bad.text
+    listed = await client.get("/api/v1/incidents", headers=officer.headers)
+    (seen,) = [f["properties"] for f in listed.json()["features"]]
     assert seen["sharing_level"] == "red"
     assert seen["description"] == SECRET
