@@ -213,7 +213,7 @@ async def _db_load(path: Path) -> tuple[float, float, int]:
 
 def measure_db(results: dict[str, Any], n: int) -> list[Row]:
     """The same work through SQLite: loading the columns, and the route with its DB query."""
-    from bench.bench_incidents import near_dataset
+    from bench.bench_reads import near_dataset
 
     source, _ = near_dataset(n)
     path = harness.OUT_DIR / f"zones_{n}.db"

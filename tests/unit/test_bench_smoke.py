@@ -11,7 +11,8 @@ import pytest
 
 from bench import harness
 from bench.__main__ import discover, load_results, run_module, write_results
-from bench.bench_incidents import measure_import, measure_near, measure_post, near_dataset
+from bench.bench_incidents import measure_import, measure_post
+from bench.bench_reads import measure_near, near_dataset
 
 SHAPE = {"value", "unit", "reference", "ratio"}
 
