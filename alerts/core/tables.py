@@ -144,3 +144,16 @@ class AlertedStateRow(Base):
     impact: Mapped[dict[str, Any]] = mapped_column(JSON)
     alert_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class WorkerHeartbeatRow(Base):
+    """The last sign of life of each dispatcher (the in-process one of `serve` and each
+    `sentinelle dispatch`): readiness and the operator's checks read it from the database, so
+    every API worker sees every dispatcher."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # dispatch
+    started_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    beat_at: Mapped[datetime] = mapped_column(DateTimeUTC)

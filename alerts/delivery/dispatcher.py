@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.core.policy import RateLimiter, RetryPolicy, escalation_due
 from alerts.core.render import RenderedMessage
 from alerts.core.tables import AlertRow, DeliveryRow, SubscriptionRow
+from alerts.delivery import heartbeat
 from alerts.delivery.channels import DeliveryResult, Notifier, failure
 from alerts.delivery.secrets import SecretBox, SecretDecryptError
 from alerts.outbox.writer import (
@@ -518,6 +519,8 @@ class Dispatcher:
                 last_flush = time.monotonic()
 
     async def _chores(self, now: datetime) -> None:
+        async with self.db.transaction() as session:
+            await heartbeat.beat(session, self.worker_id, now)
         async with self.db.transaction() as session:
             await write_level_change_alerts(session, self.cache, self.outbox, now)
         await self.escalate(now)
