@@ -210,6 +210,14 @@ def channel_policy(settings: Settings) -> ChannelPolicy:
         ) from exc
 
 
+def dispatcher_chores(
+    settings: Settings, db: Database
+) -> list[Callable[[datetime], Awaitable[object]]]:
+    """Periodic work the dispatchers run besides sending (scheduled reports...): the same list
+    for the in-process dispatcher of `serve` and for each `sentinelle dispatch`."""
+    return []
+
+
 def build(settings: Settings | None = None, db: Database | None = None) -> Container:
     """Build every key, cache and service; nothing runs until `Container.startup`."""
     # 1. Settings and database.
@@ -328,6 +336,7 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
             config=DispatchConfig.from_settings(settings),
             outbox=outbox,
             cache=subscription_cache,
+            chores=dispatcher_chores(settings, db),
         )
         outbox.on_commit = dispatcher.wake
 

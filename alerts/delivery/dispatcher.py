@@ -9,7 +9,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
@@ -151,6 +151,7 @@ class Dispatcher:
         cache: SubscriptionCache | None = None,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        chores: Sequence[Callable[[datetime], Awaitable[object]]] = (),
     ) -> None:
         self.db = db
         self.notifier = notifier
@@ -160,6 +161,9 @@ class Dispatcher:
         self.cache = cache or SubscriptionCache()
         self.worker_id = (worker_id or default_worker_id())[:80]
         self.clock = clock
+        # Periodic work of other packages (scheduled reports...), run with the dispatcher's own
+        # chores: one failing never stops the others or the sending.
+        self.chores = tuple(chores)
         self.limiter = RateLimiter(
             per_minute=float(config.channel_rate_per_minute),
             burst=max(1, min(10, config.channel_rate_per_minute)),
@@ -524,6 +528,11 @@ class Dispatcher:
         async with self.db.transaction() as session:
             await write_level_change_alerts(session, self.cache, self.outbox, now)
         await self.escalate(now)
+        for chore in self.chores:
+            try:
+                await chore(now)
+            except Exception:
+                log.exception("periodic chore %r failed; it runs again next pass", chore)
 
     async def start(self) -> None:
         """Start the loop as a background task (the in-process dispatcher of `sentinelle serve`)."""

@@ -19,6 +19,7 @@ def build_dispatcher(db: Database, settings: Settings, worker_id: str | None) ->
     from alerts.delivery.keys import LinkSigner, secret_keys
     from alerts.delivery.secrets import SecretBox
     from alerts.outbox.writer import OutboxConfig
+    from api.bootstrap import dispatcher_chores
 
     keys = secret_keys(settings)
     outbox = OutboxConfig(
@@ -38,6 +39,7 @@ def build_dispatcher(db: Database, settings: Settings, worker_id: str | None) ->
         config=DispatchConfig.from_settings(settings),
         outbox=outbox,
         worker_id=worker_id,
+        chores=dispatcher_chores(settings, db),
     )
 
 
