@@ -93,23 +93,44 @@ def fx_postgres_url() -> str:
     return url
 
 
+_EMPTYING: dict[str, str] = {}
+
+
 async def _truncate_postgres(db: Database) -> None:
-    async with db.engine.begin() as conn:
-        names = (
-            (
+    """Empty every table between tests. DELETE with foreign-key triggers off for the transaction,
+    not TRUNCATE: on the small tables of a test it is ten times faster (TRUNCATE makes new files
+    for every table and index), and sequences are restarted as TRUNCATE … RESTART IDENTITY did."""
+    url = db.engine.url.render_as_string(hide_password=False)
+    async with db.engine.connect() as conn:
+        script = _EMPTYING.get(url)
+        if script is None:
+            tables = (
                 await conn.execute(
                     text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-                        "AND tablename <> 'alembic_version'"
+                        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname='public' "
+                        "AND tablename <> 'alembic_version' ORDER BY tablename"
                     )
                 )
+            ).scalars()
+            sequences = (
+                await conn.execute(
+                    text(
+                        "SELECT quote_ident(sequencename) FROM pg_sequences "
+                        "WHERE schemaname='public' ORDER BY sequencename"
+                    )
+                )
+            ).scalars()
+            script = "; ".join(
+                ["BEGIN", "SET LOCAL session_replication_role = replica"]
+                + [f"DELETE FROM {t}" for t in tables]
+                + [f"ALTER SEQUENCE {q} RESTART" for q in sequences]
+                + ["COMMIT"]
             )
-            .scalars()
-            .all()
-        )
-        if names:
-            joined = ", ".join(f'"{n}"' for n in names)
-            await conn.execute(text(f"TRUNCATE {joined} RESTART IDENTITY CASCADE"))
+            _EMPTYING[url] = script
+            await conn.commit()
+        # Several statements in one go: asyncpg's simple query protocol, not a prepared statement.
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.execute(script)
 
 
 @pytest.fixture(name="backend", params=BACKENDS)
