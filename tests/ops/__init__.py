@@ -1,0 +1,1 @@
+"""Operations: container, backups, health, metrics, logs."""
