@@ -9,10 +9,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from incidents.events.matching import LinkRules, Report, canonical_for, same_audience
+from incidents.events.matching import (
+    CORROBORATED_CREDIBILITY,
+    LinkRules,
+    Report,
+    canonical_for,
+    corroborates,
+    independent_sources,
+    same_audience,
+)
 from incidents.records.events import IncidentWritten
 from incidents.records.model import Incident, Status
 from incidents.records.store import full_view_condition
@@ -21,7 +30,15 @@ from incidents.sharing.rules import Member
 from incidents.sharing.tables import IncidentNamedViewerRow
 from incidents.taxonomy.catalogue import category_of, types_in
 
-__all__ = ["EventLinks", "corroboration", "event_reports", "promote_after", "report_rows"]
+__all__ = [
+    "EventLinks",
+    "corroboration",
+    "event_reports",
+    "event_sources",
+    "promote_after",
+    "report_rows",
+    "risk_credibility",
+]
 
 CHUNK = 500
 KM_PER_DEG = 111.2
@@ -63,6 +80,44 @@ def _report(row: Any, named: frozenset[uuid.UUID] = frozenset()) -> Report:
         created_at=row.created_at,
         named=named,
     )
+
+
+def _corroborating(member: Any, head: Any) -> ColumnElement[bool]:
+    """SQL twin of matching.corroborates for a live report `member` of `head`'s event."""
+    return and_(
+        member.event_id == head.id,
+        member.status != Status.RETRACTED.value,
+        member.org_id != head.org_id,
+        or_(
+            member.external_id.is_(None),
+            head.external_id.is_(None),
+            member.external_id != head.external_id,
+        ),
+    )
+
+
+def risk_credibility() -> ColumnElement[int]:
+    """The credibility risk counts an incident with (incidents.risk.service.risk_columns): 1,
+    "confirmed by other sources", for the canonical report of an event another organisation
+    reported on its own (matching.corroborates), else its own. One uncorrelated subquery over
+    the linked reports (few, indexed by event_id), not one look-up per row."""
+    member, head = aliased(IncidentRow), aliased(IncidentRow)
+    confirmed = (
+        select(member.event_id)
+        .join(head, head.id == member.event_id)
+        .where(member.event_id.is_not(None), _corroborating(member, head))
+    )
+    return case(
+        (IncidentRow.id.in_(confirmed), CORROBORATED_CREDIBILITY), else_=IncidentRow.credibility
+    )
+
+
+async def _has_corroboration(session: AsyncSession, canonical_id: uuid.UUID) -> bool:
+    member, head = aliased(IncidentRow), aliased(IncidentRow)
+    found = await session.scalar(
+        select(exists().where(head.id == canonical_id, _corroborating(member, head)))
+    )
+    return bool(found)
 
 
 def _live() -> list[Any]:
@@ -233,11 +288,21 @@ class EventLinks:
         retracted_now = (
             incident.status == Status.RETRACTED and event.previous.status != Status.RETRACTED
         )
+        before = event_id
         if retracted_now and event_id is None:
             relinked = (*relinked, *await promote_after(session, incident.id))
         elif incident.sharing_level != event.previous.sharing_level:
             event_id, moved = await unlink_unalike(session, incident.id, event_id)
             relinked = (*relinked, *moved)
+        # The event's credibility in risk (risk_credibility) may change: a confirming report
+        # retracted or unlinked, or a confirmed canonical report rewritten with its own
+        # credibility. Those rows are re-read from the database.
+        if before is not None and (retracted_now or event_id is None):
+            relinked = (*relinked, before)
+        elif (
+            before is None and not retracted_now and await _has_corroboration(session, incident.id)
+        ):
+            relinked = (*relinked, incident.id)
         return replace(event, duplicate_of=event_id, is_demo=is_demo, relinked=relinked)
 
     async def link_new(
@@ -263,6 +328,7 @@ class EventLinks:
             if e.incident.id not in demo and e.incident.status != Status.RETRACTED
         ]
         links: dict[uuid.UUID, uuid.UUID] = {}
+        confirmed: set[uuid.UUID] = set()
         if new:
             candidates = await _candidates(session, new, self.rules)
             known = {r.id for r in candidates}
@@ -273,9 +339,26 @@ class EventLinks:
                 for r in await report_rows(session, [IncidentRow.id.in_(missing[k : k + CHUNK])])
             }
             links = self._links(new, candidates, canonicals)
+            heads = {**{r.id: r for r in candidates}, **canonicals, **{r.id: r for r in new}}
+            # A report that confirms its event (another organisation's, not a copy of the
+            # same record) raises the event's credibility: its canonical row is re-read.
+            confirmed = {
+                links[r.id]
+                for r in new
+                if r.id in links and links[r.id] in heads and corroborates(r, heads[links[r.id]])
+            }
         await _set_events(session, dict(links))
         return [
-            replace(e, duplicate_of=links.get(e.incident.id), is_demo=e.incident.id in demo)
+            replace(
+                e,
+                duplicate_of=links.get(e.incident.id),
+                is_demo=e.incident.id in demo,
+                relinked=(
+                    (*e.relinked, links[e.incident.id])
+                    if links.get(e.incident.id) in confirmed
+                    else e.relinked
+                ),
+            )
             for e in events
         ]
 
@@ -366,3 +449,24 @@ async def corroboration(
     events = {r.id: r.event_id or r.id for r in rows}
     visible = await event_reports(session, events.values(), viewer)
     return {rid: visible.get(e, []) for rid, e in events.items()}
+
+
+async def event_sources(
+    session: AsyncSession, event_ids: Iterable[uuid.UUID], viewer: Member | bool | None
+) -> dict[uuid.UUID, int]:
+    """Per event (its canonical id), how many independent sources tell it among the reports
+    `viewer` may read in full (matching.independent_sources); an event whose canonical report
+    it may not read in full is left out (nothing is said of it)."""
+    seen = await event_reports(session, event_ids, viewer)
+    ids = sorted({i for reports in seen.values() for i in reports})
+    rows = {
+        r.id: r
+        for k in range(0, len(ids), CHUNK)
+        for r in await report_rows(session, [IncidentRow.id.in_(ids[k : k + CHUNK])])
+    }
+    out: dict[uuid.UUID, int] = {}
+    for event, reports in seen.items():
+        head = rows.get(event)
+        if head is not None:
+            out[event] = independent_sources(head, [rows[i] for i in reports if i in rows])
+    return out

@@ -14,12 +14,16 @@ from datetime import datetime, timedelta
 from incidents.records.model import SharingLevel
 
 __all__ = [
+    "CORROBORATED_CREDIBILITY",
     "EVENT_ID_SCHEMES",
     "LinkRules",
     "Report",
     "audience_within",
     "canonical_for",
+    "corroborated_credibility",
+    "corroborates",
     "distance_km",
+    "independent_sources",
     "is_near_duplicate",
     "same_audience",
     "same_external_event",
@@ -30,6 +34,9 @@ __all__ = [
 # one town on one day are two rows). SMS digests, Kobo instances and content hashes name a
 # message: two of them may well tell one event.
 EVENT_ID_SCHEMES = frozenset({"acled"})
+# Admiralty credibility 1, "confirmed by other independent sources": what an event reported by
+# a second organisation on its own (not a copy of the same record) is rated, in risk and views.
+CORROBORATED_CREDIBILITY = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +195,35 @@ def canonical_for(
         )
 
     return min(pool, key=key).event
+
+
+def corroborates(report: Report, canonical: Report) -> bool:
+    """`report` confirms its event independently of the canonical report: another
+    organisation's, and not a copy of the same record (the same external id: one ACLED event
+    imported by two organisations is still one source)."""
+    return report.org_id != canonical.org_id and not same_external_event(
+        report.external_id, canonical.external_id
+    )
+
+
+def independent_sources(canonical: Report, reports: Iterable[Report]) -> int:
+    """How many independent sources tell the event: its canonical report's organisation, and
+    each other organisation whose report `corroborates` it; reports carrying the same external
+    id count once (for the organisation that recorded it first)."""
+    orgs = {canonical.org_id}
+    copied: set[str] = set()
+    for r in sorted(reports, key=lambda r: ((r.created_at or r.occurred_at).isoformat(), r.id.hex)):
+        if r.id == canonical.id or not corroborates(r, canonical):
+            continue
+        if r.external_id:
+            if r.external_id in copied:
+                continue
+            copied.add(r.external_id)
+        orgs.add(r.org_id)
+    return len(orgs)
+
+
+def corroborated_credibility(credibility: int, sources: int) -> int:
+    """The credibility an event is used with: its canonical report's own, or 1 ("confirmed by
+    other sources") once two independent sources tell it."""
+    return CORROBORATED_CREDIBILITY if sources >= 2 else credibility

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from geo.geometry import from_wkb
 from incidents.audit import log as audit
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound
-from incidents.events.linking import event_reports, promote_after, report_rows
-from incidents.events.matching import same_audience
+from incidents.events.linking import event_reports, event_sources, promote_after, report_rows
+from incidents.events.matching import corroborated_credibility, same_audience
 from incidents.identity.accounts import Principal
 from incidents.records.model import Status
 from incidents.records.service import IncidentService
@@ -37,6 +37,12 @@ class EventOut(Struct):
     incident_id: uuid.UUID
     reports: int
     linked: list[uuid.UUID]
+    # Independent sources among those reports (organisations reporting on their own; the same
+    # record imported twice is one): "confirmé par N sources / confirmed by N sources".
+    sources: int = 1
+    # The credibility the event is counted with in risk (Admiralty 1-6): 1, "confirmed by
+    # other sources", from two independent sources, else its first report's own.
+    credibility: int = 6
 
 
 def _officer(viewer: Principal) -> None:
@@ -67,7 +73,12 @@ class EventService:
         event = row.event_id or row.id
         seen = (await event_reports(session, [event], viewer)).get(event, [])
         linked = [i for i in seen if i != row.id]
-        return EventOut(row.id, len(linked) + 1, linked)
+        sources = (await event_sources(session, [event], viewer)).get(event, 1)
+        head = row if event == row.id else await session.get(IncidentRow, event)
+        own = int(head.credibility) if head is not None else int(row.credibility)
+        return EventOut(
+            row.id, len(linked) + 1, linked, sources, corroborated_credibility(own, sources)
+        )
 
     async def event(self, viewer: Principal, incident_id: uuid.UUID) -> EventOut:
         async with self.incidents.db.read() as session:
@@ -148,7 +159,7 @@ class EventService:
                 ],
                 now=now,
             )
-            await self._relinked(session, viewer, old_head, moved, now)
+            await self._relinked(session, viewer, old_head, [*moved, target_event], now)
             return await self._out(session, viewer, row)
 
     async def split(self, viewer: Principal, incident_id: uuid.UUID, *, now: datetime) -> EventOut:
@@ -179,5 +190,6 @@ class EventService:
                 ],
                 now=now,
             )
-            await self._relinked(session, viewer, row, moved, now)
+            # The event left behind may lose its confirmation (risk_credibility): re-read.
+            await self._relinked(session, viewer, row, [*moved, event], now)
             return await self._out(session, viewer, row)

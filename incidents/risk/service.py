@@ -24,6 +24,7 @@ from sqlalchemy.sql import ColumnElement
 
 from incidents.db import Database, before_commit, on_commit
 from incidents.errors import InvalidField, NotFound
+from incidents.events.linking import risk_credibility
 from incidents.records.events import IncidentsImported, IncidentWritten, Placement
 from incidents.records.model import Incident
 from incidents.records.store import BIG, CELL_DEG, cell_of
@@ -509,7 +510,7 @@ def risk_columns(session: AsyncSession) -> list[ColumnElement[Any] | QueryableAt
         IncidentRow.type,
         IncidentRow.severity,
         IncidentRow.reliability,
-        IncidentRow.credibility,
+        risk_credibility(),  # 1 for an event confirmed by another organisation (incidents.events)
         IncidentRow.status,
     ]
 

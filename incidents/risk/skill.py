@@ -20,6 +20,7 @@ from geo.geometry import from_wkb
 from geo.zones import ZONE_KINDS
 from incidents.db import Database
 from incidents.errors import InvalidField
+from incidents.events.linking import risk_credibility
 from incidents.records.tables import IncidentRow
 from incidents.risk.backtest import BacktestResult, Tuning, run_backtest, step_dates
 from incidents.risk.model import RiskConfig, RiskInputs, confidence_weights, zone_neighbours
@@ -206,7 +207,7 @@ async def load_incident_columns(
             IncidentRow.type,
             IncidentRow.severity,
             IncidentRow.reliability,
-            IncidentRow.credibility,
+            risk_credibility(),  # as the service counts it: 1 for a confirmed event
             IncidentRow.status,
         )
         .join(IncidentZoneRow, IncidentZoneRow.incident_id == IncidentRow.id)

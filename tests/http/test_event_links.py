@@ -190,7 +190,13 @@ async def test_reports_shared_with_other_readers_count_apart_and_tell_nothing(
     assert "corroboration" not in await read(client, b, second)
     assert "corroboration" not in await read(client, outsider, first)
     event = await client.get(f"/api/v1/incidents/{first}/event", headers=outsider.headers)
-    assert event.json() == {"incident_id": first, "reports": 1, "linked": []}
+    assert event.json() == {
+        "incident_id": first,
+        "reports": 1,
+        "linked": [],
+        "sources": 1,
+        "credibility": 6,
+    }
 
 
 async def test_a_sharing_change_that_parts_the_readers_unlinks_the_report(

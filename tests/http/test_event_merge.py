@@ -45,7 +45,13 @@ async def test_an_officer_merges_two_reports_and_splits_them_again(
     )
 
     assert merged.status_code == 200, merged.text
-    assert merged.json() == {"incident_id": second, "reports": 2, "linked": [first]}
+    assert merged.json() == {
+        "incident_id": second,
+        "reports": 2,
+        "linked": [first],
+        "sources": 1,  # one organisation's two reports
+        "credibility": 6,
+    }
     assert (await zone_scores(client, planner))[ZONE] == one
     assert (await read(client, reporter, first))["corroboration"]["linked"] == [second]
     assert "incident.merged" in await audit_actions(db, second)
@@ -58,7 +64,13 @@ async def test_an_officer_merges_two_reports_and_splits_them_again(
     split = await client.post(f"/api/v1/incidents/{first}/split", headers=officer.headers)
 
     assert split.status_code == 200, split.text
-    assert split.json() == {"incident_id": first, "reports": 1, "linked": []}
+    assert split.json() == {
+        "incident_id": first,
+        "reports": 1,
+        "linked": [],
+        "sources": 1,
+        "credibility": 6,
+    }
     assert (await zone_scores(client, planner))[ZONE] == two
     assert "corroboration" not in await read(client, reporter, second)
     assert "incident.split" in await audit_actions(db, first)
