@@ -589,12 +589,21 @@ class AppriseNotifier:
         app_id: str = "Sentinelle",
         policy: ChannelPolicy | None = None,
         allow_cache_s: float = 60.0,
+        fast_webhooks: bool = True,
     ) -> None:
+        from alerts.delivery.webhook import JsonWebhooks  # it builds on this module
+
         self._timeout_s = timeout_s
         self._asset = apprise.AppriseAsset(app_id=app_id, app_desc=app_id)
         self.policy = policy or DEFAULT_POLICY
         self._allow_cache_s = allow_cache_s
         self._allowed: tuple[float, frozenset[tuple[IPAddress, int | None]]] | None = None
+        # json:// and jsons:// web hooks without Apprise's per-message CPU (alerts.delivery.webhook)
+        self._webhooks = (
+            JsonWebhooks(self.policy, app_id=app_id, cache_s=allow_cache_s)
+            if fast_webhooks
+            else None
+        )
         install_egress_guard()
 
     async def _allowed_addresses(self) -> frozenset[tuple[IPAddress, int | None]]:
@@ -606,6 +615,10 @@ class AppriseNotifier:
 
     async def send(self, url: str, title: str, body: str) -> DeliveryResult:
         scheme = _scheme(url) or "?"
+        if self._webhooks is not None and scheme in ("json", "jsons"):
+            fast = await self._webhooks.send(url, title, body, await self._allowed_addresses())
+            if fast is not None:
+                return fast
         # Checked again now: the policy may have changed, and a name may resolve elsewhere.
         refused = await asyncio.to_thread(self.policy.refusal, url)
         if refused is not None:
