@@ -8,7 +8,12 @@ who may see it only masked is alerted only when the masked entry (its grid-cell 
 in the corridor, so the alert tells no more than the masked entry does.
 
 An abduction of an organisation's staff also sends that organisation's officers the kidnapping
-protocol (missions.messages.KIDNAPPING_CHECKLIST)."""
+protocol (missions.messages.KIDNAPPING_CHECKLIST).
+
+Once per event: a further report of an event (incidents.events: an SMS re-sent, another
+organisation's report of the same ambush) alerts a mission already told of a report of that
+event only when it escalates (`escalates`: severity higher, an abduction confirmed, aid workers
+now affected, a type that flashes ahead); the protocol goes once per organisation and event."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.core.policy import Priority
@@ -29,7 +34,7 @@ from geo.geometry import from_wkb
 from geo.measure import distance_to_line_km
 from incidents.records.events import IncidentsImported, IncidentWritten
 from incidents.records.model import Role, Status
-from incidents.records.tables import UserRow
+from incidents.records.tables import IncidentRow, UserRow
 from incidents.sharing.rules import representative_point
 from missions import messages
 from missions.config import MissionsConfig
@@ -47,6 +52,31 @@ FLASH_AHEAD = frozenset({"kidnapping", "ied", "armed_attack", "ambush"})
 ABDUCTION = frozenset({"kidnapping", "disappearance"})
 # The checklist page (its API twin: GET /api/v1/missions/protocol/kidnapping).
 PROTOCOL_PATH = "/web/missions/protocol"
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """What a mission was already told of one report of an event."""
+
+    type: str
+    severity: int
+    staff: bool
+    org_id: uuid.UUID | None = None
+
+
+def escalates(type_: str, severity: int, staff: bool, told: list[Told]) -> bool:
+    """A further report of an event the mission was told of is news only when it makes the
+    event worse than anything told: higher severity, an abduction confirmed (a kidnapping after
+    a disappearance or a detention), aid workers affected, or a type that flashes ahead."""
+    if not told:
+        return True
+    if severity > max(t.severity for t in told):
+        return True
+    if type_ == "kidnapping" and all(t.type != "kidnapping" for t in told):
+        return True
+    if staff and not any(t.staff for t in told):
+        return True
+    return type_ in FLASH_AHEAD and all(t.type not in FLASH_AHEAD for t in told)
 
 
 @dataclass
@@ -73,17 +103,61 @@ class MissionIncidentWatch:
             return
         if event.at - incident.occurred_at > self.outbox.config.max_age:
             return
-        near_orgs = await self._near_missions(session, event)
+        others = await self._event_reports(session, event)
+        near_orgs = await self._near_missions(session, event, others)
         if incident.type in ABDUCTION:
             staff = incident.impact.aid_workers_affected
             orgs = set(near_orgs)
-            if staff:
+            # Once per organisation and event: not again for its own further report of it.
+            if staff and not any(o.org_id == incident.org_id and o.staff for o in others.values()):
                 orgs.add(incident.org_id)
             for org_id in sorted(orgs):
                 await self._protocol(session, org_id, event.at)
 
-    async def _near_missions(
+    async def _event_reports(
         self, session: AsyncSession, event: IncidentWritten
+    ) -> dict[uuid.UUID, Told]:
+        """The other live reports of the event this one is a further report of (none when it
+        is its own event)."""
+        head = event.duplicate_of
+        if head is None:
+            return {}
+        rows = await session.execute(
+            select(
+                IncidentRow.id,
+                IncidentRow.type,
+                IncidentRow.severity,
+                IncidentRow.aid_workers_affected,
+                IncidentRow.org_id,
+            ).where(
+                or_(IncidentRow.id == head, IncidentRow.event_id == head),
+                IncidentRow.id != event.incident.id,
+                IncidentRow.status != Status.RETRACTED.value,
+            )
+        )
+        return {
+            r.id: Told(str(r.type), int(r.severity), bool(r.aid_workers_affected), r.org_id)
+            for r in rows.all()
+        }
+
+    async def _told(
+        self, session: AsyncSession, mission_id: uuid.UUID, others: dict[uuid.UUID, Told]
+    ) -> list[Told]:
+        """What `mission_id` was already told of the event (its reports it was alerted of)."""
+        if not others:
+            return []
+        ids = (
+            await session.scalars(
+                select(MissionIncidentRow.incident_id).where(
+                    MissionIncidentRow.mission_id == mission_id,
+                    MissionIncidentRow.incident_id.in_(sorted(others)),
+                )
+            )
+        ).all()
+        return [others[i] for i in ids]
+
+    async def _near_missions(
+        self, session: AsyncSession, event: IncidentWritten, others: dict[uuid.UUID, Told]
     ) -> list[uuid.UUID]:
         incident = event.incident
         lon, lat = representative_point(incident.geometry)
@@ -115,6 +189,14 @@ class MissionIncidentWatch:
             seen = await session.get(MissionIncidentRow, (row.id, incident.id))
             if seen is not None:
                 continue
+            told = await self._told(session, row.id, others)
+            if told and not escalates(
+                incident.type,
+                int(incident.severity),
+                bool(incident.impact.aid_workers_affected),
+                told,
+            ):
+                continue  # the same event, no worse: already told
             people = await self._people(session, row)
             subs = await ensure_recipients(
                 session,
