@@ -36,6 +36,7 @@ from alerts.outbox.writer import (
     SubscriptionCache,
     write_level_change_alerts,
 )
+from api.checks import Schema
 from api.settings import Settings
 from geo.gazetteer import IMPORTED_PLACES_FILE, Gazetteer
 from incidents.db import Database, create_engine
@@ -169,6 +170,8 @@ class Container:
     escalation: Escalation | None = None
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
+    # The migrations this version knows, for the readiness check (GET /api/v1/ready).
+    schema: Schema = field(default_factory=Schema.load)
 
     async def startup(self) -> None:
         for hook in self.on_startup:

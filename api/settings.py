@@ -86,6 +86,8 @@ class Settings:
     # are linked and counted once; 0 links by external id only.
     event_near_km: float = 5.0
     event_near_hours: float = 6.0
+    # GET /api/v1/ready answers 503 when no dispatcher has beaten for this long (docs/deploy.md).
+    ready_heartbeat_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
