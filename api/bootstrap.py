@@ -75,6 +75,8 @@ from missions.config import MissionsConfig
 from missions.escalation import Escalation
 from missions.nearby import MissionIncidentWatch
 from missions.service import MissionService
+from reports.config import ReportsConfig
+from reports.weekly.service import WeeklyReports
 
 Hook = Callable[[], Awaitable[None]]
 TrustLookup = Callable[[Any, Principal], Awaitable[Principal]]
@@ -168,6 +170,8 @@ class Container:
     # Missions (issue 13): journeys, check-ins, the escalation ladder (missions/).
     missions: MissionService | None = None
     escalation: Escalation | None = None
+    # The weekly situation report (issue 16, reports/).
+    reports: WeeklyReports | None = None
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
     # The migrations this version knows, for the readiness check (GET /api/v1/ready).
@@ -218,7 +222,22 @@ def dispatcher_chores(
 ) -> list[Callable[[datetime], Awaitable[object]]]:
     """Periodic work the dispatchers run besides sending (scheduled reports...): the same list
     for the in-process dispatcher of `serve` and for each `sentinelle dispatch`."""
-    return []
+    # The weekly reports due (reports.delivery): the services they need are built on first use.
+    from dataclasses import replace
+
+    from reports.delivery import AppriseReportNotifier, ScheduledReports
+
+    def parts() -> Container:
+        return build(replace(settings, dispatch_in_process=False), db)
+
+    return [
+        ScheduledReports(
+            db,
+            parts,
+            AppriseReportNotifier(policy=channel_policy(settings)),
+            ReportsConfig.from_env(),
+        )
+    ]
 
 
 def build(settings: Settings | None = None, db: Database | None = None) -> Container:
@@ -369,6 +388,9 @@ def build(settings: Settings | None = None, db: Database | None = None) -> Conta
         missions=missions,
         escalation=escalation,
         events=EventService(incidents),
+        reports=WeeklyReports(
+            incidents, risk, places, names, ReportsConfig.from_env(), demo_mode=settings.demo_mode
+        ),
     )
 
     # 5. Start-up and shut-down, in this order.

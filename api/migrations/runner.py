@@ -33,6 +33,7 @@ TABLE_MODULES = (
     "incidents.intake.tables",
     "api.shared_tables",
     "missions.tables",
+    "reports.tables",
 )
 for _name in TABLE_MODULES:
     try:
