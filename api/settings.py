@@ -31,6 +31,9 @@ class Settings:
     token_cache_seconds: float = 1.0
     cors_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 600
+    # Logs of `serve` and `dispatch` (docs/observability.md): json lines, or text for people.
+    log_format: str = "json"
+    log_level: str = "info"
     # Zones
     town_radius_km: float = 20.0
     mauritania_belt_km: float = 175.0

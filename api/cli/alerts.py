@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 from typing import Any
 
@@ -45,6 +44,7 @@ def build_dispatcher(db: Database, settings: Settings, worker_id: str | None) ->
 
 def register(main: click.Group) -> None:
     from api.cli.main import fail, migrate, run
+    from api.http.logs import configure_logging
 
     @main.command()
     @click.option("--once", is_flag=True, help="Send what is due now, then stop.")
@@ -53,7 +53,7 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def dispatch(settings: Settings, once: bool, worker_id: str | None, no_migrate: bool) -> None:
         """Send alert deliveries (run several for scale; they never send the same row at once)."""
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        configure_logging(settings.log_format, settings.log_level)  # api.http.logs
 
         async def go(db: Database) -> None:
             if not no_migrate:

@@ -83,14 +83,26 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from api.http.app import create_app
+    from api.http.logs import check_log_settings, configure_logging
 
+    try:
+        check_log_settings(settings.log_format, settings.log_level)
+    except ValueError as exc:
+        fail(str(exc))
     run(migrate, settings)
     host = host or settings.host
     port = port or settings.port
     click.echo(
         f"Sentinelle on http://{host}:{port} — API docs at http://{host}:{port}/schema", err=True
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    app = create_app(settings)
+    # After the app: Litestar configures the root logger when it is made (docs/observability.md).
+    configure_logging(settings.log_format, settings.log_level)
+    # log_config=None: uvicorn's own records go to the same handler (its access log stays off:
+    # api.http.logs writes one line per request, with the route template, never the path).
+    uvicorn.run(
+        app, host=host, port=port, log_level=settings.log_level, log_config=None, access_log=False
+    )
 
 
 @main.group()

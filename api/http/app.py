@@ -25,6 +25,7 @@ from api.bootstrap import Container, build
 from api.http import hardening
 from api.http.auth import auth_middleware
 from api.http.errors import EXCEPTION_HANDLERS
+from api.http.metrics import Observability
 from api.http.routes import (
     admin,
     alerts,
@@ -112,7 +113,8 @@ def create_app(
 ) -> Litestar:
     container = container or build(settings, db)
     settings = container.settings
-    route_handlers: list[Any] = [index]
+    observed = Observability.of(container)
+    route_handlers: list[Any] = [index, *observed.routes]
     for area in AREAS:
         route_handlers += area.ROUTES
 
@@ -132,9 +134,9 @@ def create_app(
         security=[{"BearerToken": []}],
         render_plugins=[SwaggerRenderPlugin(path="/swagger"), ScalarRenderPlugin()],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers,
-        dependencies=dependencies(container),
+        dependencies={**dependencies(container), **observed.dependencies},
         middleware=[
             *hardening.edge_middleware(settings, container.db),
             auth_middleware(container.db, container.token_cache, container.trust_lookup),
@@ -157,3 +159,6 @@ def create_app(
         plugins=[web.WebPlugin()],
         debug=False,
     )
+    # Request id, access line and request metrics around everything (unknown paths included).
+    app.asgi_handler = observed.wrap(app.asgi_handler)
+    return app

@@ -791,11 +791,30 @@ class RateLimitMiddleware:
 
 
 _SECRET_RE = re.compile(r"(stl_[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+\S+|gAAAAA[A-Za-z0-9_\-=]{20,})")
+# A channel address (Apprise URL: an SMS gateway, a mailbox, a chat's token) is any URL whose
+# scheme is not plain http(s), or an http(s) URL carrying a user, a password or a query: its
+# scheme stays, the rest goes. A web address of the service itself stays readable.
+_CHANNEL_RE = re.compile(
+    r"\b(?!https?://[^\s@/?]+(?:/[^\s?@]*)?(?=[\s\"',;)\]}]|$))([A-Za-z][A-Za-z0-9+.-]{1,31})://\S+"
+)
+# A phone number: `+` and 8 to 15 digits, or 8 digits and more (spaces or dots between pairs),
+# never part of a word, an id, a date, a decimal or a time.
+_PHONE_RE = re.compile(
+    r"(?<![\w.:/+-])(?:\+\d{1,3}[ .]?)?\d{2}(?:[ .]?\d{2}){3,6}\d?(?![\w:/-])(?!\.\d)"
+)
+
+
+def redact(text: str) -> str:
+    """`text` without tokens, bearer headers, ciphertexts, channel addresses or phone numbers."""
+    text = _SECRET_RE.sub("[redacted]", text)
+    text = _CHANNEL_RE.sub(lambda m: f"{m.group(1)}://[redacted]", text)
+    return _PHONE_RE.sub("[phone]", text)
 
 
 class RedactSecrets(logging.Filter):
-    """Masks tokens, bearer headers and Fernet ciphertexts in log messages, and escapes control
-    characters in their text arguments (a client's CR/LF cannot forge a log line)."""
+    """Masks tokens, bearer headers, Fernet ciphertexts, channel addresses and phone numbers in
+    log messages, and escapes control characters in their text arguments (a client's CR/LF
+    cannot forge a log line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:
@@ -807,7 +826,7 @@ class RedactSecrets(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to the handler
             return True
-        cleaned = _SECRET_RE.sub("[redacted]", message)
+        cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
