@@ -26,6 +26,7 @@ EXTENSIONS = (
     "api.cli.interop",
     "api.cli.sharing",
     "api.cli.missions",
+    "api.cli.ops",
     "api.cli.reports",
 )
 
