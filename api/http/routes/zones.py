@@ -26,6 +26,7 @@ from incidents.records.model import Role
 from incidents.risk.assessment import MAX_AREA_VERTICES
 from incidents.risk.coverage import HAS_DATA, NO_DATA, ZoneCoverage
 from incidents.risk.model import LEVEL_CODES, LEVEL_LABELS
+from incidents.risk.past import coverage_on
 from incidents.risk.service import Assessment, RiskService, StoredRisk
 from incidents.sharing.service import SharingService
 from incidents.zones.store import (
@@ -135,10 +136,14 @@ class ZoneRiskOut(Struct):
 
 class HistoryPointOut(Struct):
     at: datetime
-    level: int
+    # None with coverage "no_data": too little had occurred by that day (docs/coverage.md).
+    level: int | None
     level_code: str
     score: float
     trend: str
+    coverage: str = HAS_DATA
+    # With "no_data": the UTC day of the last incident up to that day that you see in full.
+    last_incident_on: date | None = None
 
 
 class HistoryOut(Struct):
@@ -438,13 +443,33 @@ async def coverage_for(
     zone_ids: list[str],
 ) -> dict[str, ZoneCoverage]:
     """The zones' coverage now, the last incident's day as this viewer's read policy allows."""
+    conditions, full_view = read_policy(sharing_service, viewer)
+    return await risk_service.coverage(
+        zone_ids, now=utcnow(), conditions=conditions, full_view=full_view
+    )
+
+
+def read_policy(sharing_service: SharingService, viewer: Any) -> tuple[Any, Any]:
+    """What the viewer may read in full, as the coverage queries take it."""
     visibility = sharing_service.visibility
 
     async def conditions(session: Any) -> list[Any]:
         return list(await visibility.conditions(session, viewer))
 
-    return await risk_service.coverage(
-        zone_ids, now=utcnow(), conditions=conditions, full_view=visibility.full_view(viewer)
+    return conditions, visibility.full_view(viewer)
+
+
+async def past_coverage(
+    risk_service: RiskService,
+    sharing_service: SharingService,
+    viewer: Any,
+    zone_id: str,
+    days: list[datetime],
+) -> list[ZoneCoverage]:
+    """The zone's coverage on each past day, from what had occurred by then."""
+    conditions, full_view = read_policy(sharing_service, viewer)
+    return await coverage_on(
+        risk_service, zone_id, days, conditions=conditions, full_view=full_view
     )
 
 
@@ -608,11 +633,12 @@ async def get_zone_risk(
     retention_days = settings.data_retention_days
     day = risk_day(as_utc(at), now=now, retention_days=retention_days)
     risk = await risk_service.zone_risk(zone_id, at=day, now=now)
-    coverage = None
-    if day is None:  # coverage is known now; a past day's answer is the level as scored then
+    if day is None:
         coverage = (await coverage_for(risk_service, sharing_service, viewer, [zone_id])).get(
             zone_id
         )
+    else:  # as known that day: "no data" when too little had occurred by then
+        coverage = (await past_coverage(risk_service, sharing_service, viewer, zone_id, [day]))[0]
     if risk.contributors:
         # Contributors name incidents: each under the id the viewer may see it by (sharing).
         shown = await sharing_service.contributors(viewer, risk.contributors)
@@ -641,6 +667,7 @@ async def get_zone_risk_history(
     request: Request[Any, Any, Any],
     zone_service: NamedDependency[ZoneService],
     risk_service: NamedDependency[RiskService],
+    sharing_service: NamedDependency[SharingService],
     zone_id: FromPath[str],
     from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
     to: FromQuery[datetime | None] = None,
@@ -648,7 +675,8 @@ async def get_zone_risk_history(
 ) -> HistoryOut:
     now = utcnow()
     # A zone id, or a place name (its narrowest zone; another's custom zone: 404).
-    zone_id = (await zone_service.locate(zone_id, principal_of(request))).zone_id
+    viewer = principal_of(request)
+    zone_id = (await zone_service.locate(zone_id, viewer)).zone_id
     # Whole days only, like `at`: finer or shifted points would time a masked incident.
     day = timedelta(days=1)
     given_to = as_utc(to)
@@ -663,15 +691,32 @@ async def get_zone_risk_history(
             "reveal the time of incidents you may only see masked",
         )
     points = await risk_service.history(zone_id, start=start, end=end, step=delta, now=now)
+    covered = await past_coverage(
+        risk_service, sharing_service, viewer, zone_id, [p.at for p in points]
+    )
     return HistoryOut(
         zone_id=zone_id,
         from_=start,
         to=end,
         step=step,
-        points=[
-            HistoryPointOut(p.at, p.level, LEVEL_CODES[p.level], round(p.score, 4), p.trend)
-            for p in points
-        ],
+        points=[history_point(p, c) for p, c in zip(points, covered, strict=True)],
+    )
+
+
+def history_point(point: Any, coverage: ZoneCoverage) -> HistoryPointOut:
+    """A point of the history; a day without data has no level (never "1 low")."""
+    if not coverage.has_data:
+        return HistoryPointOut(
+            point.at,
+            None,
+            NO_DATA,
+            round(point.score, 4),
+            point.trend,
+            NO_DATA,
+            coverage.last_incident_on,
+        )
+    return HistoryPointOut(
+        point.at, point.level, LEVEL_CODES[point.level], round(point.score, 4), point.trend
     )
 
 
