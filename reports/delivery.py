@@ -342,29 +342,6 @@ class ScheduledReports:
             else:
                 row.next_attempt_at = retry_at
 
-    async def deliveries(self, org_id: uuid.UUID) -> list[dict[str, Any]]:
-        """The organisation's report deliveries, newest week first (its delivery log)."""
-        async with self.db.read() as session:
-            rows = (
-                await session.execute(
-                    select(ReportRunRow.week_start, ReportDeliveryRow)
-                    .join(ReportDeliveryRow, ReportDeliveryRow.run_id == ReportRunRow.id)
-                    .where(ReportRunRow.org_id == org_id)
-                    .order_by(ReportRunRow.week_start.desc(), ReportDeliveryRow.id)
-                )
-            ).all()
-        return [
-            {
-                "week_start": week.isoformat(),
-                "kind": d.kind,
-                "status": d.status,
-                "attempts": d.attempts,
-                "last_error": d.last_error,
-                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
-            }
-            for week, d in rows
-        ]
-
 
 def report_title(lang: str, start: date, end: date) -> str:
     if lang == "en":
@@ -384,6 +361,45 @@ async def sent_report(db: Database, run_id: uuid.UUID) -> bytes | None:
         return None if run is None else run.pdf
 
 
+async def schedule_of(db: Database, org_id: uuid.UUID) -> dict[str, Any]:
+    """The organisation's schedule (None: no weekly report) and its delivery log, newest week
+    first, as channel kinds and statuses only (never an address)."""
+    async with db.read() as session:
+        row = await session.get(ReportScheduleRow, org_id)
+        rows = (
+            await session.execute(
+                select(ReportRunRow.week_start, ReportDeliveryRow)
+                .join(ReportDeliveryRow, ReportDeliveryRow.run_id == ReportRunRow.id)
+                .where(ReportRunRow.org_id == org_id)
+                .order_by(ReportRunRow.week_start.desc(), ReportDeliveryRow.id)
+                .limit(200)
+            )
+        ).all()
+    schedule = None
+    if row is not None:
+        schedule = {
+            "weekday": row.weekday,
+            "hour": row.hour,
+            "lang": row.lang,
+            "zones": row.zones,
+            "enabled": row.enabled,
+        }
+    return {
+        "schedule": schedule,
+        "deliveries": [
+            {
+                "week_start": week.isoformat(),
+                "kind": d.kind,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+            }
+            for week, d in rows
+        ],
+    }
+
+
 async def runs_count(db: Database) -> int:
     async with db.read() as session:
         return int(await session.scalar(select(func.count()).select_from(ReportRunRow)) or 0)
@@ -395,6 +411,7 @@ __all__ = [
     "organisation_reader",
     "organisation_viewer",
     "report_link",
+    "schedule_of",
     "sent_report",
     "set_schedule",
 ]

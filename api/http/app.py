@@ -35,6 +35,7 @@ from api.http.routes import (
     intake,
     missions,
     openrosa,
+    reports,
     sharing,
     skill,
     zones,
@@ -55,6 +56,7 @@ AREAS = (
     openrosa,
     skill,
     missions,
+    reports,
 )
 
 # Handler parameter name -> the Container field it receives. Read on every request, so a test
