@@ -18,12 +18,14 @@ earlier step is in the event.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
 import shapely
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +42,8 @@ __all__ = [
     "WriteEvents",
     "WriteHandler",
     "ZonePlacer",
+    "link_new_nearby",
+    "nearby_groups",
 ]
 
 
@@ -194,7 +198,7 @@ class WriteEvents:
         for _, guard in self.guards:
             await guard.imported(session, batch)
         if self.links is not None:
-            events = tuple(await self.links.link_new(session, events))
+            events = tuple(await link_new_nearby(self.links, session, events))
             batch = IncidentsImported(events, actor, at)
         if self.placement is not None:
             placed = await self.placement.place_new(session, written)
@@ -206,6 +210,76 @@ class WriteEvents:
         for _, handler in self.handlers:
             await handler.imported(session, batch)
         return batch
+
+
+def nearby_groups(
+    events: Sequence[IncidentWritten], near_km: float, near_hours: float
+) -> list[list[int]]:
+    """The new reports of a batch in groups (positions, batch order) such that no two reports of
+    different groups can be of one event: apart by more than twice the linking distance or
+    time, and without a shared external id. Generous on purpose: a group may hold reports
+    that will not link, never split two that could."""
+    n = len(events)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def join(i: int, j: int) -> None:
+        a, b = root(i), root(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    by_external: dict[str, int] = {}
+    for i, e in enumerate(events):
+        if e.incident.external_id:
+            first = by_external.setdefault(e.incident.external_id, i)
+            join(first, i)
+    if near_km > 0 and near_hours > 0 and n > 1:
+        points = shapely.get_coordinates(
+            shapely.point_on_surface(np.array([e.geometry for e in events], dtype=object))
+        )
+        lon, lat = points[:, 0], points[:, 1]
+        hours = np.array([e.incident.occurred_at.timestamp() / 3600.0 for e in events])
+        lat_pad = 2 * near_km / 111.2
+        top = float(np.max(np.abs(lat))) + lat_pad
+        lon_pad = 2 * near_km / (111.2 * max(0.05, math.cos(math.radians(min(top, 89.0)))))
+        near = (
+            (np.abs(lat[:, None] - lat[None, :]) <= lat_pad)
+            & (np.abs(lon[:, None] - lon[None, :]) <= lon_pad)
+            & (np.abs(hours[:, None] - hours[None, :]) <= 2 * near_hours)
+        )
+        for i, j in zip(*np.nonzero(np.triu(near, 1)), strict=True):
+            join(int(i), int(j))
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
+async def link_new_nearby(
+    links: EventLinker, session: AsyncSession, events: Sequence[IncidentWritten]
+) -> list[IncidentWritten]:
+    """`links.link_new` group by group (`nearby_groups`): the linker looks for stored reports
+    in one time and place window per call, which for a batch spread over a country and months
+    is the whole table; per group it is the reports near that group. Same links as one call."""
+    rules = getattr(links, "rules", None)
+    near_km = float(getattr(rules, "near_km", 0.0) or 0.0)
+    near_hours = float(getattr(rules, "near_hours", 0.0) or 0.0)
+    if len(events) < 2:
+        return await links.link_new(session, events)
+    groups = nearby_groups(events, near_km, near_hours)
+    if len(groups) == 1:
+        return await links.link_new(session, events)
+    out: list[IncidentWritten | None] = [None] * len(events)
+    for group in groups:
+        linked = await links.link_new(session, [events[i] for i in group])
+        for i, event in zip(group, linked, strict=True):
+            out[i] = event
+    return [e for e in out if e is not None]
 
 
 # No handlers: the incident row alone (tests, benchmarks, imports before zones exist).

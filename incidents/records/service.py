@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.geometry import from_wkb
+from incidents.audit import log as audit
 from incidents.db import Database
 from incidents.errors import Conflict, Forbidden, InvalidField, NotFound, PreconditionFailed
 from incidents.identity.accounts import Principal
@@ -37,9 +38,21 @@ from incidents.records.store import (
     claim_idempotency_key,
     incident_from_row,
     row_values,
+    rows_values,
 )
 from incidents.records.tables import IncidentRow, UserRow
 from incidents.records.validation import Rules, apply_patch, incident_from_input
+from incidents.records.writer import (
+    KeyClaim,
+    KeyTaken,
+    Outcome,
+    PendingReport,
+    ReportWriter,
+    Stored,
+    acting_for,
+    claim_keys,
+    tell_reported,
+)
 from incidents.sharing.rules import MaskRules
 from incidents.sharing.tables import IncidentNamedViewerRow
 from incidents.sharing.views import feature_from_row
@@ -161,6 +174,11 @@ class IncidentService:
     cipher: TextCipher | None = None
     # "Corroborated by N reports" on full views (incidents.events.corroboration); None: not shown.
     corroboration: Corroborator | None = None
+    # The group writer of new reports (incidents.records.writer), built with the service.
+    writer: ReportWriter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.writer = ReportWriter(self.db.transaction, self._write_batch)
 
     async def present(
         self,
@@ -243,22 +261,46 @@ class IncidentService:
         incident, geom = incident_from_input(
             data, org_id=viewer.org_id, user_id=viewer.user_id, now=now, rules=self.rules
         )
-        if idempotency_key is None:
-            with _known_external_id(data):
-                async with self.db.transaction() as session:
-                    feature = await self._insert(session, viewer, incident, geom, now, data=data)
-            return Reported(incident, feature, replayed=False)
+        claim = None
+        if idempotency_key is not None:
+            key = idempotency_key.strip()
+            if not key or len(key) > 200:
+                raise InvalidField(
+                    "Idempotency-Key", "Idempotency-Key must be 1 to 200 characters."
+                )
+            claim = KeyClaim(key, request_hash(data))
+        pending = PendingReport(viewer, data, incident, geom, now, claim, audit.current_scope())
+        # Written by the group writer with every report waiting meanwhile, in one transaction
+        # that records the key with the report: both or neither, so a crash or an error in
+        # between leaves the key free for the retry at once. The answer comes once it committed.
+        with _known_external_id(data):
+            outcome = await self.writer.submit(pending)
+        if isinstance(outcome, Stored):
+            return Reported(incident, outcome.feature, replayed=False)
+        assert claim is not None
+        if outcome.state == "pending":
+            # A key left pending by a two-step claim: taken over by this report alone.
+            return await self._report_alone(viewer, data, incident, geom, now, claim)
+        return await self._replay(viewer, outcome, claim.digest)
 
-        key = idempotency_key.strip()
-        if not key or len(key) > 200:
-            raise InvalidField("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters.")
-        digest = request_hash(data)
-        # The key is recorded in the transaction that writes the report: both or neither, so a
-        # crash or an error in between leaves the key free for the retry at once.
+    async def _report_alone(
+        self,
+        viewer: Principal,
+        data: IncidentIn,
+        incident: Incident,
+        geom: shapely.Geometry,
+        now: datetime,
+        claim: KeyClaim,
+    ) -> Reported:
         with _known_external_id(data):
             async with self.db.transaction() as session:
                 state = await claim_idempotency_key(
-                    session, viewer.org_id, key, digest, now=now, resource_id=incident.id
+                    session,
+                    viewer.org_id,
+                    claim.key,
+                    claim.digest,
+                    now=now,
+                    resource_id=incident.id,
                 )
                 if state.state == "new":
                     feature = await self._insert(session, viewer, incident, geom, now, data=data)
@@ -268,29 +310,78 @@ class IncidentService:
             raise Conflict(
                 "A request with this Idempotency-Key is still being processed; retry in a moment."
             )
-        if state.state == "done":
-            assert state.resource_id is not None
-            async with self.db.read() as session:
-                row = await IncidentStore(session, self.cipher).get_row(state.resource_id)
-                # A key replays only for the person who first used it: anyone else in the
-                # organisation gets the same refusal whatever the body, so a replay confirms
-                # nothing about a report they may not see (nor that it still exists).
-                if row is None or row.user_id != viewer.user_id:
-                    raise InvalidField(
-                        "Idempotency-Key",
-                        "This Idempotency-Key was already used in your organisation; use a new "
-                        "key for a new report.",
-                    )
-                if state.request_hash != digest:
-                    raise InvalidField(
-                        "Idempotency-Key",
-                        "This Idempotency-Key was used with a different body; use a new key for "
-                        "a new report.",
-                    )
-                # What the replaying viewer may see now (sharing or role may have changed).
-                feature = (await self.present(session, viewer, [row]))[0]
-            return Reported(incident_from_row(row, self.cipher), feature, replayed=True)
-        raise AssertionError(f"unexpected idempotency state {state.state!r}")
+        return await self._replay(
+            viewer, KeyTaken(state.state, state.request_hash, state.resource_id), claim.digest
+        )
+
+    async def _replay(self, viewer: Principal, taken: KeyTaken, digest: str) -> Reported:
+        if taken.state != "done":
+            raise AssertionError(f"unexpected idempotency state {taken.state!r}")
+        assert taken.resource_id is not None
+        async with self.db.read() as session:
+            row = await IncidentStore(session, self.cipher).get_row(taken.resource_id)
+            # A key replays only for the person who first used it: anyone else in the
+            # organisation gets the same refusal whatever the body, so a replay confirms
+            # nothing about a report they may not see (nor that it still exists).
+            if row is None or row.user_id != viewer.user_id:
+                raise InvalidField(
+                    "Idempotency-Key",
+                    "This Idempotency-Key was already used in your organisation; use a new "
+                    "key for a new report.",
+                )
+            if taken.request_hash != digest:
+                raise InvalidField(
+                    "Idempotency-Key",
+                    "This Idempotency-Key was used with a different body; use a new key for "
+                    "a new report.",
+                )
+            # What the replaying viewer may see now (sharing or role may have changed).
+            feature = (await self.present(session, viewer, [row]))[0]
+        return Reported(incident_from_row(row, self.cipher), feature, replayed=True)
+
+    async def _write_batch(
+        self, session: AsyncSession, reports: Sequence[PendingReport]
+    ) -> list[Outcome]:
+        """One batch of the group writer, in its transaction (incidents.records.writer)."""
+        taken = await claim_keys(session, reports)
+        fresh = [r for k, r in enumerate(reports) if k not in taken]
+        values = rows_values([(r.incident, r.geometry) for r in fresh], cipher=self.cipher)
+        await IncidentStore(session, self.cipher).add_many(values)
+        for report in fresh:
+            await name_protocol_readers(session, report.incident, report.data, now=report.now)
+        written = await tell_reported(session, self.events, fresh)
+        features = await self._present_new(session, fresh, values, written)
+        stored = iter(features)
+        return [taken[k] if k in taken else Stored(next(stored)) for k in range(len(reports))]
+
+    async def _present_new(
+        self,
+        session: AsyncSession,
+        reports: Sequence[PendingReport],
+        values: list[dict[str, Any]],
+        written: Sequence[IncidentWritten],
+    ) -> list[IncidentFeature]:
+        """Each new report as its reporter may see it, from transient rows and the zones just
+        found (no re-read), one presenter call per reporter. A report just written has no
+        further report of its event yet: no corroboration to show."""
+        by_viewer: dict[Principal, list[int]] = {}
+        for k, report in enumerate(reports):
+            by_viewer.setdefault(report.viewer, []).append(k)
+        features: list[IncidentFeature | None] = [None] * len(reports)
+        for viewer, positions in by_viewer.items():
+            rows = [IncidentRow(**values[k]) for k in positions]
+            zones: dict[uuid.UUID, list[ZoneRef]] = {}
+            if self.zone_lookup is not None:
+                for k, row in zip(positions, rows, strict=True):
+                    placed = written[k].zones
+                    refs = placed.refs_for(viewer.org_id) if placed is not None else []
+                    if refs:
+                        zones[row.id] = refs
+            with acting_for(reports[positions[0]]):
+                shown = await self.presenter(session, viewer, rows, zones)
+            for k, feature in zip(positions, shown, strict=True):
+                features[k] = feature
+        return [f for f in features if f is not None]
 
     async def _insert(
         self,
