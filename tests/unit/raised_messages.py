@@ -20,6 +20,7 @@ MESSAGE_ARG = {
     "PreconditionFailed": 0,
     "PreconditionRequired": 0,
     "InvalidField": 1,
+    "AuthRequired": 0,  # incidents.intake.openrosa: the ODK login's 401
     "RowError": 1,
     "ImportFormatError": 1,
     "SubscriptionError": 1,
