@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import math
+import struct
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from enum import Enum
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 import shapely
@@ -23,6 +25,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     true,
     union_all,
     update,
@@ -230,17 +233,38 @@ def _values(
     }
 
 
+_POINT_WKB = (struct.Struct("<Idd"), struct.Struct(">Idd"))
+
+
+def _geojson_of(wkb: bytes) -> dict[str, Any]:
+    """to_geojson(from_wkb(wkb)), read directly for a 2D point (most incidents): same output."""
+    if len(wkb) == 21 and wkb[0] in (0, 1):
+        kind, x, y = _POINT_WKB[wkb[0] == 0].unpack_from(wkb, 1)
+        if kind == 1 and math.isfinite(x) and math.isfinite(y):
+            return {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]}
+    return to_geojson(from_wkb(wkb))
+
+
+_E = TypeVar("_E", bound=Enum)
+
+
+def _member(kind: type[_E], value: Any) -> _E:
+    """kind(value) by a dict look-up (a row has seven codes; Enum.__call__ is the slow path)."""
+    found = kind._value2member_map_.get(value)
+    return cast(_E, found) if found is not None else kind(value)
+
+
 def incident_from_row(row: IncidentRow, cipher: TextCipher | None = None) -> Incident:
     return Incident(
         id=row.id,
         type=row.type,
         occurred_at=row.occurred_at,
         reported_at=row.reported_at,
-        geometry=to_geojson(from_wkb(row.geometry_wkb)),
+        geometry=_geojson_of(row.geometry_wkb),
         org_id=row.org_id,
         user_id=row.user_id,
-        time_precision=TimePrecision(row.time_precision),
-        location_precision=LocationPrecision(row.location_precision),
+        time_precision=_member(TimePrecision, row.time_precision),
+        location_precision=_member(LocationPrecision, row.location_precision),
         place_name=row.place_name,
         severity=row.severity,
         impact=Impact(
@@ -251,14 +275,14 @@ def incident_from_row(row: IncidentRow, cipher: TextCipher | None = None) -> Inc
             missing=row.missing,
             aid_workers_affected=row.aid_workers_affected,
         ),
-        perpetrator=Perpetrator(row.perpetrator),
+        perpetrator=_member(Perpetrator, row.perpetrator),
         actor=row.actor,
         description=_open(row.description, cipher),
-        source_type=SourceType(row.source_type),
-        reliability=Reliability(row.reliability),
+        source_type=_member(SourceType, row.source_type),
+        reliability=_member(Reliability, row.reliability),
         credibility=row.credibility,
-        status=Status(row.status),
-        sharing_level=SharingLevel(row.sharing_level),
+        status=_member(Status, row.status),
+        sharing_level=_member(SharingLevel, row.sharing_level),
         hide_organisation=row.hide_organisation,
         version=row.version,
         created_at=row.created_at,
@@ -425,6 +449,46 @@ def _coarse_until(bound: datetime, unit: TimeUnit) -> Any:
 _LONGEST_UNIT = timedelta(days=32)
 
 
+# Degree lengths no larger than the WGS84 ones anywhere (see geo.measure.bbox_around).
+_KM_PER_DEG_LAT_MIN = 110.57
+_KM_PER_DEG_LON_EQUATOR = 111.32
+
+
+def near_ellipse(
+    lat: float, lon: float, radius_km: float, window: tuple[float, float, float, float]
+) -> tuple[float, float] | None:
+    """(kx, ky) such that kx²·dlon² + ky²·dlat² ≤ (1.01·r + 0.01)² holds for every point within
+    `radius_km` (geodesic) of (lat, lon), inside its bounding box `window`; None near a pole or
+    the antimeridian, where the box spans every longitude.
+
+    The shortest degree lengths over the box make this plane distance never exceed the geodesic
+    one (tests/unit/test_near_prefilter.py checks it), so the test only drops points beyond the
+    radius; the exact geodesic test still runs on those kept (`_exact_filter`).
+    """
+    if window[2] - window[0] >= 360.0:
+        return None
+    widest = max(abs(window[1]), abs(window[3]))
+    return math.cos(math.radians(widest)) * _KM_PER_DEG_LON_EQUATOR, _KM_PER_DEG_LAT_MIN
+
+
+def _near_circle(query: IncidentQuery, window: tuple[float, float, float, float]) -> Any:
+    """Points outside `near_ellipse` are farther than the radius: SQL leaves them out."""
+    if query.near is None:
+        return None
+    lat0, lon0 = query.near
+    radius = float(query.radius_km or 0.0)
+    ks = near_ellipse(lat0, lon0, radius, window)
+    if ks is None:
+        return None
+    kx, ky = ks
+    reach = radius * 1.01 + 0.01
+    dx, dy = IncidentRow.lon - lon0, IncidentRow.lat - lat0
+    return or_(
+        IncidentRow.geometry_type != "Point",
+        dx * dx * (kx * kx) + dy * dy * (ky * ky) <= reach * reach,
+    )
+
+
 def _full_conditions(query: IncidentQuery, cursor: ListKey | None) -> list[Any]:
     """Filters on the exact values: for incidents the viewer sees in full."""
     conds: list[Any] = []
@@ -447,6 +511,9 @@ def _full_conditions(query: IncidentQuery, cursor: ListKey | None) -> list[Any]:
             IncidentRow.max_lat >= miny,
             IncidentRow.min_lat <= maxy,
         ]
+        circle = _near_circle(query, window)
+        if circle is not None:
+            conds.append(circle)
     if query.zone_incident_ids is not None:
         conds.append(IncidentRow.id.in_(query.zone_incident_ids))
     if cursor is not None:
@@ -535,24 +602,35 @@ def _select(
     return select(IncidentRow).where(*_conditions(query, masking, cipher)).order_by(*_NEWEST_FIRST)
 
 
+_T = cast(Table, IncidentRow.__table__)
+_CORE_NEWEST_FIRST = (_T.c.occurred_at.desc(), _T.c.id.desc())
 # The columns the exact tests, the masking decision and the order need: candidates are screened
-# before full rows are loaded.
-_LIGHT = (
-    IncidentRow.id,
-    IncidentRow.occurred_at,
-    IncidentRow.time_precision,
-    IncidentRow.cell,
-    IncidentRow.geometry_type,
-    IncidentRow.lon,
-    IncidentRow.lat,
-    IncidentRow.geometry_wkb,
-    IncidentRow.type,
-    IncidentRow.category,
-    IncidentRow.severity,
-    IncidentRow.status,
-    IncidentRow.sharing_level,
-    IncidentRow.org_id,
-    IncidentRow.user_id,
+# before full rows are loaded. Core columns, not ORM attributes: building the per-cell union
+# costs a quarter as much.
+_LIGHT = tuple(
+    _T.c[name]
+    for name in (
+        "id",
+        "occurred_at",
+        "time_precision",
+        "cell",
+        "geometry_type",
+        "lon",
+        "lat",
+        "geometry_wkb",
+        "type",
+        "category",
+        "severity",
+        "status",
+        "sharing_level",
+        "org_id",
+        "user_id",
+    )
+)
+# Without masking the SQL conditions are the exact ones: only the geometry is tested again.
+_LIGHT_PLAIN = tuple(
+    _T.c[name]
+    for name in ("id", "occurred_at", "cell", "geometry_type", "lon", "lat", "geometry_wkb")
 )
 
 
@@ -761,7 +839,10 @@ class IncidentStore:
         """The rows passing the filters of their own view, with their list keys."""
         flags = await self._masked_flags(rows, masking)
         full = [r for r, m in zip(rows, flags, strict=True) if not m]
-        full_ok = {r.id for r in _exact_filter(full, query) if _full_match(r, query)}
+        if masking is None:  # the SQL conditions were the exact ones: only geometry is left
+            full_ok = {r.id for r in _exact_filter(full, query)}
+        else:
+            full_ok = {r.id for r in _exact_filter(full, query) if _full_match(r, query)}
         rules = masking.rules if masking is not None else None
         kept: list[tuple[ListKey, Any]] = []
         for row, masked in zip(rows, flags, strict=True):
@@ -818,39 +899,43 @@ class IncidentStore:
         """Keys and ids of the best `wanted` incidents passing the filters, grid cell by cell.
 
         Each cell is read newest first with its own LIMIT (an index range scan on (cell,
-        occurred_at)), so a query near a busy town never sorts the town's whole history.
+        occurred_at)), so a query near a busy town never sorts the town's whole history; the
+        database merges the cells newest first and sends only one batch of the merge, continued
+        from where it stopped until the page is decided (as in `_scan`).
         """
         cursor = decode_cursor(query.cursor, self.cipher) if query.cursor else None
         conds = _conditions(query, masking, self.cipher)
-        per_cell = max(wanted * 2, 100)
+        light = _LIGHT if masking is not None else _LIGHT_PLAIN
+        # SQL keeps little outside the exact circle (`_near_circle`): one batch usually decides.
+        batch = wanted + wanted // 8 + 8
+        found: list[tuple[ListKey, Any]] = []
+        after: tuple[datetime, uuid.UUID] | None = None
         while True:
-            parts = [
-                select(*_LIGHT)
-                .where(IncidentRow.cell == cell, *conds)
-                .order_by(*_NEWEST_FIRST)
-                .limit(per_cell)
-                .subquery()
-                for cell in cells
-            ]
-            rows = list((await self.session.execute(union_all(*(select(p) for p in parts)))).all())
-            counts: dict[int, int] = {}
-            oldest: dict[int, datetime] = {}
-            for r in rows:
-                counts[r.cell] = counts.get(r.cell, 0) + 1
-                if r.cell not in oldest or r.occurred_at < oldest[r.cell]:
-                    oldest[r.cell] = r.occurred_at
-            kept = await self._keep(rows, query, masking, cursor)
-            kept.sort(key=lambda kr: kr[0], reverse=True)
-            saturated = [oldest[c] for c, n in counts.items() if n >= per_cell]
-            if not saturated:
-                return [(k, r.id) for k, r in kept[:wanted]]
-            # Rows of a full cell not read yet are no later than its oldest row read, and a list
-            # key's time is never after the exact time: keys strictly after that are final.
-            horizon = max(saturated)
-            valid = [(k, r) for k, r in kept if k[0] > horizon]
-            if len(valid) >= wanted:
-                return [(k, r.id) for k, r in valid[:wanted]]
-            per_cell *= 4
+            bound = []
+            if after is not None:
+                bound.append(
+                    or_(
+                        IncidentRow.occurred_at < after[0],
+                        and_(IncidentRow.occurred_at == after[0], IncidentRow.id < after[1]),
+                    )
+                )
+            one = select(*light).where(*conds, *bound).order_by(*_CORE_NEWEST_FIRST).limit(batch)
+            parts = [one.where(_T.c.cell == cell).subquery() for cell in cells]
+            merged = union_all(*(select(p) for p in parts)).subquery()
+            stmt = select(merged).order_by(text("occurred_at DESC, id DESC")).limit(batch)
+            rows = list((await self.session.execute(stmt)).all())
+            found += await self._keep(rows, query, masking, cursor)
+            if len(rows) < batch:
+                break
+            after = (rows[-1].occurred_at, rows[-1].id)
+            if len(found) >= wanted:
+                found.sort(key=lambda kr: kr[0], reverse=True)
+                # Every row not read yet has a key below (after time, 1, after id).
+                if found[wanted - 1][0] >= (after[0], 1, after[1]):
+                    break
+            batch = min(batch * 2, 2000)
+        found.sort(key=lambda kr: kr[0], reverse=True)
+        return [(k, r.id) for k, r in found[:wanted]]
 
     async def existing_external_ids(self, org_id: uuid.UUID, ids: Iterable[str]) -> set[str]:
         ids = list(ids)
