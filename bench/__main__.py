@@ -93,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results = load_results(args.output)
     failed: list[str] = []
+    unmeasured: list[tuple[str, str]] = []
+    harness.take_unmeasured()
     for name in discover(args.only):
         console.rule(f"[bold]{name}")
         started = time.monotonic()
@@ -104,17 +106,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(traceback.format_exc())
             failed.append(name)
             harness.take_notes()
+            unmeasured += harness.take_unmeasured()
             continue
+        unmeasured += harness.take_unmeasured()
         results.update(module_results)
         write_results(args.output, results)
         console.print(table_of(f"{name} ({time.monotonic() - started:.0f} s)", rows))
         for line in harness.take_notes():
             console.print(f"  • {line}", highlight=False)
     console.print(f"Figures written to {args.output}")
+    for measure, reason in unmeasured:
+        console.print(f"[red]Not measured honestly: {measure}: {reason}", highlight=False)
     if failed:
         console.print(f"[red]Failed: {', '.join(failed)}")
-        return 1
-    return 0
+    return 1 if failed or unmeasured else 0
 
 
 if __name__ == "__main__":

@@ -64,6 +64,55 @@ def take_notes() -> list[str]:
     return notes
 
 
+# What drove the load of a measure: stored with each figure, so a ratio says what it is made of.
+IN_PROCESS = "none (in-process calls)"
+WRK = "wrk"
+# The Python generator is itself the bottleneck above ~100 req/s (issue 15): smoke tests only.
+PYTHON_LOADGEN = "bench.loadgen (Python, httpx)"
+_unmeasured: list[tuple[str, str]] = []
+
+
+def machine_load() -> dict[str, float]:
+    """The machine's load at measure time: load averages and how many CPUs share it."""
+    one, five, fifteen = os.getloadavg()
+    return {
+        "loadavg_1m": round(one, 2),
+        "loadavg_5m": round(five, 2),
+        "loadavg_15m": round(fifteen, 2),
+        "cpus": float(os.cpu_count() or 1),
+    }
+
+
+def unmeasurable(
+    results: dict[str, Any],
+    measure: str,
+    reason: str,
+    *,
+    unit: str = "",
+    generator: str = IN_PROCESS,
+) -> Row:
+    """Declare that `measure` could not be measured honestly (e.g. the load generator would be
+    the bottleneck): no figure is stored, the reason is, and `python -m bench` exits non-zero."""
+    results[measure] = {
+        "value": None,
+        "unit": unit,
+        "reference": None,
+        "ratio": None,
+        "unmeasurable": reason,
+        "generator": generator,
+        "load": machine_load(),
+    }
+    _unmeasured.append((measure, reason))
+    return (measure, "not measured", "–", f"unmeasurable: {reason}")
+
+
+def take_unmeasured() -> list[tuple[str, str]]:
+    """The (measure, reason) pairs declared unmeasurable since the last call."""
+    found = list(_unmeasured)
+    _unmeasured.clear()
+    return found
+
+
 def _fmt(value: float | None, digits: int) -> str:
     if value is None:
         return "–"
@@ -80,11 +129,26 @@ def record(
     ratio: float | None = None,
     digits: int = 0,
     target: str | None = None,
+    generator: str = IN_PROCESS,
 ) -> Row:
     """Store one figure in `results` (the results.json shape) and return its printed table row.
 
-    The ratio defaults to value / reference. `target` (e.g. "≥ 0.35") is only printed.
+    The ratio defaults to value / reference and is printed with its reference beside it; a ratio
+    without a reference is refused. Each entry keeps the load generator and the machine's load
+    at measure time. A ratio driven by the Python load generator is not a figure: it is stored
+    as unmeasurable instead. `target` (e.g. "≥ 0.35") is only printed.
     """
+    if ratio is not None and reference is None:
+        raise ValueError(f"{measure}: a ratio needs the reference it was measured against")
+    if generator == PYTHON_LOADGEN and reference is not None:
+        return unmeasurable(
+            results,
+            measure,
+            "driven by the Python load generator, which is the bottleneck: install wrk "
+            "(apt-get install -y wrk) and run again",
+            unit=unit,
+            generator=generator,
+        )
     if ratio is None and reference not in (None, 0):
         ratio = value / float(reference)  # type: ignore[arg-type]
     results[measure] = {
@@ -92,8 +156,11 @@ def record(
         "unit": unit,
         "reference": None if reference is None else round(float(reference), 4),
         "ratio": None if ratio is None else round(float(ratio), 4),
+        "generator": generator,
+        "load": machine_load(),
     }
-    ratio_text = "–" if ratio is None else f"{ratio:.2f}"
+    against = f" against {_fmt(reference, digits)} {unit}"
+    ratio_text = "–" if ratio is None else f"{ratio:.2f}{against}"
     if target:
         ratio_text += f" (target {target})"
     return (

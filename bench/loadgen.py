@@ -1,4 +1,7 @@
-"""A Python load generator (httpx, asyncio) used when wrk is not installed; prints one JSON line."""
+"""A Python load generator (httpx, asyncio) for smoke tests; prints one JSON line.
+
+It is itself the bottleneck above ~100 req/s: a ratio it drives is never a figure
+(`harness.record(..., generator=harness.PYTHON_LOADGEN)` stores it as unmeasurable)."""
 
 from __future__ import annotations
 

@@ -14,16 +14,17 @@ from bench.__main__ import discover, load_results, run_module, write_results
 from bench.bench_incidents import measure_import, measure_post
 from bench.bench_reads import measure_near, near_dataset
 
-SHAPE = {"value", "unit", "reference", "ratio"}
+SHAPE = {"value", "unit", "reference", "ratio", "generator", "load"}
 
 
 def test_record_stores_the_results_json_shape_and_the_ratio_to_the_reference() -> None:
     results: dict[str, Any] = {}
     row = harness.record(results, "x.rate", 50.0, "req/s", reference=200.0, target="≥ 0.35")
     expected = {"value": 50.0, "unit": "req/s", "reference": 200.0, "ratio": 0.25}
-    assert results == {"x.rate": expected}
+    assert {k: results["x.rate"][k] for k in expected} == expected
+    assert set(results["x.rate"]) == SHAPE
     assert row[0] == "x.rate"
-    assert "0.25" in row[3]
+    assert "0.25 against 200 req/s" in row[3]  # every ratio prints its reference beside it
 
 
 def test_record_without_reference_has_no_ratio() -> None:
@@ -101,3 +102,71 @@ def test_post_bench_drives_both_servers_without_errors() -> None:
     )
     assert results["incidents.post_rps"]["value"] > 0
     assert results["incidents.post_errors"]["value"] == 0  # every generated body is valid
+
+
+def test_each_entry_keeps_the_load_generator_and_the_machine_load() -> None:
+    results: dict[str, Any] = {}
+    harness.record(results, "x.rps", 900.0, "req/s", reference=1000.0, generator=harness.WRK)
+    harness.record(results, "x.near", 3.0, "ms", reference=2.0)
+    assert results["x.rps"]["generator"] == "wrk"
+    assert results["x.near"]["generator"] == harness.IN_PROCESS
+    load = results["x.rps"]["load"]
+    assert set(load) == {"loadavg_1m", "loadavg_5m", "loadavg_15m", "cpus"}
+    assert load["cpus"] >= 1
+
+
+def test_a_ratio_without_its_reference_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs the reference"):
+        harness.record({}, "x.ratio", 1.0, "s", ratio=2.0)
+
+
+def test_a_ratio_driven_by_the_python_load_generator_is_not_a_figure() -> None:
+    results: dict[str, Any] = {}
+    row = harness.record(
+        results, "x.post_rps", 94.0, "req/s", reference=200.0, generator=harness.PYTHON_LOADGEN
+    )
+    harness.take_unmeasured()
+    assert results["x.post_rps"]["value"] is None
+    assert results["x.post_rps"]["ratio"] is None
+    assert "wrk" in results["x.post_rps"]["unmeasurable"]
+    assert "unmeasurable" in row[3]
+
+
+def test_a_measure_declared_unmeasurable_makes_python_m_bench_exit_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import bench.__main__ as entry
+
+    def run(results: dict[str, Any]) -> list[harness.Row]:
+        return [
+            harness.record(results, "fake.floor", 100.0, "req/s", generator=harness.WRK),
+            harness.unmeasurable(results, "fake.rps", "no wrk on this machine", unit="req/s"),
+        ]
+
+    fake = types.ModuleType("bench.bench_fake")
+    fake.run = run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bench.bench_fake", fake)
+    monkeypatch.setattr(entry, "discover", lambda only=(): ["bench.bench_fake"])
+    out = tmp_path / "results.json"
+    assert entry.main(["--output", str(out)]) != 0
+    stored = json.loads(out.read_text())
+    assert stored["fake.rps"]["unmeasurable"] == "no wrk on this machine"
+    assert stored["fake.rps"]["value"] is None
+    assert stored["fake.floor"]["generator"] == "wrk"
+    assert {"generator", "load"} <= set(stored["fake.rps"])
+
+
+def test_python_m_bench_exits_zero_when_every_measure_was_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import bench.__main__ as entry
+
+    fake = types.ModuleType("bench.bench_fake")
+    fake.run = lambda results: [harness.record(results, "fake.ms", 1.0, "ms", reference=2.0)]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bench.bench_fake", fake)
+    monkeypatch.setattr(entry, "discover", lambda only=(): ["bench.bench_fake"])
+    assert entry.main(["--output", str(tmp_path / "results.json")]) == 0
