@@ -385,8 +385,9 @@ async def database_checks(
     if state != "behind":
         async with db.read() as session:
             last = await heartbeat.latest(session)
-            window = timedelta(seconds=settings.ready_heartbeat_seconds)
-            live = await heartbeat.live_workers(session, now - window)
+            window = f"{settings.ready_heartbeat_seconds:g} s"
+            since_at = now - timedelta(seconds=settings.ready_heartbeat_seconds)
+            live = await heartbeat.live_workers(session, since_at)
             found = await session.scalar(
                 text("SELECT description FROM incidents WHERE description LIKE 'fernet:%' LIMIT 1")
             )
