@@ -434,8 +434,27 @@ async def _postgres_disk(db: Database) -> Check:
     )
 
 
+def settings_check(db: Database, settings: Settings) -> Check:
+    """Every setting the services check when they are built (the same `build` as `serve`), with a
+    throw-away key so that nothing is generated under var/."""
+    from dataclasses import replace
+
+    from cryptography.fernet import Fernet
+
+    from api.bootstrap import build
+    from incidents.errors import DomainError
+
+    try:
+        build(replace(settings, secret_keys=Fernet.generate_key().decode()), db)
+    except DomainError as exc:
+        return Check("settings", FAIL, f"{exc.field}: {exc.detail}", "fix or unset the variable")
+    except ValueError as exc:
+        return Check("settings", FAIL, str(exc), "fix or unset the variable")
+    return Check("settings", OK, "valid")
+
+
 async def doctor(db: Database, settings: Settings, now: datetime) -> list[Check]:
-    checks = configuration_checks(settings)
+    checks = [settings_check(db, settings), *configuration_checks(settings)]
     found, sample = await database_checks(db, settings, now)
     keys = key_location(settings)
     checks += key_checks(keys, sample)

@@ -219,3 +219,17 @@ async def test_the_command_prints_a_table_and_exits_1_on_failure(
     assert code == 1, out
     assert "FAIL" in out
     assert "check(s) failed" in out
+
+
+async def test_settings_the_services_refuse_fail_with_the_variable(
+    db: Database, settings: Settings
+) -> None:
+    bad = replace(settings, mask_time_unit="month", sms_reply_segments=3)
+    check = by_name(await doctor(db, bad, datetime.now(UTC)))["settings"]
+    assert check.status == FAIL
+    assert "SENTINELLE_MASK_TIME_UNIT" in check.detail
+    too_many = replace(settings, sms_reply_segments=9)
+    check = by_name(await doctor(db, too_many, datetime.now(UTC)))["settings"]
+    assert check.status == FAIL
+    assert "SENTINELLE_SMS_REPLY_SEGMENTS" in check.detail
+    assert by_name(await doctor(db, settings, datetime.now(UTC)))["settings"].status == OK
