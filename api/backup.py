@@ -494,6 +494,23 @@ async def backup(
             raise BackupError(
                 f"{keys_file} already exists; give another file name or --force to replace it"
             )
+    try:
+        return await _backup(
+            settings, target, keys, force=force, with_keys=with_keys, progress=progress
+        )
+    except OSError as exc:
+        raise BackupError(f"cannot write {exc.filename or target}: {exc.strerror}") from exc
+
+
+async def _backup(
+    settings: Settings,
+    target: Path,
+    keys: KeyLocation,
+    *,
+    force: bool,
+    with_keys: bool,
+    progress: Progress,
+) -> BackupResult:
     with _partial(target) as tmp:
         if is_sqlite(settings.database_url):
             source = _sqlite_file(settings)

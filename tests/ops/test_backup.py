@@ -17,15 +17,17 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography.fernet import Fernet
 from litestar import Litestar
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+from api.backup import BackupError, backup, restore, schema_head
 from api.migrations.runner import upgrade
 from api.settings import Settings
 from incidents.db import Database, create_engine
@@ -234,19 +236,21 @@ async def test_backup_says_the_keys_are_not_in_it(
     assert not (tmp_path / "b.keys").exists()
 
 
+# The refusals below call the commands' functions in this process (the CLI above prints their
+# message and exits 2): quicker, and the same code.
+
+
 async def test_restore_refuses_a_database_that_is_not_empty(
-    settings: Settings, factory: Factory, db: Database, tmp_path: Path
+    settings: Settings, factory: Factory, tmp_path: Path
 ) -> None:
     """The live database itself: refused, with how to empty one, and nothing changes."""
     await factory.caller("reporter")
     target = tmp_path / "b"
-    env = cli_env(settings.database_url, settings.var_dir)
-    assert (await sentinelle(env, "backup", str(target))).code == 0
+    await backup(settings, target)
     before = await stored(settings.database_url)
-    run = await sentinelle(env, "restore", str(target))
-    assert run.code == 2
-    assert "not empty" in run.out
-    assert "DROP SCHEMA" in run.out or "move" in run.out  # how to make it empty
+    with pytest.raises(BackupError, match="not empty") as refused:
+        await restore(settings, target)
+    assert "DROP SCHEMA" in str(refused.value) or "move" in str(refused.value)  # how to empty it
     assert await stored(settings.database_url) == before
 
 
@@ -256,9 +260,9 @@ async def test_restore_refuses_what_is_not_a_backup(
     junk = tmp_path / "notes.txt"
     junk.write_text("not a backup")
     async with fresh_database(backend, settings.database_url, tmp_path) as url:
-        run = await sentinelle(cli_env(url, settings.var_dir), "restore", str(junk))
-        assert run.code == 2
-        assert "not a Sentinelle backup" in run.out
+        with pytest.raises(BackupError, match="not a Sentinelle backup"):
+            await restore(replace(settings, database_url=url), junk)
+        assert await stored_tables(url) == 0
 
 
 async def test_restore_refuses_a_backup_of_the_other_kind(
@@ -267,17 +271,35 @@ async def test_restore_refuses_a_backup_of_the_other_kind(
     """A SQLite backup into PostgreSQL (or the reverse) is refused, saying which is which."""
     await factory.caller("reporter")
     target = tmp_path / "b"
-    assert (
-        await sentinelle(cli_env(settings.database_url, settings.var_dir), "backup", str(target))
-    ).code == 0
+    await backup(settings, target)
     other = (
         "postgresql+asyncpg://nobody@127.0.0.1:1/none"
         if backend == "sqlite"
         else f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"
     )
-    run = await sentinelle(cli_env(other, settings.var_dir), "restore", str(target))
-    assert run.code == 2
-    assert "restore it into a" in run.out
+    with pytest.raises(BackupError, match="restore it into a"):
+        await restore(replace(settings, database_url=other), target)
+
+
+async def test_restore_refuses_a_backup_from_a_newer_version(
+    settings: Settings, backend: str, factory: Factory, db: Database, tmp_path: Path
+) -> None:
+    """Refused before anything is written: the fresh database stays empty."""
+    await factory.caller("reporter")
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    target = tmp_path / "b"
+    try:
+        await backup(settings, target)
+    finally:
+        async with db.transaction() as session:
+            await session.execute(
+                text("UPDATE alembic_version SET version_num = :h"), {"h": schema_head()}
+            )
+    async with fresh_database(backend, settings.database_url, tmp_path) as url:
+        with pytest.raises(BackupError, match="newer version of Sentinelle"):
+            await restore(replace(settings, database_url=url), target)
+        assert await stored_tables(url) == 0
 
 
 async def test_restore_warns_when_the_keys_here_cannot_read_it(
@@ -287,19 +309,39 @@ async def test_restore_warns_when_the_keys_here_cannot_read_it(
     body = incident_payload(description="Nom du témoin: A. Maïga")
     assert (await http.post(URL, json=body, headers=reporter.headers)).status_code == 201
     target = tmp_path / "b"
-    assert (
-        await sentinelle(cli_env(settings.database_url, settings.var_dir), "backup", str(target))
-    ).code == 0
+    await backup(settings, target)
     async with fresh_database(backend, settings.database_url, tmp_path) as url:
         # A server with another key: the narratives are unreadable there.
         other_key = Fernet.generate_key().decode()
-        run = await sentinelle(
-            cli_env(url, tmp_path / "v2", SENTINELLE_SECRET_KEYS=other_key), "restore", str(target)
+        elsewhere = replace(
+            settings, database_url=url, var_dir=str(tmp_path / "v2"), secret_keys=other_key
         )
-        assert run.code == 0, run.out
-        assert "do not decrypt the restored narratives" in run.out
-        assert "A. Maïga" not in run.out
-        assert other_key not in run.out
+        result = await restore(elsewhere, target)
+        assert result.keys_state == "wrong"
+        said = " ".join(result.warnings)
+        assert "do not decrypt the restored narratives" in said
+        assert "A. Maïga" not in said
+        assert other_key not in said
+        # No key at all on that server: said too, and none is generated by the restore.
+        async with fresh_database(backend, settings.database_url, tmp_path) as second:
+            bare = replace(elsewhere, database_url=second, secret_keys="")
+            result = await restore(bare, target)
+        assert result.keys_state == "missing"
+        assert "no encryption key on this server" in " ".join(result.warnings)
+        assert not (tmp_path / "v2" / "secret.key").exists()
+
+
+async def stored_tables(database_url: str) -> int:
+    engine = create_engine(database_url, pooled=False)
+    try:
+        async with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                query = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+            else:
+                query = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            return int(await conn.scalar(text(query)) or 0)
+    finally:
+        await engine.dispose()
 
 
 def free_port() -> int:
@@ -388,3 +430,8 @@ async def _until_killed(load: Load, reporter: Caller) -> None:
     acknowledged, so never counted)."""
     with contextlib.suppress(httpx.HTTPError):
         await load.client(reporter)
+
+
+async def test_backup_into_a_missing_folder_says_so(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(BackupError, match="does not exist; create it first"):
+        await backup(settings, tmp_path / "no-such-folder" / "b.db")
