@@ -13,8 +13,8 @@ Import decisions, so a planner can read them off one page:
   `event_date` ("31 December 2020" or ISO 2020-12-31).
 * `fatalities` -> impact.killed. Severity starts at the type's default severity and deaths raise
   it (see `rows.severity_for`: 1-2 killed -> at least 3, 3-9 -> at least 4, 10 or more -> 5).
-* Perpetrator from `inter1` (numeric code or its name): 1 state forces (foreign if the actor is not
-  Malian), 2 rebel group and 3 political militia -> non_state_armed_group, 4 identity militia ->
+* Perpetrator from `inter1` (numeric code or its name): 1 state forces (foreign unless the actor is
+  Mali's: FAMa, FDS, forces of Mali...), 2 rebel group and 3 political militia -> non_state_armed_group, 4 identity militia ->
   community_militia, 8 external/other forces -> foreign_forces, rioters / protesters / civilians
   -> unknown; an actor named as bandits or criminals -> criminal. `actor` is actor1.
 * Provenance is fixed: source_type "media", reliability "B", credibility 2, sharing_level
@@ -42,6 +42,7 @@ incidents. docs/interop.md lists every column; in short:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any
@@ -194,13 +195,21 @@ def acled_row_to_incident(row: dict[str, str]) -> IncidentInput:
     return incident
 
 
+# Names of Mali's own state forces (folded: no accents, lower case): ACLED's "Military / Police
+# Forces of Mali", and the names partners type — FAMa, Forces armées maliennes, Malian Armed
+# Forces, FDS (forces de défense et de sécurité), the Gendarmerie or Garde nationale.
+_MALIAN_STATE = re.compile(
+    r"mali|\bfama\b|\bfds\b|defense et de securite|gendarmerie nationale|garde nationale"
+)
+
+
 def perpetrator_from(inter1: str | None, actor1: str) -> str:
     """Our perpetrator category from ACLED's interaction code and the actor's name."""
     name = fold(actor1)
     if "bandit" in name or "criminal" in name:
         return "criminal"
     category = _INTER.get(fold((inter1 or "").strip()), "unknown")
-    if category == "state_forces" and name and "mali" not in name:
+    if category == "state_forces" and name and not _MALIAN_STATE.search(name):
         return "foreign_forces"
     if category == "foreign_forces" and "private security" in name:
         return "unknown"
