@@ -203,6 +203,12 @@ def find_places(
                 hit = Named(spelt[0], spelt[1], spelt[2], i, i + size)
                 break
             place = finder.lookup(key)
+            if place is not None and size > 1 and _fold(place.name) != key:
+                # A near spelling of a longer name ("Kal Tessalit") does not swallow words
+                # that are places as written ("Kidal Tessalit road": Kidal, then Tessalit).
+                first = finder.lookup(words[i])
+                if first is not None and _fold(first.name) == words[i]:
+                    continue
             if place is not None and (size > 1 or len(key) >= 4 or _fold(place.name) == key):
                 hit = Named(place.name, place.lat, place.lon, i, i + size)
                 break
