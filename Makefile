@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-LINT_PATHS := geo incidents alerts missions api tests bench
+LINT_PATHS := geo incidents alerts missions api reports tests bench
 
-.PHONY: run test bench lint typecheck demo clean
+.PHONY: run test test-container bench lint typecheck demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ run: $(STAMP)
 ## on every core (pytest-xdist: each worker its own SQLite files and PostgreSQL database).
 test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto
+
+## The container image alone (tests/container, also part of `test`): a Debian base made with
+## mmdebstrap, docker/Dockerfile built by buildah and started on SQLite and PostgreSQL (when
+## SENTINELLE_TEST_DATABASE_URL is set). Base and layers cached in /var/cache/sentinelle-test.
+test-container: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 0 -rA -s -m slow tests/container
 
 ## Benchmarks: print tables and write bench/results.json.
 bench: $(TEST_STAMP)
