@@ -42,6 +42,7 @@ import shapely
 import shapely.geometry
 
 from geo.measure import corridor_km
+from incidents.errors import DomainError
 from incidents.taxonomy.catalogue import get_type
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -272,3 +273,22 @@ def _entry_id(entry: Mapping[str, Any]) -> str:
 
 def _atom_time(moment: datetime | str) -> str:
     return cap_time(moment).removesuffix("-00:00") + "Z"
+
+
+class Superseded(DomainError):
+    """410: a CAP message of an earlier version of a public incident; the problem names the
+    message that replaces it (`superseded_by`, `latest`)."""
+
+    status = 410
+    title = "Gone"
+
+
+def superseded_version(name: str, current_identifier: str) -> int | None:
+    """The version `name` (`<id>-v<n>`) asks for when it is an earlier version of the public
+    message `current_identifier` (`<id>-v<m>`, n < m), else None."""
+    asked_id, _, asked = name.partition("-v")
+    current_id, _, current = current_identifier.partition("-v")
+    if asked_id != current_id or not asked.isdigit() or not current.isdigit():
+        return None
+    n = int(asked)
+    return n if 1 <= n < int(current) else None

@@ -155,7 +155,13 @@ async def test_each_version_is_one_immutable_message_referencing_the_one_before(
     v2 = checked(second)
 
     assert second_path != first_path
-    assert (await client.get(first_path)).status_code == 404  # superseded, not rewritten
+    # Superseded, not rewritten: 410 naming the message that replaces it, in the asker's language.
+    gone = await client.get(first_path, headers={"Accept-Language": "fr"})
+    assert gone.status_code == 410, gone.text
+    assert gone.headers["content-type"] == "application/problem+json"
+    assert gone.json()["superseded_by"] == f"{incident_id}-v2"
+    assert gone.json()["latest"].endswith(f"{FEED}/{incident_id}-v2.xml")
+    assert "remplacé par" in gone.json()["detail"]
     assert v2.findtext(f"{CAP}identifier") == f"{incident_id}-v2"
     assert v2.findtext(f"{CAP}msgType") == "Update"
     assert v2.findtext(f"{CAP}sent") == version_time(changed.json()["properties"])

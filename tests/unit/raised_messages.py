@@ -20,7 +20,8 @@ MESSAGE_ARG = {
     "PreconditionFailed": 0,
     "PreconditionRequired": 0,
     "InvalidField": 1,
-    "AuthRequired": 0,  # incidents.intake.openrosa: the ODK login's 401
+    "AuthRequired": 0,
+    "Superseded": 0,  # incidents.interop.cap: a CAP message of an earlier version (410)  # incidents.intake.openrosa: the ODK login's 401
     "RowError": 1,
     "ImportFormatError": 1,
     "SubscriptionError": 1,

@@ -34,7 +34,7 @@ from incidents.intake.service import (
     reference_code,
 )
 from incidents.interop import alert_to_cap, cap_atom_index
-from incidents.interop.cap import CAP_MEDIA_TYPE
+from incidents.interop.cap import CAP_MEDIA_TYPE, Superseded, superseded_version
 from incidents.records.tables import UserRow
 
 SECRET_HEADER = "X-Sentinelle-Intake-Secret"  # noqa: S105 - a header name
@@ -419,15 +419,27 @@ async def cap_index(container: NamedDependency[Container]) -> Response[bytes]:
     tags=["alerts"],
     summary="One public alert as CAP 1.2 XML (`<id>-v<version>.xml`, or `<id>.xml`: the latest)",
     description="A message per version of the incident, the same bytes at every fetch; 404 for "
-    "an alert that does not exist, may not be public, or a version that was superseded.",
+    "an alert that does not exist or may not be public; 410 for an earlier version of a public "
+    "alert, naming the message that replaces it (`superseded_by`, `latest`).",
     security=[{}],
 )
 async def cap_alert(container: NamedDependency[Container], name: FromPath[str]) -> Response[bytes]:
     alert_id = name.removesuffix(".xml")
     alert = await container.public_alerts.get_public(alert_id, utcnow())
+    public_url = container.settings.public_url
+    if alert is None and "-v" in alert_id:
+        # An earlier version of a message still public: 410 naming the one replacing it.
+        latest = await container.public_alerts.get_public(alert_id.partition("-v")[0], utcnow())
+        current = str(latest.get("identifier") or "") if latest is not None else ""
+        if current and superseded_version(alert_id, current) is not None:
+            raise Superseded(
+                f"CAP message {alert_id} was superseded by {current}; its <references> name "
+                "the messages before it.",
+                superseded_by=current,
+                latest=cap_url(public_url, current),
+            )
     if alert is None:
         raise NotFound(f"No public alert {alert_id}.")
-    public_url = container.settings.public_url
     identifier = str(alert.get("identifier") or alert["id"])
     document = alert_to_cap(
         {"url": cap_url(public_url, identifier), **alert}, sender=cap_sender(public_url)
