@@ -4,6 +4,7 @@ CLI as PDF: its text (pdftotext) and its first page (pdftoppm) as a reader would
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -76,6 +77,10 @@ def test_the_cli_writes_the_weeks_pdf_with_summary_counts_level_changes_and_a_ma
     written = CliRunner().invoke(main, [*args, "--org", org, "--out", str(out)], env=env)
     assert written.exit_code == 0, written.output[-3000:]
     assert out.stat().st_size <= 500_000
+    # `SENTINELLE_REPORT_EXAMPLE_DIR=/tmp/x pytest ...` keeps the PDF (docs/img's example).
+    keep = os.environ.get("SENTINELLE_REPORT_EXAMPLE_DIR")
+    if keep:
+        shutil.copy(out, Path(keep) / "report-weekly.pdf")
     text = _pdf_text(out)
     assert "Rapport de situation hebdomadaire" in text
     assert "23/11/2020 – 29/11/2020" in text
