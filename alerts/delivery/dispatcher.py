@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -38,6 +39,8 @@ log = logging.getLogger("sentinelle.dispatch")
 HEADER_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RESULT_FLUSH = 25  # outcomes recorded per transaction while a batch is still sending
+FLUSH_SECONDS = 0.1  # ... or after this long, whichever comes first
+CHORES_MIN_SECONDS = 0.5  # the heartbeat and periodic chores, at most this often
 
 
 class DispatchSettings(Protocol):
@@ -479,48 +482,71 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Loop until `stop` is set, keeping up to `batch` deliveries in flight: new rows are
-        claimed as others finish (no wait for a whole batch), outcomes recorded in small groups."""
+        claimed as others finish (no wait for a whole batch), outcomes recorded in small groups.
+
+        Each finished send reports itself (a done-callback): the loop does constant work per
+        delivery, however many are in flight."""
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
+        self._wake = wake = asyncio.Event()
         inflight: set[asyncio.Task[dict[str, Any]]] = set()
         outcomes: list[dict[str, Any]] = []
+
+        def finished(task: asyncio.Task[dict[str, Any]]) -> None:
+            inflight.discard(task)
+            wake.set()
+            if task.cancelled():
+                return
+            error = task.exception()
+            if error is not None:  # _send_one catches delivery errors: this is a bug
+                log.error(
+                    "a delivery task failed; its row comes back after its lease", exc_info=error
+                )
+                return
+            outcomes.append(task.result())
+
         last_chores = last_flush = -1e9
         batch = self.config.batch
-        while not stop.is_set() or inflight:
+        # Other packages' chores and the heartbeat need no faster pace than this, however
+        # often the outbox is polled (each is a transaction, SQLite's write lock for some).
+        chores_every = max(self.config.poll_seconds, CHORES_MIN_SECONDS)
+        while not stop.is_set() or inflight or outcomes:
+            wake.clear()
             try:
                 if not stop.is_set():
                     now = self.clock()
-                    if time.monotonic() - last_chores >= self.config.poll_seconds:
+                    if time.monotonic() - last_chores >= chores_every:
                         last_chores = time.monotonic()
                         await self._chores(now)
                     room = batch - len(inflight)
                     if room >= max(1, batch // 4):
                         for row in await self.claim(now, limit=room):
-                            inflight.add(asyncio.create_task(self._send_one(row)))
+                            task = asyncio.create_task(self._send_one(row))
+                            inflight.add(task)
+                            task.add_done_callback(finished)
             except asyncio.CancelledError:
                 raise
             except Exception:  # database briefly away, etc.: log and keep going
                 log.exception("dispatch pass failed; retrying")
                 await asyncio.sleep(min(5.0, self.config.poll_seconds * 4))
-            self._wake.clear()
-            waker = asyncio.create_task(self._wake.wait())
-            done, _ = await asyncio.wait(
-                {*inflight, waker},
-                timeout=self.config.poll_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            waker.cancel()
-            for task in done - {waker}:
-                inflight.discard(task)  # type: ignore[arg-type]
-                outcomes.append(task.result())  # type: ignore[arg-type]
-            flush_due = time.monotonic() - last_flush >= 0.1
-            if outcomes and (len(outcomes) >= RESULT_FLUSH or not inflight or flush_due):
+            since_flush = time.monotonic() - last_flush
+            if outcomes and (
+                len(outcomes) >= RESULT_FLUSH or not inflight or since_flush >= FLUSH_SECONDS
+            ):
+                taken = outcomes[:]
+                outcomes.clear()
                 try:
-                    await self._record(outcomes)
+                    await self._record(taken)
                 except Exception:  # unrecorded rows come back when their lease runs out
                     log.exception("recording delivery outcomes failed")
-                outcomes = []
                 last_flush = time.monotonic()
+                continue  # sends finished meanwhile: look again at once
+            if wake.is_set():
+                continue
+            timeout = self.config.poll_seconds
+            if outcomes:
+                timeout = min(timeout, max(0.0, FLUSH_SECONDS - since_flush))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
 
     async def _chores(self, now: datetime) -> None:
         async with self.db.transaction() as session:

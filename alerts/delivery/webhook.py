@@ -26,10 +26,9 @@ import ssl
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
-import h11
 from requests.utils import requote_uri
 
 from alerts.delivery.channels import (
@@ -77,12 +76,11 @@ def split_idempotency(url: str) -> tuple[str, str | None]:
     kept: list[str] = []
     key: str | None = None
     for part in query.split("&"):
-        low = part.lower()
-        prefix = next((p for p in _HEADER_PARTS if low.startswith(p)), None)
-        if prefix is None:
+        low = part[:19].lower()
+        if not low.startswith(_HEADER_PARTS):
             kept.append(part)
         else:
-            key = unquote(part[len(prefix) :])
+            key = unquote(part.partition("=")[2])
     return (f"{base}?{'&'.join(kept)}" if kept else base), key
 
 
@@ -205,6 +203,7 @@ class JsonWebhooks:
         self.size = size
         self._parsed: OrderedDict[str, _Parsed] = OrderedDict()
         self._ssl: dict[bool, ssl.SSLContext] = {}
+        self._verdicts: dict[tuple[IPAddress, int, frozenset[Any]], bool] = {}
         # The host check without name resolution: the names a plain address uses are resolved,
         # and each address checked, at every connection.
         self._no_dns = dataclasses.replace(policy, resolve=lambda host, port: [])
@@ -250,6 +249,20 @@ class JsonWebhooks:
         refusal = self.policy.refusal(base)
         return _Parsed(now, refusal, None if refusal else json_target(base))
 
+    def _may_connect(
+        self, ip: IPAddress, port: int, allowed: frozenset[tuple[IPAddress, int | None]]
+    ) -> bool:
+        """The socket guard's rule for one address (remembered: the answer depends on the
+        address, the port and the allow-list alone)."""
+        key = (ip, port, allowed)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = _connect_allowed(_Egress(allowed), (str(ip), port))
+            if len(self._verdicts) >= self.size:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
+
     async def _addresses(self, target: JsonTarget) -> list[IPAddress]:
         try:
             return [ipaddress.ip_address(target.host.split("%", 1)[0])]
@@ -290,8 +303,7 @@ class JsonWebhooks:
         if not addresses:
             log.warning("alert delivery to json://: the host does not resolve")
             return DeliveryResult(False, failure("unreachable"))
-        state = _Egress(allowed)
-        if not all(_connect_allowed(state, (str(ip), target.port)) for ip in addresses):
+        if not all(self._may_connect(ip, target.port, allowed) for ip in addresses):
             log.warning("alert delivery to json:// tried a connection the policy refuses")
             return DeliveryResult(False, failure("refused_by_policy"), final=True)
         headers = [
@@ -312,7 +324,7 @@ class JsonWebhooks:
         except TimeoutError:
             log.warning("alert delivery to json:// failed (timeout)")
             return DeliveryResult(False, failure("timeout"))
-        except (OSError, ssl.SSLError, h11.ProtocolError) as exc:
+        except (OSError, ssl.SSLError, ValueError) as exc:
             log.warning("alert delivery to json:// failed (unreachable): %s", type(exc).__name__)
             return DeliveryResult(False, failure("unreachable"))
         if 200 <= status < 300:
@@ -325,8 +337,12 @@ class JsonWebhooks:
     async def _post(
         self, target: JsonTarget, address: str, headers: list[tuple[str, str]], payload: bytes
     ) -> int:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[int] = loop.create_future()
+        request = request_bytes(target.path, headers, payload)
         async with asyncio.timeout(target.connect_timeout):
-            reader, writer = await asyncio.open_connection(
+            transport, _ = await loop.create_connection(
+                lambda: _Exchange(request, answer),
                 address,
                 target.port,
                 ssl=self._context(target.verify) if target.secure else None,
@@ -334,22 +350,77 @@ class JsonWebhooks:
             )
         try:
             async with asyncio.timeout(target.read_timeout):
-                conn = h11.Connection(h11.CLIENT)
-                writer.write(
-                    conn.send(h11.Request(method="POST", target=target.path, headers=headers))
-                    + conn.send(h11.Data(data=payload))
-                    + conn.send(h11.EndOfMessage())
-                )
-                await writer.drain()
-                while True:
-                    event = conn.next_event()
-                    if event is h11.NEED_DATA:
-                        conn.receive_data(await reader.read(65536))
-                        continue
-                    if isinstance(event, h11.Response):
-                        return int(event.status_code)
-                    if isinstance(event, h11.ConnectionClosed):
-                        raise ConnectionResetError("closed before an answer")
-                    # InformationalResponse (100 Continue...): keep reading
+                return await answer
         finally:
-            writer.close()
+            transport.close()
+
+
+def request_bytes(path: str, headers: list[tuple[str, str]], payload: bytes) -> bytes:
+    """One HTTP/1.1 POST. Every part is ours or checked: the path is percent-encoded printable
+    ASCII, the host a name or an address, the key and credentials have no line breaks."""
+    lines = [f"POST {path} HTTP/1.1"]
+    for name, value in headers:
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError(f"the {name} header holds a line break")
+        lines.append(f"{name}: {value}")
+    head = "\r\n".join(lines) + "\r\n\r\n"
+    return head.encode("latin1", errors="strict") + payload
+
+
+_STATUS = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})(?: |\r|\n)")
+_MAX_HEAD = 64 * 1024
+
+
+def response_status(data: bytes) -> int | None:
+    """The final status code of an answer that starts with `data`; None until it is known.
+    Informational answers (1xx) are skipped; anything that is not HTTP raises ValueError."""
+    while True:
+        end = data.find(b"\r\n")
+        if end < 0:
+            if len(data) > _MAX_HEAD:
+                raise ValueError("no status line")
+            return None
+        match = _STATUS.match(data[: end + 2])
+        if match is None:
+            raise ValueError("not an HTTP answer")
+        status = int(match.group(1))
+        if status >= 200:
+            return status
+        head_end = data.find(b"\r\n\r\n")
+        if head_end < 0:
+            return None
+        data = data[head_end + 4 :]
+
+
+class _Exchange(asyncio.Protocol):
+    """Writes the request when connected; resolves `answer` with the status code."""
+
+    def __init__(self, request: bytes, answer: asyncio.Future[int]) -> None:
+        self.request = request
+        self.answer = answer
+        self.data = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        cast(asyncio.Transport, transport).write(self.request)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.answer.done():
+            return
+        self.data += data
+        try:
+            status = response_status(self.data)
+        except ValueError as exc:
+            self.answer.set_exception(ConnectionError(str(exc)))
+            self.transport.close()
+            return
+        if status is not None:
+            self.answer.set_result(status)
+            self.transport.close()  # the body is not read: the status says it all
+
+    def eof_received(self) -> bool | None:
+        return None  # close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(exc or ConnectionResetError("closed before an answer"))

@@ -9,7 +9,13 @@ import pytest
 
 from alerts.delivery.channels import AppriseNotifier, ChannelPolicy
 from alerts.delivery.dispatcher import with_idempotency_header
-from alerts.delivery.webhook import json_target, plain_json_target, split_idempotency
+from alerts.delivery.webhook import (
+    json_target,
+    plain_json_target,
+    request_bytes,
+    response_status,
+    split_idempotency,
+)
 from tests.alert_receivers import http_receiver
 
 LOCAL = ChannelPolicy.from_settings("", "127.0.0.1")
@@ -137,3 +143,17 @@ async def test_an_allowed_name_reaches_only_the_allowed_addresses(
         assert receiver.requests == 1
     assert ok.ok
     assert (other_port.ok, other_port.error) == (False, "delivery failed: refused_by_policy")
+
+
+def test_the_status_of_an_answer_is_read_past_informational_ones() -> None:
+    assert response_status(b"HTTP/1.1 20") is None
+    assert response_status(b"HTTP/1.0 204 No Content\r\n") == 204
+    assert response_status(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\n") == 503
+    assert response_status(b"HTTP/1.1 100 Continue\r\nX: y\r\n") is None
+    with pytest.raises(ValueError, match="not an HTTP answer"):
+        response_status(b"SSH-2.0-OpenSSH\r\n")
+
+
+def test_a_header_with_a_line_break_is_never_written() -> None:
+    with pytest.raises(ValueError, match="line break"):
+        request_bytes("/x", [("Idempotency-Key", "k\r\nX-Evil: 1")], b"{}")
