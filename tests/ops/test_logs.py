@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 
 from api.cli.main import main
 from api.http.hardening import redact
-from api.http.logs import QUIETED, configure_logging
+from api.http.logs import QUIETED, configure_logging, log_handler
 from tests.factories import Factory
 from tests.ops.test_metrics import realistic_traffic, secrets_found
 
@@ -176,3 +176,14 @@ def test_serve_refuses_an_unknown_log_format_before_starting(tmp_path: Any) -> N
     )
     assert result.exit_code == 2
     assert "SENTINELLE_LOG_FORMAT='xml' is not valid: json" in result.output
+
+
+def test_text_logs_for_people_carry_the_request_id_too() -> None:
+    stream = io.StringIO()
+    handler = log_handler("text", stream)
+    record = logging.LogRecord("sentinelle.test", logging.INFO, __file__, 1, "hello", None, None)
+    record.request_id = "proxy-7f3a9c21"
+    handler.handle(record)
+    line = stream.getvalue().strip()
+    assert "INFO sentinelle.test hello" in line
+    assert "request_id=proxy-7f3a9c21" in line

@@ -19,8 +19,9 @@ from alerts.delivery.dispatcher import DispatchConfig, Dispatcher
 from alerts.delivery.keys import LinkSigner, secret_keys
 from alerts.delivery.secrets import SecretBox
 from alerts.outbox.writer import OutboxConfig
+from api.http.app import create_app
 from api.settings import Settings
-from incidents.db import Database
+from incidents.db import Database, create_engine
 from tests.alert_receivers import HttpReceiver, http_receiver
 from tests.factories import BAMAKO, DIEMA, GAO, KIDAL, MENAKA, Caller, Factory, incident_payload
 from tests.live import fx_http, fx_live_url
@@ -116,6 +117,31 @@ async def test_outbox_depth_rises_with_an_alert_and_falls_once_it_is_delivered(
         )
         == 1
     )
+
+
+async def test_every_api_process_reports_the_same_outbox_and_counts_its_own_requests(
+    client: Client, factory: Factory, settings: Settings
+) -> None:
+    operator = await factory.operator()
+    planner = await factory.caller("planner")
+    reporter = await factory.caller("reporter")
+    with http_receiver() as receiver:
+        await subscribe(client, planner, receiver, "two")
+        reported = await client.post(
+            "/api/v1/incidents",
+            json=incident_payload(at=DIEMA, sharing_level="green"),
+            headers=reporter.headers,
+        )
+        assert reported.status_code == 201, reported.text
+    # A second API process: its own app, its own connections, the same database.
+    other = create_app(settings, db=Database(create_engine(settings.database_url, pooled=False)))
+    async with AsyncTestClient(app=other) as second:
+        here, there = await scrape(client, operator), await scrape(second, operator)
+    pending = "sentinelle_outbox_deliveries"
+    assert value(here, pending, state="pending") == value(there, pending, state="pending") == 1
+    posted = {"method": "POST", "route": "/api/v1/incidents", "status": "201"}
+    assert value(here, "sentinelle_http_requests_total", **posted) == 1
+    assert value(there, "sentinelle_http_requests_total", **posted) == 0
 
 
 async def test_a_delivery_given_up_is_a_dead_letter(
