@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.web import account, missions, officer, pages, planner
+from api.web import account, missions, officer, pages, planner, reports
 from api.web.schema import local_render_plugins
 
 HERE = Path(__file__).parent
@@ -78,6 +78,7 @@ class WebPlugin(InitPluginProtocol):
                 *planner.ROUTES,
                 *account.ROUTES,
                 *missions.ROUTES,
+                *reports.ROUTES,
                 service_worker,
                 # Vendored libraries (Leaflet, Swagger UI) change only with a release of
                 # Sentinelle: kept a week, so a repeat visit of the map loads them from the cache.
