@@ -35,6 +35,7 @@ from api.web.pages import (
     current,
     language,
     page,
+    places_of,
     to_sign_in,
     zone_groups,
 )
@@ -214,14 +215,15 @@ def _number(text: str) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
 
 
-def _place(name: str, field: str, errors: dict[str, str], _: Any) -> Any:
+def _place(name: str, field: str, errors: dict[str, str], _: Any, places: Any = None) -> Any:
     name = name.strip()
     if not name:
         errors[field] = _("Give a place name.")
         return None
-    found = _gazetteer().lookup(name)
+    gazetteer = places if places is not None else _gazetteer()  # the API's, with imports
+    found = gazetteer.lookup(name)
     if found is None:
-        close = [p.name for p in _gazetteer().suggest(name, limit=3)]
+        close = [p.name for p in gazetteer.suggest(name, limit=3)]
         errors[field] = _("Unknown place: %s.") % name[:80] + (
             " " + _("Did you mean: %s?") % ", ".join(close) if close else ""
         )
@@ -274,6 +276,7 @@ def build_subscription(
     channel: str | None,
     manager: bool,
     zone_names: dict[str, str] | None = None,
+    places: Any = None,
 ) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """The form as the API's subscription body, or the errors per field (in `lang`)."""
     _ = i18n.gettext_for(lang)
@@ -288,7 +291,7 @@ def build_subscription(
             area = {"zones": [values["zone"]]}
             default_name = (zone_names or {}).get(values["zone"], "")
     elif kind == "circle":
-        found = _place(values.get("place", ""), "place", errors, _)
+        found = _place(values.get("place", ""), "place", errors, _, places)
         radius = _number(values.get("radius_km", ""))
         if radius is None or not 0 < radius <= 500:
             errors["radius_km"] = _("Give a distance greater than 0 and at most 500 km.")
@@ -306,7 +309,7 @@ def build_subscription(
         elif len(names) > 30:
             errors["route_places"] = _("At most 30 places.")
         else:
-            points = [_place(n, "route_places", errors, _) for n in names]
+            points = [_place(n, "route_places", errors, _, places) for n in names]
             if "route_places" not in errors:
                 coords = [[p.lon, p.lat] for p in points]
                 area = {"route": {"type": "LineString", "coordinates": coords}}
@@ -509,7 +512,9 @@ async def subscription_create(
             channel_error = _("Choose a channel or give a new address.")
     manager = principal.role in MANAGERS
     zone_names = {z["id"]: z["name"] for z in await _zones(container, principal, lang)}
-    body, errors = build_subscription(values, types, lang, channel, manager, zone_names)
+    body, errors = build_subscription(
+        values, types, lang, channel, manager, zone_names, places_of(container)
+    )
     if channel_error:
         errors["channel"] = channel_error
         body = None

@@ -25,7 +25,17 @@ from litestar.response import Redirect, Template
 from api.bootstrap import Container
 from api.web import i18n
 from api.web import session as sessions
-from api.web.pages import OPT, PREFIX, _gazetteer, _headers, current, language, page, to_sign_in
+from api.web.pages import (
+    OPT,
+    PREFIX,
+    _gazetteer,
+    _headers,
+    current,
+    language,
+    page,
+    places_of,
+    to_sign_in,
+)
 from incidents.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
 from incidents.identity.accounts import Principal
 from incidents.intake.service import normalise_phone
@@ -246,9 +256,10 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _place(text: str, _: Any) -> tuple[Any, str | None]:
-    """The gazetteer's place for `text`, or the error to show (with close names)."""
-    gazetteer = _gazetteer()
+def _place(text: str, _: Any, places: Any = None) -> tuple[Any, str | None]:
+    """The gazetteer's place for `text` (`places`: the API's, with the imported places), or
+    the error to show (with close names)."""
+    gazetteer = places if places is not None else _gazetteer()
     found = gazetteer.lookup(text)
     if found is not None:
         return found, None
@@ -260,7 +271,7 @@ def _place(text: str, _: Any) -> tuple[Any, str | None]:
 
 
 def build_mission(
-    form: dict[str, Any], members: set[str], lang: str
+    form: dict[str, Any], members: set[str], lang: str, gazetteer: Any = None
 ) -> tuple[dict[str, Any] | None, dict[str, str], dict[str, str]]:
     """The form as the body of POST /api/v1/missions, or the errors per field (in `lang`);
     and which form field each API field of the body came from (to show the service's own
@@ -295,7 +306,7 @@ def build_mission(
         errors["route"] = _("Give at least two places, in travel order: Mopti, Douentza, Gao.")
     else:
         for name in names[:50]:
-            found, problem = _place(name, _)
+            found, problem = _place(name, _, gazetteer)
             if problem:
                 errors["route"] = problem
                 break
@@ -313,7 +324,7 @@ def build_mission(
         if not where:
             errors[key] = _("Give the stop's place.")
             continue
-        found, problem = _place(where, _)
+        found, problem = _place(where, _, gazetteer)
         if problem:
             errors[key] = problem
             continue
@@ -489,7 +500,7 @@ async def plan(
             request, web, _("Planners, officers and administrators plan missions; ask one of them.")
         )
     members = {m["user_id"] for m in await _service(container).members(principal)}
-    body, errors, origin = build_mission(form, members, lang)
+    body, errors, origin = build_mission(form, members, lang, places_of(container))
     if body is not None:
         try:
             created = await _service(container).create(principal, body, now=datetime.now(UTC))

@@ -30,11 +30,11 @@ from api.web import session as sessions
 from api.web.pages import (
     OPT,
     PREFIX,
-    _gazetteer,
     _headers,
     current,
     language,
     page,
+    places_of,
     to_sign_in,
     zone_groups,
 )
@@ -393,7 +393,7 @@ async def publish_held(
         else:
             errors["type"] = _("Choose what happened.")
     if typed["place"]:
-        found = _gazetteer().lookup(typed["place"])
+        found = places_of(container).lookup(typed["place"])  # with the imported places
         if found is None:
             errors["place"] = _("Unknown place.")
         else:
