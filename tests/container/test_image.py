@@ -260,6 +260,19 @@ def test_the_service_user_writes_only_its_data_directory(container: Container) -
     assert code.returncode != 0
 
 
+def test_image_carries_no_local_state_keys_or_sources(container: Container) -> None:
+    """A developer's generated key, databases and Git history never go into the image."""
+    found = container.exec(
+        "sh",
+        "-c",
+        "find / -xdev \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o "
+        "\\( -name secret.key -o -name 'sentinelle*.db' -o -name .git -o -name .venv \\) -print; "
+        "ls -d /src /tmp/wheels 2>/dev/null; true",
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == []
+
+
 def test_image_serves_on_sqlite_and_keeps_its_data_across_a_restart(
     container: Container,
 ) -> None:
@@ -276,6 +289,7 @@ def test_image_serves_on_sqlite_and_keeps_its_data_across_a_restart(
     # The database and the generated keys are in the volume, owned by the service user: a new
     # start (an upgrade, a reboot) reads the same incident, narrative decrypted.
     assert (container.volume / "sentinelle.db").stat().st_uid == SERVICE_UID
+    assert (container.volume / "secret.key").stat().st_uid == SERVICE_UID
     container.start()
     container.wait_healthy()
     again = httpx.get(container.url(location), headers=headers, timeout=30)
