@@ -38,7 +38,9 @@ PER_VIEW = 250
 async def test_a_thousand_subscribers_get_one_message_each_rendered_once_per_view(
     settings: Settings, db: Database, factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fast = dataclasses.replace(settings, **{**FAST_RETRIES, "channel_allow_hosts": "127.0.0.1"})
+    fast = dataclasses.replace(
+        dataclasses.replace(settings, **FAST_RETRIES), channel_allow_hosts="127.0.0.1"
+    )
     app = create_app(fast, db=db)
     reporter = await factory.caller("reporter")
     own = await factory.caller("officer", org_id=reporter.org_id)
