@@ -27,9 +27,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import unquote
-
-from requests.utils import requote_uri
+from urllib.parse import quote, unquote
 
 from alerts.delivery.channels import (
     ChannelPolicy,
@@ -82,6 +80,12 @@ def split_idempotency(url: str) -> tuple[str, str | None]:
         else:
             key = unquote(part.partition("=")[2])
     return (f"{base}?{'&'.join(kept)}" if kept else base), key
+
+
+def requote_uri(path: str) -> str:
+    """The path as `requests` sends it: characters outside the URI set percent-encoded, escapes
+    already there kept."""
+    return quote(path, safe="!#$%&'()*+,/:;=?@[]~")
 
 
 def json_target(url: str) -> JsonTarget | None:
