@@ -61,6 +61,7 @@ class ReportIncident:
     severity: int | None = None
     sharing_level: str | None = None
     source: str | None = None
+    demo: bool = False  # a synthetic incident of `sentinelle demo` (counted in demo mode only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ class Figures:
     masked_now: int
     marking: str
     sources: list[tuple[str, int]] = field(default_factory=list)
+    demo: bool = False
 
 
 # --- words --------------------------------------------------------------------------------------
@@ -324,6 +326,7 @@ def compute(
         total_before=len(before_items),
         masked_now=sum(1 for i in now_items if i.masked),
         marking=marking(now_items, lang),
+        demo=any(i.demo for i in now_items),
         sources=sorted(
             Counter(i.source for i in now_items if i.source and not i.masked).items(),
             key=lambda kv: (-kv[1], kv[0]),

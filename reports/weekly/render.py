@@ -15,6 +15,7 @@ from reports.weekly.map import LEVEL_COLOURS, legend
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
         "title": "Rapport de situation hebdomadaire",
+        "demo": "DONNÉES DE DÉMONSTRATION (synthétiques) : ne décrivent aucun fait réel.",
         "previous": "comparé au",
         "made": "établi le",
         "summary": "En bref",
@@ -52,6 +53,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Weekly situation report",
+        "demo": "DEMONSTRATION DATA (synthetic): no real event is described.",
         "previous": "compared with",
         "made": "made on",
         "summary": "Summary",

@@ -328,6 +328,7 @@ def _report_incident(feature: IncidentFeature, zone_id: str | None, lang: str) -
         severity=props.severity if isinstance(props.severity, int) else None,
         sharing_level=props.sharing_level if isinstance(props.sharing_level, str) else None,
         source=props.source_type if isinstance(props.source_type, str) else None,
+        demo=props.demo is True,
     )
 
 

@@ -79,6 +79,13 @@ def test_masked_entries_are_one_aggregate_line_without_day_type_or_place() -> No
     row = fig.notable[0]
     assert (row.masked, row.count, row.when, row.what) == (True, 3, "—", "Diffusion restreinte")
     assert fig.masked_now == 3
+    assert not fig.demo
+
+
+def test_a_report_with_demonstration_incidents_says_so() -> None:
+    item = _incident(1, 24, "ml0103")
+    synthetic = ReportIncident(**{**{f: getattr(item, f) for f in item.__slots__}, "demo": True})
+    assert compute(WEEK, [synthetic], [DIEMA], [], "fr").demo
 
 
 @pytest.mark.parametrize(
