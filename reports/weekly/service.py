@@ -75,7 +75,9 @@ class WeeklyReports:
         report_zones = [
             ReportZone(z.id, z.name_en if lang == "en" else z.name_fr, z.kind) for z in zones
         ]
-        incidents, located = await self._incidents(viewer, period, zones, lang)
+        incidents, located = await self._incidents(
+            viewer, period, zones, lang, restrict=bool(request.zones)
+        )
         levels = await self._levels(snapshot, period, zones)
         figures = compute(period, incidents, report_zones, levels, lang)
         routes = await self._routes(viewer, period, lang)
@@ -158,7 +160,13 @@ class WeeklyReports:
     # --- incidents -------------------------------------------------------------------------
 
     async def _incidents(
-        self, viewer: Principal, period: Period, zones: Sequence[Any], lang: str
+        self,
+        viewer: Principal,
+        period: Period,
+        zones: Sequence[Any],
+        lang: str,
+        *,
+        restrict: bool = False,
     ) -> tuple[list[ReportIncident], list[tuple[ReportIncident, tuple[float, float]]]]:
         """The incidents of the period, the previous one and the charted weeks as `viewer` may
         see them (IncidentService.list: masked entries stay masked), with the point each is
@@ -180,8 +188,8 @@ class WeeklyReports:
         out: list[ReportIncident] = []
         located: list[tuple[ReportIncident, tuple[float, float]]] = []
         for feature, point, zone_id in zip(kept, points, zone_ids, strict=True):
-            if zone_id is None and zones:
-                continue  # outside the report's zones
+            if zone_id is None and restrict:
+                continue  # outside the zones asked for (else counted, in no zone's line)
             item = _report_incident(feature, zone_id, lang)
             out.append(item)
             located.append((item, point))

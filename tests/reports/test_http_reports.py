@@ -189,3 +189,18 @@ async def test_a_signed_link_with_a_wrong_signature_is_a_plain_404(
     other = await client.get("/api/v1/public/reports/not-an-id", params={"sig": "x"})
     assert other.status_code == 404
     assert other.json()["detail"] == answer.json()["detail"]
+
+
+async def test_zones_restrict_the_report_to_the_incidents_inside_them(
+    client: AsyncTestClient, factory: Factory
+) -> None:
+    reporter = await factory.caller("reporter")
+    for k, at in enumerate((DIEMA, GAO)):
+        body = incident_payload(at=at, days_ago=_days_ago_in_last_week(k), sharing_level="green")
+        answer = await client.post("/api/v1/incidents", json=body, headers=reporter.headers)
+        assert answer.status_code == 201
+    status, everywhere, _ = await _report(client, reporter)
+    assert "2 incidents signalés sur la période" in everywhere
+    status, diema, _ = await _report(client, reporter, zones="town_diema")
+    assert status == 200
+    assert "1 incidents signalés sur la période" in diema
