@@ -84,24 +84,26 @@ def machine_load() -> dict[str, float]:
 
 
 def unmeasurable(
-    results: dict[str, Any],
     measure: str,
     reason: str,
     *,
+    results: dict[str, Any] | None = None,
     unit: str = "",
     generator: str = IN_PROCESS,
 ) -> Row:
     """Declare that `measure` could not be measured honestly (e.g. the load generator would be
-    the bottleneck): no figure is stored, the reason is, and `python -m bench` exits non-zero."""
-    results[measure] = {
-        "value": None,
-        "unit": unit,
-        "reference": None,
-        "ratio": None,
-        "unmeasurable": reason,
-        "generator": generator,
-        "load": machine_load(),
-    }
+    the bottleneck): `python -m bench` then exits non-zero. With `results`, its entry is stored
+    there with no figure, the reason, the generator and the machine's load."""
+    if results is not None:
+        results[measure] = {
+            "value": None,
+            "unit": unit,
+            "reference": None,
+            "ratio": None,
+            "unmeasurable": reason,
+            "generator": generator,
+            "load": machine_load(),
+        }
     _unmeasured.append((measure, reason))
     return (measure, "not measured", "–", f"unmeasurable: {reason}")
 
@@ -142,10 +144,10 @@ def record(
         raise ValueError(f"{measure}: a ratio needs the reference it was measured against")
     if generator == PYTHON_LOADGEN and reference is not None:
         return unmeasurable(
-            results,
             measure,
             "driven by the Python load generator, which is the bottleneck: install wrk "
             "(apt-get install -y wrk) and run again",
+            results=results,
             unit=unit,
             generator=generator,
         )

@@ -142,7 +142,9 @@ def test_a_measure_declared_unmeasurable_makes_python_m_bench_exit_non_zero(
     def run(results: dict[str, Any]) -> list[harness.Row]:
         return [
             harness.record(results, "fake.floor", 100.0, "req/s", generator=harness.WRK),
-            harness.unmeasurable(results, "fake.rps", "no wrk on this machine", unit="req/s"),
+            harness.unmeasurable(
+                "fake.rps", "no wrk on this machine", results=results, unit="req/s"
+            ),
         ]
 
     fake = types.ModuleType("bench.bench_fake")
