@@ -48,6 +48,7 @@ from incidents.errors import DomainError, NotFound
 from incidents.identity.accounts import Principal
 from incidents.risk.coverage import NO_DATA, ZoneCoverage
 from incidents.risk.model import LEVEL_CODES, TRENDS
+from incidents.risk.past import coverage_on
 from incidents.risk.service import Assessment, StoredRisk
 from incidents.sharing.service import visible_in_full
 from incidents.taxonomy import catalogue as taxonomy
@@ -532,12 +533,19 @@ class Bar:
     title: str = ""
 
 
-def history_bars(points: list[Any], lang: str) -> list[Bar]:
+def history_bars(
+    points: list[Any], lang: str, coverage: list[ZoneCoverage] | None = None
+) -> list[Bar]:
+    """One bar per history point; a day on which the zone had too little data is a low grey bar
+    "pas de données / no data", never the stored level 1 (the API's history says the same)."""
     bars = []
     for k, p in enumerate(points):
-        label = level_label(p.level, lang)
+        no_data = coverage is not None and k < len(coverage) and not coverage[k].has_data
+        level = None if no_data else p.level
+        label = level_label(level, lang)
         day = when_text(p.at, lang)
-        bars.append(Bar(day, p.level, label, x=k * 6, height=8 * p.level, title=f"{day}: {label}"))
+        height = 2 if level is None else 8 * level
+        bars.append(Bar(day, level or 0, label, x=k * 6, height=height, title=f"{day}: {label}"))
     return bars
 
 
@@ -584,7 +592,14 @@ async def zone_page(
         return _not_found(request, web, zone_id)
     except DomainError:
         points = []
-    bars = history_bars(points, lang)
+    past = await coverage_on(
+        container.risk,
+        zone_id,
+        [p.at for p in points],
+        conditions=await _conditions_for(container, principal),
+        full_view=visible_in_full(principal),
+    )
+    bars = history_bars(points, lang, past)
     _ = i18n.gettext_for(lang)
     return page(
         request,
