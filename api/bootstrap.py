@@ -16,7 +16,9 @@ route module or command builds or changes a service. What is built, in order:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +79,8 @@ from missions.nearby import MissionIncidentWatch
 from missions.service import MissionService
 from reports.config import ReportsConfig
 from reports.weekly.service import WeeklyReports
+
+log = logging.getLogger("sentinelle")
 
 Hook = Callable[[], Awaitable[None]]
 TrustLookup = Callable[[Any, Principal], Awaitable[Principal]]
@@ -182,10 +186,25 @@ class Container:
             await hook()
 
     async def shutdown(self) -> None:
-        """Stop the background work, then close the database."""
-        for hook in self.on_shutdown:
-            await hook()
-        await self.db.dispose()
+        """Stop the background work, then close the database. Each step has a grace period: a
+        step stuck (a background task waiting on the database, say) is logged and left behind,
+        never holding the process's exit for ever (what was committed is in the database)."""
+        for hook in [*self.on_shutdown, self.db.dispose]:
+            step = asyncio.ensure_future(hook())
+            done, _ = await asyncio.wait({step}, timeout=SHUTDOWN_GRACE_SECONDS)
+            if not done:
+                step.cancel()
+                log.warning(
+                    "shutdown: %s did not finish within %d s; going on without it",
+                    getattr(hook, "__qualname__", hook),
+                    SHUTDOWN_GRACE_SECONDS,
+                )
+            elif not step.cancelled() and step.exception() is not None:
+                log.error("shutdown: %s failed", hook, exc_info=step.exception())
+
+
+# How long one step of the shutdown may take before it is left behind (Container.shutdown).
+SHUTDOWN_GRACE_SECONDS = 15
 
 
 def mask_rules(settings: Settings, id_key: bytes) -> MaskRules:

@@ -1001,8 +1001,8 @@ class RiskService:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Not `await task`: a worker stuck in a database call must not hold the shutdown.
+            await asyncio.wait({task}, timeout=10)
         self._wake = None
 
     async def _work(self, clock: Callable[[], datetime]) -> None:
