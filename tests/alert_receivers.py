@@ -92,10 +92,15 @@ def _handler(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def http_receiver(**options: Any) -> Iterator[HttpReceiver]:
+def http_receiver(*, backlog: int = 5, **options: Any) -> Iterator[HttpReceiver]:
+    """A receiver on a free loopback port; `backlog`: connections queued before the kernel
+    resets new ones (the standard library's 5 by default; a burst test wants more)."""
     receiver = HttpReceiver(**options)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver), bind_and_activate=False)
     server.daemon_threads = True
+    server.request_queue_size = backlog
+    server.server_bind()
+    server.server_activate()
     receiver.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

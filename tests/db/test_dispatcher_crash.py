@@ -53,6 +53,36 @@ def worker(settings: Settings, database_url: str, name: str) -> subprocess.Popen
     )
 
 
+async def queue_deliveries(
+    settings: Settings, db: Database, factory: Factory, receiver: HttpReceiver, count: int
+) -> set[str]:
+    """`count` subscriptions around Diéma, each to its own path of `receiver`, and one incident
+    there: `count` deliveries waiting in the outbox; their idempotency keys."""
+    app = create_app(settings, db=db)
+    subscriber = await factory.caller("planner")
+    reporter = await factory.caller("reporter")
+    owner = Principal(subscriber.user_id, subscriber.org_id, Role.PLANNER)
+    now = datetime.now(UTC)
+    for i in range(count):
+        await app.state.container.alerts.create_subscription(
+            owner,
+            {
+                "channels": [receiver.url(f"s{i}")],
+                "area": {"point": {"lat": DIEMA[0], "lon": DIEMA[1]}, "radius_km": 30},
+            },
+            now=now,
+        )
+    await app.state.container.incidents.report(
+        Principal(reporter.user_id, reporter.org_id, Role.REPORTER),
+        msgspec.convert(incident_payload(at=DIEMA), IncidentIn),
+        now=now,
+    )
+    async with db.read() as session:
+        expected = set((await session.execute(select(DeliveryRow.idempotency_key))).scalars())
+    assert len(expected) == count
+    return expected
+
+
 @pytest.fixture(name="slow_receiver")
 def fx_slow_receiver() -> Iterator[HttpReceiver]:
     with http_receiver(delay_s=0.3) as receiver:
@@ -66,28 +96,7 @@ async def test_killing_the_worker_mid_batch_loses_nothing_and_keeps_the_idempote
     factory: Factory,
     slow_receiver: HttpReceiver,
 ) -> None:
-    app = create_app(settings, db=db)
-    subscriber = await factory.caller("planner")
-    reporter = await factory.caller("reporter")
-    owner = Principal(subscriber.user_id, subscriber.org_id, Role.PLANNER)
-    now = datetime.now(UTC)
-    for i in range(SUBSCRIPTIONS):
-        await app.state.container.alerts.create_subscription(
-            owner,
-            {
-                "channels": [slow_receiver.url(f"s{i}")],
-                "area": {"point": {"lat": DIEMA[0], "lon": DIEMA[1]}, "radius_km": 30},
-            },
-            now=now,
-        )
-    await app.state.container.incidents.report(
-        Principal(reporter.user_id, reporter.org_id, Role.REPORTER),
-        msgspec.convert(incident_payload(at=DIEMA), IncidentIn),
-        now=now,
-    )
-    async with db.read() as session:
-        expected = set((await session.execute(select(DeliveryRow.idempotency_key))).scalars())
-    assert len(expected) == SUBSCRIPTIONS
+    expected = await queue_deliveries(settings, db, factory, slow_receiver, SUBSCRIPTIONS)
 
     first = worker(settings, database_url, "first")
     try:

@@ -7,27 +7,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 
-import msgspec
 import pytest
 from sqlalchemy import func, select
 
 from alerts.core.tables import DeliveryRow
-from api.http.app import create_app
 from api.settings import Settings
 from incidents.db import Database
-from incidents.identity.accounts import Principal
-from incidents.records.model import Role
-from incidents.records.schemas import IncidentIn
-from tests.alert_receivers import HttpReceiver, _handler
-from tests.db.test_dispatcher_crash import worker
-from tests.factories import DIEMA, Factory, incident_payload
+from tests.alert_receivers import HttpReceiver, http_receiver
+from tests.db.test_dispatcher_crash import queue_deliveries, worker
+from tests.factories import Factory
 
 SUBSCRIPTIONS = 500
 BATCH = 100  # SENTINELLE_DISPATCH_BATCH in `worker`: at most this many leased by one worker
@@ -35,20 +27,8 @@ BATCH = 100  # SENTINELLE_DISPATCH_BATCH in `worker`: at most this many leased b
 
 @pytest.fixture(name="receiver")
 def fx_receiver() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver(delay_s=0.02)
-
-    class Server(ThreadingHTTPServer):
-        request_queue_size = 1024  # a burst of connections is queued, not reset
-        daemon_threads = True
-
-    server = Server(("127.0.0.1", 0), _handler(receiver))
-    receiver.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with http_receiver(delay_s=0.02, backlog=1024) as receiver:
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -68,28 +48,7 @@ async def test_two_dispatchers_share_the_work_and_survive_one_killed_mid_batch(
     factory: Factory,
     receiver: HttpReceiver,
 ) -> None:
-    app = create_app(settings, db=db)
-    subscriber = await factory.caller("planner")
-    reporter = await factory.caller("reporter")
-    owner = Principal(subscriber.user_id, subscriber.org_id, Role.PLANNER)
-    now = datetime.now(UTC)
-    for i in range(SUBSCRIPTIONS):
-        await app.state.container.alerts.create_subscription(
-            owner,
-            {
-                "channels": [receiver.url(f"s{i}")],
-                "area": {"point": {"lat": DIEMA[0], "lon": DIEMA[1]}, "radius_km": 30},
-            },
-            now=now,
-        )
-    await app.state.container.incidents.report(
-        Principal(reporter.user_id, reporter.org_id, Role.REPORTER),
-        msgspec.convert(incident_payload(at=DIEMA), IncidentIn),
-        now=now,
-    )
-    async with db.read() as session:
-        expected = set((await session.execute(select(DeliveryRow.idempotency_key))).scalars())
-    assert len(expected) == SUBSCRIPTIONS
+    expected = await queue_deliveries(settings, db, factory, receiver, SUBSCRIPTIONS)
 
     doomed = worker(settings, database_url, "doomed")
     survivor = worker(settings, database_url, "survivor")
