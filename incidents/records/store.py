@@ -701,6 +701,23 @@ def _masked_match(row: Any, query: IncidentQuery, rules: MaskRules) -> bool:
     return True
 
 
+def _older_than(after: tuple[datetime, uuid.UUID]) -> Any:
+    """Rows after `after` (occurred_at, id) in newest-first order: where a batch continues."""
+    return or_(
+        IncidentRow.occurred_at < after[0],
+        and_(IncidentRow.occurred_at == after[0], IncidentRow.id < after[1]),
+    )
+
+
+def _page_decided(found: list[Any], wanted: int, after: tuple[datetime, uuid.UUID]) -> bool:
+    """Whether the best `wanted` of `found` (key first, sorted here best first) are known:
+    every row not read yet has a key below (after time, 1, after id)."""
+    if len(found) < wanted:
+        return False
+    found.sort(key=lambda kr: kr[0], reverse=True)
+    return bool(found[wanted - 1][0] >= (after[0], 1, after[1]))
+
+
 def _key(row: Any, masked: bool, rules: MaskRules | None) -> ListKey:
     if masked and rules is not None:
         return masked_list_key(row.id, row.occurred_at, TimePrecision(row.time_precision), rules)
@@ -873,22 +890,14 @@ class IncidentStore:
         while True:
             page = stmt
             if after is not None:
-                page = stmt.where(
-                    or_(
-                        IncidentRow.occurred_at < after[0],
-                        and_(IncidentRow.occurred_at == after[0], IncidentRow.id < after[1]),
-                    )
-                )
+                page = stmt.where(_older_than(after))
             rows = list((await self.session.scalars(page.limit(batch))).all())
             found += await self._keep(rows, query, masking, cursor)
             if len(rows) < batch:
                 break
             after = (rows[-1].occurred_at, rows[-1].id)
-            if len(found) >= wanted:
-                found.sort(key=lambda kr: kr[0], reverse=True)
-                # Every row not read yet has a key below (after time, 1, after id).
-                if found[wanted - 1][0] >= (after[0], 1, after[1]):
-                    break
+            if _page_decided(found, wanted, after):
+                break
             batch = min(batch * 2, 2000)
         found.sort(key=lambda kr: kr[0], reverse=True)
         return found[:wanted]
@@ -913,12 +922,7 @@ class IncidentStore:
         while True:
             bound = []
             if after is not None:
-                bound.append(
-                    or_(
-                        IncidentRow.occurred_at < after[0],
-                        and_(IncidentRow.occurred_at == after[0], IncidentRow.id < after[1]),
-                    )
-                )
+                bound.append(_older_than(after))
             one = select(*light).where(*conds, *bound).order_by(*_CORE_NEWEST_FIRST).limit(batch)
             parts = [one.where(_T.c.cell == cell).subquery() for cell in cells]
             merged = union_all(*(select(p) for p in parts)).subquery()
@@ -928,11 +932,8 @@ class IncidentStore:
             if len(rows) < batch:
                 break
             after = (rows[-1].occurred_at, rows[-1].id)
-            if len(found) >= wanted:
-                found.sort(key=lambda kr: kr[0], reverse=True)
-                # Every row not read yet has a key below (after time, 1, after id).
-                if found[wanted - 1][0] >= (after[0], 1, after[1]):
-                    break
+            if _page_decided(found, wanted, after):
+                break
             batch = min(batch * 2, 2000)
         found.sort(key=lambda kr: kr[0], reverse=True)
         return [(k, r.id) for k, r in found[:wanted]]
