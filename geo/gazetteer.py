@@ -37,6 +37,43 @@ EARTH_RADIUS_KM = 6371.0088
 LOOKUP_CUTOFF = 84.0
 # Names this short only match exactly: "Ber" vs "Bla" is too close to call.
 MIN_FUZZY_LENGTH = 5
+# Packaged village names shorter than this are not looked up at all ("Tin", "Dah").
+MIN_VILLAGE_LENGTH = 4
+# Packaged village names that are mostly ordinary words in messages (French words, peoples'
+# names): never read as a village ("balle perdue", "site", "les Bambara"). Towns and imported
+# places of those names are still found.
+_VILLAGE_STOPWORDS = frozenset(
+    {
+        "balle",
+        "site",
+        "jour",
+        "camp",
+        "poste",
+        "gare",
+        "marche",
+        "route",
+        "centre",
+        "ville",
+        "village",
+        "foire",
+        "bambara",
+        "songhai",
+        "sonrai",
+        "bella",
+        "mossi",
+        "peul",
+        "peulh",
+        "peuls",
+        "dogon",
+        "bozo",
+        "arabe",
+        "touareg",
+        "maure",
+        "maures",
+        "bandit",
+        "bandits",
+    }
+)
 # Words that are place names but mostly appear in messages as ordinary French words.
 _AMBIGUOUS_WORDS = frozenset({"bla", "san", "ber", "koro", "sibi", "bamba", "kati", "fana"})
 
@@ -101,24 +138,38 @@ def normalize_name(text: str) -> str:
 class Gazetteer:
     """Name → locality lookups over the packaged Mali localities."""
 
-    def __init__(self, *tiers: Sequence[tuple[Locality, Sequence[str]]]) -> None:
-        """Entries in tiers (packaged, then imported): a name of an earlier tier wins."""
+    def __init__(
+        self, *tiers: Sequence[tuple[Locality, Sequence[str]]], fallback_tiers: int = 0
+    ) -> None:
+        """Entries in tiers (packaged towns, imported, packaged villages): a name of an earlier
+        tier wins. The last `fallback_tiers` tiers stay last when places are imported."""
         self._tiers = [list(t) for t in tiers]
+        self._fallback_tiers = fallback_tiers
         self._flat = [entry for tier in self._tiers for entry in tier]
         self.localities: list[Locality] = [loc for tier in tiers for loc, _ in tier]
         self._index: dict[str, Locality] = {}
-        for tier in tiers:
+        # Names of the fallback (village) tiers: matched exactly only, never as a typo, and
+        # only when long enough not to be a fragment of another name ("Tin" of "Tin-Hama").
+        self._village_keys: set[str] = set()
+        first_fallback = len(self._tiers) - fallback_tiers
+        for number, tier in enumerate(self._tiers):
+            village = number >= first_fallback
             # Main names win over alternate names; larger places win ties (entries sorted).
-            for loc, _ in tier:
-                self._index.setdefault(normalize_name(loc.name), loc)
-            for loc, alternates in tier:
-                for alt in alternates:
-                    key = normalize_name(alt)
-                    if key:
-                        self._index.setdefault(key, loc)
-        self._keys = list(self._index)
+            names = [(loc, [loc.name]) for loc, _ in tier] + [(loc, alts) for loc, alts in tier]
+            for loc, spellings in names:
+                for spelling in spellings:
+                    key = normalize_name(spelling)
+                    if not key or key in self._index:
+                        continue
+                    if village:
+                        if len(key) < MIN_VILLAGE_LENGTH or key in _VILLAGE_STOPWORDS:
+                            continue
+                        self._village_keys.add(key)
+                    self._index[key] = loc
+        # Keys a typo may stand for: towns and imported places, not the packaged villages.
+        self._keys = [k for k in self._index if k not in self._village_keys]
         self._coords: npt.NDArray[np.float64] | None = None
-        self._max_words = max((k.count(" ") + 1 for k in self._keys), default=1)
+        self._max_words = max((k.count(" ") + 1 for k in self._index), default=1)
 
     @classmethod
     def load(cls, places_file: Path | None = None) -> Gazetteer:
@@ -141,7 +192,15 @@ class Gazetteer:
             ((r.locality, r.alternate_names) for r in records),
             key=lambda e: (_KIND_RANK.get(e[0].kind, len(_KIND_RANK)), -(e[0].population or 0)),
         )
-        return Gazetteer(*self._tiers, extra)
+        # Imported places come before the packaged villages: a deployment's own list (the OCHA
+        # COD seats) names a place before GeoNames' or OSM's village of the same name.
+        split = len(self._tiers) - self._fallback_tiers
+        return Gazetteer(
+            *self._tiers[:split],
+            extra,
+            *self._tiers[split:],
+            fallback_tiers=self._fallback_tiers,
+        )
 
     def __len__(self) -> int:
         return len(self.localities)
@@ -207,6 +266,7 @@ class Gazetteer:
         """
         tokens = [t for w in words for t in normalize_name(w).split()]
         fallback: Locality | None = None
+        village: Locality | None = None
         for size in range(min(self._max_words, len(tokens)), 0, -1):
             for start in range(len(tokens) - size + 1):
                 key = " ".join(tokens[start : start + size])
@@ -215,6 +275,10 @@ class Gazetteer:
                     continue
                 if size == 1 and key in _AMBIGUOUS_WORDS:
                     fallback = fallback or loc
+                    continue
+                if key in self._village_keys:
+                    # A town or imported place named anywhere in the message wins.
+                    village = village or loc
                     continue
                 return loc
         for size in range(min(2, len(tokens)), 0, -1):
@@ -225,20 +289,35 @@ class Gazetteer:
                 match = process.extractOne(key, self._keys, scorer=fuzz.ratio, score_cutoff=88)
                 if match:
                     return self._index[match[0]]
-        return fallback
+        return fallback or village
 
 
 def _int_or_none(text: str) -> int | None:
     return int(text) if text.strip() else None
 
 
+# The packaged files (geo/data, see SOURCES.md): towns (GeoNames cities500 and curated rows),
+# then villages (GeoNames' other populated places, then OpenStreetMap's), a name of the towns'
+# file winning over a village of the same name.
+PACKAGED_TOWNS = "mali_localities.csv"
+PACKAGED_VILLAGES = ("mali_villages.csv", "mali_villages_osm.csv")
+
+
+def _packaged_entries(name: str) -> list[tuple[Locality, tuple[str, ...]]]:
+    source = resources.files("geo") / "data" / name
+    with source.open("r", encoding="utf-8") as fh:
+        return [(r.locality, r.alternate_names) for r in read_places(fh)]
+
+
 @cache
 def _load_packaged() -> Gazetteer:
-    source = resources.files("geo") / "data" / "mali_localities.csv"
-    with source.open("r", encoding="utf-8") as fh:
-        entries = [(r.locality, r.alternate_names) for r in read_places(fh)]
-    entries.sort(key=lambda e: -(e[0].population or 0))
-    return Gazetteer(entries)
+    towns = _packaged_entries(PACKAGED_TOWNS)
+    towns.sort(key=lambda e: -(e[0].population or 0))
+    villages = [e for name in PACKAGED_VILLAGES for e in _packaged_entries(name)]
+    villages.sort(
+        key=lambda e: (_KIND_RANK.get(e[0].kind, len(_KIND_RANK)), -(e[0].population or 0))
+    )
+    return Gazetteer(towns, villages, fallback_tiers=1)
 
 
 # --- gazetteer files -----------------------------------------------------------------------------

