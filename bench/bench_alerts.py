@@ -512,6 +512,38 @@ def _bare_main(port: int, count: int) -> None:
     asyncio.run(_bare_send(port, count))
 
 
+def _one_main(argv: list[str]) -> None:
+    """`python -m bench.bench_alerts one [--workers N] [--postgres] [--count N] [--rounds N]
+    [--no-bare]`: one delivery setup (and the bare-sender reference), printed, not stored."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_alerts one")
+    parser.add_argument("--workers", type=int, default=0, help="dispatch processes (0: serve's)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="on SENTINELLE_BENCH_DATABASE_URL's server"
+    )
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare-sender reference")
+    args = parser.parse_args(argv)
+    url = postgres_bench_url() if args.postgres else None
+    if args.postgres and url is None:
+        raise SystemExit("--postgres: set SENTINELLE_BENCH_DATABASE_URL to a server URL")
+    results: dict[str, Any] = {}
+    reference = None
+    if not args.no_bare:
+        bare = bench_bare(args.count, args.rounds)
+        reference = (harness.percentile_ms(bare, 95), harness.percentile_ms(bare, 50))
+        print(f"bare sender: p95 {reference[0]:.0f} ms, p50 {reference[1]:.0f} ms")
+    rows = bench_delivery(
+        results, args.count, args.rounds, args.workers, database_url=url, reference=reference
+    )
+    for row in rows:
+        print(" | ".join(row))
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "bare-send":
         _bare_main(int(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) >= 2 and sys.argv[1] == "one":
+        _one_main(sys.argv[2:])
