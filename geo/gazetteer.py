@@ -147,6 +147,11 @@ class Gazetteer:
         self._fallback_tiers = fallback_tiers
         self._flat = [entry for tier in self._tiers for entry in tier]
         self.localities: list[Locality] = [loc for tier in tiers for loc, _ in tier]
+        # Towns and imported places: what a map labels (the packaged villages are only names
+        # to read in a report, never drawn: fifteen thousand points would weigh on a phone).
+        self.towns: list[Locality] = [
+            loc for tier in self._tiers[: len(self._tiers) - fallback_tiers] for loc, _ in tier
+        ]
         self._index: dict[str, Locality] = {}
         # Names of the fallback (village) tiers: matched exactly only, never as a typo, and
         # only when long enough not to be a fragment of another name ("Tin" of "Tin-Hama").

@@ -134,7 +134,7 @@ def base_map() -> bytes:
             "geometry": simplified(mali_outline()),
         }
     )
-    places = sorted(_gazetteer().localities, key=lambda p: -(p.population or 0))
+    places = sorted(_gazetteer().towns, key=lambda p: -(p.population or 0))
     labelled: list[Any] = []
     for place in places:
         # Named on the map: towns of 25,000 people or more, none within ~1° of a bigger one.

@@ -31,7 +31,7 @@ def cod_row(name: str, pcode: str, cls: int, lon: float, lat: float, alt: str = 
     )
 
 
-# Two commune seats the packaged gazetteer lacks, in the COD file's format. Made-up test values
+# Two commune seats in the COD file's format. Made-up test values
 # (rounded near the towns, ids invented): no row of the OCHA file is copied here.
 SMALL_COD = (
     COD_HEADER
@@ -119,12 +119,16 @@ def test_bad_files_import_nothing_and_say_where(
 async def test_imported_places_answer_zone_lookups(
     tmp_path: Path, env: dict[str, str], settings: Settings, factory: Factory
 ) -> None:
-    """Dioura and Dioumara were unknown places; once imported, the zones holding them answer."""
+    """Dioumara is known from the packaged GeoNames villages, "Diourah" (an alternate name only
+    the COD gives) is not; once the COD is imported, both answer from it, a commune seat."""
     cod = tmp_path / "cod.csv"
     cod.write_text(SMALL_COD, encoding="utf-8")
     planner = await factory.caller("planner")
     async with AsyncTestClient(create_app(settings)) as client:
-        unknown = await client.get("/api/v1/zones/Dioumara/risk", headers=planner.headers)
+        packaged = await client.get("/api/v1/zones/Dioumara/risk", headers=planner.headers)
+        assert packaged.status_code == 200, packaged.text
+        assert packaged.json()["place"]["source"].startswith("geonames:")
+        unknown = await client.get("/api/v1/zones/Diourah/risk", headers=planner.headers)
         assert unknown.status_code == 404, unknown.text
     result = CliRunner().invoke(
         main, ["places", "import", str(cod)], env={**env, "SENTINELLE_VAR_DIR": settings.var_dir}

@@ -2,7 +2,7 @@
 
 The service built by api.bootstrap (what `sentinelle serve` runs after a restart) gives SMS
 intake the packaged gazetteer with the imported places: a village only the import knows is
-placed, and its SMS spellings (`sevari` for Sévaré) find it. The place file here is a small
+placed, and its SMS spellings (`kouzaret` for Kouzarette) find it. The place file here is a small
 made-up file in the OCHA COD format (invented coordinates), imported by the command's own code.
 Through the real database (SQLite, and PostgreSQL when configured).
 """
@@ -40,10 +40,10 @@ def row(name: str, pcode: str, lon: float, lat: float) -> str:
     )
 
 
-# Invented points (not the COD's): far from any packaged place of a similar name.
+# Invented names and points (not the COD's): no packaged place has a similar name.
 MADE_UP = (
     HEADER
-    + row("Sevare", "ML059999001", -4.30, 14.70)
+    + row("Kouzarette", "ML059999001", -4.30, 14.70)
     + row("Kolonkoro", "ML059999002", -3.10, 13.30)
 )
 
@@ -52,7 +52,7 @@ MADE_UP = (
     ("text", "lat", "lon"),
     [
         ("IED a Kolonkoro ce matin, 2 morts", 13.30, -3.10),
-        ("braquage a sevari ce matin", 14.70, -4.30),
+        ("braquage a kouzaret ce matin", 14.70, -4.30),
     ],
 )
 async def test_an_sms_naming_an_imported_place_is_placed_there_after_a_restart(
