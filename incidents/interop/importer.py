@@ -1,31 +1,31 @@
-"""Bulk import of incident input rows: validated one by one, written in batches, idempotent."""
+"""Bulk import of incident input rows: validated chunk by chunk, written in batches, idempotent."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-import msgspec
 import shapely
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from incidents.db import Database
-from incidents.errors import InvalidField
 from incidents.identity.accounts import Principal
+from incidents.interop.columns import (
+    Chunk,
+    collection_paused,
+    incident_columns,
+    insert_columns,
+    validate_chunk,
+)
 from incidents.records.events import NO_EVENTS, WriteEvents
 from incidents.records.model import Incident
-from incidents.records.schemas import IncidentIn
-from incidents.records.store import IncidentStore, TextCipher, rows_values
-from incidents.records.tables import IncidentRow
-from incidents.records.validation import DEFAULT_RULES, Rules, incident_from_input
+from incidents.records.store import IncidentStore, TextCipher
+from incidents.records.validation import DEFAULT_RULES, Rules
 
 # While validating, yield to the event loop every this many rows (the writer's turn).
 YIELD_EVERY = 250
@@ -75,14 +75,6 @@ def content_id(payload: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical).hexdigest()[:32]
 
 
-def _message(exc: msgspec.ValidationError) -> tuple[str | None, str]:
-    text = str(exc)
-    field_name = None
-    if "at `$." in text:
-        field_name = text.split("at `$.", 1)[1].rstrip("`")
-    return field_name, text
-
-
 async def import_rows(
     db: Database,
     rows: Iterable[InputRow],
@@ -91,7 +83,7 @@ async def import_rows(
     user_id: uuid.UUID | None,
     now: datetime,
     rules: Rules = DEFAULT_RULES,
-    batch_size: int = 2000,
+    batch_size: int = 5000,
     events: WriteEvents = NO_EVENTS,
     actor: Principal | None = None,
     defaults: dict[str, Any] | None = None,
@@ -102,139 +94,84 @@ async def import_rows(
 ) -> ImportReport:
     """Validate and store every row; each batch is one transaction; known external ids are skipped.
 
+    Rows are validated YIELD_EVERY at a time, column by column (incidents.interop.columns: the
+    same rules and messages as one POST); each full batch is then written while nothing else of
+    the import runs (Python work beside SQLite's thread would take the GIL from it and slow
+    both), and the event loop gets a turn between chunks.
     With `risk_window_days`, valid rows whose event occurred before that window are counted
     (`older_than_window`): they are stored, but today's levels do not count them."""
     report = ImportReport()
     window_start = None if risk_window_days is None else now - timedelta(days=risk_window_days)
-    pending: list[tuple[Incident, shapely.Geometry]] = []
-    writing: asyncio.Task[None] | None = None
+    pending = Chunk()
 
-    async def write(batch: list[tuple[Incident, shapely.Geometry]]) -> None:
+    async def write(incidents: list[Incident], geometries: list[shapely.Geometry]) -> None:
         async with db.transaction() as session:
             store = IncidentStore(session, cipher)
             known = await store.existing_external_ids(
-                org_id, [i.external_id for i, _ in batch if i.external_id is not None]
+                org_id, [i.external_id for i in incidents if i.external_id is not None]
             )
             fresh: list[tuple[Incident, shapely.Geometry]] = []
             seen: set[str | None] = set()
-            for incident, geom in batch:
+            for incident, geom in zip(incidents, geometries, strict=True):
                 if incident.external_id in known or incident.external_id in seen:
                     report.already_present += 1
                     continue
                 seen.add(incident.external_id)
                 fresh.append((incident, geom))
-            # Column values for the whole batch at once (vectorised WKB, bounds, points).
-            await insert_incident_rows(session, rows_values(fresh, is_demo=is_demo, cipher=cipher))
+            if fresh:
+                chosen, shapes = zip(*fresh, strict=True)
+                with collection_paused():
+                    columns = incident_columns(chosen, shapes, is_demo=is_demo, cipher=cipher)
+                await insert_columns(session, columns)
             # One event for the batch: zone placement and the audit take it in one go.
             await events.imported(session, fresh, actor=actor, at=now)
             report.created += len(fresh)
 
     async def flush() -> None:
-        """Hand the batch to the writer once the previous one is written: the next batch is
-        validated while this one is written (SQLite works in its own thread)."""
-        nonlocal writing
-        if writing is not None:
-            done, writing = writing, None
-            await done
-        if pending:
-            writing = asyncio.ensure_future(write(list(pending)))
-            pending.clear()
+        nonlocal pending
+        if pending.incidents:
+            await write(pending.incidents, pending.geometries)
+            pending = Chunk()
 
-    try:
-        await _validate_all(
-            rows,
-            pending,
-            report,
-            flush,
-            org_id,
-            user_id,
-            now,
-            rules,
-            batch_size,
-            defaults,
-            window_start,
-            progress,
-        )
-        await flush()
-        await flush()
-    finally:
-        if writing is not None and not writing.done():
-            writing.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writing
-    return report
-
-
-async def insert_incident_rows(session: AsyncSession, values: list[dict[str, Any]]) -> None:
-    """Insert incident rows. On SQLite, straight through the driver's executemany with the
-    columns' own bind processors applied column by column: the same stored values as a Core
-    insert, without SQLAlchemy's per-row parameter building (half the cost of an import)."""
-    if not values:
-        return
-    dialect = session.get_bind().dialect
-    if dialect.name != "sqlite":
-        await IncidentStore(session).add_many(values)
-        return
-    table = cast(Table, IncidentRow.__table__)
-    names = list(values[0])
-    columns: list[list[Any]] = []
-    for name in names:
-        column = [v[name] for v in values]
-        process = table.c[name].type.bind_processor(dialect)
-        columns.append([None if x is None else process(x) for x in column] if process else column)
-    # The names are the table's own columns (rows_values), never input.
-    marks = ", ".join("?" * len(names))
-    sql = f"INSERT INTO incidents ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    await driver.executemany(sql, list(zip(*columns, strict=True)))
-
-
-async def _validate_all(
-    rows: Iterable[InputRow],
-    pending: list[tuple[Incident, shapely.Geometry]],
-    report: ImportReport,
-    flush: Callable[[], Awaitable[None]],
-    org_id: uuid.UUID,
-    user_id: uuid.UUID | None,
-    now: datetime,
-    rules: Rules,
-    batch_size: int,
-    defaults: dict[str, Any] | None,
-    window_start: datetime | None,
-    progress: Callable[[int], None] | None,
-) -> None:
-    for row in rows:
+    async def validate(chunk: list[InputRow]) -> None:
         if progress is not None:
-            progress(1)
-        if row.incident is None:
-            if row.error is None:
-                report.duplicates += 1
-            else:
-                report.rejected.append((row.row_number, row.field, row.error))
-            continue
-        payload = {**(defaults or {}), **row.incident}
-        if "external_id" not in payload:
-            # Hashed only when needed (setdefault would hash every row: ~15% of an import).
-            payload["external_id"] = content_id(row.incident)
-        try:
-            data = msgspec.convert(payload, IncidentIn, strict=False)
-            incident, geom = incident_from_input(
-                data, org_id=org_id, user_id=user_id, now=now, rules=rules
-            )
-        except msgspec.ValidationError as exc:
-            report.rejected.append((row.row_number, *_message(exc)))
-            continue
-        except InvalidField as exc:
-            report.rejected.append((row.row_number, exc.field, exc.detail))
-            continue
-        if window_start is not None and incident.occurred_at < window_start:
-            report.older_than_window += 1
-        pending.append((incident, geom))
-        if len(pending) >= batch_size:
+            progress(len(chunk))
+        with collection_paused():
+            payloads: list[tuple[int, dict[str, Any]]] = []
+            for row in chunk:
+                if row.incident is None:
+                    if row.error is None:
+                        report.duplicates += 1
+                    else:
+                        report.rejected.append((row.row_number, row.field, row.error))
+                    continue
+                payload = {**defaults, **row.incident} if defaults else dict(row.incident)
+                if "external_id" not in payload:
+                    # Hashed only when needed (setdefault would hash every row).
+                    payload["external_id"] = content_id(row.incident)
+                payloads.append((row.row_number, payload))
+            done = validate_chunk(payloads, org_id=org_id, user_id=user_id, now=now, rules=rules)
+            report.rejected += done.rejected
+            if window_start is not None:
+                late = sum(i.occurred_at < window_start for i in done.incidents)
+                report.older_than_window += late
+            pending.incidents += done.incidents
+            pending.geometries += done.geometries
+        if len(pending.incidents) >= batch_size:
             await flush()
-        elif len(pending) % YIELD_EVERY == 0:
-            # Let the batch being written move on to its next statement.
+        else:
+            # Let other work on the event loop have its turn.
             await asyncio.sleep(0)
+
+    chunk: list[InputRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= YIELD_EVERY:
+            await validate(chunk)
+            chunk = []
+    if chunk:
+        await validate(chunk)
+    await flush()
+    # Refusals in row order, whichever step found them.
+    report.rejected.sort(key=lambda r: r[0])
+    return report
