@@ -29,7 +29,7 @@ run: $(STAMP)
 ## Lint (below), then run the whole suite (PostgreSQL too when SENTINELLE_TEST_DATABASE_URL is set),
 ## on every core (pytest-xdist: each worker its own SQLite files and PostgreSQL database).
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --durations=25
 
 ## The container image alone (tests/container, also part of `test`): a Debian base made with
 ## mmdebstrap, docker/Dockerfile built by buildah and started on SQLite and PostgreSQL (when
