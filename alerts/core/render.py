@@ -101,6 +101,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "zone": "Zone",
         "message": "Message de Sentinelle",
         "priority": "Priorité",
+        "sources": "confirmé par {n} sources",
     },
     "en": {
         "type": "Type",
@@ -126,6 +127,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "zone": "Zone",
         "message": "Message from Sentinelle",
         "priority": "Priority",
+        "sources": "corroborated by {n} sources",
     },
 }
 
@@ -284,6 +286,16 @@ def _impact_parts(impact: Any, lang: str) -> list[str]:
 _LATE = {lang: vocabulary.term("mark", "reported_late", lang) for lang in ("fr", "en")}
 
 
+def _corroborated(view: Mapping[str, Any], lang: str) -> str | None:
+    """ "confirmé par N sources / corroborated by N sources" from the view's `sources`: the
+    independent sources of the event among the reports this recipient may read in full
+    (incidents.events.sources_seen). One source says nothing; a masked view never has it."""
+    sources = view.get("sources")
+    if view.get("masked") or not isinstance(sources, int) or sources < 2:
+        return None
+    return _WORDS[lang]["sources"].format(n=sources)
+
+
 def render_incident_alert(
     view: Any,
     *,
@@ -308,6 +320,7 @@ def render_incident_alert(
     impact = _impact_parts(v.get("impact"), lang)
     words = _WORDS[lang]
     late = _LATE[lang] if v.get("reported_late") else None
+    corroborated = _corroborated(v, lang)
 
     if format == "sms":
         when = (
@@ -325,6 +338,7 @@ def render_incident_alert(
                 when=when,
                 severity=None if severity is None else f"{words['severity']} {severity}/5",
                 status=status,
+                corroborated=corroborated,
                 impact=", ".join(impact[:2]) or None,
                 reply=None if code is None else f"{words['reply']} {code}",
             ),
@@ -354,6 +368,8 @@ def render_incident_alert(
         lines.append(_colon(lang, words["severity"], f"{severity}/5"))
     if status:
         lines.append(_colon(lang, words["status"], status))
+    if corroborated:
+        lines.append(corroborated.capitalize())
     if impact:
         lines.append(_colon(lang, words["impact"], ", ".join(impact)))
     if "perpetrator" in v:
@@ -386,29 +402,35 @@ def _incident_sms(
     when: str | None,
     severity: str | None,
     status: str | None,
+    corroborated: str | None = None,
     impact: str | None,
     reply: str | None,
 ) -> str:
     label, place = to_gsm7(type_label), None if place is None else to_gsm7(place)
-    status, impact = (None if s is None else to_gsm7(s) for s in (status, impact))
+    status, corroborated, impact = (
+        None if s is None else to_gsm7(s) for s in (status, corroborated, impact)
+    )
     when, severity, reply = (None if s is None else to_gsm7(s) for s in (when, severity, reply))
 
-    def build(
-        prefix: str, label: str, place: str | None, status: str | None, impact: str | None
-    ) -> str:
+    def build(prefix: str, label: str, place: str | None, *facts: str | None) -> str:
         head = prefix + label + (f" - {place}" if place else "") + (f", {when}" if when else "")
-        facts = ", ".join(p for p in (severity, status, impact) if p)
-        return ". ".join(p for p in (head, facts, reply) if p)
+        said = ", ".join(p for p in (severity, *facts) if p)
+        return ". ".join(p for p in (head, said, reply) if p)
 
-    # Shorten the place (down to PLACE_MIN) before shedding parts, least useful parts first;
-    # the type label is cut only as a last resort.
-    for prefix, keep_status, keep_impact in (
-        ("Sentinelle: ", True, True),
-        ("", True, True),
-        ("", True, False),
-        ("", False, False),
+    # Shorten the place (down to PLACE_MIN) before shedding parts, least useful parts first
+    # (the toll, the status, then the corroboration); the type label is cut only as a last resort.
+    for prefix, keep_status, keep_impact, keep_corroborated in (
+        ("Sentinelle: ", True, True, True),
+        ("", True, True, True),
+        ("", True, False, True),
+        ("", False, False, True),
+        ("", False, False, False),
     ):
-        parts = (status if keep_status else None, impact if keep_impact else None)
+        parts = (
+            status if keep_status else None,
+            corroborated if keep_corroborated else None,
+            impact if keep_impact else None,
+        )
         text = build(prefix, label, place, *parts)
         if gsm7_length(text) <= SMS_MAX:
             return text
@@ -417,8 +439,8 @@ def _incident_sms(
             if budget >= PLACE_MIN:
                 return build(prefix, label, _fit_words(place, budget), *parts)
     place = None if place is None else _fit_words(place, PLACE_MIN)
-    budget = SMS_MAX - gsm7_length(build("", "", place, None, None))
-    return build("", _fit_words(label, budget), place, None, None)
+    budget = SMS_MAX - gsm7_length(build("", "", place))
+    return build("", _fit_words(label, budget), place)
 
 
 # --- zone risk level changes -------------------------------------------------------------------

@@ -43,6 +43,7 @@ from alerts.core.tables import (
 )
 from alerts.delivery.keys import LinkSigner
 from incidents.db import on_commit
+from incidents.events import sources_seen
 from incidents.records.events import IncidentsImported, IncidentWritten
 from incidents.records.model import Impact, Incident, Role, Status
 from incidents.records.tables import IncidentRow, UserRow
@@ -720,6 +721,12 @@ class AlertOutbox:
         masked_new: list[NewAlert] = []
         sent: list[Recipient] = []
         masked_sent: list[Recipient] = []
+        # "corroborated by N reports": the independent sources of the event among the reports
+        # each full-view recipient may read in full (a masked entry never says it).
+        full = [r for r in recipients if not is_masked_for(r, incident)]
+        sources = dict(
+            zip((r.id for r in full), await sources_seen(session, incident.id, full), strict=True)
+        )
         for r in recipients:
             masked = is_masked_for(r, incident)
             if masked and coarse_ids is not None and r.id not in coarse_ids:
@@ -754,6 +761,8 @@ class AlertOutbox:
                 view.pop("masked", None)
                 if late and not masked:
                     view["reported_late"] = True
+                if not masked:
+                    view["sources"] = sources[r.id]
                 views[key] = view
             view = views[key]
 

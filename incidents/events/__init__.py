@@ -1,7 +1,13 @@
 """Events: the reports of one event linked to its canonical report, counted once (may import
 records, sharing, audit, identity, taxonomy, db and errors; not risk, zones or what is above)."""
 
-from incidents.events.linking import EventLinks, corroboration, event_reports, promote_after
+from incidents.events.linking import (
+    EventLinks,
+    corroboration,
+    event_reports,
+    promote_after,
+    sources_seen,
+)
 from incidents.events.matching import (
     LinkRules,
     Report,
@@ -20,4 +26,5 @@ __all__ = [
     "event_reports",
     "promote_after",
     "same_audience",
+    "sources_seen",
 ]

@@ -23,10 +23,10 @@ from incidents.events.matching import (
     same_audience,
 )
 from incidents.records.events import IncidentWritten
-from incidents.records.model import Incident, Status
+from incidents.records.model import Incident, SharingLevel, Status
 from incidents.records.store import full_view_condition
 from incidents.records.tables import IncidentRow
-from incidents.sharing.rules import Member
+from incidents.sharing.rules import Access, Member, Sharing, access
 from incidents.sharing.tables import IncidentNamedViewerRow
 from incidents.taxonomy.catalogue import category_of, types_in
 
@@ -38,6 +38,7 @@ __all__ = [
     "promote_after",
     "report_rows",
     "risk_credibility",
+    "sources_seen",
 ]
 
 CHUNK = 500
@@ -470,3 +471,40 @@ async def event_sources(
         if head is not None:
             out[event] = independent_sources(head, [rows[i] for i in reports if i in rows])
     return out
+
+
+def _sharing(report: Report) -> Sharing:
+    return Sharing(SharingLevel(report.sharing_level), report.org_id, report.user_id, report.named)
+
+
+async def sources_seen(
+    session: AsyncSession, incident_id: uuid.UUID, viewers: Sequence[Member]
+) -> list[int]:
+    """Per viewer, what `event_sources` says of the event `incident_id` belongs to: the
+    independent sources among the reports of it that viewer may read in full (1 when it may
+    not read the canonical one). One read of the event's reports for every viewer (the
+    alerts of one write), each viewer's share decided by the TLP rules themselves (access)."""
+    if not viewers:
+        return []
+    event = await session.scalar(select(IncidentRow.event_id).where(IncidentRow.id == incident_id))
+    event = event or incident_id
+    reports = await report_rows(
+        session,
+        [
+            or_(IncidentRow.id == event, IncidentRow.event_id == event),
+            IncidentRow.status != Status.RETRACTED.value,
+        ],
+    )
+    head = next((r for r in reports if r.id == event), None)
+    if head is None or len(reports) < 2:
+        return [1] * len(viewers)
+    sharing = {r.id: _sharing(r) for r in reports}
+    out: dict[tuple[Any, ...], int] = {}
+    answers = []
+    for viewer in viewers:
+        key = (viewer.user_id, viewer.org_id, viewer.is_officer, viewer.trusted_org_ids)
+        if key not in out:
+            seen = [r for r in reports if access(viewer, sharing[r.id]) == Access.FULL]
+            out[key] = independent_sources(head, seen) if head in seen else 1
+        answers.append(out[key])
+    return answers

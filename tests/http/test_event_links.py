@@ -277,3 +277,98 @@ async def test_an_external_id_already_used_in_the_organisation_is_a_clear_422(
     assert (
         await client.post("/api/v1/incidents", json=body, headers=other.headers)
     ).status_code == 201
+
+
+async def bodies(db: Database) -> list[str]:
+    from alerts.core.tables import DeliveryRow
+
+    async with db.read() as session:
+        rows = await session.execute(
+            select(DeliveryRow.body)
+            .join(AlertRow, AlertRow.id == DeliveryRow.alert_id)
+            .where(AlertRow.kind == "incident")
+            .order_by(DeliveryRow.id)
+        )
+        return [str(b) for b in rows.scalars().all()]
+
+
+async def escalate(client: Client, caller: Caller, incident_id: str) -> None:
+    version = (await read(client, caller, incident_id))["version"]
+    changed = await client.patch(
+        f"/api/v1/incidents/{incident_id}",
+        json={"severity": 5},
+        headers={**caller.headers, "If-Match": f'"{version}"'},
+    )
+    assert changed.status_code == 200, changed.text
+
+
+async def test_an_alert_says_how_many_sources_tell_the_event(
+    client: Client, factory: Factory, db: Database
+) -> None:
+    """A kidnapping told by two organisations' own reports (near each other, same hour): an
+    update of it alerts "corroborated by 2 sources" / "confirmé par 2 sources"; the first alert,
+    of one report, says nothing of sources."""
+    a = await factory.caller("reporter")
+    b = await factory.caller("reporter")
+    planner = await factory.caller("planner")
+    await subscribe(client, planner, format="full", language="en")
+    await subscribe(client, planner, format="sms", language="fr")
+    first = await report(client, a, sharing_level="green")
+    told_once = await bodies(db)
+    await report(client, b, sharing_level="green", days_ago=1.0 - 1 / 24, at=(14.55, -9.17))
+    assert len(await bodies(db)) == len(told_once) == 2  # B's report is the same event
+    assert (await read(client, planner, first))["corroboration"]["reports"] == 2
+
+    await escalate(client, a, first)
+
+    told = await bodies(db)
+    assert not any("corroborated" in t or "confirm" in t for t in told_once), told_once
+    assert len(told) == 4, told
+    english, french = told[2:]
+    assert "Corroborated by 2 sources" in english, english
+    assert "confirmé par 2 sources" in french, french
+
+
+def viewer(caller: Caller) -> Any:
+    from alerts.outbox.writer import Recipient
+
+    return Recipient(
+        uuid.uuid4(),
+        caller.user_id,
+        caller.org_id,
+        str(caller.role),
+        (),
+        (),
+        None,
+        None,
+        "en",
+        "full",
+        None,
+    )
+
+
+async def test_an_alert_never_counts_reports_its_reader_cannot_read_in_full(
+    client: Client, factory: Factory, db: Database
+) -> None:
+    """The count an alert carries is taken over the reports its reader may read in full: were
+    one report of an event to become amber_strict under the links (here forced in the database,
+    which the service itself never leaves so), another organisation's reader counts one source
+    and its alert says nothing of sources; the reporting organisation still counts two."""
+    from incidents.events import sources_seen
+    from incidents.records.model import SharingLevel
+
+    a = await factory.caller("reporter")
+    b = await factory.caller("reporter")
+    outsider = await factory.caller("planner")
+    first = await report(client, a, sharing_level="green")
+    second = await report(client, b, sharing_level="green", days_ago=1.0 - 1 / 24)
+    async with db.transaction() as session:
+        assert await sources_seen(session, uuid.UUID(first), [viewer(outsider)]) == [2]
+        row = await session.get(IncidentRow, uuid.UUID(second))
+        assert row is not None
+        assert row.event_id == uuid.UUID(first)
+        row.sharing_level = SharingLevel.AMBER_STRICT.value
+    b_member = await factory.caller("planner", org_id=b.org_id)
+    async with db.read() as session:
+        seen = await sources_seen(session, uuid.UUID(first), [viewer(outsider), viewer(b_member)])
+    assert seen == [1, 2]
