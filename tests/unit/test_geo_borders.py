@@ -45,16 +45,36 @@ def fx_zones() -> dict[str, Zone]:
     }
 
 
-def _border_km(lons: np.ndarray, lats: np.ndarray, border: shapely.Geometry) -> np.ndarray:
-    """Geodesic distance (km) from each point to the border line, densified to ~1 km."""
-    dense = shapely.segmentize(border, 0.01)
-    coords = shapely.get_coordinates(dense)
-    out = np.empty(len(lons))
-    for i, (lon, lat) in enumerate(zip(lons, lats, strict=True)):
-        _, _, metres = GEOD.inv(
-            np.full(len(coords), lon), np.full(len(coords), lat), coords[:, 0], coords[:, 1]
-        )
-        out[i] = metres.min() / 1000.0
+def _unit_vectors(lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    lon, lat = np.radians(lons), np.radians(lats)
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def _border_km(
+    lons: np.ndarray, lats: np.ndarray, border: shapely.Geometry, beyond_km: float
+) -> np.ndarray:
+    """Geodesic distance (km) from each point to the border line, densified to ~1 km; points
+    surely farther than `beyond_km` get a lower bound of theirs instead (still > beyond_km).
+
+    The lower bound: planar distance in degrees × 95 km (a degree is ≥ 99 km below 27° N).
+    The others: the nearest vertices on the sphere (chord length, vectorised) are candidates,
+    and the WGS84 geodesic picks among them (sphere and ellipsoid distances differ by < 0.7 %,
+    so the vertex nearest on the ellipsoid is within 2 % of the nearest chord)."""
+    lons, lats = np.asarray(lons, float), np.asarray(lats, float)
+    assert lats.max() < 27.0
+    out = shapely.distance(shapely.points(lons, lats), border) * 95.0
+    todo = np.flatnonzero(out <= beyond_km)
+    coords = shapely.get_coordinates(shapely.segmentize(border, 0.01))
+    vertices = _unit_vectors(coords[:, 0], coords[:, 1])
+    points = _unit_vectors(lons[todo], lats[todo])
+    out[todo] = np.inf
+    for start in range(0, len(todo), 512):
+        block = points[start : start + 512]
+        chord = np.linalg.norm(block[:, None, :] - vertices[None, :, :], axis=2)
+        rows, cols = np.nonzero(chord <= chord.min(axis=1, keepdims=True) * 1.02 + 1e-12)
+        picked = todo[start + rows]
+        _, _, metres = GEOD.inv(lons[picked], lats[picked], coords[cols, 0], coords[cols, 1])
+        np.minimum.at(out, picked, np.asarray(metres) / 1000.0)
     return out
 
 
@@ -75,7 +95,8 @@ def test_places_within_a_belts_width_of_a_border_lie_in_that_belt(
     places = Gazetteer.load().localities
     lons = np.array([p.lon for p in places])
     lats = np.array([p.lat for p in places])
-    km = _border_km(lons, lats, _shared_border(mali_outline(), neighbour_outlines()[iso]))
+    border = _shared_border(mali_outline(), neighbour_outlines()[iso])
+    km = _border_km(lons, lats, border, beyond_km=width * (1 + 2 * EDGE_TOLERANCE))
     inside = shapely.contains_xy(belt, lons, lats)
     near = km <= width * (1 - EDGE_TOLERANCE)
     far = km >= width * (1 + EDGE_TOLERANCE)
@@ -159,7 +180,8 @@ def test_cod_seats_within_a_belts_width_of_a_border_lie_in_that_belt(
     lons = np.array([float(r["longitude"]) for r in seats])
     lats = np.array([float(r["latitude"]) for r in seats])
     width = BELT_KM[iso]
-    km = _border_km(lons, lats, _shared_border(mali_outline(), neighbour_outlines()[iso]))
+    border = _shared_border(mali_outline(), neighbour_outlines()[iso])
+    km = _border_km(lons, lats, border, beyond_km=width * (1 + 2 * EDGE_TOLERANCE))
     belt = zones[f"border_{BELT_NEIGHBOURS[iso][0]}"].geometry
     inside = shapely.contains_xy(belt, lons, lats)
     near = km <= width * (1 - EDGE_TOLERANCE)
