@@ -175,7 +175,7 @@ def measure_near(
                 "ms",
                 reference=sql_median,
                 digits=1,
-                target="median ≤ 30 ms",
+                target="≤ 2× the bare SQL",
             )
         )
         rows.append(
