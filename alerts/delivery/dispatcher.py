@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, case, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.core.policy import RateLimiter, RetryPolicy, escalation_due
@@ -24,6 +24,7 @@ from alerts.core.render import RenderedMessage
 from alerts.core.tables import AlertRow, DeliveryRow, SubscriptionRow
 from alerts.delivery import heartbeat
 from alerts.delivery.channels import DeliveryResult, Notifier, failure
+from alerts.delivery.listener import OutboxListener
 from alerts.delivery.secrets import SecretBox, SecretDecryptError
 from alerts.outbox.writer import (
     OutboxConfig,
@@ -38,7 +39,7 @@ log = logging.getLogger("sentinelle.dispatch")
 # Apprise schemes that post to a web hook and take custom headers as `+Name=value`.
 HEADER_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-RESULT_FLUSH = 25  # outcomes recorded per transaction while a batch is still sending
+RESULT_FLUSH = 50  # outcomes recorded per transaction while a batch is still sending
 FLUSH_SECONDS = 0.1  # ... or after this long, whichever comes first
 CHORES_MIN_SECONDS = 0.5  # the heartbeat and periodic chores, at most this often
 
@@ -104,6 +105,11 @@ class DispatchReport:
     alerts_created: int = 0
     escalations: int = 0
 
+    def count(self, status: str) -> None:
+        """One more outcome of this kind (delivered, failed, dead, deferred)."""
+        name = {"delivered": "delivered", "failed": "retried"}.get(status, status)
+        setattr(self, name, getattr(self, name) + 1)
+
     def add(self, other: DispatchReport) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -118,6 +124,64 @@ class Claimed:
     attempts: int
     title: str
     body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed delivery: `status` is delivered, failed (to retry at `at`),
+    dead, or deferred (held by the rate limit until `at`, not an attempt)."""
+
+    id: int
+    token: str
+    status: str
+    at: datetime
+    error: str | None = None
+    sent_at: datetime | None = None
+
+
+DELIVERIES = cast(Table, DeliveryRow.__table__)
+
+
+def _per_row(column: Any, group: Sequence[Outcome], value: Callable[[Outcome], Any]) -> Any:
+    """One value for the whole group when they agree, else a CASE on the id."""
+    values = {value(o) for o in group}
+    if len(values) == 1:
+        return literal(values.pop(), column.type)
+    return case(
+        *((DELIVERIES.c.id == o.id, literal(value(o), column.type)) for o in group),
+        else_=column,
+    )
+
+
+def _recording(status: str, token: str, group: Sequence[Outcome]) -> Any:
+    """The UPDATE recording one kind of outcome for rows still leased by `token`."""
+    d = DELIVERIES
+    where = d.update().where(d.c.id.in_([o.id for o in group]), d.c.leased_by == token)
+    if status == "deferred":
+        return where.values(
+            status="pending",
+            next_attempt_at=_per_row(d.c.next_attempt_at, group, lambda o: o.at),
+            lease_until=None,
+        )
+    # Each row keeps its own time of sending (shown to the subscriber): outcomes wait for a
+    # recording in progress, so one group may span longer than FLUSH_SECONDS.
+    sent = _per_row(d.c.sent_at, group, lambda o: o.sent_at or o.at)
+    values: dict[str, Any] = {
+        "status": status,
+        "attempts": d.c.attempts + 1,  # the lease holder is the only writer of its rows
+        "sent_at": sent,
+        "lease_until": None,
+    }
+    if status == "delivered":
+        values.update(delivered_at=sent, next_attempt_at=sent, last_error=None)
+    else:
+        values.update(
+            next_attempt_at=sent
+            if status == "dead"
+            else _per_row(d.c.next_attempt_at, group, lambda o: o.at),
+            last_error=_per_row(d.c.last_error, group, lambda o: o.error),
+        )
+    return where.values(values)
 
 
 def with_idempotency_header(url: str, key: str) -> str:
@@ -207,52 +271,59 @@ class Dispatcher:
     # --- claiming ------------------------------------------------------------------------------
 
     async def claim(self, now: datetime, limit: int | None = None) -> list[Claimed]:
-        d = DeliveryRow
+        """Lease up to `limit` due deliveries to this worker, in one UPDATE … RETURNING (SQLite
+        ≥ 3.35 and PostgreSQL both have it); PostgreSQL skips rows another worker is taking."""
+        d = DELIVERIES
         due = or_(
-            and_(d.status.in_(("pending", "failed")), d.next_attempt_at <= now),
+            and_(d.c.status.in_(("pending", "failed")), d.c.next_attempt_at <= now),
             # A worker that died mid-send leaves rows leased; they come back when it runs out.
-            and_(d.status == "sending", d.lease_until < now),
+            and_(d.c.status == "sending", d.c.lease_until < now),
         )
         token = f"{self.worker_id}/{uuid.uuid4().hex[:12]}"
-        # A read first: an idle poll must not take SQLite's write lock.
-        async with self.db.read() as session:
-            if (await session.execute(select(d.id).where(due).limit(1))).first() is None:
-                return []
+        if self.db.is_sqlite:
+            # A read first: an idle poll must not take SQLite's write lock.
+            async with self.db.read() as session:
+                if (await session.execute(select(d.c.id).where(due).limit(1))).first() is None:
+                    return []
+        pick = (
+            select(d.c.id)
+            .where(due)
+            .order_by(d.c.next_attempt_at, d.c.id)
+            .limit(limit or self.config.batch)
+        )
+        changes = {"status": "sending", "lease_until": now + self.config.lease, "leased_by": token}
+        if self.db.is_sqlite:
+            # One UPDATE takes the rows: it takes the write lock at once (no read-then-write
+            # upgrade that could fail under concurrency); the lease is re-checked by `due`.
+            take = d.update().where(d.c.id.in_(pick), due).values(changes)
+        else:
+            # A MATERIALIZED CTE runs its SELECT once. As `id IN (subquery)` the planner may
+            # run the subquery again for each candidate row (a semi join when it expects few
+            # due rows, as right after a fan-out): each run skips the rows other workers have
+            # just taken, so one UPDATE took 818 rows of a 1,000 fan-out (limit 100) while the
+            # other worker starved, and spent seconds re-sorting the outbox.
+            picked = (
+                pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+            )
+            take = d.update().where(d.c.id == picked.c.id).values(changes)
+        take = take.returning(
+            d.c.id, d.c.channel_encrypted, d.c.idempotency_key, d.c.attempts, d.c.title, d.c.body
+        )
         async with self.db.transaction() as session:
-            postgres = session.get_bind().dialect.name == "postgresql"
-            pick = (
-                select(d.id)
-                .where(due)
-                .order_by(d.next_attempt_at, d.id)
-                .limit(limit or self.config.batch)
-            )
-            if postgres:
-                pick = pick.with_for_update(skip_locked=True)
-            # One UPDATE takes the rows: on SQLite it takes the write lock at once (no read-then-
-            # write upgrade that could fail under concurrency); the lease is re-checked by `due`.
-            await session.execute(
-                update(d)
-                .where(d.id.in_(pick), due)
-                .values(status="sending", lease_until=now + self.config.lease, leased_by=token)
-                .execution_options(synchronize_session=False)
-            )
-            rows = (
-                await session.execute(
-                    select(
-                        d.id, d.channel_encrypted, d.idempotency_key, d.attempts, d.title, d.body
-                    ).where(d.leased_by == token)
+            rows = (await (await session.connection()).execute(take)).all()
+        return sorted(
+            (
+                Claimed(
+                    r.id, token, r.channel_encrypted, r.idempotency_key, r.attempts, r.title, r.body
                 )
-            ).all()
-        return [
-            Claimed(
-                r.id, token, r.channel_encrypted, r.idempotency_key, r.attempts, r.title, r.body
-            )
-            for r in rows
-        ]
+                for r in rows
+            ),
+            key=lambda c: c.id,
+        )
 
     # --- sending -------------------------------------------------------------------------------
 
-    async def _send_one(self, row: Claimed) -> dict[str, Any]:
+    async def _send_one(self, row: Claimed) -> Outcome:
         try:
             url = self.box.decrypt(row.channel_encrypted)
         except SecretDecryptError:
@@ -261,17 +332,7 @@ class Dispatcher:
         now = self.clock()
         key = hashlib.sha256(url.encode()).hexdigest()
         if not self.limiter.allow(key, now):
-            return {
-                "b_id": row.id,
-                "b_token": row.token,
-                "b_status": "pending",
-                "b_attempts": row.attempts,
-                "b_next": self.limiter.next_allowed(key, now),
-                "b_error": None,
-                "b_delivered": None,
-                "b_sent": None,
-                "deferred": True,
-            }
+            return Outcome(row.id, row.token, "deferred", self.limiter.next_allowed(key, now))
         try:
             result = await self.notifier.send(
                 with_idempotency_header(url, row.idempotency_key), row.title, row.body
@@ -281,90 +342,44 @@ class Dispatcher:
             result = DeliveryResult(False, failure("failed"))
         return self._outcome(row, result, final=result.final)
 
-    def _outcome(
-        self, row: Claimed, result: DeliveryResult, *, final: bool = False
-    ) -> dict[str, Any]:
+    def _outcome(self, row: Claimed, result: DeliveryResult, *, final: bool = False) -> Outcome:
         now = self.clock()
-        attempts = row.attempts + 1
-        values: dict[str, Any] = {
-            "b_id": row.id,
-            "b_token": row.token,
-            "b_attempts": attempts,
-            "b_sent": now,
-            "b_next": now,
-            "b_error": None,
-            "b_delivered": None,
-        }
         if result.ok:
-            values.update(b_status="delivered", b_delivered=now)
-            return values
+            return Outcome(row.id, row.token, "delivered", now, sent_at=now)
+        attempts = row.attempts + 1
         error = (result.error or failure("failed"))[:1000]
         retry_at = None if final else self.config.retry.next_attempt_at(attempts, now)
         if retry_at is None:
-            values.update(
-                b_status="dead",
-                b_error=f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}: {error}",
-            )
-        else:
-            values.update(b_status="failed", b_next=retry_at, b_error=error)
-        return values
+            plural = "s" if attempts > 1 else ""
+            error = f"gave up after {attempts} attempt{plural}: {error}"
+            return Outcome(row.id, row.token, "dead", now, error=error, sent_at=now)
+        return Outcome(row.id, row.token, "failed", retry_at, error=error, sent_at=now)
 
-    async def _record(self, outcomes: list[dict[str, Any]]) -> None:
+    async def _record(self, outcomes: Sequence[Outcome]) -> None:
+        """Record outcomes in one transaction: one UPDATE per kind of outcome and lease (a
+        lease taken over by another worker keeps that worker's result)."""
         if not outcomes:
             return
-        d = cast(Table, DeliveryRow.__table__)
-        sent = [o for o in outcomes if not o.get("deferred")]
-        deferred = [o for o in outcomes if o.get("deferred")]
+        groups: dict[tuple[str, str], list[Outcome]] = {}
+        for o in outcomes:
+            groups.setdefault((o.status, o.token), []).append(o)
         async with self.db.transaction() as session:
             conn = await session.connection()
-            if sent:
-                await conn.execute(
-                    d.update()
-                    .where(d.c.id == bindparam("b_id"), d.c.leased_by == bindparam("b_token"))
-                    .values(
-                        status=bindparam("b_status"),
-                        attempts=bindparam("b_attempts"),
-                        next_attempt_at=bindparam("b_next"),
-                        last_error=bindparam("b_error"),
-                        delivered_at=bindparam("b_delivered"),
-                        sent_at=bindparam("b_sent"),
-                        lease_until=None,
-                    ),
-                    [{k: v for k, v in o.items() if k != "deferred"} for o in sent],
-                )
-            if deferred:
-                await conn.execute(
-                    d.update()
-                    .where(d.c.id == bindparam("b_id"), d.c.leased_by == bindparam("b_token"))
-                    .values(
-                        status="pending", next_attempt_at=bindparam("b_next"), lease_until=None
-                    ),
-                    [
-                        {"b_id": o["b_id"], "b_token": o["b_token"], "b_next": o["b_next"]}
-                        for o in deferred
-                    ],
-                )
+            for (status, token), group in groups.items():
+                await conn.execute(_recording(status, token, group))
 
     async def send(self, claimed: list[Claimed]) -> DispatchReport:
         report = DispatchReport()
         semaphore = asyncio.Semaphore(self.config.concurrency)
 
-        async def one(row: Claimed) -> dict[str, Any]:
+        async def one(row: Claimed) -> Outcome:
             async with semaphore:
                 return await self._send_one(row)
 
-        pending: list[dict[str, Any]] = []
+        pending: list[Outcome] = []
         for next_done in asyncio.as_completed([one(row) for row in claimed]):
             outcome = await next_done
-            status = "deferred" if outcome.get("deferred") else outcome["b_status"]
-            if status == "delivered":
-                report.delivered += 1
-            elif status == "failed":
-                report.retried += 1
-            elif status == "dead":
-                report.dead += 1
-            else:
-                report.deferred += 1
+            report.count(outcome.status)
             pending.append(outcome)
             # Record as we go: a crash loses at most a few outcomes, which are then sent again
             # with the same idempotency key (at least once, never lost).
@@ -482,16 +497,20 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Loop until `stop` is set, keeping up to `batch` deliveries in flight: new rows are
-        claimed as others finish (no wait for a whole batch), outcomes recorded in small groups.
+        claimed as others finish (no wait for a whole batch), outcomes recorded in groups by a
+        background task (its own session) while the loop goes on claiming and sending.
 
         Each finished send reports itself (a done-callback): the loop does constant work per
-        delivery, however many are in flight."""
+        delivery, however many are in flight. On PostgreSQL the loop also LISTENs for the
+        outbox's NOTIFY, so a transaction that wrote deliveries in another process wakes it
+        without waiting for the poll interval."""
         self._loop = asyncio.get_running_loop()
         self._wake = wake = asyncio.Event()
-        inflight: set[asyncio.Task[dict[str, Any]]] = set()
-        outcomes: list[dict[str, Any]] = []
+        inflight: set[asyncio.Task[Outcome]] = set()
+        outcomes: list[Outcome] = []
+        recording: asyncio.Task[None] | None = None
 
-        def finished(task: asyncio.Task[dict[str, Any]]) -> None:
+        def finished(task: asyncio.Task[Outcome]) -> None:
             inflight.discard(task)
             wake.set()
             if task.cancelled():
@@ -504,49 +523,67 @@ class Dispatcher:
                 return
             outcomes.append(task.result())
 
+        def recorded(task: asyncio.Task[None]) -> None:
+            wake.set()
+            if not task.cancelled() and task.exception() is not None:
+                # Unrecorded rows come back when their lease runs out (sent again, same key).
+                log.error("recording delivery outcomes failed", exc_info=task.exception())
+
+        listener = OutboxListener(self.db, self.wake)
         last_chores = last_flush = -1e9
         batch = self.config.batch
         # Other packages' chores and the heartbeat need no faster pace than this, however
         # often the outbox is polled (each is a transaction, SQLite's write lock for some).
         chores_every = max(self.config.poll_seconds, CHORES_MIN_SECONDS)
-        while not stop.is_set() or inflight or outcomes:
-            wake.clear()
-            try:
-                if not stop.is_set():
-                    now = self.clock()
-                    if time.monotonic() - last_chores >= chores_every:
-                        last_chores = time.monotonic()
-                        await self._chores(now)
-                    room = batch - len(inflight)
-                    if room >= max(1, batch // 4):
-                        for row in await self.claim(now, limit=room):
-                            task = asyncio.create_task(self._send_one(row))
-                            inflight.add(task)
-                            task.add_done_callback(finished)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # database briefly away, etc.: log and keep going
-                log.exception("dispatch pass failed; retrying")
-                await asyncio.sleep(min(5.0, self.config.poll_seconds * 4))
-            since_flush = time.monotonic() - last_flush
-            if outcomes and (
-                len(outcomes) >= RESULT_FLUSH or not inflight or since_flush >= FLUSH_SECONDS
-            ):
-                taken = outcomes[:]
-                outcomes.clear()
+        try:
+            while not stop.is_set() or inflight or outcomes or recording is not None:
+                wake.clear()
+                if recording is not None and recording.done():
+                    recording = None
                 try:
-                    await self._record(taken)
-                except Exception:  # unrecorded rows come back when their lease runs out
-                    log.exception("recording delivery outcomes failed")
-                last_flush = time.monotonic()
-                continue  # sends finished meanwhile: look again at once
-            if wake.is_set():
-                continue
-            timeout = self.config.poll_seconds
-            if outcomes:
-                timeout = min(timeout, max(0.0, FLUSH_SECONDS - since_flush))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
+                    if not stop.is_set():
+                        now = self.clock()
+                        if time.monotonic() - last_chores >= chores_every:
+                            last_chores = time.monotonic()
+                            await listener.ensure()
+                            await self._chores(now)
+                        room = batch - len(inflight)
+                        if room >= max(1, batch // 4):
+                            for row in await self.claim(now, limit=room):
+                                task = asyncio.create_task(self._send_one(row))
+                                inflight.add(task)
+                                task.add_done_callback(finished)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # database briefly away, etc.: log and keep going
+                    log.exception("dispatch pass failed; retrying")
+                    await asyncio.sleep(min(5.0, self.config.poll_seconds * 4))
+                since_flush = time.monotonic() - last_flush
+                if (
+                    outcomes
+                    and recording is None
+                    and (
+                        len(outcomes) >= RESULT_FLUSH
+                        or not inflight
+                        or since_flush >= FLUSH_SECONDS
+                    )
+                ):
+                    # One recording at a time, each well within the lease: outcomes finished
+                    # meanwhile wait for the next one.
+                    recording = asyncio.create_task(self._record(outcomes[:]))
+                    recording.add_done_callback(recorded)
+                    outcomes.clear()
+                    last_flush = time.monotonic()
+                    continue  # sends finished meanwhile: look again at once
+                if wake.is_set():
+                    continue
+                timeout = self.config.poll_seconds
+                if outcomes and recording is None:  # else its end wakes the loop
+                    timeout = min(timeout, max(0.0, FLUSH_SECONDS - since_flush))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout)
+        finally:
+            await listener.close()
 
     async def _chores(self, now: datetime) -> None:
         async with self.db.transaction() as session:

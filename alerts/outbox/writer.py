@@ -14,7 +14,7 @@ from typing import Any, cast
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -276,10 +276,19 @@ def _with_ack_link(message: RenderedMessage, fmt: str, lang: str, link: str) -> 
     return RenderedMessage(message.title, f"{message.body}\n{label}{sep}{link}")
 
 
-def notify_after_commit(session: AsyncSession, config: OutboxConfig) -> None:
+# PostgreSQL NOTIFY channel: dispatchers in other processes LISTEN on it (delivered at COMMIT).
+OUTBOX_CHANNEL = "sentinelle_outbox"
+
+
+async def notify_after_commit(session: AsyncSession, config: OutboxConfig) -> None:
+    """Wake the dispatchers once this transaction commits: the in-process one through
+    `config.on_commit`, those of other processes (PostgreSQL) through NOTIFY."""
     callback = config.on_commit
     if callback is not None:
         on_commit(session, "alerts_notify", callback)
+    if session.get_bind().dialect.name == "postgresql":
+        # Transactional: sent at COMMIT only, and PostgreSQL folds repeats into one.
+        await session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
 
 
 async def write_alerts(
@@ -339,7 +348,7 @@ async def write_alerts(
     await session.execute(insert(cast(Table, AlertRow.__table__)), alert_rows)
     if delivery_rows:  # a recipient may have no channel left (all removed): alert, no delivery
         await session.execute(insert(cast(Table, DeliveryRow.__table__)), delivery_rows)
-    notify_after_commit(session, config)
+    await notify_after_commit(session, config)
     return [row["id"] for row in alert_rows]
 
 
