@@ -44,10 +44,13 @@ log = logging.getLogger("sentinelle.records")
 
 # At most this many reports in one transaction: a burst beyond it is written in several.
 MAX_BATCH = 256
-# Within this many seconds of the end of a batch a new report finds the writer in a burst, and
-# the writer lingers LINGER seconds for the reports on their way (PostgreSQL's commit_delay).
+# Within this many seconds of the end of a batch a new report finds the writer in a burst: the
+# reporters just answered are coming back. The writer lingers, at most MAX_LINGER seconds,
+# until as many reports wait as are coming (PostgreSQL's commit_delay, bounded by the burst
+# itself): without it a burst splits into a few reports and then the rest, two transactions
+# where one would do, and stays split (the few come back while the rest is written).
 BURST_GAP = 0.05
-LINGER = 0.002
+MAX_LINGER = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,10 @@ class _LoopQueue:
     waiting: list[tuple[PendingReport, asyncio.Future[Outcome]]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     last_end: float = float("-inf")
+    last_size: int = 0
+    # While the writer lingers: how many reports it waits for, and the event set when they are.
+    wanted: int = 0
+    enough: asyncio.Event | None = None
 
 
 @dataclass(eq=False)
@@ -232,6 +239,8 @@ class ReportWriter:
         queue = self._queue()
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         queue.waiting.append((report, future))
+        if queue.enough is not None and len(queue.waiting) >= queue.wanted:
+            queue.enough.set()
         if queue.task is None or queue.task.done():
             # The drain runs in its own task: a request that goes away does not cancel the
             # batch its neighbours are in.
@@ -240,16 +249,30 @@ class ReportWriter:
 
     async def _drain(self, queue: _LoopQueue) -> None:
         loop = asyncio.get_running_loop()
-        if loop.time() - queue.last_end < BURST_GAP and len(queue.waiting) < self.max_batch:
-            # A batch ended a moment ago: a burst is on, and the reports answered have been
-            # followed by others already on their way. Waiting a breath for them makes the
-            # next batch one transaction instead of a lone report and then the rest.
-            await asyncio.sleep(LINGER)
+        # Reports already waiting when the drain starts came after the last batch's answers.
+        coming = queue.last_size
         while queue.waiting:
+            if loop.time() - queue.last_end < BURST_GAP:
+                # A batch ended a moment ago: a burst is on, and the reporters answered are
+                # sending their next reports. Waiting a breath for them makes the next batch
+                # one transaction instead of a few reports and then the rest.
+                queue.wanted = min(self.max_batch, coming)
+                if len(queue.waiting) < queue.wanted:
+                    queue.enough = asyncio.Event()
+                    try:
+                        async with asyncio.timeout(MAX_LINGER):
+                            await queue.enough.wait()
+                    except TimeoutError:
+                        pass
+                    finally:
+                        queue.enough = None
             batch = queue.waiting[: self.max_batch]
             del queue.waiting[: self.max_batch]
             outcomes = await self._write([r for r, _ in batch])
             queue.last_end = loop.time()
+            queue.last_size = len(batch)
+            # Those waiting now, and the reporters about to be answered.
+            coming = len(queue.waiting) + len(batch)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
