@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,7 +37,11 @@ __all__ = ["MAX_TOKEN_CACHE_SECONDS", "TokenCache"]  # built by api.bootstrap, u
 
 
 class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Resolves the bearer token (cached for `cache.ttl` seconds) into a Principal."""
+    """Resolves the bearer token (cached for `cache.ttl` seconds) into a Principal.
+
+    Requests that miss the cache together with the same token share one database read: when
+    the cache entry of a busy client expires, its requests in flight wait for one look-up
+    instead of each opening a connection (the answer is as fresh as each would have read)."""
 
     def __init__(
         self,
@@ -51,6 +56,7 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
         self.db = db
         self.cache = cache
         self.trust_lookup = trust_lookup
+        self._resolving: dict[str, asyncio.Task[Principal | None]] = {}
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -67,16 +73,37 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
         key = hash_token(token)
         principal = cache.get(key)
         if principal is None:
-            async with self.db.read() as session:
-                principal = await resolve_token(session, token)
-                if principal is not None and self.trust_lookup is not None:
-                    principal = await self.trust_lookup(session, principal)
+            principal = await self._resolve_once(token, key)
             if principal is None:
                 raise NotAuthorizedException(
                     "This token is unknown or revoked: ask an administrator for a new one."
                 )
-            cache.put(key, principal)
         return AuthenticationResult(user=principal, auth=key)
+
+    async def _resolve_once(self, token: str, key: str) -> Principal | None:
+        """One look-up of `token` for every request waiting on it in this event loop."""
+        loop = asyncio.get_running_loop()
+        task = self._resolving.get(key)
+        if task is None or task.done() or task.get_loop() is not loop:
+            task = loop.create_task(self._resolve(token, key))
+            self._resolving[key] = task
+
+            def forget(done: asyncio.Task[Principal | None]) -> None:
+                if self._resolving.get(key) is done:
+                    del self._resolving[key]
+
+            task.add_done_callback(forget)
+        # Shielded: a request that goes away does not cancel the look-up others wait on.
+        return await asyncio.shield(task)
+
+    async def _resolve(self, token: str, key: str) -> Principal | None:
+        async with self.db.read() as session:
+            principal = await resolve_token(session, token)
+            if principal is not None and self.trust_lookup is not None:
+                principal = await self.trust_lookup(session, principal)
+        if principal is not None:
+            self.cache.put(key, principal)
+        return principal
 
 
 def auth_middleware(
