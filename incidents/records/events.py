@@ -22,7 +22,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -265,21 +265,124 @@ async def link_new_nearby(
 ) -> list[IncidentWritten]:
     """`links.link_new` group by group (`nearby_groups`): the linker looks for stored reports
     in one time and place window per call, which for a batch spread over a country and months
-    is the whole table; per group it is the reports near that group. Same links as one call."""
+    is the whole table; per group it is the reports near that group. Same links as one call.
+
+    A group of one report with no external id and no stored report at all in a window twice
+    the linker's (`stored_nearby`, one read for the whole batch) has nothing to link to: it
+    is answered without calling the linker (its own event, demo or not as stored), which
+    spares two reads per isolated report."""
     rules = getattr(links, "rules", None)
     near_km = float(getattr(rules, "near_km", 0.0) or 0.0)
     near_hours = float(getattr(rules, "near_hours", 0.0) or 0.0)
-    if len(events) < 2:
-        return await links.link_new(session, events)
-    groups = nearby_groups(events, near_km, near_hours)
-    if len(groups) == 1:
+    if not events:
+        return []
+    groups = nearby_groups(events, near_km, near_hours) if len(events) > 1 else [[0]]
+    alone = [
+        g[0]
+        for g in groups
+        if len(g) == 1 and not events[g[0]].incident.external_id and events[g[0]].previous is None
+    ]
+    settled: dict[int, IncidentWritten] = {}
+    if alone and near_km > 0 and near_hours > 0:
+        nearby = await stored_nearby(session, [events[i] for i in alone], near_km, near_hours)
+        for i, found in zip(alone, nearby, strict=True):
+            if found is not None:
+                settled[i] = replace(events[i], duplicate_of=None, is_demo=found)
+    if not settled and len(groups) == 1:
         return await links.link_new(session, events)
     out: list[IncidentWritten | None] = [None] * len(events)
+    for i, event in settled.items():
+        out[i] = event
     for group in groups:
+        if len(group) == 1 and group[0] in settled:
+            continue
         linked = await links.link_new(session, [events[i] for i in group])
         for i, event in zip(group, linked, strict=True):
             out[i] = event
     return [e for e in out if e is not None]
+
+
+# Windows per read of `stored_nearby`: SQLite nests an OR of terms as deep as their number.
+NEARBY_CHUNK = 50
+
+
+async def stored_nearby(
+    session: AsyncSession, events: Sequence[IncidentWritten], near_km: float, near_hours: float
+) -> list[bool | None]:
+    """For each new report (already inserted), None when some other stored report, of any
+    type, state or organisation, lies within twice the linking distance and time of it (the
+    linker must look), else whether the report itself is stored as a demo incident.
+
+    Generous on purpose, like `nearby_groups`: the window holds the linker's (its point is
+    within the geometry's bounds, its margins are half these), so a report answered here
+    could not have been linked by the linker."""
+    from sqlalchemy import and_, or_, select
+
+    from incidents.records.tables import IncidentRow
+
+    geoms = np.empty(len(events), dtype=object)
+    geoms[:] = [e.geometry for e in events]
+    bounds = shapely.bounds(geoms)
+    lat_pad = 2 * near_km / 111.2
+    top = float(np.max(np.abs(bounds[:, [1, 3]]))) + lat_pad
+    lon_pad = 2 * near_km / (111.2 * max(0.05, math.cos(math.radians(min(top, 89.0)))))
+    span = timedelta(hours=2 * near_hours)
+    boxes = [
+        (
+            e.incident.occurred_at - span,
+            e.incident.occurred_at + span,
+            float(b[0]) - lon_pad,
+            float(b[2]) + lon_pad,
+            float(b[1]) - lat_pad,
+            float(b[3]) + lat_pad,
+        )
+        for e, b in zip(events, bounds.tolist(), strict=True)
+    ]
+    if not all(math.isfinite(v) for box in boxes for v in box[2:]):
+        return [None] * len(events)
+    found: list[tuple[uuid.UUID, datetime, float, float, bool]] = []
+    for start in range(0, len(boxes), NEARBY_CHUNK):
+        chunk = boxes[start : start + NEARBY_CHUNK]
+        rows = await session.execute(
+            select(
+                IncidentRow.id,
+                IncidentRow.occurred_at,
+                IncidentRow.lon,
+                IncidentRow.lat,
+                IncidentRow.is_demo,
+            ).where(
+                or_(
+                    *(
+                        and_(
+                            IncidentRow.occurred_at >= t0,
+                            IncidentRow.occurred_at <= t1,
+                            IncidentRow.lon >= x0,
+                            IncidentRow.lon <= x1,
+                            IncidentRow.lat >= y0,
+                            IncidentRow.lat <= y1,
+                        )
+                        for t0, t1, x0, x1, y0, y1 in chunk
+                    )
+                )
+            )
+        )
+        found += [(r[0], r[1], float(r[2]), float(r[3]), bool(r[4])) for r in rows.all()]
+    out: list[bool | None] = []
+    for event, (t0, t1, x0, x1, y0, y1) in zip(events, boxes, strict=True):
+        own: bool | None = None
+        others = False
+        for row_id, at, lon, lat, demo in found:
+            if row_id == event.incident.id:
+                own = demo
+            elif t0 <= _aware(at) <= t1 and x0 <= lon <= x1 and y0 <= lat <= y1:
+                others = True
+                break
+        out.append(None if others else own)
+    return out
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 # No handlers: the incident row alone (tests, benchmarks, imports before zones exist).
