@@ -229,12 +229,13 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 @contextmanager
-def _workers(count: int, env: dict[str, str], log: Path) -> Iterator[None]:
-    """Standalone `sentinelle dispatch` workers."""
+def _workers(count: int, env: dict[str, str], log: Path, *, poll_s: float | None) -> Iterator[None]:
+    """Standalone `sentinelle dispatch` workers, polling every `poll_s` (None: the default)."""
     if not count:
         yield
         return
-    env = {**env, "SENTINELLE_DISPATCH_POLL_SECONDS": "0.05"}
+    if poll_s is not None:
+        env = {**env, "SENTINELLE_DISPATCH_POLL_SECONDS": str(poll_s)}
     with log.open("wb") as out:
         procs = [
             subprocess.Popen(
@@ -397,7 +398,14 @@ def bench_delivery(
             }
             with (
                 _serve(env, out / "server.log") as api_port,
-                _workers(workers, env, out / "workers.log"),
+                # SQLite: nothing wakes a process that did not write the alerts; it polls.
+                # PostgreSQL: the outbox's NOTIFY wakes them, the default poll is kept.
+                _workers(
+                    workers,
+                    env,
+                    out / "workers.log",
+                    poll_s=None if backend == "PostgreSQL" else 0.05,
+                ),
                 httpx.Client(
                     base_url=f"http://127.0.0.1:{api_port}",
                     headers={"Authorization": f"Bearer {token}"},
