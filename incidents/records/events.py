@@ -18,6 +18,7 @@ earlier step is in the event.
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Mapping, Sequence
@@ -316,10 +317,6 @@ async def stored_nearby(
     Generous on purpose, like `nearby_groups`: the window holds the linker's (its point is
     within the geometry's bounds, its margins are half these), so a report answered here
     could not have been linked by the linker."""
-    from sqlalchemy import and_, or_, select
-
-    from incidents.records.tables import IncidentRow
-
     geoms = np.empty(len(events), dtype=object)
     geoms[:] = [e.geometry for e in events]
     bounds = shapely.bounds(geoms)
@@ -343,29 +340,12 @@ async def stored_nearby(
     found: list[tuple[uuid.UUID, datetime, float, float, bool]] = []
     for start in range(0, len(boxes), NEARBY_CHUNK):
         chunk = boxes[start : start + NEARBY_CHUNK]
-        rows = await session.execute(
-            select(
-                IncidentRow.id,
-                IncidentRow.occurred_at,
-                IncidentRow.lon,
-                IncidentRow.lat,
-                IncidentRow.is_demo,
-            ).where(
-                or_(
-                    *(
-                        and_(
-                            IncidentRow.occurred_at >= t0,
-                            IncidentRow.occurred_at <= t1,
-                            IncidentRow.lon >= x0,
-                            IncidentRow.lon <= x1,
-                            IncidentRow.lat >= y0,
-                            IncidentRow.lat <= y1,
-                        )
-                        for t0, t1, x0, x1, y0, y1 in chunk
-                    )
-                )
-            )
-        )
+        params = {
+            f"{name}{k}": v
+            for k, box in enumerate(chunk)
+            for name, v in zip(_BOX, box, strict=True)
+        }
+        rows = await session.execute(_nearby_select(len(chunk)), params)
         found += [(r[0], r[1], float(r[2]), float(r[3]), bool(r[4])) for r in rows.all()]
     out: list[bool | None] = []
     for event, (t0, t1, x0, x1, y0, y1) in zip(events, boxes, strict=True):
@@ -379,6 +359,39 @@ async def stored_nearby(
                 break
         out.append(None if others else own)
     return out
+
+
+_BOX = ("t0_", "t1_", "x0_", "x1_", "y0_", "y1_")
+
+
+@functools.lru_cache(maxsize=NEARBY_CHUNK)
+def _nearby_select(n: int) -> Any:
+    """The read of `stored_nearby` for `n` windows, built once (bound parameters per window):
+    building its hundreds of comparisons anew for every batch cost more than the read."""
+    from sqlalchemy import and_, bindparam, or_, select
+
+    from incidents.records.tables import IncidentRow
+
+    def window(k: int) -> Any:
+        bound: list[Any] = [bindparam(f"{name}{k}") for name in _BOX]
+        t0, t1, x0, x1, y0, y1 = bound
+        return and_(
+            IncidentRow.occurred_at >= t0,
+            IncidentRow.occurred_at <= t1,
+            IncidentRow.lon >= x0,
+            IncidentRow.lon <= x1,
+            IncidentRow.lat >= y0,
+            IncidentRow.lat <= y1,
+        )
+
+    columns = (
+        IncidentRow.id,
+        IncidentRow.occurred_at,
+        IncidentRow.lon,
+        IncidentRow.lat,
+        IncidentRow.is_demo,
+    )
+    return select(*columns).where(or_(*(window(k) for k in range(n))))
 
 
 def _aware(at: datetime) -> datetime:
