@@ -23,7 +23,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incidents.identity.accounts import Principal
 from incidents.records.model import Incident
 from incidents.records.schemas import ZoneRef
+from incidents.records.validation import as_utc
 
 __all__ = [
     "NO_EVENTS",
@@ -354,7 +355,7 @@ async def stored_nearby(
         for row_id, at, lon, lat, demo in found:
             if row_id == event.incident.id:
                 own = demo
-            elif t0 <= _aware(at) <= t1 and x0 <= lon <= x1 and y0 <= lat <= y1:
+            elif t0 <= as_utc(at) <= t1 and x0 <= lon <= x1 and y0 <= lat <= y1:
                 others = True
                 break
         out.append(None if others else own)
@@ -392,10 +393,6 @@ def _nearby_select(n: int) -> Any:
         IncidentRow.is_demo,
     )
     return select(*columns).where(or_(*(window(k) for k in range(n))))
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 # No handlers: the incident row alone (tests, benchmarks, imports before zones exist).
